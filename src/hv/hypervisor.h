@@ -1,0 +1,89 @@
+// The hypervisor interface the run loop uses without knowing the backend
+// (crosvm's Vm/Vcpu + VcpuExit, in spirit). The PVM backend lives in
+// hv/pvm/; a backend for hardware KVM will sit beside it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+
+namespace elfuse {
+
+class PageTables;
+
+// General registers in struct kvm_regs order.
+struct GuestRegs {
+  uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+  uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+  uint64_t rip, rflags;
+};
+
+enum class ExitKind {
+  kSyscall,      // the guest executed `syscall`; regs() hold number and arguments
+  kFault,        // a CPU exception in guest user mode (fault below)
+  kInterrupted,  // KVM_RUN was interrupted by a host signal (kick)
+  kFatal,        // the VM cannot continue (triple fault, emulation failure)
+};
+
+struct GuestFault {
+  uint8_t vector = 0;      // x86 exception vector (14 = #PF, 13 = #GP, 6 = #UD...)
+  uint64_t error_code = 0;
+  uint64_t address = 0;    // CR2 for #PF, else 0
+  // User state at the fault (from the exception frame).
+  uint64_t rip = 0, rsp = 0, rflags = 0;
+  bool write_to_readonly_host = false;  // KVM_RUN EFAULT: see docs/internals.md
+};
+
+struct VcpuExit {
+  ExitKind kind;
+  GuestFault fault;    // kFault
+  std::string detail;  // kFatal: what happened, for the error message
+};
+
+class Vcpu {
+ public:
+  virtual ~Vcpu() = default;
+  // Runs the guest until the next exit.
+  virtual VcpuExit run() = 0;
+  // The guest's user registers at the last exit. Changes made through
+  // mutable_regs() reach the guest at the next run() (KVM sync regs, no extra
+  // ioctl).
+  virtual const GuestRegs& regs() const = 0;
+  virtual GuestRegs& mutable_regs() = 0;
+  // Completes a kSyscall exit: RAX = result, RCX/R11 as SYSRET leaves them.
+  virtual void finish_syscall(int64_t result) = 0;
+  virtual Result<void> set_fs_base(uint64_t base) = 0;
+  virtual Result<uint64_t> fs_base() = 0;
+  virtual Result<void> set_gs_base(uint64_t base) = 0;
+  virtual Result<uint64_t> gs_base() = 0;
+  // Makes a run() in progress on another thread return kInterrupted soon.
+  virtual void kick() = 0;
+};
+
+struct VcpuStart {
+  uint64_t entry;  // first user instruction
+  uint64_t rsp;    // initial user stack pointer
+};
+
+class Vm {
+ public:
+  virtual ~Vm() = default;
+  // Maps the shim into the page tables and writes its GDT/IDT/TSS. Called
+  // once, before the first vCPU is created.
+  virtual Result<void> install_shim(PageTables& pt) = 0;
+  virtual Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) = 0;
+  // Makes every vCPU drop cached translations of guest-physical
+  // [pa, pa + len) (see docs/internals.md, "Shadow paging").
+  virtual void invalidate(uint64_t pa, uint64_t len, bool contents_dead) = 0;
+  // The user range the guest gets: [0, task_size()).
+  virtual uint64_t task_size() const = 0;
+};
+
+// Opens /dev/kvm and creates a VM over the host reservation
+// [memory, memory + size) as guest-physical [0, size). On failure prints one
+// line saying what is wrong and what to do, and exits non-zero.
+std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size);
+
+}  // namespace elfuse

@@ -1,0 +1,71 @@
+// Opening /dev/kvm and choosing the backend. Every failure is one line that
+// says what is wrong and what to do.
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.h"
+#include "base/private_fd.h"
+#include "hv/pvm/pvm_vm.h"
+
+namespace elfuse {
+namespace {
+
+bool module_loaded(const char* name) {
+  struct stat st;
+  std::string path = std::string("/sys/module/") + name;
+  return stat(path.c_str(), &st) == 0;
+}
+
+UniqueFd open_kvm_or_die() {
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT)
+      fatal("/dev/kvm does not exist: this host has no KVM; load the kvm_pvm module "
+            "(modprobe kvm_pvm) or run elfuse on a machine with KVM");
+    if (e == EACCES || e == EPERM)
+      fatal("no permission to open /dev/kvm: add your user to its group (ls -l /dev/kvm) "
+            "or ask an administrator for access");
+    fatal("cannot open /dev/kvm: %s", strerror(e));
+  }
+  fd = move_to_private_fd(fd);
+  if (fd < 0) fatal("cannot move the /dev/kvm descriptor: %s", strerror(errno));
+  return UniqueFd(fd);
+}
+
+}  // namespace
+
+std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size) {
+  UniqueFd kvm = open_kvm_or_die();
+  int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
+  if (api != KVM_API_VERSION) fatal("/dev/kvm speaks KVM API %d, elfuse needs %d", api, KVM_API_VERSION);
+  if (!module_loaded("kvm_pvm")) {
+    const char* hw = module_loaded("kvm_intel") ? "kvm_intel (Intel VMX)"
+                     : module_loaded("kvm_amd") ? "kvm_amd (AMD SVM)"
+                                                : "not PVM";
+    fatal("this host's KVM is %s; this build of elfuse supports only the PVM backend "
+          "(kvm_pvm module) so far", hw);
+  }
+  if (ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
+    fatal("/dev/kvm lacks KVM_CAP_SYNC_REGS, which elfuse needs");
+  int vmfd = ioctl(kvm.get(), KVM_CREATE_VM, 0);
+  if (vmfd < 0) fatal("KVM_CREATE_VM failed: %s", strerror(errno));
+  vmfd = move_to_private_fd(vmfd);
+  if (vmfd < 0) fatal("cannot move the VM descriptor: %s", strerror(errno));
+  kvm_userspace_memory_region region{};
+  region.slot = 0;
+  region.guest_phys_addr = 0;
+  region.memory_size = size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(memory);
+  if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+    fatal("KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
+  return std::make_unique<PvmVm>(std::move(kvm), UniqueFd(vmfd), memory, size);
+}
+
+}  // namespace elfuse

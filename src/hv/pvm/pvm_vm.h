@@ -1,0 +1,73 @@
+// The PVM backend: KVM provided by the kvm_pvm module (shadow paging, guest
+// CPL3 native, CPL0 emulated). See docs/internals.md, "The PVM backend".
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "hv/hypervisor.h"
+
+namespace elfuse {
+
+class PvmVm;
+
+class PvmVcpu final : public Vcpu {
+ public:
+  PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size);
+  ~PvmVcpu() override;
+
+  Result<void> init(uint64_t cr3, const VcpuStart& start);
+  VcpuExit run() override;
+  const GuestRegs& regs() const override;
+  GuestRegs& mutable_regs() override;
+  void finish_syscall(int64_t result) override;
+  Result<void> set_fs_base(uint64_t base) override;
+  Result<uint64_t> fs_base() override;
+  Result<void> set_gs_base(uint64_t base) override;
+  Result<uint64_t> gs_base() override;
+  void kick() override;
+
+ private:
+  VcpuExit exit_from_fault_port();
+  VcpuExit exit_from_mmio();
+  Result<void> set_msrs();
+  Result<void> set_sregs(uint64_t cr3);
+  Result<void> set_xcr0();
+
+  PvmVm& vm_;
+  UniqueFd fd_;
+  kvm_run* run_;
+  size_t run_size_;
+  std::atomic<pthread_t> thread_{};
+  std::atomic<bool> running_{false};
+};
+
+class PvmVm final : public Vm {
+ public:
+  PvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size);
+  Result<void> install_shim(PageTables& pt) override;
+  Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) override;
+  void invalidate(uint64_t pa, uint64_t len, bool contents_dead) override;
+  uint64_t task_size() const override;
+
+  uint8_t* memory() const { return memory_; }
+  uint64_t memory_size() const { return size_; }
+  const kvm_cpuid2* cpuid() const { return cpuid_.get(); }
+
+ private:
+  friend class PvmVcpu;
+  UniqueFd kvm_;
+  UniqueFd vm_;
+  uint8_t* memory_;
+  uint64_t size_;
+  std::unique_ptr<kvm_cpuid2, void (*)(void*)> cpuid_{nullptr, free};
+  int run_size_ = 0;
+  int next_vcpu_id_ = 0;
+};
+
+}  // namespace elfuse

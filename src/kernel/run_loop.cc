@@ -1,0 +1,51 @@
+#include "kernel/run_loop.h"
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "hv/hypervisor.h"
+#include "kernel/fault.h"
+#include "kernel/process.h"
+#include "syscalls/dispatch.h"
+
+namespace elfuse {
+namespace {
+
+void handle_syscall(Process& proc, Thread& thread) {
+  Vcpu& vcpu = *thread.vcpu;
+  const GuestRegs& r = vcpu.regs();
+  SyscallArgs args{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
+  SyscallContext ctx{proc, thread, proc.mm()};
+  int64_t result = dispatch_syscall(ctx, args);
+  switch (ctx.outcome) {
+    case Outcome::kReturn:
+      vcpu.finish_syscall(result);
+      return;
+    case Outcome::kNoReturn:
+      return;
+    case Outcome::kExitThread:  // one thread per process so far
+    case Outcome::kExitGroup:
+      _exit(ctx.exit_code);
+  }
+}
+
+}  // namespace
+
+void run_thread(Process& proc, Thread& thread) {
+  for (;;) {
+    VcpuExit exit = thread.vcpu->run();
+    switch (exit.kind) {
+      case ExitKind::kSyscall:
+        handle_syscall(proc, thread);
+        break;
+      case ExitKind::kFault:
+        die_of_fault(proc, exit.fault);
+      case ExitKind::kInterrupted:
+        break;
+      case ExitKind::kFatal:
+        fatal("the guest cannot continue: %s", exit.detail.c_str());
+    }
+  }
+}
+
+}  // namespace elfuse

@@ -1,0 +1,268 @@
+// elfuse [OPTIONS] PROGRAM [ARGS...]: run a Linux x86_64 program in a KVM
+// virtual machine owned by this process. Options, checks on the program,
+// and the wiring of memory, loader, VM and run loop.
+#include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "base/private_fd.h"
+#include "fs/program_path.h"
+#include "hv/hypervisor.h"
+#include "kernel/process.h"
+#include "kernel/run_loop.h"
+#include "loader/load.h"
+#include "mm/layout.h"
+#include "mm/memory_manager.h"
+#include "shim/shim_abi.h"
+#include "syscalls/dispatch.h"
+
+extern char** environ;
+
+namespace elfuse {
+namespace {
+
+constexpr const char* kVersion = "elfuse 0.1 (backend: PVM)";
+// Guest-physical memory: one lazily backed host reservation.
+constexpr uint64_t kPhysSize = 64ull << 30;
+constexpr uint64_t kTablePoolStart = SHIM_PHYS_END;
+constexpr uint64_t kTablePoolEnd = 64ull << 20;
+constexpr uint64_t kDataStart = 64ull << 20;
+
+struct Options {
+  bool trace = false;
+  std::string trace_file;
+  bool no_aslr = false;
+  std::vector<std::string> argv;  // PROGRAM ARGS...
+};
+
+void usage(FILE* out) {
+  fprintf(out,
+          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--] PROGRAM [ARGS...]\n"
+          "Runs a Linux x86_64 program inside a KVM virtual machine.\n"
+          "  --trace[=FILE]  print every syscall, strace-style (default: stderr)\n"
+          "  --no-aslr       no address-space randomization (as setarch -R)\n"
+          "  --version       print the version and the backend\n");
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  int i = 1;
+  for (; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--") {
+      i++;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') break;
+    if (a == "--trace") {
+      o.trace = true;
+    } else if (a.rfind("--trace=", 0) == 0) {
+      o.trace = true;
+      o.trace_file = a.substr(8);
+    } else if (a == "--no-aslr") {
+      o.no_aslr = true;
+    } else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      exit(0);
+    } else if (a == "--version") {
+      puts(kVersion);
+      exit(0);
+    } else {
+      log_error("unknown option '%s' (see elfuse --help)", a.c_str());
+      exit(2);
+    }
+  }
+  for (; i < argc; i++) o.argv.push_back(argv[i]);
+  if (o.argv.empty()) {
+    usage(stderr);
+    exit(2);
+  }
+  return o;
+}
+
+// Shell conventions: 127 when the program does not exist, 126 when it
+// exists but cannot be executed.
+[[noreturn]] void cannot_run(const std::string& what, const std::string& why, int status) {
+  log_error("%s: %s", what.c_str(), why.c_str());
+  exit(status);
+}
+
+std::string resolve_or_die(const std::string& name) {
+  Result<std::string> path = resolve_program(name, getenv("PATH"));
+  if (!path.ok()) cannot_run(name, strerror(path.error()), path.error() == ENOENT ? 127 : 126);
+  struct stat st;
+  if (stat(path->c_str(), &st) < 0) cannot_run(name, strerror(errno), errno == ENOENT ? 127 : 126);
+  if (S_ISDIR(st.st_mode)) cannot_run(name, strerror(EISDIR), 126);
+  if (!S_ISREG(st.st_mode) || access(path->c_str(), X_OK) < 0)
+    cannot_run(name, strerror(EACCES), 126);
+  return *path;
+}
+
+// Guest descriptors are host descriptors below a floor; elfuse's own sit at
+// or above it. The guest sees the RLIMIT_NOFILE it was started with.
+FdRules setup_fd_floor() {
+  rlimit lim;
+  getrlimit(RLIMIT_NOFILE, &lim);
+  FdRules rules;
+  rules.nofile_soft = lim.rlim_cur;
+  rules.nofile_hard = lim.rlim_max;
+  uint64_t hard = lim.rlim_max;
+  uint64_t floor = hard >= 65536 + 256 ? 65536 : (hard > 256 ? hard - 128 : 128);
+  rules.floor = static_cast<int>(floor);
+  rlimit raised = lim;
+  raised.rlim_cur = std::min<uint64_t>(hard, floor + 256);
+  setrlimit(RLIMIT_NOFILE, &raised);
+  set_private_fd_floor(rules.floor);
+  return rules;
+}
+
+uint64_t random_u64() {
+  uint64_t v = 0;
+  (void)!getrandom(&v, sizeof v, 0);
+  return v;
+}
+
+uint64_t read_sysctl(const char* path, uint64_t fallback) {
+  FILE* f = fopen(path, "re");
+  if (!f) return fallback;
+  unsigned long long v;
+  bool ok = fscanf(f, "%llu", &v) == 1;
+  fclose(f);
+  return ok ? v : fallback;
+}
+
+class VmShadowSync final : public ShadowSync {
+ public:
+  explicit VmShadowSync(Vm& vm) : vm_(vm) {}
+  void narrowed(uint64_t pa, uint64_t len) override { vm_.invalidate(pa, len, false); }
+  void freed(uint64_t pa, uint64_t len) override { vm_.invalidate(pa, len, true); }
+
+ private:
+  Vm& vm_;
+};
+
+void open_trace(const Options& o) {
+  if (!o.trace) return;
+  int fd = o.trace_file.empty()
+               ? dup(2)
+               : open(o.trace_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fatal("cannot open trace file '%s': %s", o.trace_file.c_str(), strerror(errno));
+  fd = move_to_private_fd(fd);
+  FILE* f = fdopen(fd, "w");
+  if (!f) fatal("fdopen: %s", strerror(errno));
+  setvbuf(f, nullptr, _IOLBF, 0);
+  set_trace_output(f);
+}
+
+std::string absolute_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf)) return buf;
+  return path;
+}
+
+AuxvInputs host_auxv_inputs() {
+  AuxvInputs in;
+  in.hwcap = getauxval(AT_HWCAP);
+  in.hwcap2 = getauxval(AT_HWCAP2);
+  in.minsigstksz = getauxval(AT_MINSIGSTKSZ);
+  in.clktck = sysconf(_SC_CLK_TCK);
+  in.uid = getuid();
+  in.euid = geteuid();
+  in.gid = getgid();
+  in.egid = getegid();
+  in.secure = 0;
+  return in;
+}
+
+int run(const Options& o) {
+  FdRules fd_rules = setup_fd_floor();
+  open_trace(o);
+  std::string path = resolve_or_die(o.argv[0]);
+
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) cannot_run(o.argv[0], strerror(errno), 126);
+  UniqueFd exe_fd(move_to_private_fd(fd));
+
+  auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
+  std::unique_ptr<Vm> vm = create_vm_or_die(memory, kPhysSize);
+  VmShadowSync sync(*vm);
+
+  rlimit stack_limit;
+  getrlimit(RLIMIT_STACK, &stack_limit);
+  bool randomize = !o.no_aslr && read_sysctl("/proc/sys/kernel/randomize_va_space", 2) != 0;
+  LayoutInputs li{vm->task_size(), randomize, stack_limit.rlim_cur,
+                  read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
+  auto mm = std::make_unique<MemoryManager>(
+      memory, kPhysSize, PhysAllocator(kPhysSize, kTablePoolStart, kTablePoolEnd, kDataStart),
+      &sync, make_layout(li));
+  if (auto r = vm->install_shim(mm->page_tables()); !r.ok())
+    fatal("cannot map the shim: %s", strerror(r.error()));
+
+  Process proc(std::move(mm));
+  proc.pid = getpid();
+  proc.fds = fd_rules;
+  proc.exe_path = absolute_path(path);
+  proc.personality = o.no_aslr ? 0x0040000 /* ADDR_NO_RANDOMIZE */ : 0;
+
+  LoadOptions lo;
+  lo.randomize = randomize;
+  lo.randomize_va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
+  lo.random = random_u64;
+  lo.exe_path = proc.exe_path;
+  InterpOpener open_interp = [](const std::string& interp) -> ElfOr<UniqueFd> {
+    int ifd = open(interp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ifd < 0)
+      return ElfError{ElfErrorKind::kIo, errno, interp + ": " + strerror(errno)};
+    return UniqueFd(move_to_private_fd(ifd));
+  };
+  ElfOr<LoadedProgram> prog = load_program(proc.mm(), exe_fd.get(), lo, open_interp);
+  if (!prog.ok()) cannot_run(o.argv[0], prog.error().message, 126);
+  exe_fd.reset();
+
+  InitialStackInput si;
+  si.argv = o.argv;
+  for (char** e = environ; *e; e++) si.envp.push_back(*e);
+  si.execfn = path;
+  si.auxv = linux_auxv(host_auxv_inputs(), prog.value());
+  (void)!getrandom(si.random.data(), si.random.size(), 0);
+  si.align_random = randomize ? static_cast<uint32_t>(random_u64() % 8192) : 0;
+  si.rlimit_stack = stack_limit.rlim_cur;
+  StackOptions so;
+  so.rlimit_stack = stack_limit.rlim_cur;
+  so.executable = prog->stack_executable;
+  Result<MappedStack> stack = map_initial_stack(proc.mm(), si, so);
+  if (!stack.ok()) cannot_run(o.argv[0], strerror(stack.error()), 126);
+
+  auto thread = std::make_unique<Thread>();
+  thread->tid = gettid();
+  Result<std::unique_ptr<Vcpu>> vcpu =
+      vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack->rsp()});
+  if (!vcpu.ok()) fatal("cannot create a vCPU: %s", strerror(vcpu.error()));
+  thread->vcpu = vcpu->get();
+  Thread& t = *thread;
+  proc.threads.push_back(std::move(thread));
+  run_thread(proc, t);
+}
+
+}  // namespace
+}  // namespace elfuse
+
+int main(int argc, char** argv) {
+  elfuse::Options o = elfuse::parse_options(argc, argv);
+  return elfuse::run(o);
+}

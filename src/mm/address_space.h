@@ -1,0 +1,110 @@
+// AddressSpace: the guest's VMAs, kept sorted and non-overlapping. Pure
+// bookkeeping: no page tables, no physical memory. Splitting and merging
+// follow Linux (mm/vma.c vma_merge / split_vma, mm/mprotect.c).
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/checked.h"
+#include "base/result.h"
+
+namespace elfuse {
+
+inline constexpr int kProtRWX = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+struct Vma {
+  enum Backing { kAnon, kSharedAnon, kFile };
+
+  uint64_t start = 0, end = 0;  // [start, end), page aligned
+  int prot = PROT_NONE;
+  int max_prot = kProtRWX;  // mprotect beyond this is EACCES
+  int flags = MAP_PRIVATE;  // MAP_PRIVATE / MAP_SHARED / MAP_GROWSDOWN / MAP_NORESERVE
+  Backing backing = kAnon;
+  uint64_t phys = 0;  // guest-physical address of `start`; the run is contiguous
+  int file_id = -1;   // placeholder for later file mappings
+  uint64_t file_offset = 0;
+  std::string name;  // "[heap]", "[stack]", a path, or ""
+
+  uint64_t len() const { return end - start; }
+  bool contains(uint64_t addr) const { return addr >= start && addr < end; }
+  uint64_t phys_of(uint64_t va) const { return phys + (va - start); }
+  // The part of this VMA inside [s, e) (which must intersect it), with phys
+  // and file_offset shifted to match.
+  Vma clipped(uint64_t s, uint64_t e) const;
+};
+
+// True when b can follow a directly as one VMA (Linux is_mergeable_vma plus
+// our contiguity of the physical run).
+bool vmas_mergeable(const Vma& a, const Vma& b);
+
+class AddressSpace {
+ public:
+  using Map = std::map<uint64_t, Vma>;  // keyed by start
+
+  class const_iterator {
+   public:
+    explicit const_iterator(Map::const_iterator it) : it_(it) {}
+    const Vma& operator*() const { return it_->second; }
+    const Vma* operator->() const { return &it_->second; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
+    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+
+   private:
+    Map::const_iterator it_;
+  };
+
+  const_iterator begin() const { return const_iterator(vmas_.begin()); }
+  const_iterator end() const { return const_iterator(vmas_.end()); }
+  size_t size() const { return vmas_.size(); }
+  bool empty() const { return vmas_.empty(); }
+
+  // The VMA containing addr, or nullptr.
+  const Vma* find(uint64_t addr) const;
+  // The first VMA with end > addr (Linux find_vma), or nullptr.
+  const Vma* find_next(uint64_t addr) const;
+  // The last VMA with start < addr, or nullptr.
+  const Vma* find_prev(uint64_t addr) const;
+
+  // Adds v; [v.start, v.end) must be free (checked: returns EEXIST otherwise,
+  // EINVAL for an empty or unaligned range). Merges with neighbours.
+  Result<void> insert(Vma v);
+  // Removes [start, end), splitting VMAs at the edges. Returns the removed
+  // pieces (clipped), in address order. Holes are fine.
+  std::vector<Vma> remove(uint64_t start, uint64_t end);
+  // Sets prot on [start, end). ENOMEM if any page is unmapped, EACCES if prot
+  // exceeds a piece's max_prot; both are checked before anything changes
+  // (Linux mprotect may have changed earlier VMAs by then; we do not).
+  // Returns the pieces with their old state, clipped to [start, end).
+  Result<std::vector<Vma>> protect(uint64_t start, uint64_t end, int prot);
+
+  // Highest a with [a, a+len) inside [low, high), free, and
+  // a % align == offset % align (align a power of two >= 4 KiB).
+  std::optional<uint64_t> find_gap_top_down(uint64_t len, uint64_t low, uint64_t high,
+                                            uint64_t align = kPageSize,
+                                            uint64_t offset = 0) const;
+  bool range_free(uint64_t start, uint64_t end) const;
+  bool range_fully_mapped(uint64_t start, uint64_t end) const;
+  // Copies of the VMAs intersecting [start, end), clipped to it.
+  std::vector<Vma> pieces(uint64_t start, uint64_t end) const;
+
+ private:
+  // Splits the VMA containing addr so that a VMA starts at addr (no-op when
+  // addr is a boundary or unmapped).
+  void split_at(uint64_t addr);
+  // Merges each VMA touching [start, end] (and its neighbours) where possible.
+  void merge_around(uint64_t start, uint64_t end);
+
+  Map vmas_;
+};
+
+}  // namespace elfuse

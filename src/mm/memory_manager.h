@@ -1,0 +1,154 @@
+// MemoryManager: a guest process's memory. Owns the host reservation that
+// backs guest-physical memory, the AddressSpace (VMAs), the guest page tables
+// and the layout (mmap base, brk). Implements the memory syscalls with Linux's
+// semantics and errno, and is the only way host code reads or writes guest
+// memory (copy_in / copy_out check every byte against the VMAs).
+#pragma once
+
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "mm/address_space.h"
+#include "mm/page_tables.h"
+#include "mm/phys_alloc.h"
+
+namespace elfuse {
+
+// Makes host-side changes of present guest PTEs visible to running vCPUs
+// (PVM shadow paging, see docs/internals.md). Calls happen after the PTEs
+// were rewritten and before the syscall returns.
+class ShadowSync {
+ public:
+  virtual ~ShadowSync() = default;
+  // The guest-physical run [pa, pa+len) lost mappings or permissions but its
+  // contents stay live (mprotect narrowing, moves).
+  virtual void narrowed(uint64_t pa, uint64_t len) = 0;
+  // The run [pa, pa+len) is freed: its contents may be discarded.
+  virtual void freed(uint64_t pa, uint64_t len) = 0;
+};
+
+struct Layout {
+  uint64_t task_size;     // end of the guest's user range (the shim sits above)
+  uint64_t mmap_base;     // top-down mmap allocations start below this
+  uint64_t mmap_min;      // lowest address mmap hands out without MAP_FIXED
+  uint64_t stack_top;     // initial stack top
+  uint64_t brk_start = 0; // set by the loader after the last segment
+  uint64_t brk = 0;
+};
+
+class MemoryManager {
+ public:
+  // reservation: host mapping of all guest-physical memory, phys_size bytes.
+  // Page-table frames and data runs are allocated from `phys`.
+  MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAllocator phys,
+                ShadowSync* sync, Layout layout);
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+
+  // ---- syscalls (arguments exactly as the guest passed them) ----
+  // Return the address or a Linux errno.
+  Result<uint64_t> mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, uint64_t off);
+  Result<void> munmap(uint64_t addr, uint64_t len);
+  Result<void> mprotect(uint64_t addr, uint64_t len, int prot);
+  Result<uint64_t> mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
+                          uint64_t new_addr);
+  Result<void> madvise(uint64_t addr, uint64_t len, int advice);
+  uint64_t brk(uint64_t new_brk);  // brk(2) never fails: returns the current break
+
+  // ---- checked access to guest memory ----
+  // EFAULT unless every byte is mapped with PROT_READ (copy_in) or
+  // PROT_WRITE (copy_out).
+  Result<void> copy_in(void* dst, uint64_t guest_src, uint64_t len) const;
+  Result<void> copy_out(uint64_t guest_dst, const void* src, uint64_t len);
+  // NUL-terminated string of at most max bytes including the NUL:
+  // EFAULT, or ENAMETOOLONG when no NUL within max.
+  Result<std::string> copy_in_string(uint64_t guest_src, uint64_t max) const;
+  // Host iovecs covering [guest, guest+len), split at VMA edges, each byte
+  // checked for prot (PROT_READ or PROT_WRITE). len 0 gives an empty vector.
+  Result<std::vector<iovec>> host_ranges(uint64_t guest, uint64_t len, int prot) const;
+
+  // ---- for the loader and the run loop ----
+  // Map [addr, addr+len) anonymous private at a fixed address with prot,
+  // max_prot = PROT_READ|WRITE|EXEC, named (e.g. "[stack]", "[heap]", "").
+  Result<void> map_fixed_anon(uint64_t addr, uint64_t len, int prot, const std::string& name,
+                              int extra_flags = 0);
+  // Host pointer for guest-physical address pa (no checks).
+  uint8_t* host_phys(uint64_t pa) const { return reservation_ + pa; }
+  uint64_t cr3() const { return page_tables_.root(); }
+  PageTables& page_tables() { return page_tables_; }
+  const AddressSpace& vmas() const { return as_; }
+  Layout& layout() { return layout_; }
+
+ private:
+  // PageTables reaches guest memory through this: host pointers into the
+  // reservation, table frames from phys_.
+  class TableMem : public TableMemory {
+   public:
+    explicit TableMem(MemoryManager* mm) : mm_(mm) {}
+    uint8_t* host(uint64_t pa) override { return mm_->host_phys(pa); }
+    std::optional<uint64_t> alloc_table() override { return mm_->phys_.alloc_table(); }
+
+   private:
+    MemoryManager* mm_;
+  };
+
+  // A new mapping as mmap/brk/the loader ask for it.
+  struct NewMapping {
+    uint64_t addr = 0, len = 0;
+    int prot = PROT_NONE;
+    int max_prot = kProtRWX;
+    int flags = MAP_PRIVATE;
+    Vma::Backing backing = Vma::kAnon;
+    std::string name;
+    uint64_t file_offset = 0;
+    PhysAllocator::Placement where = PhysAllocator::Placement::kHigh;
+    int fill_fd = -1;          // MAP_PRIVATE file: copy from this fd...
+    uint64_t fill_bytes = 0;   // ...this many bytes at file_offset
+  };
+
+  // get_unmapped_area: the address for a new mapping of len bytes.
+  // phys_hint: a physical address the range will map, to pick a 2 MiB
+  // congruent virtual address (or ~0 for none).
+  Result<uint64_t> unmapped_area(uint64_t hint, uint64_t len, int flags,
+                                 uint64_t phys_hint = ~0ull) const;
+  // Creates the VMA, its run and its PTEs. replace: MAP_FIXED semantics.
+  Result<uint64_t> install(const NewMapping& m, bool replace);
+  // Removes [start, end): PTEs, VMAs, and releases the runs.
+  void unmap_range(uint64_t start, uint64_t end);
+  // Host side of a released run: discard the contents, tell the shadow
+  // sync, return it to phys_.
+  void release_run(uint64_t pa, uint64_t len);
+  void write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot);
+  void clear_ptes(uint64_t va, uint64_t len);
+  // Moves contents between runs of the reservation (host pages, not copies,
+  // where the host allows it).
+  void move_contents(uint64_t dst_pa, uint64_t src_pa, uint64_t len);
+  // The VMA containing va grows to new_end at the same virtual address
+  // ([old end, new_end) must be free): in place in phys_ when possible,
+  // otherwise by moving the whole VMA to a new run.
+  Result<void> grow_vma(const Vma& v, uint64_t new_end, PhysAllocator::Placement where);
+  Result<uint64_t> move_vma(const Vma& v, uint64_t addr, uint64_t old_len, uint64_t new_len,
+                            uint64_t dest, bool keep_old);
+  Result<uint64_t> mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len, int flags,
+                             uint64_t new_addr);
+  Result<void> check_access(uint64_t guest, uint64_t len, int prot) const;
+  Result<void> madvise_vma(const Vma& piece, int advice);
+
+  uint8_t* reservation_;
+  uint64_t phys_size_;
+  PhysAllocator phys_;
+  ShadowSync* sync_;
+  Layout layout_;
+  AddressSpace as_;
+  TableMem table_mem_{this};
+  PageTables page_tables_;
+};
+
+}  // namespace elfuse

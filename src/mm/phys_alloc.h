@@ -1,0 +1,65 @@
+// PhysAllocator: hands out guest-physical memory in [0, size).
+//   [table_start, table_end)  4 KiB page-table frames
+//   [data_start, size)        contiguous data runs backing VMAs
+// The data pool is a free list of ranges that coalesce on free. Runs carry no
+// allocation record: any page-aligned sub-range of allocated memory may be
+// freed (a VMA split by munmap frees only the middle of its run).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace elfuse {
+
+class PhysAllocator {
+ public:
+  // Where alloc_run places a run inside the free range it picks.
+  enum class Placement {
+    kHigh,  // top of the highest range that fits (default: mmap runs)
+    kLow,   // bottom of the lowest range that fits, leaving room to grow
+            // upward in place (the heap)
+  };
+
+  PhysAllocator() = default;
+  // All bounds page aligned, table_end <= data_start <= size.
+  PhysAllocator(uint64_t size, uint64_t table_start, uint64_t table_end, uint64_t data_start);
+
+  // One 4 KiB frame for a page table, or nullopt when the pool is empty.
+  std::optional<uint64_t> alloc_table();
+  void free_table(uint64_t pa);
+
+  // A run of len bytes (page multiple, > 0). When len >= 2 MiB the run
+  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it, so the
+  // page tables can use 2 MiB pages. nullopt when nothing fits.
+  std::optional<uint64_t> alloc_run(uint64_t len, uint64_t va,
+                                    Placement where = Placement::kHigh);
+  // Takes exactly [pa, pa+len) if it is entirely free.
+  bool alloc_at(uint64_t pa, uint64_t len);
+  // Returns [pa, pa+len) (page aligned, inside the data pool, allocated).
+  void free_run(uint64_t pa, uint64_t len);
+  // Extends the allocated run [pa, pa+old_len) to new_len in place when
+  // [pa+old_len, pa+new_len) is free.
+  bool try_grow(uint64_t pa, uint64_t old_len, uint64_t new_len);
+
+  uint64_t size() const { return size_; }
+  uint64_t data_start() const { return data_start_; }
+  uint64_t free_data_bytes() const;
+  bool is_free(uint64_t pa, uint64_t len) const;
+  // Free ranges [start, end) in address order (for tests).
+  std::vector<std::pair<uint64_t, uint64_t>> free_ranges() const;
+
+ private:
+  std::optional<uint64_t> fit_in(uint64_t s, uint64_t e, uint64_t len, uint64_t va,
+                                 bool aligned, Placement where) const;
+  void take(uint64_t pa, uint64_t len);  // [pa, pa+len) must be inside one free range
+
+  uint64_t size_ = 0;
+  uint64_t table_next_ = 0, table_end_ = 0;
+  std::vector<uint64_t> free_tables_;
+  uint64_t data_start_ = 0;
+  std::map<uint64_t, uint64_t> free_;  // start -> end, disjoint, never adjacent
+};
+
+}  // namespace elfuse

@@ -1,0 +1,62 @@
+/* The shim's ABI, shared by the assembly (shim.S) and the host (C++).
+ *
+ * Guest virtual layout (PVM backend):
+ *   [kShimUserBase, +4 KiB)   user page, R+X: the syscall stub at MSR_LSTAR.
+ *                             The guest's user range ends at kShimUserBase.
+ *   [+4 KiB, +8 KiB)          user page whose PTE points at an unbacked
+ *                             guest-physical address: a store there is an
+ *                             MMIO exit to the host (the syscall doorbell).
+ *   [kShimSuperBase, ...)     supervisor pages (no U bit): GDT+TSS, IDT,
+ *                             exception stubs, kernel stack.
+ * Guest-physical layout of the shim: the first pages of guest memory.
+ */
+#ifndef ELFUSE_SHIM_SHIM_ABI_H
+#define ELFUSE_SHIM_SHIM_ABI_H
+
+#ifdef __ASSEMBLER__
+#define SHIM_UL(x) x
+#else
+#define SHIM_UL(x) x##UL
+#endif
+
+/* User half: just below the top of Linux's user range (0x7ffffffff000). */
+#define SHIM_USER_BASE SHIM_UL(0x7fffff000000)
+#define SHIM_USER_MMIO (SHIM_USER_BASE + 0x1000)
+/* End of the user range handed to the guest (TASK_SIZE). */
+#define SHIM_TASK_SIZE SHIM_USER_BASE
+
+/* Supervisor half (no U bit at any level). */
+#define SHIM_SUPER_BASE SHIM_UL(0xffffffff80000000)
+/* Offsets inside the supervisor area and inside guest-physical memory
+ * (the area maps guest-physical [0, SHIM_SUPER_SIZE) one to one). */
+#define SHIM_OFF_GDT 0x0000    /* GDT; TSS at +0x100 */
+#define SHIM_OFF_TSS 0x0100
+#define SHIM_OFF_IDT 0x1000
+#define SHIM_OFF_KCODE 0x2000  /* supervisor code page (shim.S .shim_super) */
+#define SHIM_OFF_KSTACK 0x3000 /* kernel stack: 2 pages, top at 0x5000 */
+#define SHIM_KSTACK_TOP 0x5000
+#define SHIM_OFF_UCODE 0x5000  /* physical page of the user stub page */
+#define SHIM_SUPER_SIZE 0x6000
+#define SHIM_PHYS_END 0x200000 /* guest-physical [0, 2 MiB) belongs to the shim */
+
+/* Unbacked guest-physical page the user MMIO page points at. Outside every
+ * memslot and below the guest's MAXPHYADDR. */
+#define SHIM_MMIO_GPA SHIM_UL(0x10000000000)
+
+/* GDT selectors, Linux's layout (arch/x86/include/asm/segment.h). */
+#define SHIM_KERNEL_CS 0x10
+#define SHIM_KERNEL_DS 0x18
+#define SHIM_USER32_CS 0x23
+#define SHIM_USER_DS 0x2b
+#define SHIM_USER_CS 0x33
+#define SHIM_TSS_SEL 0x40
+
+/* Exception stubs: 32 vectors, SHIM_EXC_STRIDE bytes each, from the start
+ * of the supervisor code page. Each pushes (error code, vector) and exits
+ * with `out` to SHIM_PORT_FAULT; the host reads the frame at RSP:
+ *   [rsp] vector, [rsp+8] error code, [rsp+16] rip, cs, rflags, rsp, ss. */
+#define SHIM_EXC_STRIDE 16
+#define SHIM_EXC_COUNT 32
+#define SHIM_PORT_FAULT 0xe9
+
+#endif

@@ -1,0 +1,123 @@
+// Helpers shared by the file-system syscall families (sys_file.cc,
+// sys_dir.cc, sys_fd.cc): argument decoding the way the kernel decodes it,
+// the fd floor rules of FdRules, and guest path strings.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "kernel/process.h"
+#include "mm/memory_manager.h"
+#include "syscalls/syscall.h"
+
+namespace elfuse::fs {
+
+// include/uapi/linux/limits.h PATH_MAX, counting the NUL.
+inline constexpr uint64_t kPathMax = 4096;
+// include/linux/fs.h MAX_RW_COUNT (INT_MAX & PAGE_MASK): read/write/readv...
+// silently clamp their byte count to this.
+inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
+// include/uapi/linux/uio.h UIO_MAXIOV.
+inline constexpr uint64_t kIovMax = 1024;
+
+// A C `int` argument: the kernel uses the low 32 bits of the register.
+inline int arg_int(uint64_t reg) { return static_cast<int>(static_cast<uint32_t>(reg)); }
+inline unsigned arg_uint(uint64_t reg) { return static_cast<uint32_t>(reg); }
+
+// One past the highest fd the guest may be given: the virtual
+// RLIMIT_NOFILE, never above the floor.
+inline uint64_t fd_limit(const Process& p) {
+  return std::min<uint64_t>(p.fds.nofile_soft, static_cast<uint64_t>(p.fds.floor));
+}
+
+// An fd argument. elfuse's own fds (>= floor) look closed: EBADF. Negative
+// values go to the host unchanged, which answers EBADF as Linux does.
+inline Result<int> guest_fd(const Process& p, uint64_t reg) {
+  int fd = arg_int(reg);
+  if (fd >= p.fds.floor) return Errno{EBADF};
+  return fd;
+}
+
+// A dirfd argument of a *at call. Linux ignores dirfd for absolute paths and
+// fails relative ones with EBADF when it is not open; -1 is never open, so
+// handing the host -1 for an fd at or above the floor gives exactly the
+// answer a closed fd would get, in both cases.
+inline int guest_dirfd(const Process& p, uint64_t reg) {
+  int fd = arg_int(reg);
+  return fd >= p.fds.floor ? -1 : fd;
+}
+
+// The host created an fd for the guest (open, dup, fcntl F_DUPFD, ...): one
+// at or above the guest's limit must not reach the guest. Linux would have
+// failed with EMFILE before creating it (fs/file.c alloc_fd), so close it and
+// say so.
+inline int64_t new_fd_result(const Process& p, long host_ret) {
+  if (host_ret < 0) return -static_cast<int64_t>(errno);
+  if (static_cast<uint64_t>(host_ret) >= fd_limit(p)) {
+    ::close(static_cast<int>(host_ret));
+    return -EMFILE;
+  }
+  return host_ret;
+}
+
+// A guest path: EFAULT, or ENAMETOOLONG when no NUL within PATH_MAX bytes
+// (fs/namei.c getname_flags).
+inline Result<std::string> copy_path(const MemoryManager& mm, uint64_t addr) {
+  return mm.copy_in_string(addr, kPathMax);
+}
+
+// True for the absolute names Linux resolves to the process's own exe link:
+// /proc/self/exe, /proc/thread-self/exe, /proc/<own pid>/exe. Its target
+// must be the guest program, not elfuse.
+inline bool is_proc_self_exe(const Process& p, const std::string& path) {
+  static constexpr char kPrefix[] = "/proc/";
+  static constexpr char kSuffix[] = "/exe";
+  if (path.size() <= sizeof(kPrefix) - 1 + sizeof(kSuffix) - 1) return false;
+  if (path.compare(0, sizeof(kPrefix) - 1, kPrefix) != 0) return false;
+  if (path.compare(path.size() - (sizeof(kSuffix) - 1), std::string::npos, kSuffix) != 0)
+    return false;
+  std::string who = path.substr(sizeof(kPrefix) - 1,
+                                path.size() - (sizeof(kPrefix) - 1) - (sizeof(kSuffix) - 1));
+  if (who == "self" || who == "thread-self") return true;
+  int pid = p.pid != 0 ? p.pid : static_cast<int>(::getpid());
+  return who == std::to_string(pid);
+}
+
+// The host path to use for a guest path that is followed (open, stat without
+// AT_SYMLINK_NOFOLLOW, access...). Today only the exe link differs; this is
+// the one place a sysroot translation would hook in for these calls.
+inline std::string followed_host_path(const Process& p, const std::string& guest_path) {
+  if (!p.exe_path.empty() && is_proc_self_exe(p, guest_path)) return p.exe_path;
+  return guest_path;
+}
+
+// read(2)/write(2) and friends look the fd up before touching the buffer, so
+// a bad fd is EBADF even when the buffer is bad too. We translate the buffer
+// first; when that fails, ask the host whether the fd would have failed
+// earlier. want_access is O_RDONLY (reading) or O_WRONLY (writing).
+inline int64_t fd_error_first(int fd, int want_access, int buffer_errno) {
+  long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
+  if (fl < 0) return -EBADF;
+  if (fl & O_PATH) return -EBADF;
+  int acc = static_cast<int>(fl) & O_ACCMODE;
+  if (want_access == O_RDONLY && acc == O_WRONLY) return -EBADF;
+  if (want_access == O_WRONLY && acc == O_RDONLY) return -EBADF;
+  return -buffer_errno;
+}
+
+// An fd that failed an argument check before the host saw it: Linux looks
+// the fd up first, so a closed fd is EBADF rather than `err`.
+inline int64_t fd_or(int fd, int err) {
+  if (::syscall(SYS_fcntl, fd, F_GETFD) < 0 && errno == EBADF) return -EBADF;
+  return -err;
+}
+
+}  // namespace elfuse::fs

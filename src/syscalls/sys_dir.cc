@@ -1,0 +1,255 @@
+// Name-space syscalls: access, readlink, mkdir, rmdir, unlink, rename, link,
+// symlink, chmod, chown, utimensat, chdir, getcwd, umask. Each copies its
+// path strings in once and asks the host, whose cwd and umask are the
+// guest's.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "syscalls/fs_common.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+
+using namespace fs;
+
+namespace {
+
+// Most of these calls take one or two paths and some integers; the guest's
+// syscall number is valid on the host too (same architecture).
+// `follow`: the call follows a final symlink, so the exe link must lead to
+// the guest program (chmod of /proc/self/exe must not reach elfuse).
+enum Follow : bool { kNoFollow = false, kFollow = true };
+
+int64_t path1(SyscallContext& ctx, long nr, Follow follow, uint64_t path_addr, uint64_t b = 0,
+              uint64_t c = 0) {
+  auto path = copy_path(ctx.mm, path_addr);
+  if (!path) return -path.error();
+  std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
+  return host_rax(::syscall(nr, host.c_str(), b, c));
+}
+
+int64_t at_path1(SyscallContext& ctx, long nr, Follow follow, uint64_t dirfd_reg,
+                 uint64_t path_addr, uint64_t b = 0, uint64_t c = 0, uint64_t d = 0) {
+  auto path = copy_path(ctx.mm, path_addr);
+  if (!path) return -path.error();
+  std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
+  return host_rax(::syscall(nr, guest_dirfd(ctx.proc, dirfd_reg), host.c_str(), b, c, d));
+}
+
+int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t buf,
+                      uint64_t bufsiz_reg) {
+  // fs/stat.c do_readlinkat: bufsiz <= 0 is EINVAL before the name is read.
+  int bufsiz = arg_int(bufsiz_reg);
+  if (bufsiz <= 0) return -EINVAL;
+  auto path = copy_path(ctx.mm, path_addr);
+  if (!path) return -path.error();
+  // The exe link names the guest program (proc(5) /proc/pid/exe); a
+  // relative name via a /proc dirfd is not recognised. Absolute paths
+  // ignore dirfd, as in Linux.
+  if (!ctx.proc.exe_path.empty() && is_proc_self_exe(ctx.proc, *path)) {
+    const std::string& exe = ctx.proc.exe_path;
+    uint64_t n = std::min<uint64_t>(exe.size(), static_cast<uint64_t>(bufsiz));
+    auto r = ctx.mm.copy_out(buf, exe.data(), n);
+    if (!r) return -r.error();
+    return static_cast<int64_t>(n);
+  }
+  // Link targets are at most a page (PATH_MAX, or d_path's page for /proc
+  // links), so a bounce buffer of min(bufsiz, 64 KiB) truncates exactly
+  // as the guest's buffer would.
+  std::vector<char> tmp(std::min(bufsiz, 1 << 16));
+  long r = ::syscall(SYS_readlinkat, dirfd, path->c_str(), tmp.data(), tmp.size());
+  if (r < 0) return -static_cast<int64_t>(errno);
+  auto c = ctx.mm.copy_out(buf, tmp.data(), static_cast<uint64_t>(r));
+  if (!c) return -c.error();
+  return r;
+}
+
+// Two-path calls (rename, link, symlink and their *at forms).
+Result<std::pair<std::string, std::string>> two_paths(SyscallContext& ctx, uint64_t p1,
+                                                      uint64_t p2) {
+  auto a = TRY(copy_path(ctx.mm, p1));
+  auto b = TRY(copy_path(ctx.mm, p2));
+  return std::make_pair(std::move(a), std::move(b));
+}
+
+}  // namespace
+
+// access(2)/faccessat(2): the mode and flags are checked by the host; the
+// exe link is followed to the guest program.
+int64_t sys_access(SyscallContext& ctx, const SyscallArgs& a) {
+  auto path = copy_path(ctx.mm, a.a[0]);
+  if (!path) return -path.error();
+  std::string host = followed_host_path(ctx.proc, *path);
+  return host_rax(::syscall(SYS_access, host.c_str(), arg_int(a.a[1])));
+}
+
+int64_t sys_faccessat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto path = copy_path(ctx.mm, a.a[1]);
+  if (!path) return -path.error();
+  std::string host = followed_host_path(ctx.proc, *path);
+  return host_rax(
+      ::syscall(SYS_faccessat, guest_dirfd(ctx.proc, a.a[0]), host.c_str(), arg_int(a.a[2])));
+}
+
+int64_t sys_faccessat2(SyscallContext& ctx, const SyscallArgs& a) {
+  auto path = copy_path(ctx.mm, a.a[1]);
+  if (!path) return -path.error();
+  int flags = arg_int(a.a[3]);
+  std::string host =
+      (flags & AT_SYMLINK_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
+  return host_rax(::syscall(SYS_faccessat2, guest_dirfd(ctx.proc, a.a[0]), host.c_str(),
+                            arg_int(a.a[2]), flags));
+}
+
+int64_t sys_readlink(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_readlinkat(ctx, AT_FDCWD, a.a[0], a.a[1], a.a[2]);
+}
+
+int64_t sys_readlinkat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_readlinkat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], a.a[3]);
+}
+
+int64_t sys_mkdir(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_mkdir, kNoFollow, a.a[0], arg_uint(a.a[1]));
+}
+int64_t sys_mkdirat(SyscallContext& ctx, const SyscallArgs& a) {
+  return at_path1(ctx, SYS_mkdirat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+}
+int64_t sys_rmdir(SyscallContext& ctx, const SyscallArgs& a) { return path1(ctx, SYS_rmdir, kNoFollow, a.a[0]); }
+int64_t sys_unlink(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_unlink, kNoFollow, a.a[0]);
+}
+int64_t sys_unlinkat(SyscallContext& ctx, const SyscallArgs& a) {
+  return at_path1(ctx, SYS_unlinkat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+}
+
+int64_t sys_rename(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[0], a.a[1]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_rename, p->first.c_str(), p->second.c_str()));
+}
+int64_t sys_renameat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[1], a.a[3]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_renameat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
+                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str()));
+}
+int64_t sys_renameat2(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[1], a.a[3]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_renameat2, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
+                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(),
+                            arg_uint(a.a[4])));
+}
+
+int64_t sys_link(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[0], a.a[1]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_link, p->first.c_str(), p->second.c_str()));
+}
+// linkat(2) with AT_EMPTY_PATH links the file dirfd refers to; the host
+// checks the capability it needs.
+int64_t sys_linkat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[1], a.a[3]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_linkat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
+                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(),
+                            arg_int(a.a[4])));
+}
+
+// symlink(2): the target is stored as given, never resolved.
+int64_t sys_symlink(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[0], a.a[1]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_symlink, p->first.c_str(), p->second.c_str()));
+}
+int64_t sys_symlinkat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto p = two_paths(ctx, a.a[0], a.a[2]);
+  if (!p) return -p.error();
+  return host_rax(::syscall(SYS_symlinkat, p->first.c_str(), guest_dirfd(ctx.proc, a.a[1]),
+                            p->second.c_str()));
+}
+
+int64_t sys_chmod(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_chmod, kFollow, a.a[0], arg_uint(a.a[1]));
+}
+int64_t sys_fchmod(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_fchmod, *fd, arg_uint(a.a[1])));
+}
+// fchmodat(2): the raw syscall has no flags argument (fchmodat2 does).
+int64_t sys_fchmodat(SyscallContext& ctx, const SyscallArgs& a) {
+  return at_path1(ctx, SYS_fchmodat, kFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+}
+
+int64_t sys_chown(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_chown, kFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
+}
+int64_t sys_lchown(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_lchown, kNoFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
+}
+int64_t sys_fchown(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_fchown, *fd, arg_uint(a.a[1]), arg_uint(a.a[2])));
+}
+int64_t sys_fchownat(SyscallContext& ctx, const SyscallArgs& a) {
+  return at_path1(ctx, SYS_fchownat, (arg_int(a.a[4]) & AT_SYMLINK_NOFOLLOW) ? kNoFollow : kFollow, a.a[0], a.a[1], arg_uint(a.a[2]), arg_uint(a.a[3]),
+                  arg_int(a.a[4]));
+}
+
+// utimensat(2): a NULL path (Linux extension) changes the file dirfd refers
+// to; a NULL times sets both to now. Both go to the host unchanged.
+int64_t sys_utimensat(SyscallContext& ctx, const SyscallArgs& a) {
+  std::string path;
+  const char* host_path = nullptr;
+  if (a.a[1] != 0) {
+    auto p = copy_path(ctx.mm, a.a[1]);
+    if (!p) return -p.error();
+    path = (arg_int(a.a[3]) & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
+    host_path = path.c_str();
+  }
+  struct timespec times[2];
+  struct timespec* host_times = nullptr;
+  if (a.a[2] != 0) {
+    auto c = ctx.mm.copy_in(times, a.a[2], sizeof(times));
+    if (!c) return -c.error();
+    host_times = times;
+  }
+  return host_rax(::syscall(SYS_utimensat, guest_dirfd(ctx.proc, a.a[0]), host_path, host_times,
+                            arg_int(a.a[3])));
+}
+
+int64_t sys_chdir(SyscallContext& ctx, const SyscallArgs& a) { return path1(ctx, SYS_chdir, kFollow, a.a[0]); }
+
+int64_t sys_fchdir(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_fchdir, *fd));
+}
+
+// getcwd(2), fs/d_path.c: the raw call returns the length including the NUL,
+// ERANGE when it does not fit. The kernel builds the path in one page, so a
+// bounce buffer of min(size, page) gives the same answers.
+int64_t sys_getcwd(SyscallContext& ctx, const SyscallArgs& a) {
+  size_t size = std::min<uint64_t>(a.a[1], 4096);
+  std::vector<char> tmp(size ? size : 1);
+  long r = ::syscall(SYS_getcwd, tmp.data(), size);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  auto c = ctx.mm.copy_out(a.a[0], tmp.data(), static_cast<uint64_t>(r));
+  if (!c) return -c.error();
+  return r;
+}
+
+// umask(2): the host's umask is the guest's; the kernel keeps mask & 0777.
+int64_t sys_umask(SyscallContext& ctx, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_umask, arg_uint(a.a[0])));
+}
+
+}  // namespace elfuse

@@ -1,0 +1,263 @@
+// Descriptor syscalls: dup family, pipe, fcntl, ioctl. Every fd argument at
+// or above the floor looks closed, and every fd created for the guest stays
+// below min(floor, virtual RLIMIT_NOFILE) (FdRules in kernel/process.h).
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "syscalls/fs_common.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+
+using namespace fs;
+
+namespace {
+
+// fcntl commands newer than some libc headers (include/uapi/linux/fcntl.h).
+constexpr unsigned kFDupfdQuery = 1024 + 3;  // F_DUPFD_QUERY, Linux 6.10
+constexpr unsigned kFGetRwHint = 1024 + 11;
+constexpr unsigned kFSetRwHint = 1024 + 12;
+
+// The kernel's struct termios and termios2 (include/uapi/asm-generic/
+// termbits.h); glibc's struct termios is a different, larger type.
+constexpr uint32_t kTermiosSize = 36;
+constexpr uint32_t kTermios2Size = 44;
+
+int64_t do_dup3(SyscallContext& ctx, uint64_t old_reg, uint64_t new_reg, unsigned flags,
+                bool is_dup2) {
+  unsigned newfd = arg_uint(new_reg);
+  int oldfd = arg_int(old_reg);
+  if (!is_dup2) {
+    // fs/file.c ksys_dup3: flags, then oldfd == newfd, both EINVAL.
+    if (flags & ~static_cast<unsigned>(O_CLOEXEC)) return -EINVAL;
+    if (static_cast<unsigned>(oldfd) == newfd) return -EINVAL;
+  }
+  // fs/file.c dup2: oldfd == newfd only checks oldfd, before any limit.
+  if (is_dup2 && static_cast<unsigned>(oldfd) == newfd) {
+    if (!ctx.proc.fds.guest_fd(oldfd)) return -EBADF;
+    return host_rax(::syscall(SYS_dup2, oldfd, newfd));
+  }
+  // newfd beyond RLIMIT_NOFILE is EBADF; elfuse's fds lie beyond it.
+  if (newfd >= fd_limit(ctx.proc)) return -EBADF;
+  if (!ctx.proc.fds.guest_fd(oldfd)) return -EBADF;
+  if (is_dup2) return host_rax(::syscall(SYS_dup2, oldfd, newfd));
+  return host_rax(::syscall(SYS_dup3, oldfd, newfd, flags));
+}
+
+int64_t do_pipe2(SyscallContext& ctx, uint64_t addr, int flags) {
+  int fds[2];
+  if (::syscall(SYS_pipe2, fds, flags) < 0) return -static_cast<int64_t>(errno);
+  uint64_t lim = fd_limit(ctx.proc);
+  if (static_cast<uint64_t>(fds[0]) >= lim || static_cast<uint64_t>(fds[1]) >= lim) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return -EMFILE;
+  }
+  // fs/pipe.c do_pipe2: a failed copy_to_user closes both ends.
+  auto r = ctx.mm.copy_out(addr, fds, sizeof(fds));
+  if (!r) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return -r.error();
+  }
+  return 0;
+}
+
+// fcntl commands whose argument is a pointer to a struct of `size` bytes,
+// read (in), written (out) or both.
+int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, size_t size,
+                     bool in, bool out) {
+  alignas(8) unsigned char buf[32] = {};
+  if (in) {
+    auto r = ctx.mm.copy_in(buf, addr, size);
+    if (!r) return fd_or(fd, r.error());
+  }
+  long ret = ::syscall(SYS_fcntl, fd, cmd, buf);
+  if (ret < 0) return -static_cast<int64_t>(errno);
+  if (out) {
+    auto r = ctx.mm.copy_out(addr, buf, size);
+    if (!r) return -r.error();
+  }
+  return ret;
+}
+
+enum class IoDir { kNoArg, kValue, kIn, kOut, kNewFd };
+struct IoctlSpec {
+  unsigned long req;
+  IoDir dir;
+  uint32_t size;
+};
+
+// Requests elfuse understands well enough to translate: terminal control
+// (tty_ioctl(4)) and generic fd requests (ioctl_list(2), fs/ioctl.c).
+constexpr IoctlSpec kIoctls[] = {
+    {TCGETS, IoDir::kOut, kTermiosSize},
+    {TCSETS, IoDir::kIn, kTermiosSize},
+    {TCSETSW, IoDir::kIn, kTermiosSize},
+    {TCSETSF, IoDir::kIn, kTermiosSize},
+    {TCGETS2, IoDir::kOut, kTermios2Size},
+    {TCSETS2, IoDir::kIn, kTermios2Size},
+    {TCSETSW2, IoDir::kIn, kTermios2Size},
+    {TCSETSF2, IoDir::kIn, kTermios2Size},
+    {TIOCGWINSZ, IoDir::kOut, sizeof(struct winsize)},
+    {TIOCSWINSZ, IoDir::kIn, sizeof(struct winsize)},
+    {TIOCGPGRP, IoDir::kOut, 4},
+    {TIOCSPGRP, IoDir::kIn, 4},
+    {TIOCGSID, IoDir::kOut, 4},
+    {TIOCOUTQ, IoDir::kOut, 4},
+    {TIOCGETD, IoDir::kOut, 4},
+    {TIOCSETD, IoDir::kIn, 4},
+    {TIOCMGET, IoDir::kOut, 4},
+    {TIOCMSET, IoDir::kIn, 4},
+    {TIOCMBIS, IoDir::kIn, 4},
+    {TIOCMBIC, IoDir::kIn, 4},
+    {TIOCGPTN, IoDir::kOut, 4},
+    {TIOCSPTLCK, IoDir::kIn, 4},
+    {TIOCGPTLCK, IoDir::kOut, 4},
+    {TIOCGEXCL, IoDir::kOut, 4},
+    {TIOCSTI, IoDir::kIn, 1},
+    {TIOCSCTTY, IoDir::kValue, 0},
+    {TIOCNOTTY, IoDir::kNoArg, 0},
+    {TIOCEXCL, IoDir::kNoArg, 0},
+    {TIOCNXCL, IoDir::kNoArg, 0},
+    {TCSBRK, IoDir::kValue, 0},
+    {TCSBRKP, IoDir::kValue, 0},
+    {TCXONC, IoDir::kValue, 0},
+    {TCFLSH, IoDir::kValue, 0},
+    {TIOCGPTPEER, IoDir::kNewFd, 0},
+    {FIONREAD, IoDir::kOut, 4},
+    {FIONBIO, IoDir::kIn, 4},
+    {FIOASYNC, IoDir::kIn, 4},
+    {FIOCLEX, IoDir::kNoArg, 0},
+    {FIONCLEX, IoDir::kNoArg, 0},
+    {FIOQSIZE, IoDir::kOut, 8},
+    {FIGETBSZ, IoDir::kOut, 4},
+};
+
+}  // namespace
+
+int64_t sys_dup(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return new_fd_result(ctx.proc, ::syscall(SYS_dup, *fd));
+}
+
+// dup2(2): oldfd == newfd returns newfd once oldfd is known valid.
+int64_t sys_dup2(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_dup3(ctx, a.a[0], a.a[1], 0, true);
+}
+
+int64_t sys_dup3(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_dup3(ctx, a.a[0], a.a[1], arg_uint(a.a[2]), false);
+}
+
+int64_t sys_pipe(SyscallContext& ctx, const SyscallArgs& a) { return do_pipe2(ctx, a.a[0], 0); }
+
+int64_t sys_pipe2(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_pipe2(ctx, a.a[0], arg_int(a.a[1]));
+}
+
+// fcntl(2). The fd is looked up first (EBADF), then the command; unknown
+// commands are EINVAL (fs/fcntl.c do_fcntl).
+int64_t sys_fcntl(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fdr = guest_fd(ctx.proc, a.a[0]);
+  if (!fdr) return -fdr.error();
+  int fd = *fdr;
+  unsigned cmd = arg_uint(a.a[1]);
+  uint64_t arg = a.a[2];
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+      // f_dupfd: a lower bound at or past RLIMIT_NOFILE is EINVAL.
+      if (arg >= fd_limit(ctx.proc)) return fd_or(fd, EINVAL);
+      return new_fd_result(ctx.proc, ::syscall(SYS_fcntl, fd, cmd, arg));
+
+    case kFDupfdQuery:
+      // The argument is a second fd; elfuse's own look closed.
+      if (!ctx.proc.fds.guest_fd(arg_int(arg))) return fd_or(fd, EBADF);
+      return host_rax(::syscall(SYS_fcntl, fd, cmd, arg));
+
+    case F_GETFD:
+    case F_SETFD:
+    case F_GETFL:
+    case F_SETFL:
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+    case F_GETOWN:
+    case F_SETOWN:
+    case F_GETSIG:
+    case F_SETSIG:
+    case F_GETLEASE:
+    case F_SETLEASE:
+    case F_NOTIFY:
+    case F_ADD_SEALS:
+    case F_GET_SEALS:
+      // Integer arguments: the host reads the register as Linux does.
+      return host_rax(::syscall(SYS_fcntl, fd, cmd, arg));
+
+    case F_GETLK:
+    case F_OFD_GETLK:
+      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct flock), true, true);
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct flock), true, false);
+
+    case F_GETOWN_EX:
+      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct f_owner_ex), false, true);
+    case F_SETOWN_EX:
+      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct f_owner_ex), true, false);
+    case kFGetRwHint:
+      return fcntl_struct(ctx, fd, cmd, arg, sizeof(uint64_t), false, true);
+    case kFSetRwHint:
+      return fcntl_struct(ctx, fd, cmd, arg, sizeof(uint64_t), true, false);
+
+    default:
+      return fd_or(fd, EINVAL);
+  }
+}
+
+// ioctl(2) for terminals and generic fd requests, with the argument buffer
+// translated; any other request is ENOTTY, which is what Linux answers for
+// a request the fd's driver does not know.
+int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fdr = guest_fd(ctx.proc, a.a[0]);
+  if (!fdr) return -fdr.error();
+  int fd = *fdr;
+  unsigned req = arg_uint(a.a[1]);  // `unsigned int cmd` in fs/ioctl.c
+  uint64_t arg = a.a[2];
+  const IoctlSpec* spec = nullptr;
+  for (const auto& s : kIoctls)
+    if (static_cast<unsigned>(s.req) == req) spec = &s;
+  if (!spec) return fd_or(fd, ENOTTY);
+
+  alignas(8) unsigned char buf[64] = {};
+  long r;
+  switch (spec->dir) {
+    case IoDir::kNoArg:
+    case IoDir::kValue:
+      return host_rax(::syscall(SYS_ioctl, fd, req, arg));
+    case IoDir::kNewFd:
+      return new_fd_result(ctx.proc, ::syscall(SYS_ioctl, fd, req, arg));
+    case IoDir::kIn: {
+      auto c = ctx.mm.copy_in(buf, arg, spec->size);
+      if (!c) return fd_or(fd, c.error());
+      return host_rax(::syscall(SYS_ioctl, fd, req, buf));
+    }
+    case IoDir::kOut: {
+      r = ::syscall(SYS_ioctl, fd, req, buf);
+      if (r < 0) return -static_cast<int64_t>(errno);
+      auto c = ctx.mm.copy_out(arg, buf, spec->size);
+      if (!c) return -c.error();
+      return r;
+    }
+  }
+  return -ENOTTY;
+}
+
+}  // namespace elfuse

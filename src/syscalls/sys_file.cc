@@ -1,0 +1,315 @@
+// File syscalls: open, read/write and their vectored and positional forms,
+// lseek, close, stat family, getdents64, truncate, sync, statfs, sendfile.
+// Guest fd = host fd below the floor; buffers are translated into host
+// iovecs and handed to the host kernel, which gives the Linux answer.
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <memory>
+#include <vector>
+
+#include "syscalls/fs_common.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+
+using namespace fs;
+
+// The kernel's struct stat / statfs on x86_64 are glibc's (arch/x86/include/
+// uapi/asm/stat.h): copy them byte for byte.
+static_assert(sizeof(struct stat) == 144);
+static_assert(sizeof(struct statfs) == 120);
+static_assert(sizeof(struct iovec) == 16);
+
+namespace {
+
+// Host transfer over translated guest ranges. One range is the common case
+// and goes through the plain call, so its semantics are exactly the guest's
+// call; several ranges (the buffer crosses VMAs) go through the vectored
+// form, capped at IOV_MAX segments (a short transfer, which Linux allows).
+int64_t host_transfer(int fd, std::vector<iovec>& iov, bool write, const int64_t* pos) {
+  if (iov.size() > kIovMax) iov.resize(kIovMax);
+  long r;
+  if (iov.size() <= 1) {
+    void* base = iov.empty() ? nullptr : iov[0].iov_base;
+    size_t len = iov.empty() ? 0 : iov[0].iov_len;
+    if (pos)
+      r = ::syscall(write ? SYS_pwrite64 : SYS_pread64, fd, base, len, *pos);
+    else
+      r = ::syscall(write ? SYS_write : SYS_read, fd, base, len);
+  } else if (pos) {
+    r = write ? ::pwritev(fd, iov.data(), static_cast<int>(iov.size()), *pos)
+              : ::preadv(fd, iov.data(), static_cast<int>(iov.size()), *pos);
+  } else {
+    r = ::syscall(write ? SYS_writev : SYS_readv, fd, iov.data(), iov.size());
+  }
+  return host_rax(r);
+}
+
+// read/write/pread64/pwrite64.
+int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  uint64_t len = std::min(a.a[2], kMaxRwCount);  // fs/read_write.c rw_verify_area
+  auto iov = ctx.mm.host_ranges(a.a[1], len, write ? PROT_READ : PROT_WRITE);
+  if (!iov) return fd_error_first(*fd, write ? O_WRONLY : O_RDONLY, iov.error());
+  int64_t pos = static_cast<int64_t>(a.a[3]);
+  return host_transfer(*fd, *iov, write, positional ? &pos : nullptr);
+}
+
+// readv/writev: copy the guest's iovec array once, then translate each
+// segment. lib/iov_iter.c: more than UIO_MAXIOV segments or a segment
+// length that is negative as ssize_t is EINVAL; the total is clamped to
+// MAX_RW_COUNT. A segment that is not mapped ends the transfer there (Linux
+// copies up to the fault and returns the short count); only a fault before
+// any byte is EFAULT.
+int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  uint64_t count = a.a[2];
+  int want = write ? O_WRONLY : O_RDONLY;
+  if (count > kIovMax) return fd_error_first(*fd, want, EINVAL);
+  std::vector<iovec> guest(count);
+  if (count > 0) {
+    auto r = ctx.mm.copy_in(guest.data(), a.a[1], count * sizeof(iovec));
+    if (!r) return fd_error_first(*fd, want, r.error());
+  }
+  for (const auto& g : guest)
+    if (static_cast<int64_t>(g.iov_len) < 0) return fd_error_first(*fd, want, EINVAL);
+
+  std::vector<iovec> host;
+  uint64_t total = 0;
+  for (const auto& g : guest) {
+    uint64_t len = std::min<uint64_t>(g.iov_len, kMaxRwCount - total);
+    auto ranges = ctx.mm.host_ranges(reinterpret_cast<uint64_t>(g.iov_base), len,
+                                     write ? PROT_READ : PROT_WRITE);
+    if (!ranges) {
+      if (total == 0) return fd_error_first(*fd, want, ranges.error());
+      break;
+    }
+    host.insert(host.end(), ranges->begin(), ranges->end());
+    total += len;
+  }
+  int64_t pos = static_cast<int64_t>(a.a[3]);
+  if (host.empty() && !positional) {
+    // Zero bytes: still let the host check the fd and mode.
+    return host_rax(::syscall(write ? SYS_writev : SYS_readv, *fd, nullptr, 0));
+  }
+  if (host.size() > kIovMax) host.resize(kIovMax);
+  long r;
+  if (positional)
+    r = write ? ::pwritev(*fd, host.data(), static_cast<int>(host.size()), pos)
+              : ::preadv(*fd, host.data(), static_cast<int>(host.size()), pos);
+  else
+    r = ::syscall(write ? SYS_writev : SYS_readv, *fd, host.data(), host.size());
+  return host_rax(r);
+}
+
+// Copies a host struct out after a successful host call.
+template <typename T>
+int64_t out_struct(SyscallContext& ctx, long host_ret, uint64_t guest, const T& value) {
+  if (host_ret < 0) return -static_cast<int64_t>(errno);
+  auto r = ctx.mm.copy_out(guest, &value, sizeof(T));
+  if (!r) return -r.error();
+  return host_ret;
+}
+
+int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t flags,
+                  uint64_t mode) {
+  auto path = copy_path(ctx.mm, path_addr);
+  if (!path) return -path.error();
+  int f = arg_int(flags);
+  // With O_NOFOLLOW the exe link itself is opened (ELOOP), like Linux.
+  std::string host = (f & O_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
+  long r = ::syscall(SYS_openat, dirfd, host.c_str(), f, static_cast<mode_t>(mode));
+  return new_fd_result(ctx.proc, r);
+}
+
+// stat/lstat/newfstatat. A NULL path with AT_EMPTY_PATH is passed on as NULL:
+// Linux 6.11+ accepts it, older kernels answer EFAULT; the host knows which.
+int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t buf, int flags) {
+  std::string path;
+  const char* host_path = nullptr;
+  if (path_addr != 0 || !(flags & AT_EMPTY_PATH)) {
+    auto p = copy_path(ctx.mm, path_addr);
+    if (!p) return -p.error();
+    path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
+    host_path = path.c_str();
+  }
+  struct stat st {};
+  long r = ::syscall(SYS_newfstatat, dirfd, host_path, &st, flags);
+  return out_struct(ctx, r, buf, st);
+}
+
+}  // namespace
+
+int64_t sys_read(SyscallContext& ctx, const SyscallArgs& a) { return do_rw(ctx, a, false, false); }
+int64_t sys_write(SyscallContext& ctx, const SyscallArgs& a) { return do_rw(ctx, a, true, false); }
+int64_t sys_pread64(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rw(ctx, a, false, true);
+}
+int64_t sys_pwrite64(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rw(ctx, a, true, true);
+}
+int64_t sys_readv(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, false, false); }
+int64_t sys_writev(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, true, false); }
+
+int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_lseek, *fd, static_cast<int64_t>(a.a[1]), arg_uint(a.a[2])));
+}
+
+int64_t sys_open(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_openat(ctx, AT_FDCWD, a.a[0], a.a[1], a.a[2]);
+}
+
+int64_t sys_openat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_openat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], a.a[3]);
+}
+
+int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_close, *fd));
+}
+
+// close_range(2): fs/file.c checks flags, then fd <= max_fd (EINVAL). The
+// range is clamped below the floor so elfuse's own fds survive; a range that
+// starts at or above the floor closes nothing the guest could see.
+int64_t sys_close_range(SyscallContext& ctx, const SyscallArgs& a) {
+  unsigned first = arg_uint(a.a[0]);
+  unsigned last = arg_uint(a.a[1]);
+  unsigned flags = arg_uint(a.a[2]);
+  if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return -EINVAL;
+  if (first > last) return -EINVAL;
+  unsigned floor = static_cast<unsigned>(ctx.proc.fds.floor);
+  if (first >= floor) return 0;
+  last = std::min(last, floor - 1);
+  return host_rax(::syscall(SYS_close_range, first, last, flags));
+}
+
+int64_t sys_fstat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  struct stat st {};
+  long r = ::syscall(SYS_fstat, *fd, &st);
+  return out_struct(ctx, r, a.a[1], st);
+}
+
+int64_t sys_stat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_fstatat(ctx, AT_FDCWD, a.a[0], a.a[1], 0);
+}
+
+int64_t sys_lstat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_fstatat(ctx, AT_FDCWD, a.a[0], a.a[1], AT_SYMLINK_NOFOLLOW);
+}
+
+int64_t sys_newfstatat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_fstatat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], arg_int(a.a[3]));
+}
+
+// statx(2): same path rules as newfstatat; struct statx is 256 bytes.
+int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
+  int dirfd = guest_dirfd(ctx.proc, a.a[0]);
+  int flags = arg_int(a.a[2]);
+  std::string path;
+  const char* host_path = nullptr;
+  if (a.a[1] != 0 || !(flags & AT_EMPTY_PATH)) {
+    auto p = copy_path(ctx.mm, a.a[1]);
+    if (!p) return -p.error();
+    path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
+    host_path = path.c_str();
+  }
+  struct statx stx {};
+  static_assert(sizeof(stx) == 256);
+  long r = ::syscall(SYS_statx, dirfd, host_path, flags, arg_uint(a.a[3]), &stx);
+  return out_struct(ctx, r, a.a[4], stx);
+}
+
+// getdents64(2) fills a buffer the guest gives; a bounce buffer of the same
+// size (capped: fewer entries per call is allowed) keeps the host's
+// EINVAL-when-too-small answer exact. The directory position advances as on
+// Linux even when the copy out then faults.
+int64_t sys_getdents64(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  size_t count = std::min<uint64_t>(arg_uint(a.a[2]), 1u << 20);
+  std::unique_ptr<char[]> buf(new char[count ? count : 1]);
+  long r = ::syscall(SYS_getdents64, *fd, buf.get(), count);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  auto c = ctx.mm.copy_out(a.a[1], buf.get(), static_cast<uint64_t>(r));
+  if (!c) return -c.error();
+  return r;
+}
+
+int64_t sys_truncate(SyscallContext& ctx, const SyscallArgs& a) {
+  auto path = copy_path(ctx.mm, a.a[0]);
+  if (!path) return -path.error();
+  std::string host = followed_host_path(ctx.proc, *path);
+  return host_rax(::syscall(SYS_truncate, host.c_str(), static_cast<int64_t>(a.a[1])));
+}
+
+int64_t sys_ftruncate(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_ftruncate, *fd, static_cast<int64_t>(a.a[1])));
+}
+
+int64_t sys_fsync(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_fsync, *fd));
+}
+
+int64_t sys_fdatasync(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_fdatasync, *fd));
+}
+
+int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
+  auto path = copy_path(ctx.mm, a.a[0]);
+  if (!path) return -path.error();
+  std::string host = followed_host_path(ctx.proc, *path);
+  struct statfs sf {};
+  long r = ::syscall(SYS_statfs, host.c_str(), &sf);
+  return out_struct(ctx, r, a.a[1], sf);
+}
+
+int64_t sys_fstatfs(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  struct statfs sf {};
+  long r = ::syscall(SYS_fstatfs, *fd, &sf);
+  return out_struct(ctx, r, a.a[1], sf);
+}
+
+// sendfile(2), fs/read_write.c: the offset is read before and written back
+// after the transfer, even when the transfer failed.
+int64_t sys_sendfile(SyscallContext& ctx, const SyscallArgs& a) {
+  auto out_fd = guest_fd(ctx.proc, a.a[0]);
+  if (!out_fd) return -out_fd.error();
+  auto in_fd = guest_fd(ctx.proc, a.a[1]);
+  if (!in_fd) return -in_fd.error();
+  uint64_t off_addr = a.a[2];
+  if (off_addr == 0)
+    return host_rax(::syscall(SYS_sendfile, *out_fd, *in_fd, nullptr, a.a[3]));
+  int64_t off;
+  auto c = ctx.mm.copy_in(&off, off_addr, sizeof(off));
+  if (!c) return -c.error();
+  long r = ::syscall(SYS_sendfile, *out_fd, *in_fd, &off, a.a[3]);
+  int64_t ret = host_rax(r);
+  auto w = ctx.mm.copy_out(off_addr, &off, sizeof(off));
+  if (!w) return -w.error();
+  return ret;
+}
+
+}  // namespace elfuse

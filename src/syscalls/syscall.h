@@ -1,0 +1,53 @@
+// What a syscall handler sees: the calling thread, its process, the six
+// argument registers. Handlers return the value for RAX: a result >= 0 or a
+// negated Linux errno. A handler that changes control flow (exit, exec,
+// sigreturn) says so in ctx.outcome instead of through a magic number.
+#pragma once
+
+#include <cstdint>
+
+#include "base/result.h"
+
+namespace elfuse {
+
+class Process;
+class Thread;
+class MemoryManager;
+
+enum class Outcome {
+  kReturn,     // put the result in RAX and resume after the syscall
+  kExitThread, // the thread is gone (exit); exit_code holds the status
+  kExitGroup,  // the process is gone (exit_group); exit_code holds the status
+  kNoReturn,   // registers were replaced (execve, rt_sigreturn): do not touch RAX
+};
+
+struct SyscallArgs {
+  uint64_t nr;
+  uint64_t a[6];
+};
+
+struct SyscallContext {
+  Process& proc;
+  Thread& thread;
+  MemoryManager& mm;
+  Outcome outcome = Outcome::kReturn;
+  int exit_code = 0;
+};
+
+using SyscallHandler = int64_t (*)(SyscallContext&, const SyscallArgs&);
+
+// Result<T> -> RAX value.
+template <typename T>
+inline int64_t to_rax(const Result<T>& r) {
+  if (!r.ok()) return -static_cast<int64_t>(r.error());
+  if constexpr (std::is_void_v<T>) {
+    return 0;
+  } else {
+    return static_cast<int64_t>(r.value());
+  }
+}
+
+// Host syscall return (-1 + errno) -> RAX value.
+inline int64_t host_rax(long r) { return r < 0 ? -static_cast<int64_t>(errno) : r; }
+
+}  // namespace elfuse

@@ -1,0 +1,40 @@
+#include "syscalls/table.h"
+
+#include <array>
+#include <cstddef>
+
+namespace elfuse {
+namespace {
+
+#define ELFUSE_HANDLER_kFull(name) &sys_##name
+#define ELFUSE_HANDLER_kPartial(name) &sys_##name
+#define ELFUSE_HANDLER_kEnosys(name) nullptr
+
+using enum ArgKind;
+constexpr SyscallInfo kTable[] = {
+#define SYSCALL(nr, name, status, a0, a1, a2, a3, a4, a5) \
+  {nr, #name, SyscallStatus::status, ELFUSE_HANDLER_##status(name), {a0, a1, a2, a3, a4, a5}},
+#include "syscalls/syscalls.def"
+#undef SYSCALL
+};
+
+constexpr size_t kMaxNr = 512;
+
+constexpr std::array<int16_t, kMaxNr> build_index() {
+  std::array<int16_t, kMaxNr> index{};
+  for (auto& i : index) i = -1;
+  for (size_t i = 0; i < std::size(kTable); i++) index[kTable[i].nr] = static_cast<int16_t>(i);
+  return index;
+}
+constexpr auto kIndex = build_index();
+
+}  // namespace
+
+const SyscallInfo* syscall_info(uint64_t nr) {
+  if (nr >= kMaxNr || kIndex[nr] < 0) return nullptr;
+  return &kTable[kIndex[nr]];
+}
+const SyscallInfo* syscall_table_begin() { return std::begin(kTable); }
+const SyscallInfo* syscall_table_end() { return std::end(kTable); }
+
+}  // namespace elfuse

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# expect_error.sh ELFUSE KIND: run elfuse on a program it cannot run and check its
+# exit status and that stderr is exactly one line naming the reason.
+#   missing   a path that does not exist         -> 127, "no such file" / "not found"
+#   not_elf   an executable text file (no #!)    -> 126, "ELF" / "exec format"
+#   empty     an empty executable file           -> 126, "ELF" / "exec format" / ...
+#   aarch64   a valid aarch64 ELF executable     -> 126, "aarch64" / "arm64"
+# These are expected values, not native comparisons. ELFUSE in the environment
+# overrides the ELFUSE argument, as in compare.sh.
+set -euo pipefail
+[[ $# -eq 2 ]] || { echo "usage: expect_error.sh ELFUSE KIND" >&2; exit 2; }
+elfuse=${ELFUSE:-$1}
+kind=$2
+here=$(dirname "$(realpath "$0")")
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/elfuse-error.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prog=$tmp/$kind
+case $kind in
+  missing)
+    want_status=127 want_re='no such file|not found|does not exist'
+    ;;
+  not_elf)
+    printf 'this is a text file, not a program\n' >"$prog"
+    chmod 755 "$prog"
+    want_status=126 want_re='elf|exec format'
+    ;;
+  empty)
+    : >"$prog"
+    chmod 755 "$prog"
+    want_status=126 want_re='elf|exec format|empty|short|truncated'
+    ;;
+  aarch64)
+    "$here/make_foreign_elf.sh" "$prog"
+    want_status=126 want_re='aarch64|arm64'
+    ;;
+  *)
+    echo "expect_error.sh: unknown kind $kind" >&2
+    exit 2
+    ;;
+esac
+
+status=0
+(cd "$tmp" && ulimit -c 0 && exec timeout -k 5 60 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C \
+  "$elfuse" "$prog" </dev/null >"$tmp/out" 2>"$tmp/err") || status=$?
+
+fail=0
+if [[ $status != "$want_status" ]]; then
+  echo "FAIL: exit status $status, want $want_status"
+  fail=1
+fi
+lines=$(wc -l <"$tmp/err")
+if [[ $lines != 1 ]]; then
+  echo "FAIL: stderr has $lines lines, want exactly one"
+  fail=1
+fi
+if ! grep -qiE "$want_re" "$tmp/err"; then
+  echo "FAIL: stderr does not match /$want_re/ (case-insensitive)"
+  fail=1
+fi
+if [[ -s $tmp/out ]]; then
+  echo "FAIL: stdout is not empty"
+  fail=1
+fi
+echo "--- $elfuse $prog ($kind): exit $status"
+echo "--- stderr:"
+cat "$tmp/err"
+if [[ -s $tmp/out ]]; then
+  echo "--- stdout:"
+  cat "$tmp/out"
+fi
+exit $fail

@@ -1,0 +1,44 @@
+// CPU features as a program sees them: libgcc's __builtin_cpu_supports (CPUID and
+// XGETBV) and glibc's own view, which decides the ifunc-selected string functions.
+// glibc only: musl has no ifuncs. Under elfuse the answers must equal native ones.
+#include <cpuid.h>
+#include <stdio.h>
+#include <string.h>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#endif
+
+int main(void) {
+  __builtin_cpu_init();
+  printf("sse2 %d\n", __builtin_cpu_supports("sse2") != 0);
+  printf("sse4.2 %d\n", __builtin_cpu_supports("sse4.2") != 0);
+  printf("avx %d\n", __builtin_cpu_supports("avx") != 0);
+  printf("avx2 %d\n", __builtin_cpu_supports("avx2") != 0);
+  printf("bmi2 %d\n", __builtin_cpu_supports("bmi2") != 0);
+  printf("avx512f %d\n", __builtin_cpu_supports("avx512f") != 0);
+  printf("avx512bw %d\n", __builtin_cpu_supports("avx512bw") != 0);
+  printf("avx512vl %d\n", __builtin_cpu_supports("avx512vl") != 0);
+
+  unsigned a, b, c, d;
+  char vendor[13] = {0};
+  __cpuid(0, a, b, c, d);
+  memcpy(vendor, &b, 4);
+  memcpy(vendor + 4, &d, 4);
+  memcpy(vendor + 8, &c, 4);
+  printf("vendor %s\n", vendor);
+  __cpuid(1, a, b, c, d);
+  printf("osxsave %d\n", (c >> 27) & 1);
+  if ((c >> 27) & 1) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    printf("xcr0 %#x\n", lo);
+  }
+
+#ifdef CPU_FEATURE_ACTIVE
+  printf("glibc active: SSE4_2 %d AVX2 %d ERMS %d AVX512F %d AVX512BW %d RTM %d\n",
+         CPU_FEATURE_ACTIVE(SSE4_2) != 0, CPU_FEATURE_ACTIVE(AVX2) != 0,
+         CPU_FEATURE_ACTIVE(ERMS) != 0, CPU_FEATURE_ACTIVE(AVX512F) != 0,
+         CPU_FEATURE_ACTIVE(AVX512BW) != 0, CPU_FEATURE_ACTIVE(RTM) != 0);
+#endif
+  return 0;
+}
