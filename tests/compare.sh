@@ -119,6 +119,12 @@ run() {
     (
       cd "$work"
       ulimit -c 0
+      # Close whatever the caller (ctest, make) leaked, so the program starts with
+      # fds 0, 1 and 2 only, as from a shell.
+      for f in "/proc/$BASHPID/fd"/*; do
+        fd=${f##*/}
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+      done
       exec timeout -k 5 "$timeout_s" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C \
         "$@" <"$stdin_file" >"$tmp/$label.out" 2>"$tmp/$label.err"
     )

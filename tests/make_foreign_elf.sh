@@ -35,5 +35,6 @@ hex=(
 )
 fmt=
 for b in "${hex[@]}"; do fmt+="\\x$b"; done
+# shellcheck disable=SC2059  # the \x escapes in the format are the data
 printf "$fmt" >"$1"
 chmod 755 "$1"

@@ -133,7 +133,7 @@ class MemoryManager {
   // The VMA containing va grows to new_end at the same virtual address
   // ([old end, new_end) must be free): in place in phys_ when possible,
   // otherwise by moving the whole VMA to a new run.
-  Result<void> grow_vma(const Vma& v, uint64_t new_end, PhysAllocator::Placement where);
+  Result<void> grow_vma(Vma v, uint64_t new_end, PhysAllocator::Placement where);  // v by value: the original may go away
   Result<uint64_t> move_vma(const Vma& v, uint64_t addr, uint64_t old_len, uint64_t new_len,
                             uint64_t dest, bool keep_old);
   Result<uint64_t> mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len, int flags,

@@ -26,6 +26,13 @@ constexpr unsigned kFSetRwHint = 1024 + 12;
 // termbits.h); glibc's struct termios is a different, larger type.
 constexpr uint32_t kTermiosSize = 36;
 constexpr uint32_t kTermios2Size = 44;
+// _IOR/_IOW('T', 0x2A..0x2D, struct termios2) and FIGETBSZ (_IO(0, 2)),
+// spelled out because glibc's headers do not declare struct termios2.
+constexpr unsigned long kTcgets2 = 0x802c542a;
+constexpr unsigned long kTcsets2 = 0x402c542b;
+constexpr unsigned long kTcsetsw2 = 0x402c542c;
+constexpr unsigned long kTcsetsf2 = 0x402c542d;
+constexpr unsigned long kFigetbsz = 2;
 
 int64_t do_dup3(SyscallContext& ctx, uint64_t old_reg, uint64_t new_reg, unsigned flags,
                 bool is_dup2) {
@@ -99,10 +106,10 @@ constexpr IoctlSpec kIoctls[] = {
     {TCSETS, IoDir::kIn, kTermiosSize},
     {TCSETSW, IoDir::kIn, kTermiosSize},
     {TCSETSF, IoDir::kIn, kTermiosSize},
-    {TCGETS2, IoDir::kOut, kTermios2Size},
-    {TCSETS2, IoDir::kIn, kTermios2Size},
-    {TCSETSW2, IoDir::kIn, kTermios2Size},
-    {TCSETSF2, IoDir::kIn, kTermios2Size},
+    {kTcgets2, IoDir::kOut, kTermios2Size},
+    {kTcsets2, IoDir::kIn, kTermios2Size},
+    {kTcsetsw2, IoDir::kIn, kTermios2Size},
+    {kTcsetsf2, IoDir::kIn, kTermios2Size},
     {TIOCGWINSZ, IoDir::kOut, sizeof(struct winsize)},
     {TIOCSWINSZ, IoDir::kIn, sizeof(struct winsize)},
     {TIOCGPGRP, IoDir::kOut, 4},
@@ -135,7 +142,7 @@ constexpr IoctlSpec kIoctls[] = {
     {FIOCLEX, IoDir::kNoArg, 0},
     {FIONCLEX, IoDir::kNoArg, 0},
     {FIOQSIZE, IoDir::kOut, 8},
-    {FIGETBSZ, IoDir::kOut, 4},
+    {kFigetbsz, IoDir::kOut, 4},
 };
 
 }  // namespace

@@ -160,6 +160,10 @@ int64_t sys_pwrite64(SyscallContext& ctx, const SyscallArgs& a) {
 }
 int64_t sys_readv(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, false, false); }
 int64_t sys_writev(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, true, false); }
+// preadv/pwritev: on 64-bit the kernel's pos_from_hilo(pos_h, pos_l) is just
+// pos_l (fs/read_write.c), the fourth register.
+int64_t sys_preadv(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, false, true); }
+int64_t sys_pwritev(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, true, true); }
 
 int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);

@@ -8,11 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char* errname(int e) {
-  switch (e) {
-#define E(x) \
-  case x:    \
-    return #x;
+// clang-format off
+#define E(x) {x, #x},
+static const struct { int e; const char* name; } errnames_[] = {
     E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(ENOEXEC) E(EBADF)
     E(ECHILD) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(ENOTBLK) E(EBUSY) E(EEXIST)
     E(EXDEV) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOTTY)
@@ -24,10 +22,15 @@ static const char* errname(int e) {
     E(ECONNABORTED) E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT)
     E(ECONNREFUSED) E(EALREADY) E(EINPROGRESS) E(ESTALE) E(EDQUOT) E(ECANCELED)
     E(EOWNERDEAD) E(ENOTRECOVERABLE)
+};
 #undef E
-    case 0:
-      return "0";
-  }
+// clang-format on
+
+// The symbolic name of an errno value ("ENOENT"), "0" for 0.
+static const char* errname(int e) {
+  if (e == 0) return "0";
+  for (unsigned i = 0; i < sizeof errnames_ / sizeof errnames_[0]; i++)
+    if (errnames_[i].e == e) return errnames_[i].name;
   static char buf[32];
   snprintf(buf, sizeof buf, "errno%d", e);
   return buf;

@@ -19,7 +19,7 @@ int main(void) {
   for (int fd = 3; fd < 1024; fd++)
     if (close(fd) == 0) closed++;
   (void)closed;
-  SHOW(open("/dev/null", O_RDWR));  // 3
+  SHOW(open("/dev/null", O_RDWR));    // 3
   SHOW(open("/dev/null", O_RDONLY));  // 4
   SHOW(open("/dev/null", O_WRONLY));  // 5
   OK(close(4));

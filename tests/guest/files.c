@@ -14,8 +14,8 @@
 static void print_stat(const char* what, const struct stat* st) {
   // Directory sizes depend on the file system: only regular files show theirs.
   printf("%s: size=%lld mode=%o nlink=%lu type=%s\n", what,
-         S_ISDIR(st->st_mode) ? -1LL : (long long)st->st_size,
-         (unsigned)(st->st_mode & 07777), (unsigned long)st->st_nlink,
+         S_ISDIR(st->st_mode) ? -1LL : (long long)st->st_size, (unsigned)(st->st_mode & 07777),
+         (unsigned long)st->st_nlink,
          S_ISREG(st->st_mode)   ? "reg"
          : S_ISDIR(st->st_mode) ? "dir"
          : S_ISLNK(st->st_mode) ? "lnk"
@@ -113,8 +113,8 @@ int main(void) {
   SHOW(truncate("missing", 1));
   memset(buf, 'x', sizeof buf);
   SHOW(pread(fd, buf, 8, 3));
-  printf("bytes 3..10 after extension: %d %d %d %d %d %d %d %d\n", buf[0], buf[1], buf[2],
-         buf[3], buf[4], buf[5], buf[6], buf[7]);
+  printf("bytes 3..10 after extension: %d %d %d %d %d %d %d %d\n", buf[0], buf[1], buf[2], buf[3],
+         buf[4], buf[5], buf[6], buf[7]);
   OK(close(fd));
 
   // openat relative to a directory fd
@@ -192,9 +192,9 @@ int main(void) {
   struct statx sx;
   OK(statx(AT_FDCWD, "a.txt", 0, STATX_BASIC_STATS, &sx));
   printf("statx: basic=%d size=%llu mode=%o nlink=%u mtime=%lld.%09u\n",
-         (sx.stx_mask & STATX_BASIC_STATS) == STATX_BASIC_STATS,
-         (unsigned long long)sx.stx_size, (unsigned)(sx.stx_mode & 07777), sx.stx_nlink,
-         (long long)sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec);
+         (sx.stx_mask & STATX_BASIC_STATS) == STATX_BASIC_STATS, (unsigned long long)sx.stx_size,
+         (unsigned)(sx.stx_mode & 07777), sx.stx_nlink, (long long)sx.stx_mtime.tv_sec,
+         sx.stx_mtime.tv_nsec);
   SHOW(statx(AT_FDCWD, "missing", 0, STATX_BASIC_STATS, &sx));
   SHOW(statx(AT_FDCWD, "a.txt", 0, STATX__RESERVED, &sx));
 #else

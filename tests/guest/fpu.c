@@ -1,10 +1,10 @@
 // Floating point: the initial x87 and SSE state, double math, SSE intrinsics,
 // rounding modes and exception flags. Results are printed exactly (%a).
+#include <emmintrin.h>
 #include <fenv.h>
 #include <math.h>
 #include <stdint.h>
 #include <xmmintrin.h>
-#include <emmintrin.h>
 
 #include "common.h"
 

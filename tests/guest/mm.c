@@ -31,13 +31,13 @@ static void* map_or_die(void* addr, long len, int prot, int flags) {
 }
 
 // mmap returns a pointer: print "ok" or the errno.
-#define MMAP(addr, len, prot, flags, fd, off)                                         \
-  ({                                                                                  \
-    errno = 0;                                                                        \
-    void* r_ = mmap(addr, len, prot, flags, fd, off);                                 \
-    printf("mmap(%s, %s, %s, %s) = %s\n", #addr, #len, #prot, #flags,                 \
-           r_ == MAP_FAILED ? errname(errno) : "ok");                                 \
-    r_;                                                                               \
+#define MMAP(addr, len, prot, flags, fd, off)                         \
+  ({                                                                  \
+    errno = 0;                                                        \
+    void* r_ = mmap(addr, len, prot, flags, fd, off);                 \
+    printf("mmap(%s, %s, %s, %s) = %s\n", #addr, #len, #prot, #flags, \
+           r_ == MAP_FAILED ? errname(errno) : "ok");                 \
+    r_;                                                               \
   })
 
 int main(void) {
@@ -65,7 +65,8 @@ int main(void) {
   printf("malloc: %d blocks, %d bad\n", nb, bad);
 
   // Anonymous mapping, write, read.
-  unsigned char* a = map_or_die(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  unsigned char* a =
+      map_or_die(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
   CHECK((uintptr_t)a % PAGE == 0);
   CHECK(all_equal(a, 8 * PAGE, 0));
   memset(a, 0x5a, 8 * PAGE);
@@ -132,13 +133,14 @@ int main(void) {
 
   // mremap: shrink in place, grow blocked without MAYMOVE, grow with MAYMOVE,
   // move to a fixed place.
-  unsigned char* m = map_or_die(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  unsigned char* m =
+      map_or_die(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
   for (int i = 0; i < 4; i++) memset(m + i * PAGE, 'A' + i, PAGE);
   r = mremap(m, 4 * PAGE, 2 * PAGE, 0);
   CHECK(r == m);
   // Something right after m + 2 pages, so growing in place fails.
-  unsigned char* blocker = mmap(m + 2 * PAGE, PAGE, PROT_READ,
-                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  unsigned char* blocker =
+      mmap(m + 2 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   CHECK(blocker == m + 2 * PAGE);
   errno = 0;
   r = mremap(m, 2 * PAGE, 3 * PAGE, 0);
@@ -150,7 +152,8 @@ int main(void) {
   CHECK(all_equal(g + 2 * PAGE, 14 * PAGE, 0));
   g[16 * PAGE - 1] = 9;
   unsigned char* target = map_or_die(NULL, 32 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
-  unsigned char* mv = mremap(g, 16 * PAGE, 16 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target + 8 * PAGE);
+  unsigned char* mv =
+      mremap(g, 16 * PAGE, 16 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target + 8 * PAGE);
   CHECK(mv == target + 8 * PAGE);
   CHECK(mv[0] == 'A' && mv[PAGE] == 'B' && mv[16 * PAGE - 1] == 9);
   SHOW(mincore(g, PAGE, vec));  // the old place is gone

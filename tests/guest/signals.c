@@ -9,8 +9,12 @@
 static volatile sig_atomic_t usr1_count, usr2_count;
 static volatile int info_signo, info_code, info_pid_ok;
 
-static void on_usr1(int sig) { usr1_count++; }
-static void on_usr2(int sig) { usr2_count++; }
+static void on_usr1(int sig) {
+  usr1_count++;
+}
+static void on_usr2(int sig) {
+  usr2_count++;
+}
 static void on_info(int sig, siginfo_t* si, void* uc) {
   info_signo = si->si_signo;
   info_code = si->si_code;
@@ -41,8 +45,7 @@ int main(void) {
   sa.sa_flags = SA_SIGINFO;
   OK(sigaction(SIGWINCH, &sa, NULL));
   OK(kill(getpid(), SIGWINCH));
-  printf("SA_SIGINFO after kill: signo=%d code=%d pid_ok=%d\n", info_signo, info_code,
-         info_pid_ok);
+  printf("SA_SIGINFO after kill: signo=%d code=%d pid_ok=%d\n", info_signo, info_code, info_pid_ok);
   OK(syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGWINCH));
   printf("SA_SIGINFO after tgkill: signo=%d code=%d pid_ok=%d\n", info_signo, info_code,
          info_pid_ok);

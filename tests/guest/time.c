@@ -6,7 +6,9 @@
 
 #include "common.h"
 
-static long long ns(const struct timespec* t) { return t->tv_sec * 1000000000LL + t->tv_nsec; }
+static long long ns(const struct timespec* t) {
+  return t->tv_sec * 1000000000LL + t->tv_nsec;
+}
 
 int main(void) {
   struct timespec t1, t2, res;
@@ -52,11 +54,12 @@ int main(void) {
   CHECK(ns(&t2) - ns(&t1) >= 10 * 1000 * 1000);
 
   // Resolutions are properties of the host: print them.
-  clockid_t ids[] = {CLOCK_REALTIME,         CLOCK_MONOTONIC,         CLOCK_PROCESS_CPUTIME_ID,
-                     CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW,    CLOCK_REALTIME_COARSE,
+  clockid_t ids[] = {CLOCK_REALTIME,          CLOCK_MONOTONIC,     CLOCK_PROCESS_CPUTIME_ID,
+                     CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
                      CLOCK_MONOTONIC_COARSE,  CLOCK_BOOTTIME};
-  const char* names[] = {"REALTIME", "MONOTONIC", "PROCESS_CPUTIME_ID", "THREAD_CPUTIME_ID",
-                         "MONOTONIC_RAW", "REALTIME_COARSE", "MONOTONIC_COARSE", "BOOTTIME"};
+  const char* names[] = {"REALTIME",          "MONOTONIC",     "PROCESS_CPUTIME_ID",
+                         "THREAD_CPUTIME_ID", "MONOTONIC_RAW", "REALTIME_COARSE",
+                         "MONOTONIC_COARSE",  "BOOTTIME"};
   for (unsigned i = 0; i < sizeof ids / sizeof ids[0]; i++) {
     int r = clock_getres(ids[i], &res);
     printf("clock_getres(%s) = %d res = %lld ns\n", names[i], r, ns(&res));

@@ -16,7 +16,9 @@ __thread long zeroed;
 __thread char name[16] = "tls-initial";
 __thread int aligned_var __attribute__((aligned(64))) = 77;
 
-static int bump(void) { return ++counter; }
+static int bump(void) {
+  return ++counter;
+}
 
 int main(void) {
   printf("counter = %d zeroed = %ld name = %s aligned_var = %d\n", counter, zeroed, name,

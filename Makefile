@@ -1,0 +1,87 @@
+# elfuse: build, test and demo entry points. The build itself is CMake's
+# (CMakeLists.txt); this file installs what the build needs and strings the steps
+# together.
+#
+#   make deps          install missing Debian packages (as root; otherwise says what)
+#   make build         configure and build into build/
+#   make demo          run busybox under elfuse
+#   make check         deps, build, format-check, then every test (ctest)
+#   make format        reformat the C++ sources with clang-format 14
+#   make format-check  fail if any C++ source is not formatted
+#   make bench         build, then run bench/run.sh
+#   make clean         remove build/
+
+SHELL      := /bin/bash
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= 2
+ELFUSE_BIN := $(BUILD_DIR)/elfuse
+BUSYBOX    := /bin/busybox
+
+# Debian packages the build, the tests and the demo need.
+DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
+                busybox-static musl-tools manpages-dev
+
+# clang-format 14: the versioned binary if present, else an unversioned one that
+# reports version 14.
+CLANG_FORMAT ?= $(shell command -v clang-format-14 2>/dev/null || \
+                  (clang-format --version 2>/dev/null | grep -q 'version 14\.' && command -v clang-format))
+FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.h' \) 2>/dev/null | sort)
+
+# No "Entering directory" noise from the make that cmake --build runs.
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all deps build demo check format format-check bench clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if ! dpkg -s clang-format-14 >/dev/null 2>&1 && [ -z "$(CLANG_FORMAT)" ]; then \
+	  missing="$$missing clang-format-14"; \
+	fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "make deps: missing Debian packages:$$missing" >&2; \
+	  echo "make deps: install them as root:  apt-get install -y$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "make deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null && \
+	echo "make deps: installed$$missing"
+
+build:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# set -x shows each command (on stderr, prefixed with +) before its output.
+demo: deps build
+	@set -x; $(ELFUSE_BIN) $(BUSYBOX) sh -c 'for i in 1 2 3; do echo $$i; done | sort -r'
+	@set -x; $(ELFUSE_BIN) $(BUSYBOX) sh -c 'echo "$$(uname -sm): $$(seq 1000 | wc -l) lines, sha256 $$(seq 1000 | sha256sum | cut -c1-16)"'
+
+# ctest runs last so that its summary is the end of the output.
+check: deps build
+	@$(MAKE) format-check
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+format:
+	@test -n "$(CLANG_FORMAT)" || { echo "clang-format 14 not found (make deps)" >&2; exit 1; }
+	@test -z "$(FORMAT_FILES)" || $(CLANG_FORMAT) -i --style=file $(FORMAT_FILES)
+
+format-check:
+	@test -n "$(CLANG_FORMAT)" || { echo "clang-format 14 not found (make deps)" >&2; exit 1; }
+	@test -z "$(FORMAT_FILES)" || $(CLANG_FORMAT) --dry-run -Werror --style=file $(FORMAT_FILES) || \
+	  { echo "format-check: run 'make format' to fix the files above" >&2; exit 1; }
+	@echo "format-check: $(words $(FORMAT_FILES)) files formatted"
+
+bench: build
+	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
+	elif [ -f bench/run.sh ]; then bash bench/run.sh $(BUILD_DIR); \
+	else echo "no bench/run.sh yet"; fi
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,183 @@
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "base/checked.h"
+#include "mm/page_tables.h"
+
+namespace elfuse {
+namespace {
+
+constexpr uint64_t P = kPageSize;
+constexpr uint64_t M2 = kHugePageSize;
+
+// Guest-physical memory for tables only: a malloc'd buffer holding frames
+// [0, frames*4K). Data addresses are just numbers here.
+class BufferMemory : public TableMemory {
+ public:
+  explicit BufferMemory(size_t frames) : frames_(frames) {
+    buf_ = static_cast<uint8_t*>(std::aligned_alloc(P, frames * P));
+  }
+  ~BufferMemory() override { std::free(buf_); }
+  uint8_t* host(uint64_t pa) override {
+    EXPECT_LT(pa, frames_ * P);
+    return buf_ + pa;
+  }
+  std::optional<uint64_t> alloc_table() override {
+    if (next_ >= frames_) return std::nullopt;
+    return (next_++) * P;
+  }
+  size_t used() const { return next_; }
+
+ private:
+  uint8_t* buf_;
+  size_t frames_, next_ = 0;
+};
+
+constexpr int RW = PROT_READ | PROT_WRITE;
+
+TEST(PageTables, FourKilobytePagesAndFlags) {
+  BufferMemory mem(64);
+  PageTables pt(&mem);
+  ASSERT_TRUE(pt.map(0x400000 + P, 0x1234000, 2 * P, RW, true).ok());
+  auto t = pt.translate(0x400000 + P + 0x10);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->pa, 0x1234010u);
+  EXPECT_EQ(t->page_size, P);
+  EXPECT_EQ(t->flags, pte::kPresent | pte::kWrite | pte::kUser | pte::kNx);
+  EXPECT_EQ(pt.translate(0x400000 + 2 * P)->pa, 0x1235000u);
+  EXPECT_FALSE(pt.translate(0x400000));
+  EXPECT_FALSE(pt.translate(0x400000 + 3 * P));
+
+  ASSERT_TRUE(pt.map(0x400000 + P, 0x1234000, P, PROT_READ | PROT_EXEC, true).ok());
+  EXPECT_EQ(pt.translate(0x400000 + P)->flags, pte::kPresent | pte::kUser);
+  ASSERT_TRUE(pt.map(0x400000 + P, 0x1234000, P, PROT_READ, false).ok());
+  EXPECT_EQ(pt.translate(0x400000 + P)->flags, pte::kPresent | pte::kNx);
+}
+
+TEST(PageTables, ProtNoneMeansNoEntries) {
+  BufferMemory mem(64);
+  PageTables pt(&mem);
+  ASSERT_TRUE(pt.map(0x10000, 0x10000, 4 * P, RW, true).ok());
+  ASSERT_TRUE(pt.map(0x11000, 0x11000, P, PROT_NONE, true).ok());
+  EXPECT_TRUE(pt.translate(0x10000));
+  EXPECT_FALSE(pt.translate(0x11000));
+  EXPECT_TRUE(pt.translate(0x12000));
+}
+
+TEST(PageTables, IntermediateEntries) {
+  BufferMemory mem(64);
+  PageTables pt(&mem);
+  ASSERT_TRUE(pt.map(0xffff800000000000ull, 0, P, RW, false).ok());
+  ASSERT_TRUE(pt.map(0x1000, 0, P, RW, true).ok());
+  auto* pml4 = reinterpret_cast<uint64_t*>(mem.host(pt.root()));
+  EXPECT_EQ(pml4[256] & 0xfff, pte::kPresent | pte::kWrite);  // supervisor: no US
+  EXPECT_EQ(pml4[0] & 0xfff, pte::kPresent | pte::kWrite | pte::kUser);
+  EXPECT_EQ(pt.translate(0xffff800000000000ull)->flags, pte::kPresent | pte::kWrite | pte::kNx);
+}
+
+TEST(PageTables, HugePagesWhereAligned) {
+  BufferMemory mem(64);
+  PageTables pt(&mem);
+  // [2M - 4K, 6M + 4K) -> pa congruent: one 4K page, two 2M pages, one 4K.
+  const uint64_t va = M2 - P, pa = 0x40000000 + M2 - P;
+  ASSERT_TRUE(pt.map(va, pa, 4 * M2 + 2 * P - 2 * M2, RW, true).ok());
+  EXPECT_EQ(pt.translate(va)->page_size, P);
+  EXPECT_EQ(pt.translate(M2)->page_size, M2);
+  EXPECT_EQ(pt.translate(M2 + 0x12345)->pa, 0x40000000 + M2 + 0x12345);
+  EXPECT_EQ(pt.translate(2 * M2 + 5 * P)->page_size, M2);
+  EXPECT_EQ(pt.translate(3 * M2)->page_size, P);
+  EXPECT_EQ(pt.translate(3 * M2)->pa, 0x40000000 + 3 * M2);
+  EXPECT_FALSE(pt.translate(3 * M2 + P));
+  // Not congruent: only 4K pages.
+  ASSERT_TRUE(pt.map(8 * M2, 0x40001000, M2, RW, true).ok());
+  EXPECT_EQ(pt.translate(8 * M2)->page_size, P);
+  EXPECT_EQ(pt.translate(8 * M2 + M2 - 1)->pa, 0x40001000 + M2 - 1);
+}
+
+TEST(PageTables, SplittingAHugePageKeepsTheRest) {
+  BufferMemory mem(64);
+  PageTables pt(&mem);
+  ASSERT_TRUE(pt.map(M2, 4 * M2, M2, RW, true).ok());
+  ASSERT_EQ(pt.translate(M2)->page_size, M2);
+  // Write-protect one page in the middle.
+  ASSERT_TRUE(pt.map(M2 + 7 * P, 4 * M2 + 7 * P, P, PROT_READ, true).ok());
+  for (uint64_t i = 0; i < 512; ++i) {
+    auto t = pt.translate(M2 + i * P);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->page_size, P);
+    EXPECT_EQ(t->pa, 4 * M2 + i * P);
+    uint64_t want = pte::kPresent | pte::kUser | pte::kNx | (i == 7 ? 0 : pte::kWrite);
+    EXPECT_EQ(t->flags & ~(pte::kHuge), want) << i;
+  }
+  // Unmapping part of another huge page.
+  ASSERT_TRUE(pt.map(2 * M2, 6 * M2, M2, RW, true).ok());
+  ASSERT_TRUE(pt.unmap(2 * M2 + M2 / 2, M2 / 2).ok());
+  EXPECT_TRUE(pt.translate(2 * M2 + M2 / 2 - P));
+  EXPECT_FALSE(pt.translate(2 * M2 + M2 / 2));
+  // Whole-block remap goes back to one huge entry; the table is retired.
+  ASSERT_TRUE(pt.map(M2, 4 * M2, M2, RW, true).ok());
+  EXPECT_EQ(pt.translate(M2 + 7 * P)->page_size, M2);
+  EXPECT_EQ(pt.retired_tables().size(), 1u);
+}
+
+TEST(PageTables, OutOfFramesIsEnomem) {
+  BufferMemory mem(2);  // PML4 + one more
+  PageTables pt(&mem);
+  EXPECT_EQ(pt.map(0x1000, 0, P, RW, true).error(), ENOMEM);
+}
+
+// Randomized map/unmap over a 16 MiB window compared against a per-page
+// model of {pa, prot}.
+TEST(PageTables, RandomizedAgainstPageModel) {
+  constexpr uint64_t kPages = 4096;
+  const uint64_t base = 0x7f0000000000ull;
+  BufferMemory mem(4096);
+  PageTables pt(&mem);
+  struct Entry { bool present = false; uint64_t pa = 0; int prot = 0; };
+  std::vector<Entry> model(kPages);
+  std::mt19937_64 rng(99);
+  const int prots[] = {PROT_NONE, PROT_READ, RW, PROT_READ | PROT_EXEC};
+  for (int step = 0; step < 3000; ++step) {
+    uint64_t first, n;
+    if (rng() % 3 == 0) {  // 2 MiB-ish ranges to exercise huge pages
+      first = (rng() % 8) * 512;
+      n = 512 * (1 + rng() % 2);
+      if (rng() % 2) first += rng() % 4, n -= rng() % 4;
+    } else {
+      first = rng() % kPages;
+      n = 1 + rng() % 64;
+    }
+    n = std::min(n, kPages - first);
+    const uint64_t va = base + first * P;
+    if (rng() % 4 == 0) {
+      ASSERT_TRUE(pt.unmap(va, n * P).ok());
+      for (uint64_t i = first; i < first + n; ++i) model[i] = {};
+    } else {
+      int prot = prots[rng() % 4];
+      // Congruent physical address most of the time.
+      uint64_t pa = (rng() % 3 ? (va % M2) : (rng() % 512) * P) + M2 * (1 + rng() % 64);
+      ASSERT_TRUE(pt.map(va, pa, n * P, prot, true).ok());
+      for (uint64_t i = first; i < first + n; ++i)
+        model[i] = {prot != PROT_NONE, pa + (i - first) * P, prot};
+    }
+    if (step % 50 != 49) continue;
+    for (uint64_t i = 0; i < kPages; ++i) {
+      auto t = pt.translate(base + i * P);
+      ASSERT_EQ(t.has_value(), model[i].present) << "page " << i << " step " << step;
+      if (!t) continue;
+      ASSERT_EQ(t->pa, model[i].pa) << "page " << i;
+      ASSERT_EQ(t->flags & ~pte::kHuge, PageTables::leaf_flags(model[i].prot, true)) << i;
+    }
+  }
+  // Table frames stay bounded: directories plus at most one table per 2 MiB
+  // block, plus retired ones.
+  EXPECT_LT(mem.used(), 4096u);
+}
+
+}  // namespace
+}  // namespace elfuse
