@@ -23,10 +23,7 @@
 #include "hv/hypervisor.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
-#include "loader/load.h"
-#include "mm/layout.h"
-#include "mm/memory_manager.h"
-#include "shim/shim_abi.h"
+#include "kernel/exec.h"
 #include "syscalls/dispatch.h"
 
 extern char** environ;
@@ -37,9 +34,6 @@ namespace {
 constexpr const char* kVersion = "elfuse 0.1 (backend: PVM)";
 // Guest-physical memory: one lazily backed host reservation.
 constexpr uint64_t kPhysSize = 64ull << 30;
-constexpr uint64_t kTablePoolStart = SHIM_PHYS_END;
-constexpr uint64_t kTablePoolEnd = 64ull << 20;
-constexpr uint64_t kDataStart = 64ull << 20;
 
 struct Options {
   bool trace = false;
@@ -129,31 +123,6 @@ FdRules setup_fd_floor() {
   return rules;
 }
 
-uint64_t random_u64() {
-  uint64_t v = 0;
-  (void)!getrandom(&v, sizeof v, 0);
-  return v;
-}
-
-uint64_t read_sysctl(const char* path, uint64_t fallback) {
-  FILE* f = fopen(path, "re");
-  if (!f) return fallback;
-  unsigned long long v;
-  bool ok = fscanf(f, "%llu", &v) == 1;
-  fclose(f);
-  return ok ? v : fallback;
-}
-
-class VmShadowSync final : public ShadowSync {
- public:
-  explicit VmShadowSync(Vm& vm) : vm_(vm) {}
-  void narrowed(uint64_t pa, uint64_t len) override { vm_.invalidate(pa, len, false); }
-  void freed(uint64_t pa, uint64_t len) override { vm_.invalidate(pa, len, true); }
-
- private:
-  Vm& vm_;
-};
-
 void open_trace(const Options& o) {
   if (!o.trace) return;
   int fd = o.trace_file.empty()
@@ -167,95 +136,36 @@ void open_trace(const Options& o) {
   set_trace_output(f);
 }
 
-std::string absolute_path(const std::string& path) {
-  char buf[PATH_MAX];
-  if (realpath(path.c_str(), buf)) return buf;
-  return path;
-}
-
-AuxvInputs host_auxv_inputs() {
-  AuxvInputs in;
-  in.hwcap = getauxval(AT_HWCAP);
-  in.hwcap2 = getauxval(AT_HWCAP2);
-  in.minsigstksz = getauxval(AT_MINSIGSTKSZ);
-  in.clktck = sysconf(_SC_CLK_TCK);
-  in.uid = getuid();
-  in.euid = geteuid();
-  in.gid = getgid();
-  in.egid = getegid();
-  in.secure = 0;
-  return in;
-}
-
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
   open_trace(o);
   std::string path = resolve_or_die(o.argv[0]);
 
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) cannot_run(o.argv[0], strerror(errno), 126);
-  UniqueFd exe_fd(move_to_private_fd(fd));
+  ExecRequest request;
+  request.path = path;
+  request.argv = o.argv;
+  for (char** e = environ; *e; e++) request.envp.push_back(*e);
+  ElfOr<PreparedExec> prepared = prepare_exec(std::move(request));
+  if (!prepared.ok()) {
+    log_error("%s", prepared.error().message.c_str());
+    exit(prepared.error().linux_errno == ENOENT ? 127 : 126);
+  }
 
   auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
   if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
-  std::unique_ptr<Vm> vm = create_vm_or_die(memory, kPhysSize);
-  VmShadowSync sync(*vm);
-
-  rlimit stack_limit;
-  getrlimit(RLIMIT_STACK, &stack_limit);
-  bool randomize = !o.no_aslr && read_sysctl("/proc/sys/kernel/randomize_va_space", 2) != 0;
-  LayoutInputs li{vm->task_size(), randomize, stack_limit.rlim_cur,
-                  read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
-  auto mm = std::make_unique<MemoryManager>(
-      memory, kPhysSize, PhysAllocator(kPhysSize, kTablePoolStart, kTablePoolEnd, kDataStart),
-      &sync, make_layout(li));
-  if (auto r = vm->install_shim(mm->page_tables()); !r.ok())
-    fatal("cannot map the shim: %s", strerror(r.error()));
-
-  Process proc(std::move(mm));
+  Process proc(memory, kPhysSize);
   proc.pid = getpid();
   proc.fds = fd_rules;
-  proc.exe_path = absolute_path(path);
   proc.personality = o.no_aslr ? 0x0040000 /* ADDR_NO_RANDOMIZE */ : 0;
-
-  LoadOptions lo;
-  lo.randomize = randomize;
-  lo.randomize_va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
-  lo.random = random_u64;
-  lo.exe_path = proc.exe_path;
-  InterpOpener open_interp = [](const std::string& interp) -> ElfOr<UniqueFd> {
-    int ifd = open(interp.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ifd < 0)
-      return ElfError{ElfErrorKind::kIo, errno, interp + ": " + strerror(errno)};
-    return UniqueFd(move_to_private_fd(ifd));
-  };
-  ElfOr<LoadedProgram> prog = load_program(proc.mm(), exe_fd.get(), lo, open_interp);
-  if (!prog.ok()) cannot_run(o.argv[0], prog.error().message, 126);
-  exe_fd.reset();
-
-  InitialStackInput si;
-  si.argv = o.argv;
-  for (char** e = environ; *e; e++) si.envp.push_back(*e);
-  si.execfn = path;
-  si.auxv = linux_auxv(host_auxv_inputs(), prog.value());
-  (void)!getrandom(si.random.data(), si.random.size(), 0);
-  si.align_random = randomize ? static_cast<uint32_t>(random_u64() % 8192) : 0;
-  si.rlimit_stack = stack_limit.rlim_cur;
-  StackOptions so;
-  so.rlimit_stack = stack_limit.rlim_cur;
-  so.executable = prog->stack_executable;
-  Result<MappedStack> stack = map_initial_stack(proc.mm(), si, so);
-  if (!stack.ok()) cannot_run(o.argv[0], strerror(stack.error()), 126);
+  proc.no_aslr_option = o.no_aslr;
 
   auto thread = std::make_unique<Thread>();
   thread->tid = gettid();
-  Result<std::unique_ptr<Vcpu>> vcpu =
-      vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack->rsp()});
-  if (!vcpu.ok()) fatal("cannot create a vCPU: %s", strerror(vcpu.error()));
-  thread->vcpu = vcpu->get();
   Thread& t = *thread;
   proc.threads.push_back(std::move(thread));
+  if (auto r = commit_exec(proc, t, prepared.value()); !r.ok())
+    cannot_run(o.argv[0], strerror(r.error()), 126);
   run_thread(proc, t);
 }
 

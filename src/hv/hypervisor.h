@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 
@@ -42,6 +43,13 @@ struct VcpuExit {
   std::string detail;  // kFatal: what happened, for the error message
 };
 
+// Everything a vCPU needs to continue elsewhere (fork): the general
+// registers plus state only the backend understands (segments, FPU/AVX...).
+struct VcpuState {
+  GuestRegs regs;
+  std::vector<uint8_t> backend;
+};
+
 class Vcpu {
  public:
   virtual ~Vcpu() = default;
@@ -60,6 +68,8 @@ class Vcpu {
   virtual Result<uint64_t> gs_base() = 0;
   // Makes a run() in progress on another thread return kInterrupted soon.
   virtual void kick() = 0;
+  // Captures the full CPU state (call at an exit, before fork()).
+  virtual Result<VcpuState> save_state() = 0;
 };
 
 struct VcpuStart {
@@ -74,6 +84,9 @@ class Vm {
   // once, before the first vCPU is created.
   virtual Result<void> install_shim(PageTables& pt) = 0;
   virtual Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) = 0;
+  // A vCPU that continues from a saved state (the child of a fork, in a
+  // new VM over the copied memory).
+  virtual Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) = 0;
   // Makes every vCPU drop cached translations of guest-physical
   // [pa, pa + len) (see docs/internals.md, "Shadow paging").
   virtual void invalidate(uint64_t pa, uint64_t len, bool contents_dead) = 0;

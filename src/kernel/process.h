@@ -10,11 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "hv/hypervisor.h"
 #include "mm/memory_manager.h"
 
 namespace elfuse {
-
-class Vcpu;
 
 // Guest-visible file descriptors are host descriptors below fd_floor;
 // elfuse's own descriptors live at or above it, where the guest can neither
@@ -38,7 +37,7 @@ static_assert(sizeof(GuestSigaction) == 32);
 class Thread {
  public:
   int tid = 0;
-  Vcpu* vcpu = nullptr;
+  std::unique_ptr<Vcpu> vcpu;  // replaced by execve and in a forked child
   uint64_t clear_child_tid = 0;  // set_tid_address
   uint64_t robust_list = 0;
   uint64_t robust_list_len = 0;
@@ -47,10 +46,32 @@ class Thread {
   int altstack_flags = SS_DISABLE;
 };
 
+class Process;
+
+// Shadow invalidation goes to whatever VM the process has now (execve and
+// fork replace it).
+class ProcessShadowSync final : public ShadowSync {
+ public:
+  explicit ProcessShadowSync(Process& proc) : proc_(proc) {}
+  void narrowed(uint64_t pa, uint64_t len) override;
+  void freed(uint64_t pa, uint64_t len) override;
+
+ private:
+  Process& proc_;
+};
+
 class Process {
  public:
-  Process(std::unique_ptr<MemoryManager> mm) : mm_(std::move(mm)) {}
-  MemoryManager& mm() { return *mm_; }
+  Process(uint8_t* reservation, uint64_t reservation_size)
+      : reservation(reservation), reservation_size(reservation_size) {}
+  MemoryManager& mm() { return *memory; }
+
+  // Guest-physical memory: one host reservation, for the life of the process.
+  uint8_t* const reservation;
+  const uint64_t reservation_size;
+  std::unique_ptr<Vm> vm;
+  std::unique_ptr<MemoryManager> memory;
+  ProcessShadowSync shadow_sync{*this};
 
   int pid = 0;
   FdRules fds;
@@ -60,9 +81,17 @@ class Process {
   int personality = 0;
   // Shown in uname(2) and AT_* values.
   uint64_t auxv_hwcap = 0, auxv_hwcap2 = 0;
-
- private:
-  std::unique_ptr<MemoryManager> mm_;
+  bool no_aslr_option = false;  // --no-aslr
+  // vfork: the parent waits until this descriptor (the child's end of a
+  // pipe) is closed by the child's execve or exit. -1 otherwise.
+  int vfork_done_fd = -1;
 };
+
+inline void ProcessShadowSync::narrowed(uint64_t pa, uint64_t len) {
+  proc_.vm->invalidate(pa, len, false);
+}
+inline void ProcessShadowSync::freed(uint64_t pa, uint64_t len) {
+  proc_.vm->invalidate(pa, len, true);
+}
 
 }  // namespace elfuse

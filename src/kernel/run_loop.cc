@@ -12,14 +12,14 @@ namespace elfuse {
 namespace {
 
 void handle_syscall(Process& proc, Thread& thread) {
-  Vcpu& vcpu = *thread.vcpu;
-  const GuestRegs& r = vcpu.regs();
+  const GuestRegs& r = thread.vcpu->regs();
   SyscallArgs args{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
   SyscallContext ctx{proc, thread, proc.mm()};
   int64_t result = dispatch_syscall(ctx, args);
   switch (ctx.outcome) {
     case Outcome::kReturn:
-      vcpu.finish_syscall(result);
+      // The vCPU may be a new one now (the child of a fork).
+      thread.vcpu->finish_syscall(result);
       return;
     case Outcome::kNoReturn:
       return;

@@ -254,6 +254,7 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
 // do_mmap.
 Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd,
                                      uint64_t off) {
+  std::lock_guard lock(mu_);
   if (off & kPageMask) return Errno{EINVAL};
   const bool anon = flags & MAP_ANONYMOUS;
   std::optional<FileSource> file;
@@ -352,6 +353,7 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
 
 Result<void> MemoryManager::map_fixed_anon(uint64_t addr, uint64_t len, int prot,
                                            const std::string& name, int extra_flags) {
+  std::lock_guard lock(mu_);
   if (!page_aligned(addr) || len == 0) return Errno{EINVAL};
   auto rounded = page_round_up(len);
   if (!rounded || addr > layout_.task_size || *rounded > layout_.task_size - addr)
@@ -371,6 +373,7 @@ Result<void> MemoryManager::map_fixed_anon(uint64_t addr, uint64_t len, int prot
 
 // mm/vma.c do_vmi_munmap.
 Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
+  std::lock_guard lock(mu_);
   const uint64_t task = layout_.task_size;
   if (!page_aligned(addr) || addr > task || len > task - addr) return Errno{EINVAL};
   len = page_round_up(len).value();  // len <= task: cannot overflow
@@ -383,6 +386,7 @@ Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
 
 // mm/mprotect.c do_mprotect_pkey.
 Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
+  std::lock_guard lock(mu_);
   const int grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
   prot &= ~grows;
   if (grows == (PROT_GROWSDOWN | PROT_GROWSUP)) return Errno{EINVAL};
@@ -520,6 +524,7 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
 // mm/mremap.c SYSCALL_DEFINE5(mremap) and check_mremap_params.
 Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint64_t new_len_in,
                                        int flags, uint64_t new_addr) {
+  std::lock_guard lock(mu_);
   const uint64_t task = layout_.task_size;
   if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return Errno{EINVAL};
   if (!page_aligned(addr)) return Errno{EINVAL};
@@ -597,6 +602,7 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
 
 // mm/madvise.c do_madvise / madvise_walk_vmas.
 Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
+  std::lock_guard lock(mu_);
   switch (advice) {
     case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
     case MADV_DONTNEED: case MADV_FREE: case MADV_REMOVE: case MADV_DONTFORK:
@@ -638,6 +644,7 @@ Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
 
 // mm/mmap.c SYSCALL_DEFINE1(brk).
 uint64_t MemoryManager::brk(uint64_t want) {
+  std::lock_guard lock(mu_);
   Layout& L = layout_;
   if (L.brk_start == 0 || want < L.brk_start) return L.brk;
   auto newbrk_r = page_round_up(want);
@@ -696,6 +703,7 @@ Result<void> MemoryManager::check_access(uint64_t guest, uint64_t len, int prot)
 
 Result<std::vector<iovec>> MemoryManager::host_ranges(uint64_t guest, uint64_t len,
                                                       int prot) const {
+  std::lock_guard lock(mu_);
   TRY(check_access(guest, len, prot));
   std::vector<iovec> out;
   const uint64_t end = guest + len;
@@ -710,6 +718,7 @@ Result<std::vector<iovec>> MemoryManager::host_ranges(uint64_t guest, uint64_t l
 }
 
 Result<void> MemoryManager::copy_in(void* dst, uint64_t guest_src, uint64_t len) const {
+  std::lock_guard lock(mu_);
   auto ranges = TRY(host_ranges(guest_src, len, PROT_READ));
   auto* d = static_cast<uint8_t*>(dst);
   for (const iovec& r : ranges) {
@@ -720,6 +729,7 @@ Result<void> MemoryManager::copy_in(void* dst, uint64_t guest_src, uint64_t len)
 }
 
 Result<void> MemoryManager::copy_out(uint64_t guest_dst, const void* src, uint64_t len) {
+  std::lock_guard lock(mu_);
   auto ranges = TRY(host_ranges(guest_dst, len, PROT_WRITE));
   auto* s = static_cast<const uint8_t*>(src);
   for (const iovec& r : ranges) {
@@ -730,6 +740,7 @@ Result<void> MemoryManager::copy_out(uint64_t guest_dst, const void* src, uint64
 }
 
 Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t max) const {
+  std::lock_guard lock(mu_);
   std::string out;
   uint64_t cur = guest_src;
   while (out.size() < max) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -149,6 +150,9 @@ class MemoryManager {
   AddressSpace as_;
   TableMem table_mem_{this};
   PageTables page_tables_;
+  // Guest threads make memory syscalls and copies concurrently (one host
+  // thread per vCPU). Recursive because mremap uses munmap internally.
+  mutable std::recursive_mutex mu_;
 };
 
 }  // namespace elfuse

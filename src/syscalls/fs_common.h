@@ -29,8 +29,12 @@ inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
 inline constexpr uint64_t kIovMax = 1024;
 
 // A C `int` argument: the kernel uses the low 32 bits of the register.
-inline int arg_int(uint64_t reg) { return static_cast<int>(static_cast<uint32_t>(reg)); }
-inline unsigned arg_uint(uint64_t reg) { return static_cast<uint32_t>(reg); }
+inline int arg_int(uint64_t reg) {
+  return static_cast<int>(static_cast<uint32_t>(reg));
+}
+inline unsigned arg_uint(uint64_t reg) {
+  return static_cast<uint32_t>(reg);
+}
 
 // One past the highest fd the guest may be given: the virtual
 // RLIMIT_NOFILE, never above the floor.
@@ -84,8 +88,8 @@ inline bool is_proc_self_exe(const Process& p, const std::string& path) {
   if (path.compare(0, sizeof(kPrefix) - 1, kPrefix) != 0) return false;
   if (path.compare(path.size() - (sizeof(kSuffix) - 1), std::string::npos, kSuffix) != 0)
     return false;
-  std::string who = path.substr(sizeof(kPrefix) - 1,
-                                path.size() - (sizeof(kPrefix) - 1) - (sizeof(kSuffix) - 1));
+  std::string who =
+      path.substr(sizeof(kPrefix) - 1, path.size() - (sizeof(kPrefix) - 1) - (sizeof(kSuffix) - 1));
   if (who == "self" || who == "thread-self") return true;
   int pid = p.pid != 0 ? p.pid : static_cast<int>(::getpid());
   return who == std::to_string(pid);

@@ -100,8 +100,7 @@ int64_t sys_faccessat2(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[1]);
   if (!path) return -path.error();
   int flags = arg_int(a.a[3]);
-  std::string host =
-      (flags & AT_SYMLINK_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
+  std::string host = (flags & AT_SYMLINK_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
   return host_rax(::syscall(SYS_faccessat2, guest_dirfd(ctx.proc, a.a[0]), host.c_str(),
                             arg_int(a.a[2]), flags));
 }
@@ -120,12 +119,22 @@ int64_t sys_mkdir(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_mkdirat(SyscallContext& ctx, const SyscallArgs& a) {
   return at_path1(ctx, SYS_mkdirat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
 }
-int64_t sys_rmdir(SyscallContext& ctx, const SyscallArgs& a) { return path1(ctx, SYS_rmdir, kNoFollow, a.a[0]); }
+int64_t sys_rmdir(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_rmdir, kNoFollow, a.a[0]);
+}
 int64_t sys_unlink(SyscallContext& ctx, const SyscallArgs& a) {
   return path1(ctx, SYS_unlink, kNoFollow, a.a[0]);
 }
 int64_t sys_unlinkat(SyscallContext& ctx, const SyscallArgs& a) {
   return at_path1(ctx, SYS_unlinkat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+}
+
+// mknod(2): device nodes need privileges the host checks.
+int64_t sys_mknod(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_mknod, kNoFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
+}
+int64_t sys_mknodat(SyscallContext& ctx, const SyscallArgs& a) {
+  return at_path1(ctx, SYS_mknodat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]), arg_uint(a.a[3]));
 }
 
 int64_t sys_rename(SyscallContext& ctx, const SyscallArgs& a) {
@@ -143,8 +152,7 @@ int64_t sys_renameat2(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[1], a.a[3]);
   if (!p) return -p.error();
   return host_rax(::syscall(SYS_renameat2, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
-                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(),
-                            arg_uint(a.a[4])));
+                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(), arg_uint(a.a[4])));
 }
 
 int64_t sys_link(SyscallContext& ctx, const SyscallArgs& a) {
@@ -158,8 +166,7 @@ int64_t sys_linkat(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[1], a.a[3]);
   if (!p) return -p.error();
   return host_rax(::syscall(SYS_linkat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
-                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(),
-                            arg_int(a.a[4])));
+                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(), arg_int(a.a[4])));
 }
 
 // symlink(2): the target is stored as given, never resolved.
@@ -171,8 +178,8 @@ int64_t sys_symlink(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_symlinkat(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[0], a.a[2]);
   if (!p) return -p.error();
-  return host_rax(::syscall(SYS_symlinkat, p->first.c_str(), guest_dirfd(ctx.proc, a.a[1]),
-                            p->second.c_str()));
+  return host_rax(
+      ::syscall(SYS_symlinkat, p->first.c_str(), guest_dirfd(ctx.proc, a.a[1]), p->second.c_str()));
 }
 
 int64_t sys_chmod(SyscallContext& ctx, const SyscallArgs& a) {
@@ -200,8 +207,8 @@ int64_t sys_fchown(SyscallContext& ctx, const SyscallArgs& a) {
   return host_rax(::syscall(SYS_fchown, *fd, arg_uint(a.a[1]), arg_uint(a.a[2])));
 }
 int64_t sys_fchownat(SyscallContext& ctx, const SyscallArgs& a) {
-  return at_path1(ctx, SYS_fchownat, (arg_int(a.a[4]) & AT_SYMLINK_NOFOLLOW) ? kNoFollow : kFollow, a.a[0], a.a[1], arg_uint(a.a[2]), arg_uint(a.a[3]),
-                  arg_int(a.a[4]));
+  return at_path1(ctx, SYS_fchownat, (arg_int(a.a[4]) & AT_SYMLINK_NOFOLLOW) ? kNoFollow : kFollow,
+                  a.a[0], a.a[1], arg_uint(a.a[2]), arg_uint(a.a[3]), arg_int(a.a[4]));
 }
 
 // utimensat(2): a NULL path (Linux extension) changes the file dirfd refers
@@ -226,7 +233,9 @@ int64_t sys_utimensat(SyscallContext& ctx, const SyscallArgs& a) {
                             arg_int(a.a[3])));
 }
 
-int64_t sys_chdir(SyscallContext& ctx, const SyscallArgs& a) { return path1(ctx, SYS_chdir, kFollow, a.a[0]); }
+int64_t sys_chdir(SyscallContext& ctx, const SyscallArgs& a) {
+  return path1(ctx, SYS_chdir, kFollow, a.a[0]);
+}
 
 int64_t sys_fchdir(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);

@@ -76,8 +76,8 @@ int64_t do_pipe2(SyscallContext& ctx, uint64_t addr, int flags) {
 
 // fcntl commands whose argument is a pointer to a struct of `size` bytes,
 // read (in), written (out) or both.
-int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, size_t size,
-                     bool in, bool out) {
+int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, size_t size, bool in,
+                     bool out) {
   alignas(8) unsigned char buf[32] = {};
   if (in) {
     auto r = ctx.mm.copy_in(buf, addr, size);
@@ -162,7 +162,9 @@ int64_t sys_dup3(SyscallContext& ctx, const SyscallArgs& a) {
   return do_dup3(ctx, a.a[0], a.a[1], arg_uint(a.a[2]), false);
 }
 
-int64_t sys_pipe(SyscallContext& ctx, const SyscallArgs& a) { return do_pipe2(ctx, a.a[0], 0); }
+int64_t sys_pipe(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_pipe2(ctx, a.a[0], 0);
+}
 
 int64_t sys_pipe2(SyscallContext& ctx, const SyscallArgs& a) {
   return do_pipe2(ctx, a.a[0], arg_int(a.a[1]));

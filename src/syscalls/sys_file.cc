@@ -58,8 +58,24 @@ int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positi
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   uint64_t len = std::min(a.a[2], kMaxRwCount);  // fs/read_write.c rw_verify_area
-  auto iov = ctx.mm.host_ranges(a.a[1], len, write ? PROT_READ : PROT_WRITE);
-  if (!iov) return fd_error_first(*fd, write ? O_WRONLY : O_RDONLY, iov.error());
+  int prot = write ? PROT_READ : PROT_WRITE;
+  auto iov = ctx.mm.host_ranges(a.a[1], len, prot);
+  if (!iov) {
+    // Linux copies up to the first fault and returns that short count
+    // (EFAULT only when no byte moved): transfer the longest accessible
+    // prefix, found by bisection since accessibility of prefixes is monotonic.
+    uint64_t ok = 0, bad = len;
+    while (bad - ok > 1) {
+      uint64_t mid = ok + (bad - ok) / 2;
+      if (ctx.mm.host_ranges(a.a[1], mid, prot))
+        ok = mid;
+      else
+        bad = mid;
+    }
+    if (ok == 0) return fd_error_first(*fd, write ? O_WRONLY : O_RDONLY, iov.error());
+    iov = ctx.mm.host_ranges(a.a[1], ok, prot);
+    if (!iov) return fd_error_first(*fd, write ? O_WRONLY : O_RDONLY, iov.error());
+  }
   int64_t pos = static_cast<int64_t>(a.a[3]);
   return host_transfer(*fd, *iov, write, positional ? &pos : nullptr);
 }
@@ -150,20 +166,32 @@ int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t 
 
 }  // namespace
 
-int64_t sys_read(SyscallContext& ctx, const SyscallArgs& a) { return do_rw(ctx, a, false, false); }
-int64_t sys_write(SyscallContext& ctx, const SyscallArgs& a) { return do_rw(ctx, a, true, false); }
+int64_t sys_read(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rw(ctx, a, false, false);
+}
+int64_t sys_write(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rw(ctx, a, true, false);
+}
 int64_t sys_pread64(SyscallContext& ctx, const SyscallArgs& a) {
   return do_rw(ctx, a, false, true);
 }
 int64_t sys_pwrite64(SyscallContext& ctx, const SyscallArgs& a) {
   return do_rw(ctx, a, true, true);
 }
-int64_t sys_readv(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, false, false); }
-int64_t sys_writev(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, true, false); }
+int64_t sys_readv(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, false, false);
+}
+int64_t sys_writev(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, true, false);
+}
 // preadv/pwritev: on 64-bit the kernel's pos_from_hilo(pos_h, pos_l) is just
 // pos_l (fs/read_write.c), the fourth register.
-int64_t sys_preadv(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, false, true); }
-int64_t sys_pwritev(SyscallContext& ctx, const SyscallArgs& a) { return do_rwv(ctx, a, true, true); }
+int64_t sys_preadv(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, false, true);
+}
+int64_t sys_pwritev(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, true, true);
+}
 
 int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
@@ -173,6 +201,11 @@ int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
 
 int64_t sys_open(SyscallContext& ctx, const SyscallArgs& a) {
   return do_openat(ctx, AT_FDCWD, a.a[0], a.a[1], a.a[2]);
+}
+
+// creat(2) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode) (fs/open.c).
+int64_t sys_creat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_openat(ctx, AT_FDCWD, a.a[0], O_CREAT | O_WRONLY | O_TRUNC, a.a[1]);
 }
 
 int64_t sys_openat(SyscallContext& ctx, const SyscallArgs& a) {
@@ -242,16 +275,26 @@ int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
 // size (capped: fewer entries per call is allowed) keeps the host's
 // EINVAL-when-too-small answer exact. The directory position advances as on
 // Linux even when the copy out then faults.
-int64_t sys_getdents64(SyscallContext& ctx, const SyscallArgs& a) {
+namespace {
+int64_t do_getdents(SyscallContext& ctx, const SyscallArgs& a, long nr) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   size_t count = std::min<uint64_t>(arg_uint(a.a[2]), 1u << 20);
   std::unique_ptr<char[]> buf(new char[count ? count : 1]);
-  long r = ::syscall(SYS_getdents64, *fd, buf.get(), count);
+  long r = ::syscall(nr, *fd, buf.get(), count);
   if (r < 0) return -static_cast<int64_t>(errno);
   auto c = ctx.mm.copy_out(a.a[1], buf.get(), static_cast<uint64_t>(r));
   if (!c) return -c.error();
   return r;
+}
+}  // namespace
+
+int64_t sys_getdents64(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_getdents(ctx, a, SYS_getdents64);
+}
+// The old getdents has struct linux_dirent, the same on host and guest.
+int64_t sys_getdents(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_getdents(ctx, a, SYS_getdents);
 }
 
 int64_t sys_truncate(SyscallContext& ctx, const SyscallArgs& a) {
@@ -279,6 +322,32 @@ int64_t sys_fdatasync(SyscallContext& ctx, const SyscallArgs& a) {
   return host_rax(::syscall(SYS_fdatasync, *fd));
 }
 
+int64_t sys_syncfs(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_syncfs, *fd));
+}
+
+int64_t sys_flock(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_flock, *fd, arg_uint(a.a[1])));
+}
+
+int64_t sys_fallocate(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_fallocate, *fd, arg_int(a.a[1]), static_cast<int64_t>(a.a[2]),
+                            static_cast<int64_t>(a.a[3])));
+}
+
+int64_t sys_fadvise64(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(
+      ::syscall(SYS_fadvise64, *fd, static_cast<int64_t>(a.a[1]), a.a[2], arg_int(a.a[3])));
+}
+
 int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
@@ -304,8 +373,7 @@ int64_t sys_sendfile(SyscallContext& ctx, const SyscallArgs& a) {
   auto in_fd = guest_fd(ctx.proc, a.a[1]);
   if (!in_fd) return -in_fd.error();
   uint64_t off_addr = a.a[2];
-  if (off_addr == 0)
-    return host_rax(::syscall(SYS_sendfile, *out_fd, *in_fd, nullptr, a.a[3]));
+  if (off_addr == 0) return host_rax(::syscall(SYS_sendfile, *out_fd, *in_fd, nullptr, a.a[3]));
   int64_t off;
   auto c = ctx.mm.copy_in(&off, off_addr, sizeof(off));
   if (!c) return -c.error();

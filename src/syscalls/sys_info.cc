@@ -148,7 +148,8 @@ int64_t sys_prlimit64(SyscallContext& ctx, const SyscallArgs& a) {
   int pid = arg_int(a.a[0]);
   unsigned resource = arg_uint(a.a[1]);
   uint64_t new_addr = a.a[2], old_addr = a.a[3];
-  struct rlimit new_lim {}, old_lim {};
+  struct rlimit new_lim {
+  }, old_lim{};
   if (new_addr) {
     auto c = ctx.mm.copy_in(&new_lim, new_addr, sizeof(new_lim));
     if (!c) return -c.error();
@@ -175,11 +176,15 @@ int64_t sys_getrusage(SyscallContext& ctx, const SyscallArgs& a) {
   return out_struct(ctx, r, a.a[1], ru);
 }
 
-int64_t sys_getuid(SyscallContext&, const SyscallArgs&) { return host_rax(::syscall(SYS_getuid)); }
+int64_t sys_getuid(SyscallContext&, const SyscallArgs&) {
+  return host_rax(::syscall(SYS_getuid));
+}
 int64_t sys_geteuid(SyscallContext&, const SyscallArgs&) {
   return host_rax(::syscall(SYS_geteuid));
 }
-int64_t sys_getgid(SyscallContext&, const SyscallArgs&) { return host_rax(::syscall(SYS_getgid)); }
+int64_t sys_getgid(SyscallContext&, const SyscallArgs&) {
+  return host_rax(::syscall(SYS_getgid));
+}
 int64_t sys_getegid(SyscallContext&, const SyscallArgs&) {
   return host_rax(::syscall(SYS_getegid));
 }
@@ -277,7 +282,7 @@ int64_t sys_time(SyscallContext& ctx, const SyscallArgs& a) {
 
 // nanosleep(2): the remaining time is written only when interrupted.
 int64_t sys_nanosleep(SyscallContext& ctx, const SyscallArgs& a) {
-  struct timespec req, rem {};
+  struct timespec req, rem{};
   auto c = ctx.mm.copy_in(&req, a.a[0], sizeof(req));
   if (!c) return -c.error();
   long r = ::syscall(SYS_nanosleep, &req, &rem);
@@ -290,7 +295,7 @@ int64_t sys_nanosleep(SyscallContext& ctx, const SyscallArgs& a) {
 
 // clock_nanosleep(2): with TIMER_ABSTIME the remainder is never written.
 int64_t sys_clock_nanosleep(SyscallContext& ctx, const SyscallArgs& a) {
-  struct timespec req, rem {};
+  struct timespec req, rem{};
   int flags = arg_int(a.a[1]);
   auto c = ctx.mm.copy_in(&req, a.a[2], sizeof(req));
   if (!c) return -c.error();
@@ -305,8 +310,14 @@ int64_t sys_clock_nanosleep(SyscallContext& ctx, const SyscallArgs& a) {
 
 // Guest pid/tid = host pid/tid: the handler runs on the guest thread's own
 // host thread.
-int64_t sys_getpid(SyscallContext&, const SyscallArgs&) { return ::syscall(SYS_getpid); }
-int64_t sys_getppid(SyscallContext&, const SyscallArgs&) { return ::syscall(SYS_getppid); }
-int64_t sys_gettid(SyscallContext&, const SyscallArgs&) { return ::syscall(SYS_gettid); }
+int64_t sys_getpid(SyscallContext&, const SyscallArgs&) {
+  return ::syscall(SYS_getpid);
+}
+int64_t sys_getppid(SyscallContext&, const SyscallArgs&) {
+  return ::syscall(SYS_getppid);
+}
+int64_t sys_gettid(SyscallContext&, const SyscallArgs&) {
+  return ::syscall(SYS_gettid);
+}
 
 }  // namespace elfuse

@@ -1,15 +1,26 @@
-// Process and thread state: exit, exit_group, arch_prctl, set_tid_address,
-// robust lists, rseq, personality, prctl.
+// Processes and their state: exit, exit_group, clone/fork/vfork, execve,
+// wait4/waitid, arch_prctl, set_tid_address, robust lists, rseq,
+// personality, prctl.
 #include <asm/prctl.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/sched.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "hv/hypervisor.h"
+#include "kernel/exec.h"
+#include "kernel/fault.h"
+#include "kernel/fork.h"
 #include "kernel/process.h"
+#include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 
 namespace elfuse {
@@ -115,6 +126,180 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
     default:
       return -EINVAL;
   }
+}
+
+
+// ------------------------------------------------------------ processes
+
+namespace {
+
+constexpr uint64_t kCloneNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
+                                      CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+
+// kernel/fork.c copy_process's flag rules, then the cases elfuse runs.
+int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
+  uint64_t f = req.flags;
+  if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) return -EINVAL;
+  if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
+  if ((f & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
+  if (f & kCloneNamespaces) return -EPERM;  // namespaces need privileges elfuse does not pass on
+  // Threads (CLONE_VM without CLONE_VFORK) come with a later issue. A vfork
+  // that shares memory (posix_spawn) runs on a copy instead: the child only
+  // execs or exits, and the parent waits for that.
+  if ((f & CLONE_VM) && !(f & CLONE_VFORK)) return -ENOSYS;
+  req.flags &= ~CLONE_VM;
+  Result<int> pid = fork_process(ctx.proc, ctx.thread, req);
+  return pid.ok() ? *pid : -pid.error();
+}
+
+}  // namespace
+
+int64_t sys_clone(SyscallContext& ctx, const SyscallArgs& a) {
+  // x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
+  CloneRequest req;
+  req.flags = a.a[0] & ~uint64_t{CSIGNAL};
+  req.exit_signal = static_cast<int>(a.a[0] & CSIGNAL);
+  req.stack = a.a[1];
+  req.parent_tid = a.a[2];
+  req.child_tid = a.a[3];
+  req.tls = a.a[4];
+  return do_clone(ctx, req);
+}
+
+// include/uapi/linux/sched.h struct clone_args (version 0 is 64 bytes).
+int64_t sys_clone3(SyscallContext& ctx, const SyscallArgs& a) {
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
+  } args{};
+  uint64_t size = a.a[1];
+  if (size < 64 || size > 4096) return -EINVAL;
+  uint64_t copy = std::min<uint64_t>(size, sizeof args);
+  if (auto r = ctx.mm.copy_in(&args, a.a[0], copy); !r.ok()) return -r.error();
+  if (args.exit_signal & ~uint64_t{CSIGNAL}) return -EINVAL;
+  if ((args.flags & CSIGNAL) || args.set_tid || args.set_tid_size) return -EINVAL;
+  if (args.flags & (CLONE_PIDFD | CLONE_INTO_CGROUP)) return -EINVAL;  // not provided
+  if ((args.stack == 0) != (args.stack_size == 0)) return -EINVAL;
+  CloneRequest req;
+  req.flags = args.flags;
+  req.exit_signal = static_cast<int>(args.exit_signal);
+  req.stack = args.stack ? args.stack + args.stack_size : 0;
+  req.parent_tid = args.parent_tid;
+  req.child_tid = args.child_tid;
+  req.tls = args.tls;
+  return do_clone(ctx, req);
+}
+
+int64_t sys_fork(SyscallContext& ctx, const SyscallArgs&) {
+  CloneRequest req;
+  req.exit_signal = SIGCHLD;
+  return do_clone(ctx, req);
+}
+
+int64_t sys_vfork(SyscallContext& ctx, const SyscallArgs&) {
+  CloneRequest req;
+  req.flags = CLONE_VFORK | CLONE_VM;
+  req.exit_signal = SIGCHLD;
+  return do_clone(ctx, req);
+}
+
+namespace {
+
+// fs/exec.c: at most MAX_ARG_STRINGS pointers, each string at most
+// MAX_ARG_STRLEN bytes (E2BIG); a NULL array is an empty one.
+Result<std::vector<std::string>> copy_in_strings(MemoryManager& mm, uint64_t array) {
+  constexpr uint64_t kMaxArgStrlen = 32 * 4096;
+  constexpr uint64_t kMaxStrings = 0x7fffffff;
+  std::vector<std::string> out;
+  if (!array) return out;
+  for (uint64_t i = 0;; i++) {
+    if (i >= kMaxStrings) return Errno{E2BIG};
+    uint64_t ptr;
+    TRY(mm.copy_in(&ptr, array + i * 8, sizeof ptr));
+    if (!ptr) break;
+    Result<std::string> s = mm.copy_in_string(ptr, kMaxArgStrlen);
+    if (!s.ok()) return Errno{s.error() == ENAMETOOLONG ? E2BIG : s.error()};
+    out.push_back(std::move(s.value()));
+  }
+  return out;
+}
+
+int64_t do_execve(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t argv_addr,
+                  uint64_t envp_addr, int flags) {
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -EINVAL;
+  if (dirfd != AT_FDCWD && !ctx.proc.fds.guest_fd(dirfd)) return -EBADF;
+  Result<std::string> path = ctx.mm.copy_in_string(path_addr, 4096);
+  if (!path.ok()) return -path.error();
+  if (path->empty() && !(flags & AT_EMPTY_PATH)) return -ENOENT;
+  Result<std::vector<std::string>> argv = copy_in_strings(ctx.mm, argv_addr);
+  if (!argv.ok()) return -argv.error();
+  Result<std::vector<std::string>> envp = copy_in_strings(ctx.mm, envp_addr);
+  if (!envp.ok()) return -envp.error();
+
+  ExecRequest req;
+  req.dirfd = dirfd;
+  // /proc/self/exe is the guest program, not elfuse.
+  req.path = dirfd == AT_FDCWD ? fs::followed_host_path(ctx.proc, *path) : *path;
+  req.flags = flags;
+  req.argv = std::move(argv.value());
+  req.envp = std::move(envp.value());
+  // execveat(2): AT_EXECFN names the file through /dev/fd when it is
+  // reached relative to a descriptor.
+  std::string execfn = *path;
+  if (dirfd != AT_FDCWD && (path->empty() || (*path)[0] != '/'))
+    execfn = "/dev/fd/" + std::to_string(dirfd) + (path->empty() ? "" : "/" + *path);
+  ElfOr<PreparedExec> prepared = prepare_exec(std::move(req));
+  if (!prepared.ok()) return -prepared.error().linux_errno;
+  prepared->request.path = execfn;
+  if (auto r = commit_exec(ctx.proc, ctx.thread, prepared.value()); !r.ok()) {
+    // Past the point of no return: fs/exec.c kills the task with SIGSEGV.
+    die_by_signal(SIGSEGV);
+  }
+  ctx.outcome = Outcome::kNoReturn;
+  return 0;
+}
+
+}  // namespace
+
+int64_t sys_execve(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_execve(ctx, AT_FDCWD, a.a[0], a.a[1], a.a[2], 0);
+}
+
+int64_t sys_execveat(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_execve(ctx, static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3],
+                   static_cast<int>(a.a[4]));
+}
+
+// Guest pids are host pids: waiting is the host's wait4/waitid, with the
+// results copied out (after the child was reaped, as the kernel does).
+int64_t sys_wait4(SyscallContext& ctx, const SyscallArgs& a) {
+  int status = 0;
+  struct rusage ru {};
+  long r = syscall(SYS_wait4, static_cast<pid_t>(a.a[0]), a.a[1] ? &status : nullptr,
+                   static_cast<int>(a.a[2]), a.a[3] ? &ru : nullptr);
+  if (r < 0) return -errno;
+  if (r > 0 && a.a[1]) {
+    if (auto c = ctx.mm.copy_out(a.a[1], &status, sizeof status); !c.ok()) return -c.error();
+  }
+  if (a.a[3]) {
+    if (auto c = ctx.mm.copy_out(a.a[3], &ru, sizeof ru); !c.ok()) return -c.error();
+  }
+  return r;
+}
+
+int64_t sys_waitid(SyscallContext& ctx, const SyscallArgs& a) {
+  siginfo_t info{};
+  struct rusage ru {};
+  long r = syscall(SYS_waitid, static_cast<int>(a.a[0]), static_cast<pid_t>(a.a[1]),
+                   a.a[2] ? &info : nullptr, static_cast<int>(a.a[3]), a.a[4] ? &ru : nullptr);
+  if (r < 0) return -errno;
+  if (a.a[2]) {
+    if (auto c = ctx.mm.copy_out(a.a[2], &info, sizeof info); !c.ok()) return -c.error();
+  }
+  if (a.a[4]) {
+    if (auto c = ctx.mm.copy_out(a.a[4], &ru, sizeof ru); !c.ok()) return -c.error();
+  }
+  return r;
 }
 
 }  // namespace elfuse

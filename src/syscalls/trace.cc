@@ -13,8 +13,8 @@
 namespace elfuse {
 namespace {
 
-constexpr size_t kMaxStrChars = 32;   // strace -s default
-constexpr uint64_t kPathMax = 4096;   // PATH_MAX, counting the NUL
+constexpr size_t kMaxStrChars = 32;  // strace -s default
+constexpr uint64_t kPathMax = 4096;  // PATH_MAX, counting the NUL
 constexpr int kAtFdcwd = -100;
 
 [[gnu::format(printf, 1, 2)]] std::string fmt(const char* f, ...) {
@@ -26,8 +26,12 @@ constexpr int kAtFdcwd = -100;
   return buf;
 }
 
-std::string hex(uint64_t v) { return fmt("0x%" PRIx64, v); }
-std::string ptr(uint64_t v) { return v == 0 ? "NULL" : hex(v); }
+std::string hex(uint64_t v) {
+  return fmt("0x%" PRIx64, v);
+}
+std::string ptr(uint64_t v) {
+  return v == 0 ? "NULL" : hex(v);
+}
 
 struct Named {
   uint64_t value;
@@ -67,14 +71,29 @@ std::string quote_bytes(const std::string& b) {
   for (size_t i = 0; i < b.size(); i++) {
     unsigned char c = static_cast<unsigned char>(b[i]);
     switch (c) {
-      case '"': s += "\\\""; continue;
-      case '\\': s += "\\\\"; continue;
-      case '\f': s += "\\f"; continue;
-      case '\n': s += "\\n"; continue;
-      case '\r': s += "\\r"; continue;
-      case '\t': s += "\\t"; continue;
-      case '\v': s += "\\v"; continue;
-      default: break;
+      case '"':
+        s += "\\\"";
+        continue;
+      case '\\':
+        s += "\\\\";
+        continue;
+      case '\f':
+        s += "\\f";
+        continue;
+      case '\n':
+        s += "\\n";
+        continue;
+      case '\r':
+        s += "\\r";
+        continue;
+      case '\t':
+        s += "\\t";
+        continue;
+      case '\v':
+        s += "\\v";
+        continue;
+      default:
+        break;
     }
     if (c >= 0x20 && c < 0x7f) {
       s += static_cast<char>(c);
@@ -188,11 +207,10 @@ std::string open_flags(uint64_t v, bool with_accmode) {
 
 std::string signal_name(uint64_t v) {
   static const char* const kNames[] = {
-      "0",       "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",    "SIGTRAP", "SIGABRT",
-      "SIGBUS",  "SIGFPE",  "SIGKILL",   "SIGUSR1", "SIGSEGV",   "SIGUSR2", "SIGPIPE",
-      "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",
-      "SIGTTIN", "SIGTTOU", "SIGURG",    "SIGXCPU", "SIGXFSZ",   "SIGVTALRM", "SIGPROF",
-      "SIGWINCH", "SIGIO",  "SIGPWR",    "SIGSYS"};
+      "0",         "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",   "SIGTRAP", "SIGABRT", "SIGBUS",
+      "SIGFPE",    "SIGKILL", "SIGUSR1",   "SIGSEGV", "SIGUSR2",  "SIGPIPE", "SIGALRM", "SIGTERM",
+      "SIGSTKFLT", "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",  "SIGTTIN", "SIGTTOU", "SIGURG",
+      "SIGXCPU",   "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO",   "SIGPWR",  "SIGSYS"};
   int sig = static_cast<int>(static_cast<uint32_t>(v));
   if (sig >= 0 && sig < 32) return kNames[sig];
   if (sig == 32) return "SIGRTMIN";
@@ -204,11 +222,12 @@ std::string at_flags(const TraceRecord& rec, uint64_t v) {
   v = static_cast<uint32_t>(v);
   bool eaccess = name_is(rec, "faccessat2") || name_is(rec, "faccessat");
   if (name_is(rec, "statx")) {
-    std::string s = flag_str(v, {{0x100, "AT_SYMLINK_NOFOLLOW"},
-                                 {0x800, "AT_NO_AUTOMOUNT"},
-                                 {0x1000, "AT_EMPTY_PATH"},
-                                 {0x2000, "AT_STATX_FORCE_SYNC"},
-                                 {0x4000, "AT_STATX_DONT_SYNC"}},
+    std::string s = flag_str(v,
+                             {{0x100, "AT_SYMLINK_NOFOLLOW"},
+                              {0x800, "AT_NO_AUTOMOUNT"},
+                              {0x1000, "AT_EMPTY_PATH"},
+                              {0x2000, "AT_STATX_FORCE_SYNC"},
+                              {0x4000, "AT_STATX_DONT_SYNC"}},
                              "");
     if ((v & 0x6000) == 0) s = s.empty() ? "AT_STATX_SYNC_AS_STAT" : "AT_STATX_SYNC_AS_STAT|" + s;
     return s;
@@ -222,33 +241,37 @@ std::string at_flags(const TraceRecord& rec, uint64_t v) {
 }
 
 constexpr std::initializer_list<Named> kFcntlCmds = {
-    {0, "F_DUPFD"},          {1, "F_GETFD"},         {2, "F_SETFD"},
-    {3, "F_GETFL"},          {4, "F_SETFL"},         {5, "F_GETLK"},
-    {6, "F_SETLK"},          {7, "F_SETLKW"},        {8, "F_SETOWN"},
-    {9, "F_GETOWN"},         {10, "F_SETSIG"},       {11, "F_GETSIG"},
-    {15, "F_SETOWN_EX"},     {16, "F_GETOWN_EX"},    {36, "F_OFD_GETLK"},
-    {37, "F_OFD_SETLK"},     {38, "F_OFD_SETLKW"},   {1024, "F_SETLEASE"},
-    {1025, "F_GETLEASE"},    {1026, "F_NOTIFY"},     {1027, "F_DUPFD_QUERY"},
-    {1030, "F_DUPFD_CLOEXEC"}, {1031, "F_SETPIPE_SZ"}, {1032, "F_GETPIPE_SZ"},
-    {1033, "F_ADD_SEALS"},   {1034, "F_GET_SEALS"},  {1035, "F_GET_RW_HINT"},
-    {1036, "F_SET_RW_HINT"},
+    {0, "F_DUPFD"},          {1, "F_GETFD"},
+    {2, "F_SETFD"},          {3, "F_GETFL"},
+    {4, "F_SETFL"},          {5, "F_GETLK"},
+    {6, "F_SETLK"},          {7, "F_SETLKW"},
+    {8, "F_SETOWN"},         {9, "F_GETOWN"},
+    {10, "F_SETSIG"},        {11, "F_GETSIG"},
+    {15, "F_SETOWN_EX"},     {16, "F_GETOWN_EX"},
+    {36, "F_OFD_GETLK"},     {37, "F_OFD_SETLK"},
+    {38, "F_OFD_SETLKW"},    {1024, "F_SETLEASE"},
+    {1025, "F_GETLEASE"},    {1026, "F_NOTIFY"},
+    {1027, "F_DUPFD_QUERY"}, {1030, "F_DUPFD_CLOEXEC"},
+    {1031, "F_SETPIPE_SZ"},  {1032, "F_GETPIPE_SZ"},
+    {1033, "F_ADD_SEALS"},   {1034, "F_GET_SEALS"},
+    {1035, "F_GET_RW_HINT"}, {1036, "F_SET_RW_HINT"},
 };
 
 constexpr std::initializer_list<Named> kIoctls = {
-    {0x5401, "TCGETS"},     {0x5402, "TCSETS"},     {0x5403, "TCSETSW"},
-    {0x5404, "TCSETSF"},    {0x5409, "TCSBRK"},     {0x540a, "TCXONC"},
-    {0x540b, "TCFLSH"},     {0x540c, "TIOCEXCL"},   {0x540d, "TIOCNXCL"},
-    {0x540e, "TIOCSCTTY"},  {0x540f, "TIOCGPGRP"},  {0x5410, "TIOCSPGRP"},
-    {0x5411, "TIOCOUTQ"},   {0x5412, "TIOCSTI"},    {0x5413, "TIOCGWINSZ"},
-    {0x5414, "TIOCSWINSZ"}, {0x5415, "TIOCMGET"},   {0x5416, "TIOCMBIS"},
-    {0x5417, "TIOCMBIC"},   {0x5418, "TIOCMSET"},   {0x541b, "FIONREAD"},
-    {0x541c, "TIOCLINUX"},  {0x5421, "FIONBIO"},    {0x5422, "TIOCNOTTY"},
-    {0x5423, "TIOCSETD"},   {0x5424, "TIOCGETD"},   {0x5425, "TCSBRKP"},
-    {0x5429, "TIOCGSID"},   {0x802c542a, "TCGETS2"}, {0x402c542b, "TCSETS2"},
-    {0x402c542c, "TCSETSW2"}, {0x402c542d, "TCSETSF2"}, {0x80045430, "TIOCGPTN"},
+    {0x5401, "TCGETS"},         {0x5402, "TCSETS"},         {0x5403, "TCSETSW"},
+    {0x5404, "TCSETSF"},        {0x5409, "TCSBRK"},         {0x540a, "TCXONC"},
+    {0x540b, "TCFLSH"},         {0x540c, "TIOCEXCL"},       {0x540d, "TIOCNXCL"},
+    {0x540e, "TIOCSCTTY"},      {0x540f, "TIOCGPGRP"},      {0x5410, "TIOCSPGRP"},
+    {0x5411, "TIOCOUTQ"},       {0x5412, "TIOCSTI"},        {0x5413, "TIOCGWINSZ"},
+    {0x5414, "TIOCSWINSZ"},     {0x5415, "TIOCMGET"},       {0x5416, "TIOCMBIS"},
+    {0x5417, "TIOCMBIC"},       {0x5418, "TIOCMSET"},       {0x541b, "FIONREAD"},
+    {0x541c, "TIOCLINUX"},      {0x5421, "FIONBIO"},        {0x5422, "TIOCNOTTY"},
+    {0x5423, "TIOCSETD"},       {0x5424, "TIOCGETD"},       {0x5425, "TCSBRKP"},
+    {0x5429, "TIOCGSID"},       {0x802c542a, "TCGETS2"},    {0x402c542b, "TCSETS2"},
+    {0x402c542c, "TCSETSW2"},   {0x402c542d, "TCSETSF2"},   {0x80045430, "TIOCGPTN"},
     {0x40045431, "TIOCSPTLCK"}, {0x80045439, "TIOCGPTLCK"}, {0x80045440, "TIOCGEXCL"},
-    {0x5441, "TIOCGPTPEER"}, {0x5450, "FIONCLEX"},  {0x5451, "FIOCLEX"},
-    {0x5452, "FIOASYNC"},   {0x5460, "FIOQSIZE"},   {0x2, "FIGETBSZ"},
+    {0x5441, "TIOCGPTPEER"},    {0x5450, "FIONCLEX"},       {0x5451, "FIOCLEX"},
+    {0x5452, "FIOASYNC"},       {0x5460, "FIOQSIZE"},       {0x2, "FIGETBSZ"},
 };
 
 std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, int64_t result,
@@ -256,18 +279,25 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
   const uint64_t v = rec.args.a[i];
   const ArgKind kind = rec.info->args[i];
   switch (kind) {
-    case ArgKind::kNone: return "";
-    case ArgKind::kInt: return fmt("%d", static_cast<int>(static_cast<uint32_t>(v)));
+    case ArgKind::kNone:
+      return "";
+    case ArgKind::kInt:
+      return fmt("%d", static_cast<int>(static_cast<uint32_t>(v)));
     case ArgKind::kUInt:
-    case ArgKind::kSize: return fmt("%" PRIu64, v);
-    case ArgKind::kHex: return v == 0 ? "0" : hex(v);
-    case ArgKind::kPtr: return ptr(v);
-    case ArgKind::kFd: return fmt("%d", static_cast<int>(static_cast<uint32_t>(v)));
+    case ArgKind::kSize:
+      return fmt("%" PRIu64, v);
+    case ArgKind::kHex:
+      return v == 0 ? "0" : hex(v);
+    case ArgKind::kPtr:
+      return ptr(v);
+    case ArgKind::kFd:
+      return fmt("%d", static_cast<int>(static_cast<uint32_t>(v)));
     case ArgKind::kDirFd: {
       int fd = static_cast<int>(static_cast<uint32_t>(v));
       return fd == kAtFdcwd ? "AT_FDCWD" : fmt("%d", fd);
     }
-    case ArgKind::kPath: return render_path(read, v);
+    case ArgKind::kPath:
+      return render_path(read, v);
     case ArgKind::kStrIn: {
       uint64_t len = i + 1 < 6 ? rec.args.a[i + 1] : 0;
       return render_buffer(read, v, len, kMaxStrChars);
@@ -285,13 +315,15 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
         return render_buffer(read, v, len, kPathMax);
       return render_buffer(read, v, len, kMaxStrChars);
     }
-    case ArgKind::kOff: return fmt("%" PRId64, static_cast<int64_t>(v));
+    case ArgKind::kOff:
+      return fmt("%" PRId64, static_cast<int64_t>(v));
     case ArgKind::kOpenFlags: {
       bool accmode = name_is(rec, "open") || name_is(rec, "openat") ||
                      name_is(rec, "open_by_handle_at") || name_is(rec, "mq_open");
       return open_flags(v, accmode);
     }
-    case ArgKind::kMode: return fmt("%#03o", static_cast<unsigned>(v));
+    case ArgKind::kMode:
+      return fmt("%#03o", static_cast<unsigned>(v));
     case ArgKind::kProt:
       return flag_str(v,
                       {{1, "PROT_READ"},
@@ -329,7 +361,8 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
       if (huge) s += fmt("|%d<<MAP_HUGE_SHIFT", static_cast<int>(huge));
       return s;
     }
-    case ArgKind::kSignal: return signal_name(v);
+    case ArgKind::kSignal:
+      return signal_name(v);
     case ArgKind::kClockId:
       return enum_str(static_cast<uint32_t>(v),
                       {{0, "CLOCK_REALTIME"},
@@ -344,13 +377,15 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
                        {9, "CLOCK_BOOTTIME_ALARM"},
                        {11, "CLOCK_TAI"}},
                       "CLOCK_");
-    case ArgKind::kAtFlags: return at_flags(rec, v);
+    case ArgKind::kAtFlags:
+      return at_flags(rec, v);
     case ArgKind::kWhence:
-      return enum_str(static_cast<uint32_t>(v),
-                      {{0, "SEEK_SET"}, {1, "SEEK_CUR"}, {2, "SEEK_END"}, {3, "SEEK_DATA"},
-                       {4, "SEEK_HOLE"}},
-                      "SEEK_");
-    case ArgKind::kFcntlCmd: return enum_str(static_cast<uint32_t>(v), kFcntlCmds, "F_");
+      return enum_str(
+          static_cast<uint32_t>(v),
+          {{0, "SEEK_SET"}, {1, "SEEK_CUR"}, {2, "SEEK_END"}, {3, "SEEK_DATA"}, {4, "SEEK_HOLE"}},
+          "SEEK_");
+    case ArgKind::kFcntlCmd:
+      return enum_str(static_cast<uint32_t>(v), kFcntlCmds, "F_");
     case ArgKind::kIoctlReq: {
       for (const auto& n : kIoctls)
         if (n.value == static_cast<uint32_t>(v)) return n.name;
@@ -381,21 +416,18 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
                        {0x4004, "ARCH_FORCE_TAGGED_SVA"}},
                       "ARCH_");
     case ArgKind::kMadvise:
-      return enum_str(static_cast<uint32_t>(v),
-                      {{0, "MADV_NORMAL"},       {1, "MADV_RANDOM"},
-                       {2, "MADV_SEQUENTIAL"},   {3, "MADV_WILLNEED"},
-                       {4, "MADV_DONTNEED"},     {8, "MADV_FREE"},
-                       {9, "MADV_REMOVE"},       {10, "MADV_DONTFORK"},
-                       {11, "MADV_DOFORK"},      {12, "MADV_MERGEABLE"},
-                       {13, "MADV_UNMERGEABLE"}, {14, "MADV_HUGEPAGE"},
-                       {15, "MADV_NOHUGEPAGE"},  {16, "MADV_DONTDUMP"},
-                       {17, "MADV_DODUMP"},      {18, "MADV_WIPEONFORK"},
-                       {19, "MADV_KEEPONFORK"},  {20, "MADV_COLD"},
-                       {21, "MADV_PAGEOUT"},     {22, "MADV_POPULATE_READ"},
-                       {23, "MADV_POPULATE_WRITE"}, {24, "MADV_DONTNEED_LOCKED"},
-                       {25, "MADV_COLLAPSE"},    {100, "MADV_HWPOISON"},
-                       {101, "MADV_SOFT_OFFLINE"}},
-                      "MADV_");
+      return enum_str(
+          static_cast<uint32_t>(v),
+          {{0, "MADV_NORMAL"},           {1, "MADV_RANDOM"},         {2, "MADV_SEQUENTIAL"},
+           {3, "MADV_WILLNEED"},         {4, "MADV_DONTNEED"},       {8, "MADV_FREE"},
+           {9, "MADV_REMOVE"},           {10, "MADV_DONTFORK"},      {11, "MADV_DOFORK"},
+           {12, "MADV_MERGEABLE"},       {13, "MADV_UNMERGEABLE"},   {14, "MADV_HUGEPAGE"},
+           {15, "MADV_NOHUGEPAGE"},      {16, "MADV_DONTDUMP"},      {17, "MADV_DODUMP"},
+           {18, "MADV_WIPEONFORK"},      {19, "MADV_KEEPONFORK"},    {20, "MADV_COLD"},
+           {21, "MADV_PAGEOUT"},         {22, "MADV_POPULATE_READ"}, {23, "MADV_POPULATE_WRITE"},
+           {24, "MADV_DONTNEED_LOCKED"}, {25, "MADV_COLLAPSE"},      {100, "MADV_HWPOISON"},
+           {101, "MADV_SOFT_OFFLINE"}},
+          "MADV_");
     case ArgKind::kMremapFlags:
       return flag_str(v, {{1, "MREMAP_MAYMOVE"}, {2, "MREMAP_FIXED"}, {4, "MREMAP_DONTUNMAP"}});
     case ArgKind::kAccessMode:
@@ -446,7 +478,13 @@ bool arg_shown(const TraceRecord& rec, int i) {
     return (rec.args.a[i - 1] & (0100 | 020000000)) != 0;
   if (i > 0 && rec.info->args[i - 1] == ArgKind::kFcntlCmd) {
     switch (static_cast<uint32_t>(rec.args.a[i - 1])) {
-      case 1: case 3: case 9: case 11: case 1025: case 1032: case 1034:
+      case 1:
+      case 3:
+      case 9:
+      case 11:
+      case 1025:
+      case 1032:
+      case 1034:
         return false;  // F_GETFD F_GETFL F_GETOWN F_GETSIG F_GETLEASE F_GETPIPE_SZ F_GET_SEALS
       default:
         return true;
@@ -458,11 +496,22 @@ bool arg_shown(const TraceRecord& rec, int i) {
 // fcntl's third argument depends on the command.
 std::string fcntl_arg(const TraceRecord& rec, uint64_t v) {
   switch (static_cast<uint32_t>(rec.args.a[1])) {
-    case 2: return v == 1 ? "FD_CLOEXEC" : flag_str(v, {{1, "FD_CLOEXEC"}});  // F_SETFD
-    case 4: return open_flags(v, true);                                      // F_SETFL
-    case 0: case 8: case 10: case 1024: case 1026: case 1027: case 1030: case 1031: case 1033:
+    case 2:
+      return v == 1 ? "FD_CLOEXEC" : flag_str(v, {{1, "FD_CLOEXEC"}});  // F_SETFD
+    case 4:
+      return open_flags(v, true);  // F_SETFL
+    case 0:
+    case 8:
+    case 10:
+    case 1024:
+    case 1026:
+    case 1027:
+    case 1030:
+    case 1031:
+    case 1033:
       return fmt("%" PRId64, static_cast<int64_t>(v));
-    default: return ptr(v);
+    default:
+      return ptr(v);
   }
 }
 
@@ -471,12 +520,18 @@ std::string errno_text(int64_t result) {
   // Kernel-internal restart codes (include/linux/errno.h) must never reach
   // the guest; name them so a leak is obvious in the trace.
   switch (e) {
-    case 512: return "-1 ERESTARTSYS (To be restarted if SA_RESTART is set)";
-    case 513: return "-1 ERESTARTNOINTR (To be restarted)";
-    case 514: return "-1 ERESTARTNOHAND (To be restarted if no handler)";
-    case 515: return "-1 ENOIOCTLCMD (No ioctl command)";
-    case 516: return "-1 ERESTART_RESTARTBLOCK (Interrupted by signal)";
-    default: break;
+    case 512:
+      return "-1 ERESTARTSYS (To be restarted if SA_RESTART is set)";
+    case 513:
+      return "-1 ERESTARTNOINTR (To be restarted)";
+    case 514:
+      return "-1 ERESTARTNOHAND (To be restarted if no handler)";
+    case 515:
+      return "-1 ENOIOCTLCMD (No ioctl command)";
+    case 516:
+      return "-1 ERESTART_RESTARTBLOCK (Interrupted by signal)";
+    default:
+      break;
   }
   const char* name = strerrorname_np(e);
   char buf[128];
@@ -501,14 +556,17 @@ std::string result_text(const TraceRecord& rec, int64_t result, Outcome outcome)
       return fmt("%s (flags %s)", hex(static_cast<uint64_t>(result)).c_str(),
                  open_flags(static_cast<uint64_t>(result), true).c_str());
     if (cmd == 1)  // F_GETFD
-      return result == 0 ? "0" : fmt("%s (flags %s)", hex(static_cast<uint64_t>(result)).c_str(),
-                                     flag_str(static_cast<uint64_t>(result),
-                                              {{1, "FD_CLOEXEC"}}).c_str());
+      return result == 0
+                 ? "0"
+                 : fmt("%s (flags %s)", hex(static_cast<uint64_t>(result)).c_str(),
+                       flag_str(static_cast<uint64_t>(result), {{1, "FD_CLOEXEC"}}).c_str());
   }
   return fmt("%" PRId64, result);
 }
 
-bool captured_early(ArgKind k) { return k == ArgKind::kPath || k == ArgKind::kStrIn; }
+bool captured_early(ArgKind k) {
+  return k == ArgKind::kPath || k == ArgKind::kStrIn;
+}
 
 }  // namespace
 

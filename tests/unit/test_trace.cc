@@ -1,12 +1,12 @@
 // --trace lines, checked against what strace 5.x/6.x prints for the same
 // calls on this machine (see the expected strings), with a fake guest memory.
-#include "syscalls/trace.h"
-
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <map>
 #include <string>
+
+#include "syscalls/trace.h"
 
 namespace elfuse {
 namespace {
@@ -81,20 +81,20 @@ TEST_F(TraceTest, OpenatReadClose) {
 TEST_F(TraceTest, OpenFlagsAndMode) {
   mem.put(kPathAddr, std::string("/tmp\0", 5));
   // O_TMPFILE|O_RDWR|O_SYNC|O_APPEND|O_NONBLOCK|O_DIRECT|O_ASYNC, as strace orders them.
-  EXPECT_EQ(line(257, {kAtFdcwd, kPathAddr, 020200000 | 2 | 04010000 | 02000 | 04000 | 040000 |
-                                                020000,
-                       0600},
-                 4),
-            "openat(AT_FDCWD, \"/tmp\", "
-            "O_RDWR|O_APPEND|O_NONBLOCK|O_SYNC|O_DIRECT|O_TMPFILE|FASYNC, 0600) = 4");
+  EXPECT_EQ(
+      line(257,
+           {kAtFdcwd, kPathAddr, 020200000 | 2 | 04010000 | 02000 | 04000 | 040000 | 020000, 0600},
+           4),
+      "openat(AT_FDCWD, \"/tmp\", "
+      "O_RDWR|O_APPEND|O_NONBLOCK|O_SYNC|O_DIRECT|O_TMPFILE|FASYNC, 0600) = 4");
   // Mode only with O_CREAT; unknown bits in hex; escapes in the path.
   mem.put(kPathAddr, std::string("/nonexist\n\t\"\\x\001\0012\0", 18));
-  EXPECT_EQ(line(2, {kPathAddr, 1 | 0100 | 0200 | 0400 | 01000 | 0400000 | 01000000 | 0x80000000,
-                     0644},
-                 -ENOENT),
-            "open(\"/nonexist\\n\\t\\\"\\\\x\\1\\0012\", "
-            "O_WRONLY|O_CREAT|O_EXCL|O_NOCTTY|O_TRUNC|O_NOFOLLOW|O_NOATIME|0x80000000, 0644) = "
-            "-1 ENOENT (No such file or directory)");
+  EXPECT_EQ(
+      line(2, {kPathAddr, 1 | 0100 | 0200 | 0400 | 01000 | 0400000 | 01000000 | 0x80000000, 0644},
+           -ENOENT),
+      "open(\"/nonexist\\n\\t\\\"\\\\x\\1\\0012\", "
+      "O_WRONLY|O_CREAT|O_EXCL|O_NOCTTY|O_TRUNC|O_NOFOLLOW|O_NOATIME|0x80000000, 0644) = "
+      "-1 ENOENT (No such file or directory)");
   mem.put(kPathAddr, std::string("rel\0", 4));
   EXPECT_EQ(line(257, {5, kPathAddr, 010000000 | 0200000, 0777}, -ENOTDIR),
             "openat(5, \"rel\", O_RDONLY|O_PATH|O_DIRECTORY) = -1 ENOTDIR (Not a directory)");
@@ -150,8 +150,7 @@ TEST_F(TraceTest, FcntlDupPipe) {
             "fcntl(0, 0x270f /* F_??? */, 0xffffffffffffffb8) = -1 EINVAL (Invalid argument)");
   EXPECT_EQ(line(292, {0, 20, 02000000}, 20), "dup3(0, 20, O_CLOEXEC) = 20");
   EXPECT_EQ(line(292, {0, 21, 0}, 21), "dup3(0, 21, 0) = 21");
-  EXPECT_EQ(line(293, {kBufAddr, 02000000 | 04000}, 0),
-            "pipe2(0x20000, O_NONBLOCK|O_CLOEXEC) = 0");
+  EXPECT_EQ(line(293, {kBufAddr, 02000000 | 04000}, 0), "pipe2(0x20000, O_NONBLOCK|O_CLOEXEC) = 0");
 }
 
 TEST_F(TraceTest, Ioctl) {
@@ -182,53 +181,62 @@ TEST_F(TraceTest, Clocks) {
 }
 
 TEST_F(TraceTest, RowsOfOtherFamilies) {
-  const SyscallInfo mmap{9, "mmap", SyscallStatus::kFull, nullptr,
-                         {kPtr, kSize, kProt, kMmapFlags, kFd, kHex}};
+  const SyscallInfo mmap{
+      9, "mmap", SyscallStatus::kFull, nullptr, {kPtr, kSize, kProt, kMmapFlags, kFd, kHex}};
   EXPECT_EQ(line(mmap, {0, 8192, 3, 0x22, static_cast<uint64_t>(-1), 0}, 0x7f892ae4f000),
             "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = "
             "0x7f892ae4f000");
   EXPECT_EQ(line(mmap, {0, 8192, 0, 0x1 | 0x10 | 0x4000 | 0x20000 | (16ull << 26), 3, 4096}, 0),
             "mmap(NULL, 8192, PROT_NONE, "
             "MAP_SHARED|MAP_FIXED|MAP_NORESERVE|MAP_STACK|16<<MAP_HUGE_SHIFT, 3, 0x1000) = 0");
-  const SyscallInfo mprotect{10, "mprotect", SyscallStatus::kFull, nullptr,
-                             {kPtr, kSize, kProt, kNone, kNone, kNone}};
+  const SyscallInfo mprotect{
+      10, "mprotect", SyscallStatus::kFull, nullptr, {kPtr, kSize, kProt, kNone, kNone, kNone}};
   EXPECT_EQ(line(mprotect, {0x1000, 4096, 5 | 0x100}, -EINVAL),
             "mprotect(0x1000, 4096, PROT_READ|PROT_EXEC|0x100) = -1 EINVAL (Invalid argument)");
-  const SyscallInfo sigaction{13, "rt_sigaction", SyscallStatus::kFull, nullptr,
+  const SyscallInfo sigaction{13,
+                              "rt_sigaction",
+                              SyscallStatus::kFull,
+                              nullptr,
                               {kSignal, kPtr, kPtr, kSize, kNone, kNone}};
   EXPECT_EQ(line(sigaction, {2, 0, 0, 8}, 0), "rt_sigaction(SIGINT, NULL, NULL, 8) = 0");
   EXPECT_EQ(line(sigaction, {32, 0, 0, 8}, 0), "rt_sigaction(SIGRTMIN, NULL, NULL, 8) = 0");
   EXPECT_EQ(line(sigaction, {34, 0, 0, 8}, 0), "rt_sigaction(SIGRT_2, NULL, NULL, 8) = 0");
   EXPECT_EQ(line(sigaction, {65, 0, 0, 8}, -EINVAL),
             "rt_sigaction(65, NULL, NULL, 8) = -1 EINVAL (Invalid argument)");
-  const SyscallInfo arch_prctl{158, "arch_prctl", SyscallStatus::kFull, nullptr,
+  const SyscallInfo arch_prctl{158,
+                               "arch_prctl",
+                               SyscallStatus::kFull,
+                               nullptr,
                                {kArchPrctl, kHex, kNone, kNone, kNone, kNone}};
   EXPECT_EQ(line(arch_prctl, {0x1002, 0x2eccd380}, 0), "arch_prctl(ARCH_SET_FS, 0x2eccd380) = 0");
-  const SyscallInfo madvise{28, "madvise", SyscallStatus::kFull, nullptr,
-                            {kPtr, kSize, kMadvise, kNone, kNone, kNone}};
+  const SyscallInfo madvise{
+      28, "madvise", SyscallStatus::kFull, nullptr, {kPtr, kSize, kMadvise, kNone, kNone, kNone}};
   EXPECT_EQ(line(madvise, {0, 0, 4}, 0), "madvise(NULL, 0, MADV_DONTNEED) = 0");
-  const SyscallInfo mremap{25, "mremap", SyscallStatus::kFull, nullptr,
-                           {kPtr, kSize, kSize, kMremapFlags, kPtr, kNone}};
+  const SyscallInfo mremap{
+      25, "mremap", SyscallStatus::kFull, nullptr, {kPtr, kSize, kSize, kMremapFlags, kPtr, kNone}};
   EXPECT_EQ(line(mremap, {0, 0, 0, 3, 0}, -EINVAL),
             "mremap(NULL, 0, 0, MREMAP_MAYMOVE|MREMAP_FIXED, NULL) = -1 EINVAL (Invalid "
             "argument)");
-  const SyscallInfo sigprocmask{14, "rt_sigprocmask", SyscallStatus::kFull, nullptr,
+  const SyscallInfo sigprocmask{14,
+                                "rt_sigprocmask",
+                                SyscallStatus::kFull,
+                                nullptr,
                                 {kSigprocHow, kPtr, kPtr, kSize, kNone, kNone}};
   EXPECT_EQ(line(sigprocmask, {0, 0, 0, 8}, 0), "rt_sigprocmask(SIG_BLOCK, NULL, NULL, 8) = 0");
 }
 
 TEST_F(TraceTest, NoReturnAndUnknown) {
-  const SyscallInfo exit_group{231, "exit_group", SyscallStatus::kFull, nullptr,
-                               {kInt, kNone, kNone, kNone, kNone, kNone}};
+  const SyscallInfo exit_group{
+      231, "exit_group", SyscallStatus::kFull, nullptr, {kInt, kNone, kNone, kNone, kNone, kNone}};
   // dispatch.cc writes the line of a call that does not return before it.
   TraceRecord rec = trace_begin(&exit_group, mem.reader(), args(231, {0}));
   EXPECT_TRUE(rec.no_return);
   EXPECT_EQ(trace_format(rec, 0), "exit_group(0) = ?");
-  const SyscallInfo exit_info{60, "exit", SyscallStatus::kFull, nullptr,
-                              {kInt, kNone, kNone, kNone, kNone, kNone}};
+  const SyscallInfo exit_info{
+      60, "exit", SyscallStatus::kFull, nullptr, {kInt, kNone, kNone, kNone, kNone, kNone}};
   EXPECT_EQ(line(exit_info, {3}, 0, Outcome::kExitThread), "exit(3) = ?");
-  const SyscallInfo execve{59, "execve", SyscallStatus::kFull, nullptr,
-                           {kPath, kPtr, kPtr, kNone, kNone, kNone}};
+  const SyscallInfo execve{
+      59, "execve", SyscallStatus::kFull, nullptr, {kPath, kPtr, kPtr, kNone, kNone, kNone}};
   mem.put(kPathAddr, std::string("/bin/true\0", 10));
   EXPECT_EQ(line(execve, {kPathAddr, 0x1000, 0x2000}, 0, Outcome::kNoReturn),
             "execve(\"/bin/true\", 0x1000, 0x2000) = 0");
@@ -239,8 +247,16 @@ TEST_F(TraceTest, NoReturnAndUnknown) {
 
 TEST(TraceQuote, Escapes) {
   EXPECT_EQ(trace_quote("a\"b\\c\r\v\f", false), "\"a\\\"b\\\\c\\r\\v\\f\"");
-  EXPECT_EQ(trace_quote(std::string("\0" "7", 2), false), "\"\\0007\"");
-  EXPECT_EQ(trace_quote(std::string("\0" "8", 2), false), "\"\\08\"");
+  EXPECT_EQ(trace_quote(std::string("\0"
+                                    "7",
+                                    2),
+                        false),
+            "\"\\0007\"");
+  EXPECT_EQ(trace_quote(std::string("\0"
+                                    "8",
+                                    2),
+                        false),
+            "\"\\08\"");
   EXPECT_EQ(trace_quote("\x7f\x80", true), "\"\\177\\200\"...");
 }
 

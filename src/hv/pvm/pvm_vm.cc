@@ -142,7 +142,7 @@ Result<void> PvmVm::install_shim(PageTables& pt) {
   return Ok();
 }
 
-Result<std::unique_ptr<Vcpu>> PvmVm::create_vcpu(uint64_t cr3, const VcpuStart& start) {
+Result<std::unique_ptr<PvmVcpu>> PvmVm::new_vcpu() {
   int fd = ioctl(vm_.get(), KVM_CREATE_VCPU, next_vcpu_id_);
   if (fd < 0) return Errno{errno};
   fd = move_to_private_fd(fd);
@@ -153,8 +153,18 @@ Result<std::unique_ptr<Vcpu>> PvmVm::create_vcpu(uint64_t cr3, const VcpuStart& 
     close(fd);
     return Errno{errno};
   }
-  auto vcpu = std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_);
+  return std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_);
+}
+
+Result<std::unique_ptr<Vcpu>> PvmVm::create_vcpu(uint64_t cr3, const VcpuStart& start) {
+  std::unique_ptr<PvmVcpu> vcpu = TRY(new_vcpu());
   TRY(vcpu->init(cr3, start));
+  return std::unique_ptr<Vcpu>(std::move(vcpu));
+}
+
+Result<std::unique_ptr<Vcpu>> PvmVm::restore_vcpu(const VcpuState& state) {
+  std::unique_ptr<PvmVcpu> vcpu = TRY(new_vcpu());
+  TRY(vcpu->restore(state));
   return std::unique_ptr<Vcpu>(std::move(vcpu));
 }
 
@@ -243,9 +253,15 @@ Result<void> PvmVcpu::set_xcr0() {
   return Ok();
 }
 
-Result<void> PvmVcpu::init(uint64_t cr3, const VcpuStart& start) {
+Result<void> PvmVcpu::common_init() {
   if (ioctl(fd_.get(), kvm_abi::kSetCpuid2, vm_.cpuid()) < 0) return Errno{errno};
   TRY(set_msrs());
+  install_kick_handler();
+  return Ok();
+}
+
+Result<void> PvmVcpu::init(uint64_t cr3, const VcpuStart& start) {
+  TRY(common_init());
   TRY(set_sregs(cr3));
   TRY(set_xcr0());
 
@@ -259,8 +275,44 @@ Result<void> PvmVcpu::init(uint64_t cr3, const VcpuStart& start) {
   r.rsp = super_va(frame_off);
   r.rflags = 0x2;
   if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return Errno{errno};
+  // The sync area mirrors the registers from now on (a dirty write-back
+  // before the first exit must not load zeros).
+  run_->s.regs.regs = r;
   run_->kvm_valid_regs = KVM_SYNC_X86_REGS;
-  install_kick_handler();
+  return Ok();
+}
+
+// Backend state layout: kvm_sregs, then the XSAVE area, then XCR0.
+Result<VcpuState> PvmVcpu::save_state() {
+  VcpuState st;
+  st.regs = regs();
+  st.backend.resize(sizeof(kvm_sregs) + kvm_abi::kXsaveSize + sizeof(uint64_t));
+  uint8_t* p = st.backend.data();
+  if (ioctl(fd_.get(), KVM_GET_SREGS, p) < 0) return Errno{errno};
+  if (ioctl(fd_.get(), kvm_abi::kGetXsave, p + sizeof(kvm_sregs)) < 0) return Errno{errno};
+  kvm_xcrs x{};
+  if (ioctl(fd_.get(), KVM_GET_XCRS, &x) < 0) return Errno{errno};
+  uint64_t xcr0 = x.nr_xcrs ? x.xcrs[0].value : 3;
+  memcpy(p + sizeof(kvm_sregs) + kvm_abi::kXsaveSize, &xcr0, sizeof xcr0);
+  return st;
+}
+
+Result<void> PvmVcpu::restore(const VcpuState& st) {
+  if (st.backend.size() != sizeof(kvm_sregs) + kvm_abi::kXsaveSize + sizeof(uint64_t))
+    return Errno{EINVAL};
+  TRY(common_init());
+  const uint8_t* p = st.backend.data();
+  if (ioctl(fd_.get(), KVM_SET_SREGS, p) < 0) return Errno{errno};
+  kvm_xcrs x{};
+  x.nr_xcrs = 1;
+  memcpy(&x.xcrs[0].value, p + sizeof(kvm_sregs) + kvm_abi::kXsaveSize, sizeof(uint64_t));
+  if (ioctl(fd_.get(), KVM_SET_XCRS, &x) < 0) return Errno{errno};
+  if (ioctl(fd_.get(), kvm_abi::kSetXsave, p + sizeof(kvm_sregs)) < 0) return Errno{errno};
+  kvm_regs r;
+  memcpy(&r, &st.regs, sizeof r);
+  if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return Errno{errno};
+  run_->s.regs.regs = r;
+  run_->kvm_valid_regs = KVM_SYNC_X86_REGS;
   return Ok();
 }
 

@@ -31,8 +31,11 @@ class PvmVcpu final : public Vcpu {
   Result<void> set_gs_base(uint64_t base) override;
   Result<uint64_t> gs_base() override;
   void kick() override;
+  Result<VcpuState> save_state() override;
+  Result<void> restore(const VcpuState& state);
 
  private:
+  Result<void> common_init();
   VcpuExit exit_from_fault_port();
   VcpuExit exit_from_mmio();
   Result<void> set_msrs();
@@ -52,6 +55,7 @@ class PvmVm final : public Vm {
   PvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size);
   Result<void> install_shim(PageTables& pt) override;
   Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) override;
+  Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) override;
   void invalidate(uint64_t pa, uint64_t len, bool contents_dead) override;
   uint64_t task_size() const override;
 
@@ -61,6 +65,7 @@ class PvmVm final : public Vm {
 
  private:
   friend class PvmVcpu;
+  Result<std::unique_ptr<PvmVcpu>> new_vcpu();
   UniqueFd kvm_;
   UniqueFd vm_;
   uint8_t* memory_;

@@ -1,0 +1,209 @@
+#include "kernel/exec.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "base/log.h"
+#include "base/private_fd.h"
+#include "kernel/process.h"
+#include "loader/load.h"
+#include "mm/layout.h"
+#include "shim/shim_abi.h"
+
+namespace elfuse {
+namespace {
+
+// Guest-physical layout (docs/internals.md, "Guest physical memory").
+constexpr uint64_t kTablePoolStart = SHIM_PHYS_END;
+constexpr uint64_t kTablePoolEnd = 64ull << 20;
+constexpr uint64_t kDataStart = 64ull << 20;
+constexpr int kAddrNoRandomize = 0x0040000;
+
+uint64_t random_u64() {
+  uint64_t v = 0;
+  (void)!getrandom(&v, sizeof v, 0);
+  return v;
+}
+
+uint64_t read_sysctl(const char* path, uint64_t fallback) {
+  FILE* f = fopen(path, "re");
+  if (!f) return fallback;
+  unsigned long long v;
+  bool ok = fscanf(f, "%llu", &v) == 1;
+  fclose(f);
+  return ok ? v : fallback;
+}
+
+ElfError exec_error(int err, const std::string& what) {
+  return ElfError{ElfErrorKind::kIo, err, what + ": " + strerror(err)};
+}
+
+std::string absolute_path(int fd, const std::string& path) {
+  char buf[PATH_MAX];
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n > 0) return std::string(buf, n);
+  return path;
+}
+
+AuxvInputs auxv_inputs() {
+  AuxvInputs in;
+  in.hwcap = getauxval(AT_HWCAP);
+  in.hwcap2 = getauxval(AT_HWCAP2);
+  in.minsigstksz = getauxval(AT_MINSIGSTKSZ);
+  in.clktck = sysconf(_SC_CLK_TCK);
+  in.uid = getuid();
+  in.euid = geteuid();
+  in.gid = getgid();
+  in.egid = getegid();
+  return in;
+}
+
+// fs/file.c do_close_on_exec: every guest descriptor marked FD_CLOEXEC.
+void close_on_exec(const FdRules& rules) {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return;
+  int self = dirfd(d);
+  std::vector<int> to_close;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    int fd = atoi(e->d_name);
+    if (fd == self || !rules.guest_fd(fd)) continue;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC)) to_close.push_back(fd);
+  }
+  closedir(d);
+  for (int fd : to_close) close(fd);
+}
+
+// fs/exec.c flush_signal_handlers: caught signals go back to SIG_DFL;
+// ignored ones stay ignored. The host already has SIG_DFL or SIG_IGN for
+// every signal it mirrors; a caught one was mirrored as ignored.
+void reset_caught_signals(Process& proc) {
+  for (int sig = 1; sig <= 64; sig++) {
+    GuestSigaction& act = proc.sigactions[sig - 1];
+    if (act.handler > 1) {
+      act = GuestSigaction{};
+      if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGTRAP &&
+          sig != SIGURG && sig != SIGKILL && sig != SIGSTOP && sig < SIGRTMIN)
+        signal(sig, SIG_DFL);
+    } else {
+      act.flags = 0;
+      act.mask = 0;
+      act.restorer = 0;
+    }
+  }
+}
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
+  int open_flags = O_RDONLY | O_CLOEXEC;
+  if (request.flags & AT_SYMLINK_NOFOLLOW) open_flags |= O_NOFOLLOW;
+  int fd;
+  if (request.path.empty() && (request.flags & AT_EMPTY_PATH))
+    fd = fcntl(request.dirfd, F_DUPFD_CLOEXEC, 0);
+  else
+    fd = openat(request.dirfd, request.path.c_str(), open_flags);
+  if (fd < 0) return exec_error(errno == ELOOP && (request.flags & AT_SYMLINK_NOFOLLOW) ? ELOOP : errno,
+                                request.path);
+  UniqueFd file(move_to_private_fd(fd));
+  struct stat st;
+  if (fstat(file.get(), &st) < 0) return exec_error(errno, request.path);
+  // fs/exec.c do_open_execat: a regular file with execute permission.
+  if (!S_ISREG(st.st_mode)) return exec_error(EACCES, request.path);
+  std::string proc_path = "/proc/self/fd/" + std::to_string(file.get());
+  if (access(proc_path.c_str(), X_OK) < 0) return exec_error(EACCES, request.path);
+  ElfOr<FdReader> reader = FdReader::open(file.get());
+  if (!reader.ok()) return reader.error();
+  ElfOr<ElfImage> image = parse_elf(reader.value());
+  if (!image.ok()) return image.error();
+  PreparedExec prepared;
+  prepared.exe_path = absolute_path(file.get(), request.path);
+  prepared.fd = std::move(file);
+  prepared.request = std::move(request);
+  return prepared;
+}
+
+Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) {
+  ExecRequest& req = prepared.request;
+  // Drop the old image: vCPU, VM and every byte of guest memory but the
+  // shim's, which install_shim rewrites.
+  thread.vcpu.reset();
+  proc.vm.reset();
+  proc.memory.reset();
+  madvise(proc.reservation + SHIM_PHYS_END, proc.reservation_size - SHIM_PHYS_END, MADV_DONTNEED);
+  close_on_exec(proc.fds);
+  reset_caught_signals(proc);
+  if (proc.vfork_done_fd >= 0) {
+    close(proc.vfork_done_fd);
+    proc.vfork_done_fd = -1;
+  }
+
+  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size);
+  rlimit stack_limit;
+  getrlimit(RLIMIT_STACK, &stack_limit);
+  int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
+  bool randomize = !(proc.personality & kAddrNoRandomize) && va_space != 0;
+  LayoutInputs li{proc.vm->task_size(), randomize, stack_limit.rlim_cur,
+                  read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
+  proc.memory = std::make_unique<MemoryManager>(
+      proc.reservation, proc.reservation_size,
+      PhysAllocator(proc.reservation_size, kTablePoolStart, kTablePoolEnd, kDataStart),
+      &proc.shadow_sync, make_layout(li));
+  TRY(proc.vm->install_shim(proc.mm().page_tables()));
+
+  LoadOptions lo;
+  lo.randomize = randomize;
+  lo.randomize_va_space = va_space;
+  lo.random = random_u64;
+  lo.exe_path = prepared.exe_path;
+  InterpOpener open_interp = [](const std::string& interp) -> ElfOr<UniqueFd> {
+    int ifd = open(interp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ifd < 0) return exec_error(errno, interp);
+    return UniqueFd(move_to_private_fd(ifd));
+  };
+  ElfOr<LoadedProgram> prog = load_program(proc.mm(), prepared.fd.get(), lo, open_interp);
+  if (!prog.ok()) {
+    log_error("%s: %s", req.path.c_str(), prog.error().message.c_str());
+    return Errno{prog.error().linux_errno ? prog.error().linux_errno : ENOEXEC};
+  }
+  prepared.fd.reset();
+
+  InitialStackInput si;
+  si.argv = std::move(req.argv);
+  si.envp = std::move(req.envp);
+  si.execfn = req.path;
+  si.auxv = linux_auxv(auxv_inputs(), prog.value());
+  (void)!getrandom(si.random.data(), si.random.size(), 0);
+  si.align_random = randomize ? static_cast<uint32_t>(random_u64() % 8192) : 0;
+  si.rlimit_stack = stack_limit.rlim_cur;
+  StackOptions so;
+  so.rlimit_stack = stack_limit.rlim_cur;
+  so.executable = prog->stack_executable;
+  MappedStack stack = TRY(map_initial_stack(proc.mm(), std::move(si), so));
+
+  thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
+  proc.exe_path = prepared.exe_path;
+  // fs/exec.c __set_task_comm: the task name is the file's base name.
+  prctl(PR_SET_NAME, base_name(req.path).c_str(), 0, 0, 0);
+  return Ok();
+}
+
+}  // namespace elfuse

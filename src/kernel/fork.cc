@@ -1,0 +1,93 @@
+#include "kernel/fork.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.h"
+#include "base/private_fd.h"
+#include "kernel/process.h"
+
+namespace elfuse {
+namespace {
+
+// The child side: the inherited KVM descriptors belong to the parent's VM
+// (KVM refuses them in another mm), so the child drops them and builds a VM
+// of its own over the same (now copied) guest memory; the page tables and
+// the shim are already in it.
+void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req) {
+  proc.pid = getpid();
+  thread.tid = gettid();
+  thread.vcpu.reset();
+  proc.vm.reset();
+  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size);
+  VcpuState child_state = state;
+  if (req.stack) child_state.regs.rsp = req.stack;
+  Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);
+  if (!vcpu.ok()) fatal("fork: cannot restore the vCPU in the child: %s", strerror(vcpu.error()));
+  thread.vcpu = std::move(vcpu.value());
+  if (req.flags & CLONE_SETTLS) {
+    if (!thread.vcpu->set_fs_base(req.tls).ok()) fatal("fork: cannot set the child's TLS");
+  }
+  // kernel/fork.c: the child's tid goes to child_tid in the child's memory.
+  if (req.flags & CLONE_CHILD_SETTID) {
+    int tid = thread.tid;
+    (void)proc.mm().copy_out(req.child_tid, &tid, sizeof tid);
+  }
+  thread.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
+}
+
+}  // namespace
+
+Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req) {
+  VcpuState state = TRY(thread.vcpu->save_state());
+  bool vfork = req.flags & CLONE_VFORK;
+  int done[2] = {-1, -1};
+  if (vfork) {
+    if (pipe2(done, O_CLOEXEC) < 0) return Errno{errno};
+    done[0] = move_to_private_fd(done[0]);
+    done[1] = move_to_private_fd(done[1]);
+  }
+  // glibc's fork() keeps its own state right in the child; a raw clone is
+  // needed only for an exit signal other than SIGCHLD.
+  pid_t pid = req.exit_signal == SIGCHLD
+                  ? fork()
+                  : static_cast<pid_t>(syscall(SYS_clone, req.exit_signal, 0, 0, 0, 0));
+  if (pid < 0) {
+    int err = errno;
+    if (vfork) {
+      close(done[0]);
+      close(done[1]);
+    }
+    return Errno{err};
+  }
+  if (pid == 0) {
+    if (vfork) {
+      close(done[0]);
+      proc.vfork_done_fd = done[1];
+    }
+    become_child(proc, thread, state, req);
+    return 0;
+  }
+  if (req.flags & CLONE_PARENT_SETTID) {
+    int child = pid;
+    (void)proc.mm().copy_out(req.parent_tid, &child, sizeof child);
+  }
+  if (vfork) {
+    // vfork(2): the parent sleeps until the child execs or exits, which
+    // closes the child's end of the pipe.
+    close(done[1]);
+    char c;
+    while (read(done[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    close(done[0]);
+  }
+  return pid;
+}
+
+}  // namespace elfuse

@@ -1,0 +1,28 @@
+// fork, vfork and clone without CLONE_VM: a real host process (guest pid =
+// host pid) whose VM is new and whose memory is the host's copy-on-write
+// copy of the parent's reservation.
+#pragma once
+
+#include <cstdint>
+
+#include "base/result.h"
+
+namespace elfuse {
+
+class Process;
+class Thread;
+
+struct CloneRequest {
+  uint64_t flags = 0;       // CLONE_* without the exit signal
+  int exit_signal = 0;      // sent to the parent when the child ends
+  uint64_t stack = 0;       // child's RSP, 0 to keep the parent's
+  uint64_t parent_tid = 0;  // CLONE_PARENT_SETTID
+  uint64_t child_tid = 0;   // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
+  uint64_t tls = 0;         // CLONE_SETTLS
+};
+
+// Returns the child's pid in the parent and 0 in the child, whose thread
+// continues on a new vCPU with the parent's registers.
+Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req);
+
+}  // namespace elfuse
