@@ -5,6 +5,8 @@
 #   not_elf   an executable text file (no #!)    -> 126, "not an ELF" / "exec format"
 #   empty     an empty executable file           -> 126, "truncated" / "exec format" / ...
 #   aarch64   a valid aarch64 ELF executable     -> 126, "aarch64" / "arm64"
+#   segv      a static program writing to NULL    -> 139, the signal, address, rip, mapping
+#   enosys    a static program calling syscall 100000 twice -> 0, reported once
 # These are expected values, not native comparisons. ELFUSE in the environment
 # overrides the ELFUSE argument, as in compare.sh.
 set -euo pipefail
@@ -33,6 +35,17 @@ case $kind in
   aarch64)
     "$here/make_foreign_elf.sh" "$prog"
     want_status=126 want_re='aarch64|arm64'
+    ;;
+  segv)
+    printf 'int main(void) { *(volatile int *)0 = 1; return 0; }\n' >"$tmp/p.c"
+    gcc -static -O1 -o "$prog" "$tmp/p.c"
+    want_status=139
+    want_re='^guest killed by SIGSEGV: address 0x0 \(no mapping\), rip 0x[0-9a-f]+ \([0-9a-f]+-[0-9a-f]+ r-xp '
+    ;;
+  enosys)
+    printf '#include <unistd.h>\nint main(void) { syscall(100000); syscall(100000); return 0; }\n' >"$tmp/p.c"
+    gcc -static -O1 -o "$prog" "$tmp/p.c"
+    want_status=0 want_re='unknown syscall 100000; it returns ENOSYS'
     ;;
   *)
     echo "expect_error.sh: unknown kind $kind" >&2

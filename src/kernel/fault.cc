@@ -88,13 +88,16 @@ void die_by_signal(int signo) {
 void die_of_fault(Process& proc, const GuestFault& fault) {
   bool mapped = fault.vector == kPageFault && proc.mm().vmas().find(fault.address) != nullptr;
   FaultSignal sig = signal_for_fault(fault, mapped);
-  uint64_t where = fault.vector == kPageFault ? fault.address : fault.rip;
   const char* abbrev = sigabbrev_np(sig.signo);
   std::string name = abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig.signo);
-  log_error("guest killed by %s: %s at %#llx (%s), rip %#llx (%s)", name.c_str(),
-            fault.vector == kPageFault ? "address" : "instruction",
-            static_cast<unsigned long long>(where), describe_mapping(proc, where).c_str(),
-            static_cast<unsigned long long>(fault.rip), describe_mapping(proc, fault.rip).c_str());
+  if (fault.vector == kPageFault)
+    log_error("guest killed by %s: address 0x%llx (%s), rip 0x%llx (%s)", name.c_str(),
+              static_cast<unsigned long long>(fault.address),
+              describe_mapping(proc, fault.address).c_str(),
+              static_cast<unsigned long long>(fault.rip), describe_mapping(proc, fault.rip).c_str());
+  else
+    log_error("guest killed by %s: rip 0x%llx (%s)", name.c_str(),
+              static_cast<unsigned long long>(fault.rip), describe_mapping(proc, fault.rip).c_str());
   die_by_signal(sig.signo);
 }
 

@@ -69,7 +69,8 @@ Result<void> prlimit_self(Process& p, unsigned resource, const struct rlimit* ne
   };
   if (new_lim) {
     if (new_lim->rlim_cur > new_lim->rlim_max) return Errno{EINVAL};
-    if (new_lim->rlim_max > static_cast<uint64_t>(p.fds.floor)) return Errno{EPERM};
+    // The limits are the guest's own; the fd floor only caps the
+    // descriptors it can get (fs::fd_limit), not the values it may set.
     if (new_lim->rlim_max > cur.rlim_max) {
       struct rlimit host {};
       ::getrlimit(RLIMIT_NOFILE, &host);
