@@ -8,7 +8,22 @@
 #include <sys/platform/x86.h>
 #endif
 
+// The implementation glibc's ifunc resolver chose for a string function.
+// In a static non-PIE program, taking the function's address reads the GOT
+// slot the IRELATIVE relocation filled, i.e. the chosen variant
+// (__memmove_avx512_unaligned_erms, __strlen_evex...). The binary is not
+// relocated, so equal addresses natively and under elfuse mean the same
+// variant was picked.
+static void show_impl(const char* name, const void* fn) { printf("%s -> %p\n", name, fn); }
+
 int main(void) {
+  show_impl("memcpy", (const void*)memcpy);
+  show_impl("memmove", (const void*)memmove);
+  show_impl("memset", (const void*)memset);
+  show_impl("memcmp", (const void*)memcmp);
+  show_impl("strlen", (const void*)strlen);
+  show_impl("strchr", (const void*)strchr);
+  show_impl("strcmp", (const void*)strcmp);
   __builtin_cpu_init();
   printf("sse2 %d\n", __builtin_cpu_supports("sse2") != 0);
   printf("sse4.2 %d\n", __builtin_cpu_supports("sse4.2") != 0);
