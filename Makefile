@@ -20,7 +20,7 @@ BUSYBOX    := /bin/busybox
 
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
-                busybox-static musl-tools manpages-dev
+                busybox-static musl-tools manpages-dev python3
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.

@@ -7,6 +7,8 @@
 #   aarch64   a valid aarch64 ELF executable     -> 126, "aarch64" / "arm64"
 #   segv      a static program writing to NULL    -> 139, the signal, address, rip, mapping
 #   enosys    a static program calling syscall 100000 twice -> 0, reported once
+#   no_kvm    no KVM device (ELFUSE_KVM_DEVICE=/nonexistent) -> 1, what to do
+#   not_kvm   a KVM device that is not KVM (/dev/null)        -> 1, says so
 # These are expected values, not native comparisons. ELFUSE in the environment
 # overrides the ELFUSE argument, as in compare.sh.
 set -euo pipefail
@@ -47,6 +49,16 @@ case $kind in
     gcc -static -O1 -o "$prog" "$tmp/p.c"
     want_status=0 want_re='unknown syscall 100000; it returns ENOSYS'
     ;;
+  no_kvm)
+    cp /bin/busybox "$prog"
+    export ELFUSE_KVM_DEVICE=/nonexistent/kvm
+    want_status=1 want_re='/nonexistent/kvm does not exist: this host has no KVM; load the kvm_pvm module'
+    ;;
+  not_kvm)
+    cp /bin/busybox "$prog"
+    export ELFUSE_KVM_DEVICE=/dev/null
+    want_status=1 want_re='is not KVM'
+    ;;
   *)
     echo "expect_error.sh: unknown kind $kind" >&2
     exit 2
@@ -55,6 +67,7 @@ esac
 
 status=0
 (cd "$tmp" && ulimit -c 0 && exec timeout -k 5 60 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C \
+  ${ELFUSE_KVM_DEVICE:+ELFUSE_KVM_DEVICE=$ELFUSE_KVM_DEVICE} \
   "$elfuse" "$prog" </dev/null >"$tmp/out" 2>"$tmp/err") || status=$?
 
 fail=0

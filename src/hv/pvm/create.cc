@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
@@ -22,17 +23,20 @@ bool module_loaded(const char* name) {
   return stat(path.c_str(), &st) == 0;
 }
 
+// ELFUSE_KVM_DEVICE replaces /dev/kvm (tests use it to check the messages).
 UniqueFd open_kvm_or_die() {
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  const char* override = getenv("ELFUSE_KVM_DEVICE");
+  const char* dev = override && *override ? override : "/dev/kvm";
+  int fd = open(dev, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT)
-      fatal("/dev/kvm does not exist: this host has no KVM; load the kvm_pvm module "
-            "(modprobe kvm_pvm) or run elfuse on a machine with KVM");
+      fatal("%s does not exist: this host has no KVM; load the kvm_pvm module "
+            "(modprobe kvm_pvm) or run elfuse on a machine with KVM", dev);
     if (e == EACCES || e == EPERM)
-      fatal("no permission to open /dev/kvm: add your user to its group (ls -l /dev/kvm) "
-            "or ask an administrator for access");
-    fatal("cannot open /dev/kvm: %s", strerror(e));
+      fatal("no permission to open %s: add your user to its group (ls -l %s) "
+            "or ask an administrator for access", dev, dev);
+    fatal("cannot open %s: %s", dev, strerror(e));
   }
   fd = move_to_private_fd(fd);
   if (fd < 0) fatal("cannot move the /dev/kvm descriptor: %s", strerror(errno));
@@ -44,7 +48,9 @@ UniqueFd open_kvm_or_die() {
 std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size) {
   UniqueFd kvm = open_kvm_or_die();
   int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
-  if (api != KVM_API_VERSION) fatal("/dev/kvm speaks KVM API %d, elfuse needs %d", api, KVM_API_VERSION);
+  if (api != KVM_API_VERSION)
+    fatal("the KVM device is not KVM (KVM_GET_API_VERSION gave %d, elfuse needs %d)", api,
+          KVM_API_VERSION);
   if (!module_loaded("kvm_pvm")) {
     const char* hw = module_loaded("kvm_intel") ? "kvm_intel (Intel VMX)"
                      : module_loaded("kvm_amd") ? "kvm_amd (AMD SVM)"
