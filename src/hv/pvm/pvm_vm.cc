@@ -329,9 +329,12 @@ GuestRegs& PvmVcpu::mutable_regs() {
 void PvmVcpu::finish_syscall(int64_t result) {
   GuestRegs& r = mutable_regs();
   r.rax = static_cast<uint64_t>(result);
-  // SYSRET: RFLAGS = R11 (RF and VM cleared, bit 1 set); RCX keeps the
-  // return address. The stub then jumps to RCX.
-  r.rflags = (r.r11 & 0x3c7fd7) | 0x2;
+  // SYSRET: RFLAGS comes back from R11; RCX keeps the return address and
+  // the stub jumps to it. R11 is guest-controlled (code can jump straight to
+  // the stub), so only flags user code may change itself pass (arithmetic,
+  // TF, DF, AC, NT, ID); IF stays set and IOPL stays 0, as on Linux.
+  constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x40000 | 0x200000;
+  r.rflags = (r.r11 & kUserFlags) | 0x202;
 }
 
 VcpuExit PvmVcpu::run() {

@@ -1,0 +1,306 @@
+// I/O multiplexing: poll, ppoll, select, pselect6. The guest's fds are host
+// fds, so the waiting itself is the host's poll/pselect on host copies of the
+// guest's arrays; what elfuse does is the kernel's argument handling around
+// it (fs/select.c): the order of the EFAULT/EINVAL checks, elfuse's own fds
+// (at or above the floor) looking closed, the write-back of results, and the
+// remaining timeout ppoll/select/pselect6 report (poll_select_finish).
+#include <poll.h>
+#include <signal.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstddef>
+#include <vector>
+
+#include "syscalls/fs_common.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+
+using namespace fs;
+
+static_assert(sizeof(struct pollfd) == 8);
+static_assert(offsetof(struct pollfd, revents) == 6);
+
+namespace {
+
+constexpr long kNsecPerSec = 1000000000L;
+
+// The kernel's sigset_t (include/uapi/asm-generic/signal.h): 64 bits. ppoll
+// and pselect6 take its size and want exactly this (set_user_sigmask).
+constexpr size_t kKernelSigsetSize = 8;
+
+constexpr uint64_t sigbit(int sig) { return 1ull << (sig - 1); }
+// Signals elfuse keeps unblocked on its host threads whatever the guest asks
+// (src/syscalls/sys_signal.cc, rt_sigprocmask): its own faults and SIGURG,
+// the vCPU kick (src/hv/pvm/pvm_vm.cc). A guest mask given to ppoll/pselect6
+// goes to the host without them.
+constexpr uint64_t kHostKeeps = sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) |
+                                sigbit(SIGFPE) | sigbit(SIGTRAP) | sigbit(SIGURG);
+
+// The host's struct for pselect6's sixth argument (fs/select.c
+// struct sigset_argpack); the guest's has the same layout.
+struct SigsetArgpack {
+  uint64_t p;
+  uint64_t size;
+};
+static_assert(sizeof(SigsetArgpack) == 16);
+
+timespec mono_now() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return t;
+}
+
+// The kernel's timeout bookkeeping (fs/select.c poll_select_set_timeout):
+// an absolute CLOCK_MONOTONIC end, with 0/0 meaning "zero timeout" (which is
+// never written back), and the relative timeout handed to the host.
+struct Timeout {
+  bool given = false;  // the guest passed a timeout (not "wait forever")
+  timespec rel{};      // as the guest gave it, normalised
+  timespec end{};      // absolute end; {0, 0} for a zero timeout
+};
+
+// poll_select_set_timeout(): EINVAL unless timespec64_valid (tv_sec >= 0,
+// 0 <= tv_nsec < 1e9). The end saturates instead of overflowing
+// (timespec64_add_safe).
+Result<Timeout> set_timeout(int64_t sec, int64_t nsec) {
+  if (sec < 0 || nsec < 0 || nsec >= kNsecPerSec) return Errno{EINVAL};
+  Timeout t;
+  t.given = true;
+  t.rel = {sec, nsec};
+  if (sec == 0 && nsec == 0) return t;
+  timespec now = mono_now();
+  if (sec > LONG_MAX - now.tv_sec - 1) {
+    t.end = {LONG_MAX, kNsecPerSec - 1};
+  } else {
+    t.end = {now.tv_sec + sec, now.tv_nsec + nsec};
+    if (t.end.tv_nsec >= kNsecPerSec) {
+      t.end.tv_sec++;
+      t.end.tv_nsec -= kNsecPerSec;
+    }
+  }
+  return t;
+}
+
+// The time left until t.end, never negative (poll_select_finish).
+timespec remaining(const Timeout& t) {
+  timespec now = mono_now();
+  timespec r{t.end.tv_sec - now.tv_sec, t.end.tv_nsec - now.tv_nsec};
+  if (r.tv_nsec < 0) {
+    r.tv_sec--;
+    r.tv_nsec += kNsecPerSec;
+  }
+  if (r.tv_sec < 0) r = {0, 0};
+  return r;
+}
+
+// poll_select_finish(): ppoll, select and pselect6 write the time left back
+// to the guest's timeout, except for a zero timeout. A failing write is
+// ignored ("If an application puts its timeval in read-only memory, we don't
+// want the Linux-specific update to the timeval to cause a fault after the
+// select has completed successfully").
+enum class TimeKind { kTimespec, kTimeval };
+void finish_timeout(SyscallContext& ctx, const Timeout& t, uint64_t guest, TimeKind kind) {
+  if (!t.given || guest == 0) return;
+  if (t.end.tv_sec == 0 && t.end.tv_nsec == 0) return;
+  timespec r = remaining(t);
+  if (kind == TimeKind::kTimespec) {
+    (void)ctx.mm.copy_out(guest, &r, sizeof(r));
+  } else {
+    timeval tv{r.tv_sec, r.tv_nsec / 1000};
+    (void)ctx.mm.copy_out(guest, &tv, sizeof(tv));
+  }
+}
+
+// set_user_sigmask(): NULL is no change; otherwise the size must be the
+// kernel's sigset_t (EINVAL) and the mask readable (EFAULT).
+Result<void> read_sigmask(SyscallContext& ctx, uint64_t guest, uint64_t size, uint64_t* out,
+                          bool* given) {
+  *given = false;
+  if (guest == 0) return Ok();
+  if (size != kKernelSigsetSize) return Errno{EINVAL};
+  uint64_t mask = 0;
+  TRY(ctx.mm.copy_in(&mask, guest, sizeof(mask)));
+  *out = mask & ~kHostKeeps;
+  *given = true;
+  return Ok();
+}
+
+// do_sys_poll(): nfds above RLIMIT_NOFILE (the guest's virtual one) is
+// EINVAL; the array must be readable (EFAULT); after waiting, each revents
+// is stored back (EFAULT if that fails). elfuse's own fds are not open as far
+// as the guest knows, so they report POLLNVAL as a closed fd does -- and,
+// like any ready entry, make the call return at once.
+int64_t do_poll(SyscallContext& ctx, uint64_t ufds, unsigned nfds, const timespec* rel,
+                const uint64_t* host_mask) {
+  if (nfds > ctx.proc.fds.nofile_soft) return -EINVAL;
+  std::vector<pollfd> fds(nfds);
+  auto c = ctx.mm.copy_in(fds.data(), ufds, uint64_t{nfds} * sizeof(pollfd));
+  if (!c) return -c.error();
+
+  std::vector<bool> hidden(nfds, false);
+  int64_t n_hidden = 0;
+  for (unsigned i = 0; i < nfds; i++) {
+    if (fds[i].fd >= ctx.proc.fds.floor) {
+      fds[i].fd = -1;  // the host ignores negative fds (revents 0)
+      hidden[i] = true;
+      n_hidden++;
+    }
+  }
+  // The host's ppoll writes the time left into its timespec: give it a
+  // private copy (the guest's is computed from the end time).
+  timespec host_rel{};
+  timespec* relp = nullptr;
+  if (rel || n_hidden > 0) {
+    host_rel = n_hidden > 0 ? timespec{0, 0} : *rel;
+    relp = &host_rel;
+  }
+  long r = ::syscall(SYS_ppoll, fds.data(), static_cast<unsigned long>(nfds), relp, host_mask,
+                     host_mask ? kKernelSigsetSize : 0);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  r += n_hidden;
+  // Only revents is written, entry by entry, as the kernel does: the fd and
+  // events fields stay whatever the guest has there now.
+  for (unsigned i = 0; i < nfds; i++) {
+    short rev = hidden[i] ? static_cast<short>(POLLNVAL) : fds[i].revents;
+    auto w = ctx.mm.copy_out(ufds + uint64_t{i} * sizeof(pollfd) + offsetof(pollfd, revents),
+                             &rev, sizeof(rev));
+    if (!w) return -w.error();
+  }
+  return r;
+}
+
+// FDS_BYTES(n) of fs/select.c: whole longs.
+uint64_t fds_bytes(int n) {
+  return (static_cast<uint64_t>(n) + 63) / 64 * 8;
+}
+
+// core_sys_select(): n < 0 is EINVAL; n is clamped to the size of the fd
+// table -- for the guest, elfuse's floor, as descriptors at and above it are
+// not the guest's; each given set is read (FDS_BYTES(n), EFAULT); after the
+// wait, the result sets are written back the same way (EFAULT). Closed fds
+// in the sets are the host's EBADF.
+int64_t do_select(SyscallContext& ctx, int n, uint64_t inp, uint64_t outp, uint64_t exp,
+                  const timespec* rel, const uint64_t* host_mask) {
+  if (n < 0) return -EINVAL;
+  if (n > ctx.proc.fds.floor) n = ctx.proc.fds.floor;
+  const uint64_t bytes = fds_bytes(n);
+  const uint64_t guest[3] = {inp, outp, exp};
+  std::vector<uint8_t> sets[3];
+  for (int i = 0; i < 3; i++) {
+    if (guest[i] == 0) continue;
+    sets[i].resize(bytes);
+    auto c = ctx.mm.copy_in(sets[i].data(), guest[i], bytes);
+    if (!c) return -c.error();
+  }
+  SigsetArgpack pack{reinterpret_cast<uint64_t>(host_mask), kKernelSigsetSize};
+  // The host's pselect6 may update its copy of the timeout; elfuse computes
+  // the guest's own from the end time instead, so a private copy is passed.
+  timespec host_rel{};
+  timespec* relp = nullptr;
+  if (rel) {
+    host_rel = *rel;
+    relp = &host_rel;
+  }
+  auto ptr = [&](int i) -> void* { return guest[i] ? sets[i].data() : nullptr; };
+  long r = ::syscall(SYS_pselect6, n, ptr(0), ptr(1), ptr(2), relp, host_mask ? &pack : nullptr);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  for (int i = 0; i < 3; i++) {
+    if (guest[i] == 0) continue;
+    auto w = ctx.mm.copy_out(guest[i], sets[i].data(), bytes);
+    if (!w) return -EFAULT;
+  }
+  return r;
+}
+
+}  // namespace
+
+// poll(fds, nfds, timeout_ms): a negative timeout waits forever.
+int64_t sys_poll(SyscallContext& ctx, const SyscallArgs& a) {
+  int ms = arg_int(a.a[2]);
+  timespec rel{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+  return do_poll(ctx, a.a[0], arg_uint(a.a[1]), ms >= 0 ? &rel : nullptr, nullptr);
+}
+
+// ppoll(fds, nfds, tmo_p, sigmask, sigsetsize), fs/select.c: the timeout is
+// read and checked first, then the mask; the time left is written back
+// whatever do_sys_poll returned.
+int64_t sys_ppoll(SyscallContext& ctx, const SyscallArgs& a) {
+  Timeout t;
+  if (a.a[2] != 0) {
+    timespec ts{};
+    auto c = ctx.mm.copy_in(&ts, a.a[2], sizeof(ts));
+    if (!c) return -c.error();
+    auto st = set_timeout(ts.tv_sec, ts.tv_nsec);
+    if (!st) return -st.error();
+    t = *st;
+  }
+  uint64_t mask = 0;
+  bool have_mask = false;
+  auto m = read_sigmask(ctx, a.a[3], a.a[4], &mask, &have_mask);
+  if (!m) return -m.error();
+  int64_t r = do_poll(ctx, a.a[0], arg_uint(a.a[1]), t.given ? &t.rel : nullptr,
+                      have_mask ? &mask : nullptr);
+  finish_timeout(ctx, t, a.a[2], TimeKind::kTimespec);
+  return r;
+}
+
+// select(nfds, readfds, writefds, exceptfds, timeout), fs/select.c
+// kern_select: the timeval is read and checked (tv_usec of a second or more
+// is carried into seconds; negative values are EINVAL) before the sets; on
+// return it holds the time left (Linux-specific, select(2) NOTES).
+int64_t sys_select(SyscallContext& ctx, const SyscallArgs& a) {
+  Timeout t;
+  if (a.a[4] != 0) {
+    timeval tv{};
+    auto c = ctx.mm.copy_in(&tv, a.a[4], sizeof(tv));
+    if (!c) return -c.error();
+    // The kernel carries in 64-bit arithmetic; tv_usec / 1e6 cannot overflow
+    // tv_sec in any way the EINVAL check would not catch first except for
+    // tv_sec near LONG_MAX, which saturates like the end time does.
+    int64_t sec = tv.tv_sec;
+    int64_t carry = tv.tv_usec / 1000000;
+    sec = (carry > 0 && sec > LONG_MAX - carry) ? LONG_MAX : sec + carry;
+    auto st = set_timeout(sec, (tv.tv_usec % 1000000) * 1000);
+    if (!st) return -st.error();
+    t = *st;
+  }
+  int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3],
+                        t.given ? &t.rel : nullptr, nullptr);
+  finish_timeout(ctx, t, a.a[4], TimeKind::kTimeval);
+  return r;
+}
+
+// pselect6(nfds, readfds, writefds, exceptfds, timeout, sig), fs/select.c:
+// sig points to {const sigset_t *ss; size_t ss_len} (read first, EFAULT),
+// then the timespec is read and checked, then the mask itself.
+int64_t sys_pselect6(SyscallContext& ctx, const SyscallArgs& a) {
+  SigsetArgpack pack{0, 0};
+  if (a.a[5] != 0) {
+    auto c = ctx.mm.copy_in(&pack, a.a[5], sizeof(pack));
+    if (!c) return -c.error();
+  }
+  Timeout t;
+  if (a.a[4] != 0) {
+    timespec ts{};
+    auto c = ctx.mm.copy_in(&ts, a.a[4], sizeof(ts));
+    if (!c) return -c.error();
+    auto st = set_timeout(ts.tv_sec, ts.tv_nsec);
+    if (!st) return -st.error();
+    t = *st;
+  }
+  uint64_t mask = 0;
+  bool have_mask = false;
+  auto m = read_sigmask(ctx, pack.p, pack.size, &mask, &have_mask);
+  if (!m) return -m.error();
+  int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3],
+                        t.given ? &t.rel : nullptr, have_mask ? &mask : nullptr);
+  finish_timeout(ctx, t, a.a[4], TimeKind::kTimespec);
+  return r;
+}
+
+}  // namespace elfuse

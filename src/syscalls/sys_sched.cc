@@ -1,0 +1,133 @@
+// Scheduling: nice values (getpriority/setpriority), policies and
+// parameters (sched_*), CPU affinity and getcpu. Guest pids/tids are host
+// pids/tids and each guest thread runs on its own host thread, so the host's
+// scheduler state is the guest's: the calls go to the host, with the
+// kernel's own argument checks done first where a guest pointer is involved
+// (kernel/sched/syscalls.c, kernel/sched/core.c, kernel/sys.c).
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "syscalls/fs_common.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+
+using namespace fs;
+
+static_assert(sizeof(struct sched_param) == 4);
+
+namespace {
+
+// do_sched_setscheduler(): a NULL param or a negative pid is EINVAL before
+// the param is read (EFAULT).
+int64_t set_sched(SyscallContext& ctx, long nr, int pid, int policy, uint64_t param,
+                  bool with_policy) {
+  if (param == 0 || pid < 0) return -EINVAL;
+  struct sched_param p {};
+  auto c = ctx.mm.copy_in(&p, param, sizeof(p));
+  if (!c) return -c.error();
+  long r = with_policy ? ::syscall(nr, pid, policy, &p) : ::syscall(nr, pid, &p);
+  return host_rax(r);
+}
+
+// The kernel's cpumask_size(): what sched_getaffinity returns for a large
+// enough buffer (it returns min(len, cpumask_size())).
+unsigned host_cpumask_size() {
+  static const unsigned size = [] {
+    std::vector<unsigned char> buf(1u << 16);
+    long r = ::syscall(SYS_sched_getaffinity, 0, buf.size(), buf.data());
+    return r > 0 ? static_cast<unsigned>(r) : 128u;
+  }();
+  return size;
+}
+
+}  // namespace
+
+// getpriority(which, who): the raw syscall returns 20 - nice (1..40) so that
+// no result is negative (getpriority(2) "C library/kernel differences"); the
+// host's raw value is the guest's raw value.
+int64_t sys_getpriority(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_getpriority, arg_int(a.a[0]), arg_int(a.a[1])));
+}
+
+int64_t sys_setpriority(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(
+      ::syscall(SYS_setpriority, arg_int(a.a[0]), arg_int(a.a[1]), arg_int(a.a[2])));
+}
+
+int64_t sys_sched_getscheduler(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_sched_getscheduler, arg_int(a.a[0])));
+}
+
+// sched_setscheduler(pid, policy, param): a negative policy is EINVAL first.
+int64_t sys_sched_setscheduler(SyscallContext& ctx, const SyscallArgs& a) {
+  int policy = arg_int(a.a[1]);
+  if (policy < 0) return -EINVAL;
+  return set_sched(ctx, SYS_sched_setscheduler, arg_int(a.a[0]), policy, a.a[2], true);
+}
+
+int64_t sys_sched_setparam(SyscallContext& ctx, const SyscallArgs& a) {
+  return set_sched(ctx, SYS_sched_setparam, arg_int(a.a[0]), 0, a.a[1], false);
+}
+
+// sched_getparam(pid, param): EINVAL for NULL or pid < 0, then the task
+// lookup (ESRCH), then the copy out (EFAULT).
+int64_t sys_sched_getparam(SyscallContext& ctx, const SyscallArgs& a) {
+  int pid = arg_int(a.a[0]);
+  if (a.a[1] == 0 || pid < 0) return -EINVAL;
+  struct sched_param p {};
+  if (::syscall(SYS_sched_getparam, pid, &p) < 0) return -static_cast<int64_t>(errno);
+  auto c = ctx.mm.copy_out(a.a[1], &p, sizeof(p));
+  return c ? 0 : -c.error();
+}
+
+int64_t sys_sched_get_priority_max(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_sched_get_priority_max, arg_int(a.a[0])));
+}
+
+int64_t sys_sched_get_priority_min(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_sched_get_priority_min, arg_int(a.a[0])));
+}
+
+// sched_rr_get_interval(pid, tp): the interval is found (EINVAL for pid < 0,
+// ESRCH) before it is stored (EFAULT).
+int64_t sys_sched_rr_get_interval(SyscallContext& ctx, const SyscallArgs& a) {
+  struct timespec ts {};
+  if (::syscall(SYS_sched_rr_get_interval, arg_int(a.a[0]), &ts) < 0)
+    return -static_cast<int64_t>(errno);
+  auto c = ctx.mm.copy_out(a.a[1], &ts, sizeof(ts));
+  return c ? 0 : -c.error();
+}
+
+// sched_setaffinity(pid, len, mask), kernel/sched/syscalls.c
+// get_user_cpu_mask(): only min(len, cpumask_size()) bytes are read (EFAULT),
+// a shorter mask is zero-extended; then the host applies it (EINVAL for a
+// mask with no usable CPU, ESRCH, EPERM). pid 0 is the calling thread, which
+// is the host thread running this guest thread.
+int64_t sys_sched_setaffinity(SyscallContext& ctx, const SyscallArgs& a) {
+  unsigned len = std::min(arg_uint(a.a[1]), host_cpumask_size());
+  std::vector<unsigned char> mask(host_cpumask_size(), 0);
+  auto c = ctx.mm.copy_in(mask.data(), a.a[2], len);
+  if (!c) return -c.error();
+  return host_rax(::syscall(SYS_sched_setaffinity, arg_int(a.a[0]), mask.size(), mask.data()));
+}
+
+// getcpu(cpu, node, tcache): the CPU this host thread (= this vCPU) runs on.
+// Either pointer may be NULL; a bad one is EFAULT, after the other was stored
+// (kernel/sys.c). The third argument is unused since Linux 2.6.24.
+int64_t sys_getcpu(SyscallContext& ctx, const SyscallArgs& a) {
+  unsigned cpu = 0, node = 0;
+  if (::syscall(SYS_getcpu, &cpu, &node, nullptr) < 0) return -static_cast<int64_t>(errno);
+  bool bad = false;
+  if (a.a[0] != 0 && !ctx.mm.copy_out(a.a[0], &cpu, sizeof(cpu))) bad = true;
+  if (a.a[1] != 0 && !ctx.mm.copy_out(a.a[1], &node, sizeof(node))) bad = true;
+  return bad ? -EFAULT : 0;
+}
+
+}  // namespace elfuse
