@@ -1,0 +1,67 @@
+// futex(2) on the host address of the guest word: guest memory is host
+// memory, so the host kernel's futex does the waiting and waking, and the
+// semantics (value checks, bitsets, requeue, timeouts, EAGAIN/ETIMEDOUT/
+// EINTR) are the kernel's own.
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "kernel/process.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+namespace {
+
+// The host address of an aligned guest u32 the guest may read (the kernel's
+// futex get_user); EFAULT otherwise. Alignment is checked first (EINVAL),
+// as in kernel/futex/core.c get_futex_key.
+Result<uint32_t*> futex_word(const MemoryManager& mm, uint64_t addr) {
+  if (addr % 4) return Errno{EINVAL};
+  std::vector<iovec> r = TRY(mm.host_ranges(addr, 4, PROT_READ));
+  if (r.size() != 1) return Errno{EFAULT};
+  return static_cast<uint32_t*>(r[0].iov_base);
+}
+
+// Which arguments an operation uses (kernel/futex/syscalls.c).
+bool uses_timeout(int cmd) {
+  return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_LOCK_PI ||
+         cmd == FUTEX_LOCK_PI2 || cmd == FUTEX_WAIT_REQUEUE_PI;
+}
+bool uses_uaddr2(int cmd) {
+  return cmd == FUTEX_REQUEUE || cmd == FUTEX_CMP_REQUEUE || cmd == FUTEX_WAKE_OP ||
+         cmd == FUTEX_CMP_REQUEUE_PI || cmd == FUTEX_WAIT_REQUEUE_PI;
+}
+
+}  // namespace
+
+int64_t sys_futex(SyscallContext& ctx, const SyscallArgs& a) {
+  int op = static_cast<int>(a.a[1]);
+  int cmd = op & FUTEX_CMD_MASK;
+  Result<uint32_t*> word = futex_word(ctx.mm, a.a[0]);
+  if (!word.ok()) return -word.error();
+  timespec ts;
+  const timespec* timeout = nullptr;
+  uint64_t val2 = a.a[3];  // val2 for requeue and wake_op: passed in the timeout slot
+  if (uses_timeout(cmd) && a.a[3]) {
+    if (auto r = ctx.mm.copy_in(&ts, a.a[3], sizeof ts); !r.ok()) return -r.error();
+    timeout = &ts;
+  }
+  uint32_t* word2 = nullptr;
+  if (uses_uaddr2(cmd)) {
+    Result<uint32_t*> w2 = futex_word(ctx.mm, a.a[4]);
+    if (!w2.ok()) return -w2.error();
+    word2 = *w2;
+  }
+  long r = uses_timeout(cmd)
+               ? syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), timeout, word2,
+                         static_cast<uint32_t>(a.a[5]))
+               : syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), val2, word2,
+                         static_cast<uint32_t>(a.a[5]));
+  return host_rax(r);
+}
+
+}  // namespace elfuse
