@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   constexpr uint64_t kSize = 64ull << 20, kCode = 0x400000, kCodePa = 32ull << 20;
   auto* mem = static_cast<uint8_t*>(mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
                                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-  std::unique_ptr<Vm> vm = create_vm_or_die(mem, kSize);
+  std::unique_ptr<Vm> vm = create_vm_or_die(mem, kSize, kSize);
   FlatTables tables;
   tables.base = mem;
   PageTables pt(&tables);

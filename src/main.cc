@@ -32,10 +32,10 @@ namespace elfuse {
 namespace {
 
 constexpr const char* kVersion = "elfuse 0.1 (backend: PVM)";
-// Guest-physical memory: one lazily backed host reservation. KVM allocates
-// per-page metadata for the whole memslot when it is registered: 64 GiB costs
-// about 20 ms of start-up, 16 GiB under 1 ms (docs/internals.md).
-constexpr uint64_t kPhysSize = 16ull << 30;
+// Guest-physical memory: one lazily backed host reservation (host address
+// space only). It is registered with KVM 1 GiB at a time as the guest needs
+// it (docs/internals.md, "Guest physical memory").
+constexpr uint64_t kPhysSize = 64ull << 30;
 
 struct Options {
   bool trace = false;

@@ -90,13 +90,19 @@ class Vm {
   // Makes every vCPU drop cached translations of guest-physical
   // [pa, pa + len) (see docs/internals.md, "Shadow paging").
   virtual void invalidate(uint64_t pa, uint64_t len, bool contents_dead) = 0;
+  // Makes guest-physical [0, end) guest memory (more KVM memslots over the
+  // reservation). Registered memory stays registered.
+  virtual Result<void> register_memory(uint64_t end) = 0;
+  virtual uint64_t registered_memory() const = 0;
   // The user range the guest gets: [0, task_size()).
   virtual uint64_t task_size() const = 0;
 };
 
 // Opens /dev/kvm and creates a VM over the host reservation
-// [memory, memory + size) as guest-physical [0, size). On failure prints one
-// line saying what is wrong and what to do, and exits non-zero.
-std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size);
+// [memory, memory + size), guest-physical [0, size), of which [0, initial)
+// is registered now (register_memory adds the rest as it is needed). On
+// failure prints one line saying what is wrong and what to do, and exits
+// non-zero.
+std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t initial);
 
 }  // namespace elfuse

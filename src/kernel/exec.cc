@@ -28,6 +28,9 @@ namespace {
 constexpr uint64_t kTablePoolStart = SHIM_PHYS_END;
 constexpr uint64_t kTablePoolEnd = 64ull << 20;
 constexpr uint64_t kDataStart = 64ull << 20;
+// Guest-physical memory registered at start; the pool grows in 1 GiB steps
+// (PhysAllocator::set_growth, Vm::register_memory).
+constexpr uint64_t kInitialPhys = 1ull << 30;
 constexpr int kAddrNoRandomize = 0x0040000;
 
 uint64_t random_u64() {
@@ -156,7 +159,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     proc.vfork_done_fd = -1;
   }
 
-  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size);
+  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, kInitialPhys);
   rlimit stack_limit;
   getrlimit(RLIMIT_STACK, &stack_limit);
   int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
@@ -165,7 +168,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
                   read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
   proc.memory = std::make_unique<MemoryManager>(
       proc.reservation, proc.reservation_size,
-      PhysAllocator(proc.reservation_size, kTablePoolStart, kTablePoolEnd, kDataStart),
+      PhysAllocator(kInitialPhys, kTablePoolStart, kTablePoolEnd, kDataStart),
       &proc.shadow_sync, make_layout(li));
   TRY(proc.vm->install_shim(proc.mm().page_tables()));
 

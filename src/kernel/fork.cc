@@ -23,9 +23,11 @@ namespace {
 void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req) {
   proc.pid = getpid();
   thread.tid = gettid();
+  // The same guest-physical memory as the parent's VM had registered.
+  uint64_t registered = proc.vm->registered_memory();
   thread.vcpu.reset();
   proc.vm.reset();
-  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size);
+  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, registered);
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
   Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);

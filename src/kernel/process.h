@@ -55,6 +55,7 @@ class ProcessShadowSync final : public ShadowSync {
   explicit ProcessShadowSync(Process& proc) : proc_(proc) {}
   void narrowed(uint64_t pa, uint64_t len) override;
   void freed(uint64_t pa, uint64_t len) override;
+  bool extend(uint64_t old_end, uint64_t new_end) override;
 
  private:
   Process& proc_;
@@ -92,6 +93,9 @@ inline void ProcessShadowSync::narrowed(uint64_t pa, uint64_t len) {
 }
 inline void ProcessShadowSync::freed(uint64_t pa, uint64_t len) {
   proc_.vm->invalidate(pa, len, true);
+}
+inline bool ProcessShadowSync::extend(uint64_t, uint64_t new_end) {
+  return proc_.vm->register_memory(new_end).ok();
 }
 
 }  // namespace elfuse

@@ -119,7 +119,13 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
       phys_(std::move(phys)),
       sync_(sync),
       layout_(layout),
-      page_tables_(&table_mem_) {}
+      page_tables_(&table_mem_) {
+  // The pool grows in 1 GiB steps up to the whole reservation.
+  if (sync_)
+    phys_.set_growth(phys_size_, 1ull << 30, [this](uint64_t old_end, uint64_t new_end) {
+      return sync_->extend(old_end, new_end);
+    });
+}
 
 // ---------------------------------------------------------------- helpers
 

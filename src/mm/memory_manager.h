@@ -33,6 +33,9 @@ class ShadowSync {
   virtual void narrowed(uint64_t pa, uint64_t len) = 0;
   // The run [pa, pa+len) is freed: its contents may be discarded.
   virtual void freed(uint64_t pa, uint64_t len) = 0;
+  // Guest-physical [old_end, new_end) is about to be used: make it guest
+  // memory (register it with the VM). false: it cannot be had.
+  virtual bool extend(uint64_t old_end, uint64_t new_end) { return false; }
 };
 
 struct Layout {

@@ -1,5 +1,6 @@
 #include "mm/phys_alloc.h"
 
+#include <algorithm>
 #include <cassert>
 #include <iterator>
 
@@ -49,8 +50,38 @@ std::optional<uint64_t> PhysAllocator::fit_in(uint64_t s, uint64_t e, uint64_t l
   return pa;
 }
 
+void PhysAllocator::set_growth(uint64_t limit, uint64_t step,
+                               std::function<bool(uint64_t, uint64_t)> grow) {
+  growth_limit_ = limit;
+  growth_step_ = step;
+  grow_ = std::move(grow);
+}
+
+// Registering guest memory costs KVM per-page metadata (docs/internals.md),
+// so the pool starts small and grows a step at a time, as needed.
+bool PhysAllocator::extend(uint64_t min_end) {
+  if (!grow_ || min_end <= size_ || min_end > growth_limit_) return false;
+  uint64_t want = std::max(min_end, size_ + growth_step_);
+  uint64_t new_end = std::min(growth_limit_, align_up(want, growth_step_));
+  if (!grow_(size_, new_end)) return false;
+  uint64_t old_end = size_;
+  size_ = new_end;
+  free_run(old_end, new_end - old_end);
+  return true;
+}
+
 std::optional<uint64_t> PhysAllocator::alloc_run(uint64_t len, uint64_t va, Placement where) {
   if (len == 0 || !page_aligned(len)) return std::nullopt;
+  // Fits in the current pool, else once more after growing it by enough for
+  // len (plus 2 MiB of slack for the alignment of large runs).
+  if (auto pa = alloc_run_in_pool(len, va, where)) return pa;
+  auto need = checked_add(size_, len + kHugePageSize);
+  if (!need || !extend(*need)) return std::nullopt;
+  return alloc_run_in_pool(len, va, where);
+}
+
+std::optional<uint64_t> PhysAllocator::alloc_run_in_pool(uint64_t len, uint64_t va,
+                                                         Placement where) {
   // Two passes: 2 MiB-congruent placement first (only worth it for runs that
   // can hold a 2 MiB page), then any placement.
   for (int pass = len >= kHugePageSize ? 0 : 1; pass < 2; ++pass) {
@@ -79,6 +110,8 @@ bool PhysAllocator::is_free(uint64_t pa, uint64_t len) const {
 }
 
 bool PhysAllocator::alloc_at(uint64_t pa, uint64_t len) {
+  auto end = checked_add(pa, len);
+  if (end && *end > size_) extend(*end);
   if (len == 0 || !is_free(pa, len)) return false;
   take(pa, len);
   return true;
@@ -117,7 +150,8 @@ void PhysAllocator::free_run(uint64_t pa, uint64_t len) {
 bool PhysAllocator::try_grow(uint64_t pa, uint64_t old_len, uint64_t new_len) {
   if (new_len <= old_len) return true;
   auto end = checked_add(pa, new_len);
-  if (!end || *end > size_) return false;
+  if (!end) return false;
+  if (*end > size_ && !extend(*end)) return false;
   return alloc_at(pa + old_len, new_len - old_len);
 }
 

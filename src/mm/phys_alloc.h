@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -43,6 +44,12 @@ class PhysAllocator {
   // [pa+old_len, pa+new_len) is free.
   bool try_grow(uint64_t pa, uint64_t old_len, uint64_t new_len);
 
+  // The data pool may grow past size() up to `limit`, in steps of `step`
+  // bytes, when `grow(old_end, new_end)` succeeds (the VM registers that
+  // guest-physical memory). Allocation tries the current pool first.
+  void set_growth(uint64_t limit, uint64_t step,
+                  std::function<bool(uint64_t old_end, uint64_t new_end)> grow);
+
   uint64_t size() const { return size_; }
   uint64_t data_start() const { return data_start_; }
   uint64_t free_data_bytes() const;
@@ -54,12 +61,16 @@ class PhysAllocator {
   std::optional<uint64_t> fit_in(uint64_t s, uint64_t e, uint64_t len, uint64_t va,
                                  bool aligned, Placement where) const;
   void take(uint64_t pa, uint64_t len);  // [pa, pa+len) must be inside one free range
+  bool extend(uint64_t min_end);         // grows the pool to at least min_end
+  std::optional<uint64_t> alloc_run_in_pool(uint64_t len, uint64_t va, Placement where);
 
   uint64_t size_ = 0;
   uint64_t table_next_ = 0, table_end_ = 0;
   std::vector<uint64_t> free_tables_;
   uint64_t data_start_ = 0;
-  std::map<uint64_t, uint64_t> free_;  // start -> end, disjoint, never adjacent
+  std::map<uint64_t, uint64_t> free_;
+  uint64_t growth_limit_ = 0, growth_step_ = 0;
+  std::function<bool(uint64_t, uint64_t)> grow_;  // start -> end, disjoint, never adjacent
 };
 
 }  // namespace elfuse

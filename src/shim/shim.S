@@ -52,3 +52,4 @@ exc_common:
 shim_boot:
 	iretq
 shim_super_end:
+	.section .note.GNU-stack,"",@progbits

@@ -2,6 +2,10 @@
 // MemoryManager (src/mm/memory_manager.cc).
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "base/checked.h"
 #include "kernel/process.h"
 #include "mm/memory_manager.h"
 #include "syscalls/syscall.h"
@@ -41,6 +45,55 @@ int64_t sys_madvise(SyscallContext& ctx, const SyscallArgs& a) {
 // brk never fails: it returns the (possibly unchanged) break.
 int64_t sys_brk(SyscallContext& ctx, const SyscallArgs& a) {
   return static_cast<int64_t>(ctx.mm.brk(a.a[0]));
+}
+
+// mincore(addr, length, vec), mm/mincore.c: addr must be page aligned
+// (EINVAL); [addr, addr + length) must lie in the user address range
+// (ENOMEM) and vec must have room for one byte a page there (EFAULT, a range
+// check only: access_ok). Then, a VMA at a time and at most a page of vec
+// at a time, each page's residency is found and stored (EFAULT); a page
+// that is not mapped ends the call with ENOMEM, with the bytes for the pages
+// before it already stored.
+//
+// A guest page is resident when the host page backing it is: every VMA has
+// one contiguous run of guest-physical memory in the host reservation, so
+// the host's mincore(2) on the run answers for the guest (untouched anonymous
+// pages are not resident in either, MADV_DONTNEED makes them non-resident in
+// both).
+//
+// The VMA list is read without MemoryManager's lock: guest threads (clone
+// with CLONE_VM) are not supported yet, so nothing changes it meanwhile.
+// Even then the host side stays safe: host mincore on the reservation never
+// faults, whatever the guest unmapped.
+int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
+  constexpr uint64_t kPage = 4096;
+  // arch/x86/include/asm/page_64_types.h TASK_SIZE_MAX: what access_ok allows.
+  constexpr uint64_t kTaskSizeMax = (1ull << 47) - kPage;
+  uint64_t start = a.a[0], len = a.a[1], vec = a.a[2];
+  if (start & (kPage - 1)) return -EINVAL;
+  auto end = checked_add(start, len);
+  if (!end || *end > kTaskSizeMax) return -ENOMEM;
+  uint64_t pages = len / kPage + (len % kPage != 0);
+  auto vec_end = checked_add(vec, pages);
+  if (!vec_end || *vec_end > kTaskSizeMax) return -EFAULT;
+
+  std::vector<unsigned char> tmp;
+  while (pages > 0) {
+    const Vma* v = ctx.mm.vmas().find(start);
+    if (!v) return -ENOMEM;
+    uint64_t n = std::min({pages, kPage, (v->end - start) / kPage});
+    tmp.assign(n, 0);
+    if (::mincore(ctx.mm.host_phys(v->phys_of(start)), n * kPage, tmp.data()) < 0)
+      return -static_cast<int64_t>(errno);
+    // Bit 0 is residency; the others are reserved (mincore(2)) and zero.
+    for (auto& b : tmp) b &= 1;
+    auto c = ctx.mm.copy_out(vec, tmp.data(), n);
+    if (!c) return -EFAULT;
+    pages -= n;
+    vec += n;
+    start += n * kPage;
+  }
+  return 0;
 }
 
 }  // namespace elfuse

@@ -45,7 +45,7 @@ UniqueFd open_kvm_or_die() {
 
 }  // namespace
 
-std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size) {
+std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t initial) {
   UniqueFd kvm = open_kvm_or_die();
   int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
   if (api != KVM_API_VERSION)
@@ -64,14 +64,10 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size) {
   if (vmfd < 0) fatal("KVM_CREATE_VM failed: %s", strerror(errno));
   vmfd = move_to_private_fd(vmfd);
   if (vmfd < 0) fatal("cannot move the VM descriptor: %s", strerror(errno));
-  kvm_userspace_memory_region region{};
-  region.slot = 0;
-  region.guest_phys_addr = 0;
-  region.memory_size = size;
-  region.userspace_addr = reinterpret_cast<uint64_t>(memory);
-  if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-    fatal("KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
-  return std::make_unique<PvmVm>(std::move(kvm), UniqueFd(vmfd), memory, size);
+  auto vm = std::make_unique<PvmVm>(std::move(kvm), UniqueFd(vmfd), memory, size);
+  if (auto r = vm->register_memory(initial); !r.ok())
+    fatal("cannot register guest memory with KVM: %s", strerror(r.error()));
+  return vm;
 }
 
 }  // namespace elfuse

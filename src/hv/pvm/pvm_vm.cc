@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "base/log.h"
@@ -99,6 +100,26 @@ PvmVm::PvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size)
 }
 
 uint64_t PvmVm::task_size() const { return SHIM_TASK_SIZE; }
+
+// One memslot per 1 GiB step: KVM allocates a slot's metadata when it is
+// registered, so memory the guest never uses costs nothing. Adding a slot
+// does not disturb the shadow pages of the others.
+Result<void> PvmVm::register_memory(uint64_t end) {
+  constexpr uint64_t kSlotSize = 1ull << 30;
+  if (end > size_) return Errno{ENOMEM};
+  while (registered_ < end) {
+    uint64_t len = std::min(kSlotSize, size_ - registered_);
+    kvm_userspace_memory_region region{};
+    region.slot = next_slot_;
+    region.guest_phys_addr = registered_;
+    region.memory_size = len;
+    region.userspace_addr = reinterpret_cast<uint64_t>(memory_ + registered_);
+    if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) return Errno{errno};
+    next_slot_++;
+    registered_ += len;
+  }
+  return Ok();
+}
 
 Result<void> PvmVm::install_shim(PageTables& pt) {
   size_t ulen = shim_user_end - shim_user_start;

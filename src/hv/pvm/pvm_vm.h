@@ -58,6 +58,8 @@ class PvmVm final : public Vm {
   Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) override;
   void invalidate(uint64_t pa, uint64_t len, bool contents_dead) override;
   uint64_t task_size() const override;
+  Result<void> register_memory(uint64_t end) override;
+  uint64_t registered_memory() const override { return registered_; }
 
   uint8_t* memory() const { return memory_; }
   uint64_t memory_size() const { return size_; }
@@ -72,6 +74,8 @@ class PvmVm final : public Vm {
   uint64_t size_;
   std::unique_ptr<kvm_cpuid2, void (*)(void*)> cpuid_{nullptr, free};
   int run_size_ = 0;
+  uint64_t registered_ = 0;  // guest-physical [0, registered_) is in memslots
+  uint32_t next_slot_ = 0;
   int next_vcpu_id_ = 0;
 };
 
