@@ -3,6 +3,7 @@
 // hv/pvm/; a backend for hardware KVM will sit beside it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -70,7 +71,36 @@ class Vcpu {
   virtual void kick() = 0;
   // Captures the full CPU state (call at an exit, before fork()).
   virtual Result<VcpuState> save_state() = 0;
+
+  // Signal delivery (src/kernel/signal.cc).
+  // The FPU/SSE/AVX state in the standard (non-compacted) XSAVE layout, the
+  // layout of a Linux signal frame's fpstate: kXsaveAreaSize bytes.
+  virtual Result<void> get_xsave(uint8_t* area) = 0;
+  // Loads such an area; the backend rejects a malformed header or MXCSR.
+  virtual Result<void> set_xsave(const uint8_t* area) = 0;
+  // XCR0 (the user-visible state components) and the XSAVE size it needs,
+  // as CPUID.(0xd,0) EBX reports it: what the kernel puts in fx_sw_bytes.
+  virtual uint64_t xfeatures() = 0;
+  virtual uint32_t xsave_user_size() = 0;
+  // True when the guest stopped at a user instruction boundary (registers()
+  // are the user's); false when it stopped inside the backend's own
+  // supervisor code (PVM: the shim's exception stub), where user registers
+  // cannot be replaced until it returns to user mode.
+  virtual bool at_user_boundary() const = 0;
+  // After a kFault exit: the user RIP, RSP and RFLAGS the guest resumes
+  // with (the PVM backend rewrites the shim's iretq frame). The general
+  // registers go through mutable_regs().
+  virtual Result<void> set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) = 0;
 };
+
+// Size of the areas get_xsave/set_xsave exchange (struct kvm_xsave).
+inline constexpr size_t kXsaveAreaSize = 4096;
+
+// Async-signal-safe, for a host signal handler running on a vCPU thread:
+// makes that thread's current run() return kInterrupted promptly, or the
+// next one return before entering the guest. Does nothing on a thread that
+// has no vCPU.
+void interrupt_current_vcpu_from_signal_handler();
 
 struct VcpuStart {
   uint64_t entry;  // first user instruction

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/private_fd.h"
 #include "kernel/process.h"
+#include "kernel/signal.h"
 #include "loader/load.h"
 #include "mm/layout.h"
 #include "shim/shim_abi.h"
@@ -90,24 +91,9 @@ void close_on_exec(const FdRules& rules) {
   for (int fd : to_close) close(fd);
 }
 
-// fs/exec.c flush_signal_handlers: caught signals go back to SIG_DFL;
-// ignored ones stay ignored. The host already has SIG_DFL or SIG_IGN for
-// every signal it mirrors; a caught one was mirrored as ignored.
-void reset_caught_signals(Process& proc) {
-  for (int sig = 1; sig <= 64; sig++) {
-    GuestSigaction& act = proc.sigactions[sig - 1];
-    if (act.handler > 1) {
-      act = GuestSigaction{};
-      if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGTRAP &&
-          sig != SIGURG && sig != SIGKILL && sig != SIGSTOP && sig < SIGRTMIN)
-        signal(sig, SIG_DFL);
-    } else {
-      act.flags = 0;
-      act.mask = 0;
-      act.restorer = 0;
-    }
-  }
-}
+// fs/exec.c flush_signal_handlers: caught signals go back to SIG_DFL (the
+// host's handler too); ignored ones stay ignored (kernel/signal.h).
+void reset_caught_signals(Process& proc) { signals_on_exec(proc); }
 
 std::string base_name(const std::string& path) {
   size_t slash = path.rfind('/');

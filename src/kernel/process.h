@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hv/hypervisor.h"
+#include "kernel/signal.h"
 #include "mm/memory_manager.h"
 
 namespace elfuse {
@@ -42,8 +43,10 @@ class Thread {
   uint64_t robust_list = 0;
   uint64_t robust_list_len = 0;
   uint64_t sigmask = 0;          // blocked signals, bit (sig-1)
+  // sigaltstack: the kernel's sas_ss_sp, sas_ss_size, sas_ss_flags.
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = SS_DISABLE;
+  ThreadSignals signals;  // pending signals and delivery state (kernel/signal.h)
 };
 
 class Process;

@@ -6,6 +6,7 @@
 #include "hv/hypervisor.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
+#include "kernel/signal.h"
 #include "syscalls/dispatch.h"
 
 namespace elfuse {
@@ -20,8 +21,12 @@ void handle_syscall(Process& proc, Thread& thread) {
     case Outcome::kReturn:
       // The vCPU may be a new one now (the child of a fork).
       thread.vcpu->finish_syscall(result);
+      // Linux delivers signals on the way back to user mode, and restarts
+      // an interrupted syscall there (kernel/signal.h).
+      signals_on_syscall_return(proc, thread, args, result);
       return;
     case Outcome::kNoReturn:
+      signals_on_resume(proc, thread);
       return;
     case Outcome::kExitThread:  // one thread per process so far
     case Outcome::kExitGroup:
@@ -32,6 +37,7 @@ void handle_syscall(Process& proc, Thread& thread) {
 }  // namespace
 
 void run_thread(Process& proc, Thread& thread) {
+  signals_attach_thread(thread);
   for (;;) {
     VcpuExit exit = thread.vcpu->run();
     switch (exit.kind) {
@@ -39,8 +45,12 @@ void run_thread(Process& proc, Thread& thread) {
         handle_syscall(proc, thread);
         break;
       case ExitKind::kFault:
-        die_of_fault(proc, exit.fault);
+        // The guest's handler, or death by the signal (kernel/signal.h).
+        signals_on_fault(proc, thread, exit.fault);
+        break;
       case ExitKind::kInterrupted:
+        // A host signal stopped KVM_RUN: deliver what it recorded.
+        signals_on_resume(proc, thread);
         break;
       case ExitKind::kFatal:
         fatal("the guest cannot continue: %s", exit.detail.c_str());

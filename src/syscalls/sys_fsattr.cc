@@ -36,7 +36,8 @@ constexpr uint64_t kXattrListMax = 65536;
 // over-long string for one without a NUL within the limit.
 struct HostString {
   std::string s;
-  const char* p = nullptr;
+  bool valid = false;  // false: pass NULL
+  const char* p() const { return valid ? s.c_str() : nullptr; }
 };
 
 HostString host_string(const MemoryManager& mm, uint64_t addr, uint64_t max) {
@@ -47,19 +48,16 @@ HostString host_string(const MemoryManager& mm, uint64_t addr, uint64_t max) {
   } else if (r.error() == ENAMETOOLONG) {
     h.s.assign(max, 'x');  // no NUL within max: ENAMETOOLONG / ERANGE
   } else {
-    return h;  // p == nullptr: EFAULT
+    return h;  // NULL: EFAULT
   }
-  h.p = h.s.c_str();
+  h.valid = true;
   return h;
 }
 
 // A path: followed (stat-like) calls see the guest program for its exe link.
 HostString host_path(SyscallContext& ctx, uint64_t addr, bool follow) {
   HostString h = host_string(ctx.mm, addr, kPathMax);
-  if (h.p && follow) {
-    h.s = followed_host_path(ctx.proc, h.s);
-    h.p = h.s.c_str();
-  }
+  if (h.valid && follow) h.s = followed_host_path(ctx.proc, h.s);
   return h;
 }
 
@@ -78,18 +76,19 @@ struct HostTarget {
   HostString path;
   long fd = -1;
   int64_t err = 0;  // an fd argument that is elfuse's: EBADF
-  long arg() const { return path.p ? reinterpret_cast<long>(path.p) : fd; }
+  bool is_fd = false;
+  long arg() const { return is_fd ? fd : reinterpret_cast<long>(path.p()); }
 };
 
 HostTarget host_target(SyscallContext& ctx, Target t, uint64_t reg) {
   HostTarget h;
   if (t == Target::kFd) {
+    h.is_fd = true;
     auto fd = guest_fd(ctx.proc, reg);
     if (!fd) h.err = -fd.error();
     else h.fd = *fd;
   } else {
     h.path = host_path(ctx, reg, t == Target::kPath);
-    h.fd = 0;  // arg(): NULL when the path could not be read
   }
   return h;
 }
@@ -103,7 +102,7 @@ int64_t get_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) 
   HostString name = host_xattr_name(ctx, a.a[1]);
   uint64_t size = std::min<uint64_t>(a.a[3], kXattrSizeMax);
   std::vector<char> value(size);
-  long r = ::syscall(nr, target.arg(), name.p, size ? value.data() : nullptr, size);
+  long r = ::syscall(nr, target.arg(), name.p(), size ? value.data() : nullptr, size);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
     auto c = ctx.mm.copy_out(a.a[2], value.data(), static_cast<uint64_t>(r));
@@ -125,7 +124,7 @@ int64_t set_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) 
     value.resize(size);
     if (ctx.mm.copy_in(value.data(), a.a[2], size)) vp = value.data();
   }
-  return host_rax(::syscall(nr, target.arg(), name.p, vp, size, arg_int(a.a[4])));
+  return host_rax(::syscall(nr, target.arg(), name.p(), vp, size, arg_int(a.a[4])));
 }
 
 // listxattr(2): like getxattr, with XATTR_LIST_MAX.
@@ -147,7 +146,7 @@ int64_t remove_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& 
   HostTarget target = host_target(ctx, t, a.a[0]);
   if (target.err) return target.err;
   HostString name = host_xattr_name(ctx, a.a[1]);
-  return host_rax(::syscall(nr, target.arg(), name.p));
+  return host_rax(::syscall(nr, target.arg(), name.p()));
 }
 
 // utimes/futimesat, fs/utimes.c do_futimesat(): the timevals are read
@@ -167,8 +166,8 @@ int64_t futimesat_common(SyscallContext& ctx, long dirfd, uint64_t path_addr, ui
   }
   HostString path;
   if (path_addr != 0) path = host_path(ctx, path_addr, true);
-  if (at) return host_rax(::syscall(SYS_futimesat, dirfd, path.p, tvp));
-  return host_rax(::syscall(SYS_utimes, path.p, tvp));
+  if (at) return host_rax(::syscall(SYS_futimesat, dirfd, path.p(), tvp));
+  return host_rax(::syscall(SYS_utimes, path.p(), tvp));
 }
 
 }  // namespace
@@ -184,7 +183,7 @@ int64_t sys_utime(SyscallContext& ctx, const SyscallArgs& a) {
     ubp = &ub;
   }
   HostString path = host_path(ctx, a.a[0], true);
-  return host_rax(::syscall(SYS_utime, path.p, ubp));
+  return host_rax(::syscall(SYS_utime, path.p(), ubp));
 }
 
 int64_t sys_utimes(SyscallContext& ctx, const SyscallArgs& a) {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <vector>
@@ -179,15 +180,42 @@ uint64_t fds_bytes(int n) {
   return (static_cast<uint64_t>(n) + 63) / 64 * 8;
 }
 
+// The size of the guest's fd table (fdt->max_fds), which select clamps its
+// nfds to: bits of higher fds are neither looked at nor written back, so a
+// closed fd there is not EBADF. Linux starts with BITS_PER_LONG (64) slots
+// and grows the table to a power of two covering the fd being installed
+// (fs/file.c expand_fdtable, alloc_fdtable); a fork sizes the child's to its
+// open fds (dup_fd). elfuse's host table is much larger (its own fds sit at
+// the floor), so the guest's is estimated from the highest guest fd open
+// now -- exact unless a higher fd was open earlier in this process. Only
+// asked for nfds above 64; one host poll with events 0 finds the open fds
+// (a closed one reports POLLNVAL).
+int guest_max_fds(const Process& p, int n) {
+  constexpr int kFirst = 64;
+  int hi = std::min(n, p.fds.floor);
+  if (hi <= kFirst) return kFirst;
+  std::vector<pollfd> probe(static_cast<size_t>(hi - kFirst));
+  for (int fd = kFirst; fd < hi; fd++) probe[fd - kFirst] = {fd, 0, 0};
+  timespec zero{0, 0};
+  if (::syscall(SYS_ppoll, probe.data(), probe.size(), &zero, nullptr, 0) < 0) return hi;
+  int highest = -1;
+  for (const pollfd& e : probe)
+    if (!(e.revents & POLLNVAL)) highest = e.fd;
+  if (highest < 0) return kFirst;
+  int size = kFirst;
+  while (size <= highest) size *= 2;
+  return size;
+}
+
 // core_sys_select(): n < 0 is EINVAL; n is clamped to the size of the fd
-// table -- for the guest, elfuse's floor, as descriptors at and above it are
-// not the guest's; each given set is read (FDS_BYTES(n), EFAULT); after the
-// wait, the result sets are written back the same way (EFAULT). Closed fds
-// in the sets are the host's EBADF.
+// table (guest_max_fds; elfuse's fds at and above the floor are never the
+// guest's); each given set is read (FDS_BYTES(n), EFAULT); after the wait,
+// the result sets are written back the same way (EFAULT). Closed fds in the
+// sets are the host's EBADF.
 int64_t do_select(SyscallContext& ctx, int n, uint64_t inp, uint64_t outp, uint64_t exp,
                   const timespec* rel, const uint64_t* host_mask) {
   if (n < 0) return -EINVAL;
-  if (n > ctx.proc.fds.floor) n = ctx.proc.fds.floor;
+  if (n > 64) n = std::min(n, guest_max_fds(ctx.proc, n));
   const uint64_t bytes = fds_bytes(n);
   const uint64_t guest[3] = {inp, outp, exp};
   std::vector<uint8_t> sets[3];

@@ -1,54 +1,41 @@
-// Signal bookkeeping: rt_sigaction, rt_sigprocmask, sigaltstack, and sending
-// signals. Delivery of caught signals into the guest comes with a later
-// issue; until then the host process mirrors what it can (docs/internals.md,
-// "Signals"): an ignored signal is ignored by the host too, so that e.g. a
-// write to a closed pipe returns EPIPE instead of killing elfuse, and a
-// blocked signal is blocked on the host thread.
+// The signal syscalls: dispositions, masks, the alternate stack, waiting
+// for signals, sending them, and rt_sigreturn. Delivery itself lives in
+// src/kernel/signal.cc (docs/internals.md, "Faults and signals"): a caught
+// signal has elfuse's host handler, an ignored or default one the same
+// disposition on the host, and the guest mask is the host thread's mask.
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <ctime>
 
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)  // include/uapi/linux/signal.h
 #endif
 
 #include "kernel/process.h"
+#include "kernel/signal.h"
 #include "syscalls/table.h"
 
 namespace elfuse {
 namespace {
 
 constexpr uint64_t kSigsetSize = 8;
-constexpr uint64_t bit(int sig) { return uint64_t{1} << (sig - 1); }
-// Signals the host itself relies on: its own faults, and the vCPU kick.
-constexpr uint64_t kHostOwned =
-    bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGFPE) | bit(SIGTRAP) | bit(SIGURG);
-constexpr uint64_t kUnblockable = bit(SIGKILL) | bit(SIGSTOP);
-// Signals whose default action is to do nothing.
-constexpr uint64_t kDefaultIgnored = bit(SIGCHLD) | bit(SIGURG) | bit(SIGWINCH) | bit(SIGCONT);
+constexpr uint64_t kMinSigStkSz = 2048;  // MINSIGSTKSZ, include/uapi/asm-generic/signal.h
 
-void mirror_disposition(int sig, const GuestSigaction& act) {
-  if ((bit(sig) & (kHostOwned | kUnblockable)) || sig >= SIGRTMIN) return;
-  struct sigaction host {};
-  sigemptyset(&host.sa_mask);
-  if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN))
-    host.sa_handler = SIG_IGN;
-  else if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL) || (bit(sig) & kDefaultIgnored))
-    host.sa_handler = SIG_DFL;
-  else
-    host.sa_handler = SIG_IGN;  // caught: not delivered yet, but must not kill elfuse
-  sigaction(sig, &host, nullptr);
-}
+struct GuestStack {  // stack_t
+  uint64_t sp;
+  int32_t flags;
+  int32_t pad;
+  uint64_t size;
+};
+static_assert(sizeof(GuestStack) == 24);
 
-void mirror_mask(uint64_t mask) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig = 1; sig <= 64; sig++) {
-    if ((mask & bit(sig)) && !(bit(sig) & (kHostOwned | kUnblockable))) sigaddset(&set, sig);
-  }
-  pthread_sigmask(SIG_SETMASK, &set, nullptr);
+bool on_altstack(const Thread& t, uint64_t sp) {
+  if (t.altstack_flags & SS_AUTODISARM) return false;
+  return sp > t.altstack_sp && sp - t.altstack_sp <= t.altstack_size;
 }
 
 }  // namespace
@@ -63,12 +50,16 @@ int64_t sys_rt_sigaction(SyscallContext& ctx, const SyscallArgs& a) {
   GuestSigaction act;
   if (act_addr) {
     if (auto r = ctx.mm.copy_in(&act, act_addr, sizeof act); !r.ok()) return -r.error();
-    act.mask &= ~kUnblockable;
+    act.mask &= ~kUnblockableSignals;
+    // UAPI_SA_FLAGS (x86: with SA_RESTORER): unknown bits are dropped, so
+    // a program can detect them (SA_UNSUPPORTED).
+    act.flags &= SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER |
+                 SA_RESETHAND | 0x800 /* SA_EXPOSE_TAGBITS */ | 0x04000000 /* SA_RESTORER */;
   }
   GuestSigaction old = ctx.proc.sigactions[sig - 1];
   if (act_addr) {
     ctx.proc.sigactions[sig - 1] = act;
-    mirror_disposition(sig, act);
+    signals_set_host_disposition(ctx.thread, sig, act);
   }
   if (old_addr) return to_rax(ctx.mm.copy_out(old_addr, &old, sizeof old));
   return 0;
@@ -90,47 +81,126 @@ int64_t sys_rt_sigprocmask(SyscallContext& ctx, const SyscallArgs& a) {
       case SIG_SETMASK: next = set; break;
       default: return -EINVAL;
     }
-    ctx.thread.sigmask = next & ~kUnblockable;
+    ctx.thread.sigmask = next & ~kUnblockableSignals;
   }
   if (old_addr) {
     if (auto r = ctx.mm.copy_out(old_addr, &old, sizeof old); !r.ok()) return -r.error();
   }
-  if (set_addr) mirror_mask(ctx.thread.sigmask);
+  // Unblocking makes the host hand over what it kept pending; it is
+  // delivered on the way back to the guest.
+  if (set_addr) signals_sync_host_mask(ctx.thread);
   return 0;
 }
 
-// kernel/signal.c do_sigaltstack.
+// kernel/signal.c do_sigaltstack. The current state comes back with
+// SS_ONSTACK while the thread runs on the stack, which then cannot change.
 int64_t sys_sigaltstack(SyscallContext& ctx, const SyscallArgs& a) {
-  struct GuestStack {
-    uint64_t sp;
-    int32_t flags;
-    int32_t pad;
-    uint64_t size;
-  };
-  static_assert(sizeof(GuestStack) == 24);
   Thread& t = ctx.thread;
-  GuestStack old{t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
+  uint64_t sp = t.vcpu->regs().rsp;
+  GuestStack ss{};
   if (a.a[0]) {
-    GuestStack ss;
     if (auto r = ctx.mm.copy_in(&ss, a.a[0], sizeof ss); !r.ok()) return -r.error();
-    int mode = ss.flags & ~SS_AUTODISARM;
+  }
+  GuestStack old{t.altstack_sp, 0, 0, t.altstack_size};
+  old.flags = (t.altstack_size == 0 ? SS_DISABLE : on_altstack(t, sp) ? SS_ONSTACK : 0) |
+              (t.altstack_flags & static_cast<int>(SS_AUTODISARM));
+  if (a.a[0]) {
+    if (on_altstack(t, sp)) return -EPERM;
+    int mode = ss.flags & ~static_cast<int>(SS_AUTODISARM);
     if (mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0) return -EINVAL;
     if (mode == SS_DISABLE) {
       t.altstack_sp = 0;
       t.altstack_size = 0;
       t.altstack_flags = SS_DISABLE;
     } else {
-      if (ss.size < 2048) return -ENOMEM;  // MINSIGSTKSZ
+      if (ss.size < kMinSigStkSz) return -ENOMEM;
       t.altstack_sp = ss.sp;
       t.altstack_size = ss.size;
-      t.altstack_flags = ss.flags & SS_AUTODISARM;
+      t.altstack_flags = ss.flags;
     }
   }
   if (a.a[1]) return to_rax(ctx.mm.copy_out(a.a[1], &old, sizeof old));
   return 0;
 }
 
-// Guest pids are host pids: sending is the host's kill.
+// arch/x86/kernel/signal_64.c: registers, FPU state, mask and alternate
+// stack from the frame the handler returns through.
+int64_t sys_rt_sigreturn(SyscallContext& ctx, const SyscallArgs&) {
+  return signals_sigreturn(ctx);
+}
+
+// kernel/signal.c sys_rt_sigpending: pending and blocked. A smaller size
+// copies part of the set.
+int64_t sys_rt_sigpending(SyscallContext& ctx, const SyscallArgs& a) {
+  if (a.a[1] > kSigsetSize) return -EINVAL;
+  uint64_t set = signals_pending_blocked(ctx.thread);
+  return to_rax(ctx.mm.copy_out(a.a[0], &set, a.a[1]));
+}
+
+// kernel/signal.c sys_rt_sigsuspend: waits with a temporary mask; the
+// handler's frame saves the old mask (returns -ERESTARTNOHAND, which is
+// EINTR once a handler ran).
+int64_t sys_rt_sigsuspend(SyscallContext& ctx, const SyscallArgs& a) {
+  if (a.a[1] != kSigsetSize) return -EINVAL;
+  uint64_t mask;
+  if (auto r = ctx.mm.copy_in(&mask, a.a[0], sizeof mask); !r.ok()) return -r.error();
+  signals_set_temporary_mask(ctx.thread, mask);
+  signals_wait(ctx.proc, ctx.thread);
+  return -EINTR;
+}
+
+// kernel/signal.c sys_pause: -ERESTARTNOHAND after a signal.
+int64_t sys_pause(SyscallContext& ctx, const SyscallArgs&) {
+  signals_wait(ctx.proc, ctx.thread);
+  return -EINTR;
+}
+
+// kernel/signal.c sys_rt_sigtimedwait / do_sigtimedwait: size, set and
+// timeout are checked before waiting; the signal is consumed even when the
+// info cannot be stored (EFAULT).
+int64_t sys_rt_sigtimedwait(SyscallContext& ctx, const SyscallArgs& a) {
+  if (a.a[3] != kSigsetSize) return -EINVAL;
+  uint64_t set;
+  if (auto r = ctx.mm.copy_in(&set, a.a[0], sizeof set); !r.ok()) return -r.error();
+  struct timespec ts {};
+  if (a.a[2]) {
+    if (auto r = ctx.mm.copy_in(&ts, a.a[2], sizeof ts); !r.ok()) return -r.error();
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L) return -EINVAL;
+  }
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  int64_t r = signals_timed_wait(ctx.proc, ctx.thread, set, a.a[2] ? &ts : nullptr, &info);
+  if (r > 0 && a.a[1]) {
+    if (auto c = ctx.mm.copy_out(a.a[1], &info, sizeof info); !c.ok()) return -c.error();
+  }
+  return r;
+}
+
+// rt_sigqueueinfo / rt_tgsigqueueinfo: the host makes the kernel's checks
+// (a positive si_code or SI_TKILL only to oneself: EPERM), since guest pids
+// are host pids and elfuse is the sender.
+int64_t sys_rt_sigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
+  siginfo_t info;
+  if (auto r = ctx.mm.copy_in(&info, a.a[2], sizeof info); !r.ok()) return -r.error();
+  return host_rax(syscall(SYS_rt_sigqueueinfo, static_cast<pid_t>(a.a[0]),
+                          static_cast<int>(a.a[1]), &info));
+}
+
+int64_t sys_rt_tgsigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
+  siginfo_t info;
+  if (auto r = ctx.mm.copy_in(&info, a.a[3], sizeof info); !r.ok()) return -r.error();
+  return host_rax(syscall(SYS_rt_tgsigqueueinfo, static_cast<pid_t>(a.a[0]),
+                          static_cast<pid_t>(a.a[1]), static_cast<int>(a.a[2]), &info));
+}
+
+// elfuse never sets up a restart block (a timed sleep interrupted without a
+// handler returns EINTR instead), so this is the kernel's
+// do_no_restart_syscall.
+int64_t sys_restart_syscall(SyscallContext&, const SyscallArgs&) { return -EINTR; }
+
+// Guest pids are host pids: sending is the host's kill. A signal to
+// oneself reaches elfuse's host handler before the host call returns, and
+// is delivered to the guest on the way back (kernel/signal.h).
 int64_t sys_kill(SyscallContext&, const SyscallArgs& a) {
   return host_rax(kill(static_cast<pid_t>(a.a[0]), static_cast<int>(a.a[1])));
 }

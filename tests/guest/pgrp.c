@@ -53,6 +53,7 @@ int main(void) {
   int go[2], back[2];
   OK(pipe(go));
   OK(pipe(back));
+  fflush(stdout);
   c = fork();
   if (c == 0) {
     char b;

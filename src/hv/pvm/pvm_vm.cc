@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <algorithm>
 #include <cstring>
 
 #include "base/log.h"
@@ -73,6 +74,12 @@ uint64_t host_xcr0() {
 }
 
 void on_kick(int) {}
+
+// The kvm_run of the vCPU this host thread runs, for
+// interrupt_current_vcpu_from_signal_handler(). Set in run(), cleared by the
+// destructor before the mapping goes away (same thread, so a signal handler
+// sees either a live mapping or nullptr).
+thread_local kvm_run* volatile t_current_run = nullptr;
 
 void install_kick_handler() {
   static bool installed = [] {
@@ -209,7 +216,11 @@ void PvmVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
 PvmVcpu::PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size)
     : vm_(vm), fd_(std::move(fd)), run_(run), run_size_(run_size) {}
 
-PvmVcpu::~PvmVcpu() { munmap(run_, run_size_); }
+PvmVcpu::~PvmVcpu() {
+  if (t_current_run == run_) t_current_run = nullptr;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  munmap(run_, run_size_);
+}
 
 Result<void> PvmVcpu::set_msrs() {
   // The kernel's layout: u32 nmsrs, u32 pad, entries at offset 8.
@@ -359,6 +370,7 @@ void PvmVcpu::finish_syscall(int64_t result) {
 }
 
 VcpuExit PvmVcpu::run() {
+  t_current_run = run_;
   thread_.store(pthread_self());
   running_.store(true);
   int r = ioctl(fd_.get(), KVM_RUN, 0);
@@ -377,6 +389,7 @@ VcpuExit PvmVcpu::run() {
       e.fault.vector = 14;
       e.fault.rip = regs().rip;
       e.fault.rsp = regs().rsp;
+      e.fault.rflags = regs().rflags;
       e.fault.write_to_readonly_host = true;
       return e;
     }
@@ -417,6 +430,7 @@ VcpuExit PvmVcpu::exit_from_mmio() {
   e.fault.address = SHIM_USER_MMIO + (gpa - SHIM_MMIO_GPA);
   e.fault.rip = r.rip;
   e.fault.rsp = r.rsp;
+  e.fault.rflags = r.rflags;
   return e;
 }
 
@@ -470,6 +484,77 @@ Result<uint64_t> PvmVcpu::gs_base() { return get_segment_base(fd_.get(), false);
 void PvmVcpu::kick() {
   run_->immediate_exit = 1;
   if (running_.load()) pthread_kill(thread_.load(), kKickSignal);
+}
+
+// ---------------------------------------------------------------- signals
+
+Result<void> PvmVcpu::get_xsave(uint8_t* area) {
+  if (ioctl(fd_.get(), kvm_abi::kGetXsave, area) < 0) return Errno{errno};
+  return Ok();
+}
+
+Result<void> PvmVcpu::set_xsave(const uint8_t* area) {
+  if (ioctl(fd_.get(), kvm_abi::kSetXsave, area) < 0) return Errno{errno};
+  return Ok();
+}
+
+// XCR0 as set_xcr0() (or a forked parent) left it, and the standard-format
+// XSAVE size for it: the end of the highest enabled component, from
+// CPUID.(0xd, i) (EAX = size, EBX = offset), at least legacy area + header.
+uint64_t PvmVcpu::xfeatures() {
+  if (xcr0_ == 0) {
+    kvm_xcrs x{};
+    xcr0_ = (ioctl(fd_.get(), KVM_GET_XCRS, &x) == 0 && x.nr_xcrs) ? x.xcrs[0].value : 3;
+    uint32_t size = 512 + 64;
+    const kvm_cpuid2* c = vm_.cpuid();
+    const kvm_cpuid_entry2* e = kvm_abi::cpuid_entries(c);
+    for (uint32_t i = 0; i < c->nent; i++) {
+      if (e[i].function != 0xd || e[i].index < 2 || e[i].index >= 64) continue;
+      if (!(xcr0_ & (uint64_t{1} << e[i].index))) continue;
+      size = std::max(size, e[i].ebx + e[i].eax);
+    }
+    xsave_size_ = std::min<uint32_t>(size, kXsaveAreaSize);
+  }
+  return xcr0_;
+}
+
+uint32_t PvmVcpu::xsave_user_size() {
+  xfeatures();
+  return xsave_size_;
+}
+
+// The exception stubs and the boot stub live in the supervisor half; every
+// user address is below it.
+bool PvmVcpu::at_user_boundary() const { return regs().rip < SHIM_SUPER_BASE; }
+
+// A fault exit either stopped in the shim's exception stub (RSP points at
+// vector, error code, then the iretq frame: rip, cs, rflags, rsp, ss), or at
+// a user instruction (the doorbell page and EFAULT cases). The stub's
+// `addq $16, %rsp; iretq` then resumes wherever the frame says.
+Result<void> PvmVcpu::set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) {
+  // The stub's iretq runs at CPL 0 and would load IOPL, VM, NT... from the
+  // frame: keep only the flags user code can set (CF PF AF ZF SF TF DF OF
+  // RF AC ID), with IF and the reserved bit 1 set.
+  rflags = (rflags & 0x250dd5) | 0x202;
+  if (at_user_boundary()) {
+    GuestRegs& r = mutable_regs();
+    r.rip = rip;
+    r.rsp = rsp;
+    r.rflags = rflags;
+    return Ok();
+  }
+  uint64_t ksp = regs().rsp;
+  uint64_t off = ksp - SHIM_SUPER_BASE;
+  if (ksp < SHIM_SUPER_BASE || off < SHIM_OFF_KSTACK || off + 7 * 8 > SHIM_KSTACK_TOP)
+    return Errno{EFAULT};
+  uint64_t frame[5] = {rip, SHIM_USER_CS, rflags, rsp, SHIM_USER_DS};
+  memcpy(vm_.memory() + off + 16, frame, sizeof frame);
+  return Ok();
+}
+
+void interrupt_current_vcpu_from_signal_handler() {
+  kvm_run* run = t_current_run;
+  if (run) run->immediate_exit = 1;
 }
 
 }  // namespace elfuse

@@ -32,6 +32,12 @@ class PvmVcpu final : public Vcpu {
   Result<uint64_t> gs_base() override;
   void kick() override;
   Result<VcpuState> save_state() override;
+  Result<void> get_xsave(uint8_t* area) override;
+  Result<void> set_xsave(const uint8_t* area) override;
+  uint64_t xfeatures() override;
+  uint32_t xsave_user_size() override;
+  bool at_user_boundary() const override;
+  Result<void> set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) override;
   Result<void> restore(const VcpuState& state);
 
  private:
@@ -48,6 +54,8 @@ class PvmVcpu final : public Vcpu {
   size_t run_size_;
   std::atomic<pthread_t> thread_{};
   std::atomic<bool> running_{false};
+  uint64_t xcr0_ = 0;         // 0 until read (xfeatures())
+  uint32_t xsave_size_ = 0;
 };
 
 class PvmVm final : public Vm {

@@ -1,0 +1,814 @@
+// Signal delivery into the guest. What Linux does in kernel/signal.c
+// (get_signal, dequeue, sigaltstack), arch/x86/kernel/signal.c and
+// signal_64.c (the rt_sigframe, handle_signal, syscall restart, sigreturn)
+// and arch/x86/kernel/fpu/signal.c (the fpstate in the frame), done by the
+// host on the guest's memory and registers. See docs/internals.md, "Faults
+// and signals", for the design.
+#include "kernel/signal.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+
+#include "base/log.h"
+#include "kernel/fault.h"
+#include "kernel/process.h"
+
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)  // include/uapi/linux/signal.h
+#endif
+
+// The restorer of elfuse's own host handlers. Installed through the raw
+// rt_sigaction syscall (glibc refuses signals 32 and 33, which a guest may
+// catch), which on x86_64 needs SA_RESTORER and a restorer.
+extern "C" void elfuse_host_sigreturn();
+asm(R"(
+	.text
+	.globl elfuse_host_sigreturn
+	.type elfuse_host_sigreturn, @function
+elfuse_host_sigreturn:
+	movq $15, %rax
+	syscall
+	.size elfuse_host_sigreturn, .-elfuse_host_sigreturn
+	.section .note.GNU-stack,"",@progbits
+	.text
+)");
+
+namespace elfuse {
+namespace {
+
+// ------------------------------------------------------------ constants
+
+constexpr int kKickSignal = SIGURG;  // the vCPU kick (src/hv/pvm/pvm_vm.cc)
+// Signals elfuse never gives to the guest's control on the host.
+constexpr uint64_t kHostKeeps = sigbit(kKickSignal) | kUnblockableSignals;
+constexpr uint64_t kAllSignals = ~uint64_t{0};
+// kernel/signal.c SYNCHRONOUS_MASK: dequeued before the others.
+constexpr uint64_t kSynchronous = sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) |
+                                  sigbit(SIGTRAP) | sigbit(SIGFPE) | sigbit(SIGSYS);
+// Signals the CPU raises for a fault in elfuse's own code too.
+constexpr uint64_t kFaultSignals =
+    sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) | sigbit(SIGTRAP) | sigbit(SIGFPE);
+// Default action: ignore (include/linux/signal.h sig_kernel_ignore).
+constexpr uint64_t kDefaultIgnore =
+    sigbit(SIGCHLD) | sigbit(SIGURG) | sigbit(SIGWINCH) | sigbit(SIGCONT);
+// Default action: stop (sig_kernel_stop).
+constexpr uint64_t kDefaultStop =
+    sigbit(SIGSTOP) | sigbit(SIGTSTP) | sigbit(SIGTTIN) | sigbit(SIGTTOU);
+
+constexpr uint64_t kSigDfl = 0, kSigIgn = 1;
+constexpr uint64_t kSaSiginfo = 0x4, kSaOnstack = 0x08000000, kSaRestart = 0x10000000,
+                   kSaNodefer = 0x40000000, kSaResethand = 0x80000000,
+                   kSaRestorer = 0x04000000;
+
+// arch/x86/include/uapi/asm/ucontext.h
+constexpr uint64_t kUcFpXstate = 1, kUcSigcontextSs = 2, kUcStrictRestoreSs = 4;
+// arch/x86/include/uapi/asm/sigcontext.h
+constexpr uint32_t kFpXstateMagic1 = 0x46505853, kFpXstateMagic2 = 0x46505845;
+constexpr uint64_t kFpXstateMagic2Size = 4;
+constexpr uint64_t kXfeatureFpSse = 3;
+// RFLAGS bits.
+constexpr uint64_t kTF = 0x100, kDF = 0x400, kRF = 0x10000;
+// arch/x86/kernel/signal_64.c FIX_EFLAGS: what sigreturn takes from the frame.
+constexpr uint64_t kFixEflags = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 |
+                                0x1 | 0x10000;
+// Linux's TASK_SIZE_MAX on x86_64 (4-level paging).
+constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
+constexpr uint16_t kUserCs = 0x33, kUserDs = 0x2b;
+
+// ------------------------------------------------------------ guest layouts
+
+// arch/x86/include/uapi/asm/sigcontext.h, struct sigcontext (64-bit).
+struct GuestSigcontext {
+  uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+  uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+  uint16_t cs, gs, fs, ss;
+  uint64_t err, trapno, oldmask, cr2;
+  uint64_t fpstate;
+  uint64_t reserved1[8];
+};
+static_assert(sizeof(GuestSigcontext) == 256);
+
+struct GuestStack {  // stack_t
+  uint64_t sp;
+  int32_t flags;
+  int32_t pad;
+  uint64_t size;
+};
+static_assert(sizeof(GuestStack) == 24);
+
+struct GuestUcontext {  // arch/x86/include/uapi/asm/ucontext.h
+  uint64_t uc_flags;
+  uint64_t uc_link;
+  GuestStack uc_stack;
+  GuestSigcontext uc_mcontext;
+  uint64_t uc_sigmask;
+};
+static_assert(sizeof(GuestUcontext) == 304);
+
+struct GuestRtSigframe {  // arch/x86/include/asm/sigframe.h, 64-bit
+  uint64_t pretcode;
+  GuestUcontext uc;
+  siginfo_t info;
+};
+static_assert(sizeof(GuestRtSigframe) == 440);
+static_assert(sizeof(siginfo_t) == 128);
+
+// struct _fpx_sw_bytes, in the FXSAVE area's software-reserved bytes.
+struct FpxSwBytes {
+  uint32_t magic1;
+  uint32_t extended_size;
+  uint64_t xfeatures;
+  uint32_t xstate_size;
+  uint32_t padding[7];
+};
+static_assert(sizeof(FpxSwBytes) == 48);
+constexpr size_t kSwBytesOffset = 464;
+constexpr size_t kMxcsrOffset = 24, kMxcsrMaskOffset = 28;
+constexpr size_t kXstateBvOffset = 512;
+
+// ------------------------------------------------------------ host side
+
+thread_local ThreadSignals* t_signals = nullptr;
+
+struct HostSigaction {  // the kernel's struct sigaction on x86_64
+  void (*handler)(int, siginfo_t*, void*);
+  uint64_t flags;
+  void (*restorer)();
+  uint64_t mask;
+};
+
+long raw_sigaction(int sig, const HostSigaction* act) {
+  return syscall(SYS_rt_sigaction, sig, act, nullptr, 8);
+}
+
+long raw_setmask(uint64_t mask) {
+  return syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, nullptr, 8);
+}
+
+// The host handler for every signal the guest catches. Async-signal-safe:
+// it writes the thread's info slot and pending bit, keeps further instances
+// of the signal pending in the host kernel until this one is delivered (by
+// adding it to the mask the host restores), and stops KVM_RUN.
+void host_handler(int sig, siginfo_t* si, void* ucv) {
+  int saved_errno = errno;
+  uint64_t b = sigbit(sig);
+  if ((b & kFaultSignals) && si->si_code > 0) {
+    // The CPU raised it in elfuse itself (a guest signal from kill() has
+    // si_code <= 0): let it kill elfuse when the instruction re-executes.
+    HostSigaction dfl{};
+    raw_sigaction(sig, &dfl);
+    errno = saved_errno;
+    return;
+  }
+  ThreadSignals* ts = t_signals;
+  if (ts) {
+    if (!(ts->pending.load(std::memory_order_relaxed) & b)) {
+      memcpy(&ts->info[sig - 1], si, sizeof(siginfo_t));
+      ts->pending.fetch_or(b, std::memory_order_release);
+    }
+    auto* uc = static_cast<ucontext_t*>(ucv);
+    uint64_t m;
+    memcpy(&m, &uc->uc_sigmask, sizeof m);
+    m |= b;
+    memcpy(&uc->uc_sigmask, &m, sizeof m);
+    ts->host_mask.fetch_or(b, std::memory_order_relaxed);
+    interrupt_current_vcpu_from_signal_handler();
+  }
+  errno = saved_errno;
+}
+
+uint64_t host_mask_for(Thread& t) {
+  return (t.sigmask | t.signals.pending.load(std::memory_order_acquire)) & ~kHostKeeps;
+}
+
+uint64_t caught_mask(Process& proc) {
+  uint64_t m = 0;
+  for (int sig = 1; sig <= 64; sig++)
+    if (proc.sigactions[sig - 1].handler > kSigIgn) m |= sigbit(sig);
+  return m & ~kHostKeeps;
+}
+
+// kernel/signal.c next_signal: synchronous signals first, then the lowest.
+int next_signal(uint64_t set) {
+  if (!set) return 0;
+  if (set & kSynchronous) set &= kSynchronous;
+  return __builtin_ctzll(set) + 1;
+}
+
+siginfo_t take_signal(ThreadSignals& ts, int sig) {
+  siginfo_t info;
+  memcpy(&info, &ts.info[sig - 1], sizeof info);
+  ts.pending.fetch_and(~sigbit(sig), std::memory_order_acq_rel);
+  return info;
+}
+
+void record_signal(ThreadSignals& ts, int sig, const siginfo_t& info) {
+  memcpy(&ts.info[sig - 1], &info, sizeof info);
+  ts.pending.fetch_or(sigbit(sig), std::memory_order_release);
+}
+
+siginfo_t kernel_info(int sig, int code, uint64_t addr) {
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  info.si_signo = sig;
+  info.si_code = code;
+  memcpy(reinterpret_cast<char*>(&info) + 16, &addr, sizeof addr);  // si_addr
+  return info;
+}
+
+[[noreturn]] void die_undeliverable(int sig, const char* why) {
+  const char* abbrev = sigabbrev_np(sig);
+  log_error("guest killed by SIG%s: %s", abbrev ? abbrev : "?", why);
+  die_by_signal(sig);
+}
+
+// ------------------------------------------------------------ altstack
+
+// kernel/signal.c (include/linux/sched/signal.h) on_sig_stack & co.
+bool on_altstack_raw(const Thread& t, uint64_t sp) {
+  return sp > t.altstack_sp && sp - t.altstack_sp <= t.altstack_size;
+}
+bool on_altstack(const Thread& t, uint64_t sp) {
+  if (t.altstack_flags & SS_AUTODISARM) return false;
+  return on_altstack_raw(t, sp);
+}
+int sas_ss_flags(const Thread& t, uint64_t sp) {
+  if (!t.altstack_size) return SS_DISABLE;
+  return on_altstack(t, sp) ? SS_ONSTACK : 0;
+}
+
+// ------------------------------------------------------------ the user view
+
+// The interrupted user context. At a fault exit in the PVM shim, RIP, RSP
+// and RFLAGS are in the exception frame, not in the registers.
+struct UserView {
+  GuestRegs r;
+  bool fault;
+};
+
+void store_user(Thread& t, const UserView& u) {
+  GuestRegs& m = t.vcpu->mutable_regs();
+  if (!u.fault) {
+    m = u.r;
+    return;
+  }
+  uint64_t krip = m.rip, krsp = m.rsp, krflags = m.rflags;
+  m = u.r;
+  m.rip = krip;
+  m.rsp = krsp;
+  m.rflags = krflags;
+  if (!t.vcpu->set_fault_return(u.r.rip, u.r.rsp, u.r.rflags).ok())
+    fatal("cannot rewrite the guest's exception frame");
+}
+
+// ------------------------------------------------------------ FPU state
+
+// The state a signal handler starts with (fpu__clear_user_states): x87 and
+// SSE at their reset values, every other component in its init state.
+void init_fpu_area(uint8_t* area, uint32_t mxcsr_mask) {
+  memset(area, 0, kXsaveAreaSize);
+  uint16_t fcw = 0x37f;
+  uint32_t mxcsr = 0x1f80;
+  memcpy(area, &fcw, 2);
+  memcpy(area + kMxcsrOffset, &mxcsr, 4);
+  memcpy(area + kMxcsrMaskOffset, &mxcsr_mask, 4);
+  uint64_t bv = kXfeatureFpSse;
+  memcpy(area + kXstateBvOffset, &bv, 8);
+}
+
+uint32_t mxcsr_mask_of(const uint8_t* area) {
+  uint32_t m;
+  memcpy(&m, area + kMxcsrMaskOffset, 4);
+  return m ? m : 0xffbf;  // the architectural default when the CPU reports 0
+}
+
+// arch/x86/kernel/fpu/signal.c __fpu_restore_sig / check_xstate_in_sigframe,
+// for a 64-bit frame. Returns false for a frame the kernel would refuse
+// (XRSTOR/FXRSTOR would fault): the caller sends SIGSEGV.
+bool restore_fpu(MemoryManager& mm, Vcpu& vcpu, uint64_t fpstate) {
+  alignas(64) uint8_t cur[kXsaveAreaSize];
+  if (!vcpu.get_xsave(cur).ok()) fatal("KVM_GET_XSAVE failed");
+  uint32_t mxcsr_mask = mxcsr_mask_of(cur);
+  alignas(64) uint8_t area[kXsaveAreaSize];
+  init_fpu_area(area, mxcsr_mask);
+  if (fpstate == 0) return vcpu.set_xsave(area).ok();  // no FPU state: init
+  if (fpstate & 63) return false;  // XRSTOR needs a 64-byte aligned image
+  uint8_t legacy[512];
+  if (!mm.copy_in(legacy, fpstate, sizeof legacy).ok()) return false;
+  FpxSwBytes sw;
+  memcpy(&sw, legacy + kSwBytesOffset, sizeof sw);
+  uint64_t xcr0 = vcpu.xfeatures();
+  uint32_t max_size = vcpu.xsave_user_size();
+  bool fx_only = true;
+  if (sw.magic1 == kFpXstateMagic1 && sw.xstate_size >= 512 + 64 &&
+      sw.xstate_size <= max_size && sw.xstate_size <= sw.extended_size) {
+    uint32_t magic2 = 0;
+    if (mm.copy_in(&magic2, fpstate + sw.xstate_size, 4).ok() && magic2 == kFpXstateMagic2)
+      fx_only = false;
+  }
+  uint32_t mxcsr;
+  memcpy(&mxcsr, legacy + kMxcsrOffset, 4);
+  if (mxcsr & ~mxcsr_mask) return false;  // FXRSTOR/XRSTOR #GP
+  if (fx_only) {
+    memcpy(area, legacy, sizeof legacy);
+    uint64_t bv = kXfeatureFpSse;
+    memcpy(area + kXstateBvOffset, &bv, 8);
+  } else {
+    memset(area, 0, kXsaveAreaSize);
+    if (!mm.copy_in(area, fpstate, sw.xstate_size).ok()) return false;
+    // XRSTOR faults on a compacted or reserved header, or on state
+    // components XCR0 does not enable.
+    uint64_t bv;
+    memcpy(&bv, area + kXstateBvOffset, 8);
+    for (size_t i = kXstateBvOffset + 8; i < kXstateBvOffset + 64; i++)
+      if (area[i]) return false;
+    if (bv & ~xcr0) return false;
+    // Components outside fx_sw_bytes.xfeatures are set to their init state.
+    bv &= sw.xfeatures | kXfeatureFpSse;
+    memcpy(area + kXstateBvOffset, &bv, 8);
+  }
+  memcpy(area + kMxcsrMaskOffset, &mxcsr_mask, 4);
+  return vcpu.set_xsave(area).ok();
+}
+
+// ------------------------------------------------------------ delivery
+
+void apply_host_action(int sig, const GuestSigaction& act) {
+  if (sigbit(sig) & kHostKeeps) return;
+  HostSigaction h{};
+  // SIGCHLD's SA_NOCLDSTOP and SA_NOCLDWAIT act in the host kernel, which
+  // owns the children.
+  if (sig == SIGCHLD) h.flags = act.flags & (SA_NOCLDSTOP | SA_NOCLDWAIT);
+  if (act.handler == kSigIgn) {
+    h.handler = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(SIG_IGN);
+  } else if (act.handler == kSigDfl) {
+    h.handler = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(SIG_DFL);
+  } else {
+    // No SA_RESTART: a host syscall the signal interrupts returns EINTR, and
+    // the guest's own SA_RESTART decides (signals_on_syscall_return). All
+    // signals blocked while the (short) handler runs.
+    h.handler = host_handler;
+    h.flags |= SA_SIGINFO | kSaRestorer;
+    h.restorer = elfuse_host_sigreturn;
+    h.mask = kAllSignals & ~kHostKeeps;
+  }
+  raw_sigaction(sig, &h);
+}
+
+enum class Restart { kNone, kSys, kNoIntr, kNoHand, kBlock };
+
+// Which internal code Linux returns when a signal interrupts syscall `nr`
+// (the host turns all of them into EINTR, as elfuse's host handlers have no
+// SA_RESTART). -ERESTARTSYS: restarted unless a handler without SA_RESTART
+// runs; -ERESTARTNOHAND: restarted only if no handler runs;
+// -ERESTART_RESTARTBLOCK: restart_syscall (sleeps with a timeout). Others
+// return EINTR as is.
+Restart restart_class(const SyscallArgs& a) {
+  switch (a.nr) {
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+    case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
+    case SYS_preadv2: case SYS_pwritev2:
+    case SYS_open: case SYS_openat: case SYS_openat2: case SYS_creat:
+    case SYS_wait4: case SYS_waitid:
+    case SYS_accept: case SYS_accept4: case SYS_connect:
+    case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg:
+    case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
+    case SYS_flock: case SYS_fcntl: case SYS_ioctl:
+    case SYS_sendfile: case SYS_splice: case SYS_tee: case SYS_vmsplice:
+    case SYS_copy_file_range: case SYS_getrandom:
+      return Restart::kSys;
+    case SYS_futex: {
+      int op = static_cast<int>(a.a[1]) & 127;
+      if (op == 6 /* FUTEX_LOCK_PI */) return Restart::kNoIntr;
+      if ((op == 0 || op == 9) && a.a[3]) return Restart::kBlock;  // FUTEX_WAIT(_BITSET) timed
+      return Restart::kSys;
+    }
+    case SYS_pause: case SYS_rt_sigsuspend:
+    case SYS_select: case SYS_pselect6: case SYS_ppoll:
+    case SYS_msgrcv: case SYS_msgsnd:
+      return Restart::kNoHand;
+    case SYS_poll:
+      return static_cast<int>(a.a[2]) < 0 ? Restart::kNoHand : Restart::kBlock;
+    case SYS_nanosleep:
+      return Restart::kBlock;
+    case SYS_clock_nanosleep:
+      return (a.a[1] & TIMER_ABSTIME) ? Restart::kNoHand : Restart::kBlock;
+    default:
+      return Restart::kNone;
+  }
+}
+
+// Builds the rt_sigframe for `sig` below the user's stack (or on the
+// alternate stack) and points the user view at the handler
+// (signal_64.c get_sigframe, __setup_rt_frame; signal.c handle_signal).
+// False when the frame cannot be written: the kernel's force_sigsegv case.
+bool setup_frame(Process& proc, Thread& t, UserView& u, int sig, const siginfo_t& info,
+                 const GuestSigaction& act, uint64_t saved_mask) {
+  if (!(act.flags & kSaRestorer)) return false;  // x86-64 requires a restorer
+  MemoryManager& mm = proc.mm();
+  Vcpu& vcpu = *t.vcpu;
+  uint64_t sp = u.r.rsp;
+  bool nested = on_altstack(t, sp);
+  bool entering = false;
+  sp -= 128;  // the red zone
+  if ((act.flags & kSaOnstack) && sas_ss_flags(t, sp) == 0) {
+    sp = t.altstack_sp + t.altstack_size;
+    entering = true;
+  }
+  // The XSAVE image (64-byte aligned) with FP_XSTATE_MAGIC2 after it.
+  uint32_t xsize = vcpu.xsave_user_size();
+  uint64_t fp = (sp - (xsize + kFpXstateMagic2Size)) & ~uint64_t{63};
+  uint64_t frame = ((fp - sizeof(GuestRtSigframe)) & ~uint64_t{15}) - 8;
+  if (fp > sp || frame > fp) return false;  // wrapped below 0
+  if ((nested || entering) && !on_altstack_raw(t, frame)) return false;  // altstack overflow
+
+  alignas(64) uint8_t area[kXsaveAreaSize];
+  if (!vcpu.get_xsave(area).ok()) fatal("KVM_GET_XSAVE failed");
+  uint32_t mxcsr_mask = mxcsr_mask_of(area);
+  // fpu/signal.c save_sw_bytes / save_xstate_epilog.
+  FpxSwBytes sw{};
+  sw.magic1 = kFpXstateMagic1;
+  sw.extended_size = xsize + kFpXstateMagic2Size;
+  sw.xfeatures = vcpu.xfeatures();
+  sw.xstate_size = xsize;
+  memcpy(area + kSwBytesOffset, &sw, sizeof sw);
+  uint64_t bv;
+  memcpy(&bv, area + kXstateBvOffset, 8);
+  bv |= kXfeatureFpSse;  // "for legacy compatibility", always set
+  memcpy(area + kXstateBvOffset, &bv, 8);
+  if (!mm.copy_out(fp, area, xsize).ok()) return false;
+  uint32_t magic2 = kFpXstateMagic2;
+  if (!mm.copy_out(fp + xsize, &magic2, sizeof magic2).ok()) return false;
+
+  GuestRtSigframe f;
+  memset(&f, 0, sizeof f);
+  f.pretcode = act.restorer;
+  f.uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
+  f.uc.uc_link = 0;
+  f.uc.uc_stack = {t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
+  GuestSigcontext& sc = f.uc.uc_mcontext;
+  const GuestRegs& r = u.r;
+  sc.r8 = r.r8, sc.r9 = r.r9, sc.r10 = r.r10, sc.r11 = r.r11;
+  sc.r12 = r.r12, sc.r13 = r.r13, sc.r14 = r.r14, sc.r15 = r.r15;
+  sc.rdi = r.rdi, sc.rsi = r.rsi, sc.rbp = r.rbp, sc.rbx = r.rbx;
+  sc.rdx = r.rdx, sc.rax = r.rax, sc.rcx = r.rcx, sc.rsp = r.rsp;
+  sc.rip = r.rip, sc.eflags = r.rflags;
+  sc.cs = kUserCs, sc.gs = 0, sc.fs = 0, sc.ss = kUserDs;
+  sc.err = t.signals.err, sc.trapno = t.signals.trapno, sc.cr2 = t.signals.cr2;
+  sc.oldmask = saved_mask;
+  sc.fpstate = fp;
+  f.uc.uc_sigmask = saved_mask;
+  // The siginfo is written only for SA_SIGINFO handlers.
+  f.info = info;
+  uint64_t len = (act.flags & kSaSiginfo) ? sizeof f : offsetof(GuestRtSigframe, info);
+  if (!mm.copy_out(frame, &f, len).ok()) return false;
+
+  // The handler starts with a fresh FPU state (fpu__clear_user_states).
+  alignas(64) uint8_t fresh[kXsaveAreaSize];
+  init_fpu_area(fresh, mxcsr_mask);
+  if (!vcpu.set_xsave(fresh).ok()) fatal("KVM_SET_XSAVE failed");
+
+  u.r.rdi = static_cast<uint64_t>(sig);
+  u.r.rax = 0;
+  u.r.rsi = frame + offsetof(GuestRtSigframe, info);
+  u.r.rdx = frame + offsetof(GuestRtSigframe, uc);
+  u.r.rip = act.handler;
+  u.r.rsp = frame;
+  u.r.rflags &= ~(kDF | kRF | kTF);
+  return true;
+}
+
+// The default action of a signal that was recorded while caught but whose
+// handler is SIG_DFL or SIG_IGN by the time it is delivered.
+void default_action(Thread& t, int sig) {
+  uint64_t b = sigbit(sig);
+  if (b & kDefaultIgnore) return;
+  if (b & kDefaultStop) {
+    signals_sync_host_mask(t);
+    syscall(SYS_tgkill, getpid(), gettid(), sig);  // the host disposition is SIG_DFL
+    return;
+  }
+  die_by_signal(sig);
+}
+
+// get_signal + handle_signal, repeated while signals are deliverable (each
+// handler frame goes on top of the previous one, as the kernel's
+// exit_to_user_mode loop does). `restart` is the interrupted syscall's
+// restart class (kNone when not from a syscall). Returns true when at least
+// one handler frame was set up.
+bool deliver(Process& proc, Thread& t, UserView& u, Restart restart, uint64_t nr) {
+  ThreadSignals& ts = t.signals;
+  bool delivered = false;
+  for (;;) {
+    int sig = next_signal(ts.pending.load(std::memory_order_acquire) & ~t.sigmask);
+    if (!sig) break;
+    siginfo_t info = take_signal(ts, sig);
+    GuestSigaction& act = proc.sigactions[sig - 1];
+    if (act.handler == kSigIgn) continue;
+    if (act.handler == kSigDfl) {
+      default_action(t, sig);
+      continue;
+    }
+    GuestSigaction used = act;
+    if (!delivered && restart != Restart::kNone) {
+      // handle_signal: the syscall return value for a handler that runs.
+      if (restart == Restart::kNoIntr || (restart == Restart::kSys && (act.flags & kSaRestart))) {
+        u.r.rax = nr;
+        u.r.rip -= 2;  // back onto the `syscall` instruction
+      }
+    }
+    uint64_t saved = ts.restore_mask ? ts.saved_mask : t.sigmask;
+    if (!setup_frame(proc, t, u, sig, info, used, saved)) {
+      // force_sigsegv: SIGSEGV, with SIGSEGV's handler reset when it was
+      // SIGSEGV that could not be delivered.
+      GuestSigaction& segv = proc.sigactions[SIGSEGV - 1];
+      if (sig == SIGSEGV || segv.handler <= kSigIgn || (t.sigmask & sigbit(SIGSEGV)))
+        die_undeliverable(SIGSEGV, "cannot write the signal frame");
+      record_signal(ts, SIGSEGV, kernel_info(SIGSEGV, SI_KERNEL, 0));
+      continue;
+    }
+    delivered = true;
+    // signal_delivered: the handler's mask; the saved mask is consumed.
+    uint64_t blocked = t.sigmask | act.mask;
+    if (!(act.flags & kSaNodefer)) blocked |= sigbit(sig);
+    t.sigmask = blocked & ~kUnblockableSignals;
+    ts.restore_mask = false;
+    if (t.altstack_flags & SS_AUTODISARM) {
+      t.altstack_sp = 0;
+      t.altstack_size = 0;
+      t.altstack_flags = SS_DISABLE;
+    }
+    if (act.flags & kSaResethand) {
+      act.handler = kSigDfl;
+      apply_host_action(sig, act);
+    }
+  }
+  if (!delivered && restart != Restart::kNone) {
+    // arch_do_signal_or_restart, no handler: restart. restart_syscall is
+    // not implemented; a timed sleep returns EINTR (documented).
+    if (restart != Restart::kBlock) {
+      u.r.rax = nr;
+      u.r.rip -= 2;
+    }
+  }
+  if (ts.restore_mask) {  // restore_saved_sigmask
+    t.sigmask = ts.saved_mask;
+    ts.restore_mask = false;
+  }
+  signals_sync_host_mask(t);
+  return delivered;
+}
+
+// Linux keeps the temporary mask of ppoll, pselect6 and epoll_pwait when
+// they return EINTR, until the signal is delivered. sys_poll.cc passes the
+// mask to the host call itself; take it from the arguments again here.
+void adopt_wait_mask(Process& proc, Thread& t, const SyscallArgs& a) {
+  uint64_t ptr = 0, size = 0;
+  switch (a.nr) {
+    case SYS_ppoll: ptr = a.a[3], size = a.a[4]; break;
+    case SYS_epoll_pwait: case SYS_epoll_pwait2: ptr = a.a[4], size = a.a[5]; break;
+    case SYS_pselect6: {
+      uint64_t pack[2];
+      if (!a.a[5] || !proc.mm().copy_in(pack, a.a[5], sizeof pack).ok()) return;
+      ptr = pack[0], size = pack[1];
+      break;
+    }
+    default: return;
+  }
+  uint64_t mask;
+  if (!ptr || size != 8 || !proc.mm().copy_in(&mask, ptr, 8).ok()) return;
+  signals_set_temporary_mask(t, mask);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ public
+
+void signals_attach_thread(Thread& thread) {
+  t_signals = &thread.signals;
+  signals_sync_host_mask(thread);
+}
+
+void signals_set_host_disposition(Thread& thread, int sig, const GuestSigaction& act) {
+  apply_host_action(sig, act);
+  // do_sigaction: setting SIG_IGN, or SIG_DFL for a signal whose default is
+  // to ignore, discards it if pending (the host does the same for its own).
+  if (act.handler == kSigIgn || (act.handler == kSigDfl && (sigbit(sig) & kDefaultIgnore))) {
+    thread.signals.pending.fetch_and(~sigbit(sig));
+    signals_sync_host_mask(thread);
+  }
+}
+
+void signals_sync_host_mask(Thread& t) {
+  // A signal recorded while this runs stays blocked (the handler adds it to
+  // host_mask); loop until what was set covers everything recorded.
+  for (int i = 0; i < 4; i++) {
+    uint64_t want = host_mask_for(t);
+    raw_setmask(want);
+    t.signals.host_mask.store(want);
+    if (!(t.signals.pending.load() & ~kHostKeeps & ~want)) return;
+  }
+}
+
+void signals_set_temporary_mask(Thread& t, uint64_t mask) {
+  if (!t.signals.restore_mask) t.signals.saved_mask = t.sigmask;
+  t.signals.restore_mask = true;
+  t.sigmask = mask & ~kUnblockableSignals;
+  signals_sync_host_mask(t);
+}
+
+void signals_on_syscall_return(Process& proc, Thread& t, const SyscallArgs& args,
+                               int64_t result) {
+  ThreadSignals& ts = t.signals;
+  if ((args.nr == SYS_fork || args.nr == SYS_vfork || args.nr == SYS_clone ||
+       args.nr == SYS_clone3) &&
+      result == 0) {
+    // The child of a fork: the parent's pending signals are not its own
+    // (kernel/fork.c init_sigpending); the host cleared its own set.
+    ts.pending.store(0);
+    signals_sync_host_mask(t);
+    return;
+  }
+  Restart restart = result == -EINTR ? restart_class(args) : Restart::kNone;
+  if (result == -EINTR && !ts.restore_mask) adopt_wait_mask(proc, t, args);
+  if (!(ts.pending.load(std::memory_order_acquire) & ~t.sigmask) && restart == Restart::kNone &&
+      !ts.restore_mask)
+    return;
+  UserView u{t.vcpu->regs(), false};
+  // The shim stub's `jmp *%rcx`, done here: the frame then shows the
+  // program's own return address, as under Linux.
+  u.r.rip = u.r.rcx;
+  deliver(proc, t, u, restart, args.nr);
+  store_user(t, u);
+}
+
+void signals_on_resume(Process& proc, Thread& t) {
+  ThreadSignals& ts = t.signals;
+  if (!(ts.pending.load(std::memory_order_acquire) & ~t.sigmask) && !ts.restore_mask) return;
+  // Inside the shim's supervisor code the user registers are not at hand;
+  // the signal waits for the next exit (see docs/internals.md).
+  if (!t.vcpu->at_user_boundary()) return;
+  UserView u{t.vcpu->regs(), false};
+  deliver(proc, t, u, Restart::kNone, 0);
+  store_user(t, u);
+}
+
+void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
+  // A store the host refused (KVM_RUN EFAULT) has no fault address to
+  // report: keep the default action.
+  if (f.write_to_readonly_host) die_of_fault(proc, f);
+  bool mapped = f.vector == 14 && proc.mm().vmas().find(f.address) != nullptr;
+  FaultSignal fs = signal_for_fault(f, mapped);
+  const GuestSigaction& act = proc.sigactions[fs.signo - 1];
+  // force_sig_info_to_task: a blocked or ignored fault signal is reset to
+  // the default action, which kills.
+  if (act.handler <= kSigIgn || (t.sigmask & sigbit(fs.signo))) die_of_fault(proc, f);
+  ThreadSignals& ts = t.signals;
+  ts.trapno = f.vector;
+  ts.err = f.error_code;
+  if (f.vector == 14) {
+    // arch/x86/mm/fault.c set_signal_archinfo.
+    ts.err = f.error_code | 4;  // X86_PF_USER
+    if (f.address >= kTaskSizeMax) ts.err |= 1;  // X86_PF_PROT
+    ts.cr2 = f.address;
+  }
+  siginfo_t info = kernel_info(fs.signo, fs.code, fs.address);
+  record_signal(ts, fs.signo, info);
+  UserView u{t.vcpu->regs(), true};
+  u.r.rip = f.rip;
+  u.r.rsp = f.rsp;
+  u.r.rflags = f.rflags;
+  deliver(proc, t, u, Restart::kNone, 0);
+  store_user(t, u);
+}
+
+void signals_on_exec(Process& proc) {
+  for (int sig = 1; sig <= 64; sig++) {
+    GuestSigaction& act = proc.sigactions[sig - 1];
+    if (act.handler > kSigIgn) {
+      act = GuestSigaction{};
+      apply_host_action(sig, act);
+    } else {
+      act.flags = 0;
+      act.mask = 0;
+      act.restorer = 0;
+    }
+  }
+  for (auto& t : proc.threads) {
+    t->altstack_sp = 0;
+    t->altstack_size = 0;
+    t->altstack_flags = SS_DISABLE;
+  }
+}
+
+int64_t signals_sigreturn(SyscallContext& ctx) {
+  Thread& t = ctx.thread;
+  MemoryManager& mm = ctx.mm;
+  ctx.outcome = Outcome::kNoReturn;
+  const GuestRegs& cur = t.vcpu->regs();
+  uint64_t frame = cur.rsp - 8;
+  GuestRtSigframe f;
+  bool ok = mm.copy_in(&f, frame, sizeof f).ok();
+  if (ok) {
+    t.sigmask = f.uc.uc_sigmask & ~kUnblockableSignals;  // set_current_blocked
+    const GuestSigcontext& sc = f.uc.uc_mcontext;
+    GuestRegs r = cur;
+    r.r8 = sc.r8, r.r9 = sc.r9, r.r10 = sc.r10, r.r11 = sc.r11;
+    r.r12 = sc.r12, r.r13 = sc.r13, r.r14 = sc.r14, r.r15 = sc.r15;
+    r.rdi = sc.rdi, r.rsi = sc.rsi, r.rbp = sc.rbp, r.rbx = sc.rbx;
+    r.rdx = sc.rdx, r.rax = sc.rax, r.rcx = sc.rcx, r.rsp = sc.rsp, r.rip = sc.rip;
+    // The flags the program had at its `syscall` (R11), with the
+    // FIX_EFLAGS bits from the frame. CS and SS stay the 64-bit user
+    // selectors: elfuse runs 64-bit code only.
+    uint64_t user_flags = (cur.r11 & 0x3c7fd7) | 0x202;
+    r.rflags = (user_flags & ~kFixEflags) | (sc.eflags & kFixEflags);
+    ok = restore_fpu(mm, *t.vcpu, sc.fpstate);
+    if (ok) {
+      t.vcpu->mutable_regs() = r;
+      // restore_altstack: do_sigaltstack with the restored stack pointer;
+      // its errors other than EFAULT are ignored.
+      const GuestStack& ss = f.uc.uc_stack;
+      int mode = ss.flags & ~static_cast<int>(SS_AUTODISARM);
+      bool same = t.altstack_sp == ss.sp && t.altstack_size == ss.size &&
+                  t.altstack_flags == ss.flags;
+      if (!same && !on_altstack(t, r.rsp) &&
+          (mode == SS_DISABLE || mode == SS_ONSTACK || mode == 0)) {
+        if (mode == SS_DISABLE) {
+          t.altstack_sp = 0, t.altstack_size = 0, t.altstack_flags = SS_DISABLE;
+        } else if (ss.size >= 2048 /* MINSIGSTKSZ */) {
+          t.altstack_sp = ss.sp, t.altstack_size = ss.size, t.altstack_flags = ss.flags;
+        }
+      }
+    }
+  }
+  signals_sync_host_mask(t);
+  if (!ok) {
+    // signal_fault: force_sig(SIGSEGV).
+    const GuestSigaction& segv = ctx.proc.sigactions[SIGSEGV - 1];
+    if (segv.handler <= kSigIgn || (t.sigmask & sigbit(SIGSEGV)))
+      die_undeliverable(SIGSEGV, "bad frame in rt_sigreturn");
+    record_signal(t.signals, SIGSEGV, kernel_info(SIGSEGV, SI_KERNEL, 0));
+    // The registers still say "after the syscall": let delivery start there.
+    GuestRegs& m = t.vcpu->mutable_regs();
+    m.rip = m.rcx;
+    m.rflags = (m.r11 & 0x3c7fd7) | 0x2;
+  }
+  return 0;
+}
+
+void signals_wait(Process& proc, Thread& t) {
+  // With every signal blocked on the host, nothing can be recorded between
+  // the check and the host's rt_sigsuspend, which unblocks atomically.
+  raw_setmask(kAllSignals & ~kHostKeeps);
+  while (!(t.signals.pending.load(std::memory_order_acquire) & ~t.sigmask)) {
+    uint64_t m = host_mask_for(t);
+    syscall(SYS_rt_sigsuspend, &m, 8);
+  }
+  (void)proc;
+  signals_sync_host_mask(t);
+}
+
+int64_t signals_timed_wait(Process& proc, Thread& t, uint64_t set, const timespec* timeout,
+                           siginfo_t* info) {
+  set &= ~kUnblockableSignals;
+  // Caught signals are blocked during the check, then waited for along with
+  // `set`: one that the guest would handle ends the wait (EINTR, delivered
+  // on the way out), as a signal interrupts sigtimedwait under Linux.
+  uint64_t caught = caught_mask(proc) & ~t.sigmask;
+  raw_setmask(host_mask_for(t) | caught);
+  int sig = next_signal(t.signals.pending.load(std::memory_order_acquire) & set);
+  int64_t result;
+  if (sig) {
+    *info = take_signal(t.signals, sig);
+    result = sig;
+  } else {
+    uint64_t waitset = (set | caught) & ~kHostKeeps;
+    siginfo_t got;
+    memset(&got, 0, sizeof got);
+    long r = syscall(SYS_rt_sigtimedwait, &waitset, &got, timeout, 8);
+    if (r < 0) {
+      result = -errno;
+    } else if (set & sigbit(static_cast<int>(r))) {
+      *info = got;
+      result = r;
+    } else {
+      record_signal(t.signals, static_cast<int>(r), got);
+      result = -EINTR;
+    }
+  }
+  signals_sync_host_mask(t);
+  return result;
+}
+
+uint64_t signals_pending_blocked(Thread& t) {
+  uint64_t host = 0;
+  syscall(SYS_rt_sigpending, &host, 8);
+  return (t.signals.pending.load() | host) & t.sigmask;
+}
+
+}  // namespace elfuse

@@ -1,0 +1,105 @@
+// Signal delivery into the guest (docs/internals.md, "Faults and signals").
+//
+// Signals travel as real host signals. For every signal the guest catches,
+// elfuse installs a host handler that records it, with its siginfo, in the
+// receiving thread's ThreadSignals and makes KVM_RUN return; the run loop
+// then builds the kernel's rt_sigframe on the guest stack before the guest
+// runs again (arch/x86/kernel/signal.c, signal_64.c). Synchronous faults
+// take the same path. Blocked signals stay pending in the host kernel,
+// because the guest mask is mirrored to the host thread.
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "hv/hypervisor.h"
+#include "syscalls/syscall.h"
+
+namespace elfuse {
+
+class Process;
+class Thread;
+struct GuestSigaction;
+
+constexpr uint64_t sigbit(int sig) { return uint64_t{1} << (sig - 1); }
+constexpr uint64_t kUnblockableSignals = sigbit(SIGKILL) | sigbit(SIGSTOP);
+
+// The signal state of one guest thread that is not in Thread itself.
+struct ThreadSignals {
+  // Signals the host delivered to this thread, unblocked when they came,
+  // not yet delivered into the guest (bit sig-1). Written by the host
+  // signal handler: the info slot first, then the bit (release).
+  std::atomic<uint64_t> pending{0};
+  siginfo_t info[64];
+  // The mask last set on the host thread (the handler adds to it).
+  std::atomic<uint64_t> host_mask{~uint64_t{0}};
+  // set_restore_sigmask() (include/linux/sched/signal.h): rt_sigsuspend,
+  // ppoll, pselect6 run with a temporary mask; the frame of the signal that
+  // ends them saves the old one, which is restored if none is delivered.
+  bool restore_mask = false;
+  uint64_t saved_mask = 0;
+  // thread.trap_nr, error_code, cr2 of the last fault that raised a
+  // signal: the sigcontext's trapno, err and cr2.
+  uint64_t trapno = 0, err = 0, cr2 = 0;
+};
+
+// Binds the calling host thread to a guest thread (the host handler
+// records into its ThreadSignals). Called by run_thread.
+void signals_attach_thread(Thread& thread);
+
+// rt_sigaction: makes the host disposition match the guest's (a host
+// handler for a caught signal, SIG_IGN, SIG_DFL) and drops a pending
+// signal that is now ignored (kernel/signal.c do_sigaction).
+void signals_set_host_disposition(Thread& thread, int sig, const GuestSigaction& act);
+
+// Mirrors the guest mask (plus signals recorded but not delivered yet) to
+// the host thread. Unblocking there makes the host deliver what it held.
+void signals_sync_host_mask(Thread& thread);
+
+// For syscalls that wait with a temporary mask (rt_sigsuspend, ppoll,
+// pselect6, epoll_pwait): the kernel's set_restore_sigmask().
+void signals_set_temporary_mask(Thread& thread, uint64_t mask);
+
+// The exit paths of the run loop. Each delivers the pending unblocked
+// signals into the guest before it runs again.
+// After a syscall whose result is already in RAX (finish_syscall):
+// includes the restart of an interrupted syscall (-EINTR from the host) as
+// arch/x86/kernel/signal.c handle_signal/arch_do_signal_or_restart do.
+void signals_on_syscall_return(Process& proc, Thread& thread, const SyscallArgs& args,
+                               int64_t result);
+// After any other exit that returns to the guest (kInterrupted, a syscall
+// that replaced the registers).
+void signals_on_resume(Process& proc, Thread& thread);
+// A synchronous fault (kFault): delivered to the guest's handler when it
+// has one and the signal is not blocked; otherwise the default action
+// (the process dies by that signal, die_of_fault). Returns only when the
+// guest continues.
+void signals_on_fault(Process& proc, Thread& thread, const GuestFault& fault);
+
+// execve (fs/exec.c): caught signals go back to SIG_DFL (on the host too),
+// ignored ones stay ignored; mask and pending signals are kept; the
+// alternate signal stack is cleared.
+void signals_on_exec(Process& proc);
+
+// The guest's rt_sigreturn: restores registers, FPU state, mask and
+// alternate stack from the frame at RSP - 8 (signal_64.c). A bad frame is
+// SIGSEGV. Sets ctx.outcome = kNoReturn.
+int64_t signals_sigreturn(SyscallContext& ctx);
+
+// Blocks until a signal is recorded that the current guest mask does not
+// block (pause, rt_sigsuspend): the host's rt_sigsuspend with the mask
+// mirrored, entered with caught signals blocked so none is missed.
+void signals_wait(Process& proc, Thread& thread);
+
+// rt_sigtimedwait's core: dequeues a signal of `set` (recorded here or
+// pending in the host), waiting up to *timeout (nullptr: forever). Returns
+// the signal number and its info, or a negated errno (EAGAIN, EINTR).
+int64_t signals_timed_wait(Process& proc, Thread& thread, uint64_t set,
+                           const struct timespec* timeout, siginfo_t* info);
+
+// Pending signals that are blocked (rt_sigpending): recorded and host.
+uint64_t signals_pending_blocked(Thread& thread);
+
+}  // namespace elfuse
