@@ -21,9 +21,9 @@
 #include "base/private_fd.h"
 #include "fs/program_path.h"
 #include "hv/hypervisor.h"
+#include "kernel/exec.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
-#include "kernel/exec.h"
 #include "syscalls/dispatch.h"
 
 extern char** environ;

@@ -30,9 +30,17 @@ inline std::optional<uint64_t> page_round_up(uint64_t v) {
   return *r & ~kPageMask;
 }
 
-constexpr uint64_t page_round_down(uint64_t v) { return v & ~kPageMask; }
-constexpr bool page_aligned(uint64_t v) { return (v & kPageMask) == 0; }
-constexpr uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
-constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr uint64_t page_round_down(uint64_t v) {
+  return v & ~kPageMask;
+}
+constexpr bool page_aligned(uint64_t v) {
+  return (v & kPageMask) == 0;
+}
+constexpr uint64_t align_down(uint64_t v, uint64_t a) {
+  return v & ~(a - 1);
+}
+constexpr uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 }  // namespace elfuse

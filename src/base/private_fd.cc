@@ -9,8 +9,12 @@ namespace elfuse {
 
 static int g_floor = 1024;
 
-void set_private_fd_floor(int floor) { g_floor = floor; }
-int private_fd_floor() { return g_floor; }
+void set_private_fd_floor(int floor) {
+  g_floor = floor;
+}
+int private_fd_floor() {
+  return g_floor;
+}
 
 int move_to_private_fd(int fd) {
   if (fd < 0 || fd >= g_floor) return fd;

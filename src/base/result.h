@@ -48,16 +48,17 @@ class [[nodiscard]] Result<void> {
   int err_ = 0;
 };
 
-inline Result<void> Ok() { return {}; }
+inline Result<void> Ok() {
+  return {};
+}
 
 }  // namespace elfuse
 
 // TRY(expr): evaluate a Result; on error return its errno from the enclosing
 // function (which must return a Result), otherwise yield the value.
-#define TRY(expr)                                    \
-  ({                                                 \
-    auto _try_result = (expr);                       \
-    if (!_try_result.ok())                           \
-      return ::elfuse::Errno{_try_result.error()};   \
-    std::move(_try_result).value();                  \
+#define TRY(expr)                                                       \
+  ({                                                                    \
+    auto _try_result = (expr);                                          \
+    if (!_try_result.ok()) return ::elfuse::Errno{_try_result.error()}; \
+    std::move(_try_result).value();                                     \
   })

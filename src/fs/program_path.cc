@@ -16,7 +16,8 @@ Result<std::string> resolve_program(const std::string& name, const char* path_en
   size_t begin = 0;
   for (;;) {
     size_t end = path.find(':', begin);
-    std::string dir = path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    std::string dir =
+        path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
     std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
     struct stat st;
     if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {

@@ -30,9 +30,9 @@ enum class ExitKind {
 };
 
 struct GuestFault {
-  uint8_t vector = 0;      // x86 exception vector (14 = #PF, 13 = #GP, 6 = #UD...)
+  uint8_t vector = 0;  // x86 exception vector (14 = #PF, 13 = #GP, 6 = #UD...)
   uint64_t error_code = 0;
-  uint64_t address = 0;    // CR2 for #PF, else 0
+  uint64_t address = 0;  // CR2 for #PF, else 0
   // User state at the fault (from the exception frame).
   uint64_t rip = 0, rsp = 0, rflags = 0;
   bool write_to_readonly_host = false;  // KVM_RUN EFAULT: see docs/internals.md

@@ -93,7 +93,9 @@ void close_on_exec(const FdRules& rules) {
 
 // fs/exec.c flush_signal_handlers: caught signals go back to SIG_DFL (the
 // host's handler too); ignored ones stay ignored (kernel/signal.h).
-void reset_caught_signals(Process& proc) { signals_on_exec(proc); }
+void reset_caught_signals(Process& proc) {
+  signals_on_exec(proc);
+}
 
 std::string base_name(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -110,8 +112,9 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
     fd = fcntl(request.dirfd, F_DUPFD_CLOEXEC, 0);
   else
     fd = openat(request.dirfd, request.path.c_str(), open_flags);
-  if (fd < 0) return exec_error(errno == ELOOP && (request.flags & AT_SYMLINK_NOFOLLOW) ? ELOOP : errno,
-                                request.path);
+  if (fd < 0)
+    return exec_error(errno == ELOOP && (request.flags & AT_SYMLINK_NOFOLLOW) ? ELOOP : errno,
+                      request.path);
   UniqueFd file(move_to_private_fd(fd));
   struct stat st;
   if (fstat(file.get(), &st) < 0) return exec_error(errno, request.path);
@@ -154,8 +157,8 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
                   read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
   proc.memory = std::make_unique<MemoryManager>(
       proc.reservation, proc.reservation_size,
-      PhysAllocator(kInitialPhys, kTablePoolStart, kTablePoolEnd, kDataStart),
-      &proc.shadow_sync, make_layout(li));
+      PhysAllocator(kInitialPhys, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,
+      make_layout(li));
   TRY(proc.vm->install_shim(proc.mm().page_tables()));
 
   LoadOptions lo;

@@ -54,22 +54,28 @@ std::string describe_mapping(Process& proc, uint64_t addr) {
 
 FaultSignal signal_for_fault(const GuestFault& f, bool mapped) {
   switch (f.vector) {
-    case kDivideError: return {SIGFPE, FPE_INTDIV, f.rip};
+    case kDivideError:
+      return {SIGFPE, FPE_INTDIV, f.rip};
     case kDebug:
-    case kBreakpoint: return {SIGTRAP, SI_KERNEL, 0};
-    case kInvalidOpcode: return {SIGILL, ILL_ILLOPN, f.rip};
+    case kBreakpoint:
+      return {SIGTRAP, SI_KERNEL, 0};
+    case kInvalidOpcode:
+      return {SIGILL, ILL_ILLOPN, f.rip};
     case kX87:
-    case kSimd: return {SIGFPE, 0, f.rip};
+    case kSimd:
+      return {SIGFPE, 0, f.rip};
     case kSegmentNotPresent:
     case kStackFault:
-    case kAlignmentCheck: return {SIGBUS, BUS_ADRALN, 0};
+    case kAlignmentCheck:
+      return {SIGBUS, BUS_ADRALN, 0};
     case kPageFault:
       return {SIGSEGV, mapped ? SEGV_ACCERR : SEGV_MAPERR, f.address};
     case kOverflow:
     case kBoundRange:
     case kInvalidTss:
     case kGeneralProtection:
-    default: return {SIGSEGV, SI_KERNEL, 0};
+    default:
+      return {SIGSEGV, SI_KERNEL, 0};
   }
 }
 
@@ -94,10 +100,12 @@ void die_of_fault(Process& proc, const GuestFault& fault) {
     log_error("guest killed by %s: address 0x%llx (%s), rip 0x%llx (%s)", name.c_str(),
               static_cast<unsigned long long>(fault.address),
               describe_mapping(proc, fault.address).c_str(),
-              static_cast<unsigned long long>(fault.rip), describe_mapping(proc, fault.rip).c_str());
+              static_cast<unsigned long long>(fault.rip),
+              describe_mapping(proc, fault.rip).c_str());
   else
     log_error("guest killed by %s: rip 0x%llx (%s)", name.c_str(),
-              static_cast<unsigned long long>(fault.rip), describe_mapping(proc, fault.rip).c_str());
+              static_cast<unsigned long long>(fault.rip),
+              describe_mapping(proc, fault.rip).c_str());
   die_by_signal(sig.signo);
 }
 

@@ -10,8 +10,8 @@ class Process;
 
 struct FaultSignal {
   int signo;
-  int code;           // si_code (SEGV_MAPERR, ILL_ILLOPN...)
-  uint64_t address;   // si_addr
+  int code;          // si_code (SEGV_MAPERR, ILL_ILLOPN...)
+  uint64_t address;  // si_addr
 };
 
 // arch/x86/kernel/traps.c and arch/x86/mm/fault.c: the signal a user-mode

@@ -20,7 +20,7 @@ namespace elfuse {
 // elfuse's own descriptors live at or above it, where the guest can neither
 // see, dup over nor close them.
 struct FdRules {
-  int floor = 1024;           // first fd reserved for elfuse
+  int floor = 1024;             // first fd reserved for elfuse
   uint64_t nofile_soft = 1024;  // RLIMIT_NOFILE as the guest sees it (<= floor)
   uint64_t nofile_hard = 1024;
   bool guest_fd(int64_t fd) const { return fd >= 0 && fd < floor; }
@@ -38,11 +38,11 @@ static_assert(sizeof(GuestSigaction) == 32);
 class Thread {
  public:
   int tid = 0;
-  std::unique_ptr<Vcpu> vcpu;  // replaced by execve and in a forked child
+  std::unique_ptr<Vcpu> vcpu;    // replaced by execve and in a forked child
   uint64_t clear_child_tid = 0;  // set_tid_address
   uint64_t robust_list = 0;
   uint64_t robust_list_len = 0;
-  uint64_t sigmask = 0;          // blocked signals, bit (sig-1)
+  uint64_t sigmask = 0;  // blocked signals, bit (sig-1)
   // sigaltstack: the kernel's sas_ss_sp, sas_ss_size, sas_ss_flags.
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = SS_DISABLE;
@@ -80,7 +80,7 @@ class Process {
   int pid = 0;
   FdRules fds;
   std::array<GuestSigaction, 64> sigactions{};  // index sig-1
-  std::string exe_path;          // absolute host path of the running program
+  std::string exe_path;                         // absolute host path of the running program
   std::vector<std::unique_ptr<Thread>> threads;
   int personality = 0;
   // Shown in uname(2) and AT_* values.

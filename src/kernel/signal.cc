@@ -62,8 +62,7 @@ constexpr uint64_t kDefaultStop =
 
 constexpr uint64_t kSigDfl = 0, kSigIgn = 1;
 constexpr uint64_t kSaSiginfo = 0x4, kSaOnstack = 0x08000000, kSaRestart = 0x10000000,
-                   kSaNodefer = 0x40000000, kSaResethand = 0x80000000,
-                   kSaRestorer = 0x04000000;
+                   kSaNodefer = 0x40000000, kSaResethand = 0x80000000, kSaRestorer = 0x04000000;
 
 // arch/x86/include/uapi/asm/ucontext.h
 constexpr uint64_t kUcFpXstate = 1, kUcSigcontextSs = 2, kUcStrictRestoreSs = 4;
@@ -74,8 +73,8 @@ constexpr uint64_t kXfeatureFpSse = 3;
 // RFLAGS bits.
 constexpr uint64_t kTF = 0x100, kDF = 0x400, kRF = 0x10000;
 // arch/x86/kernel/signal_64.c FIX_EFLAGS: what sigreturn takes from the frame.
-constexpr uint64_t kFixEflags = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 |
-                                0x1 | 0x10000;
+constexpr uint64_t kFixEflags =
+    0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000;
 // Linux's TASK_SIZE_MAX on x86_64 (4-level paging).
 constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
 constexpr uint16_t kUserCs = 0x33, kUserDs = 0x2b;
@@ -297,7 +296,7 @@ bool restore_fpu(MemoryManager& mm, Vcpu& vcpu, uint64_t fpstate) {
   alignas(64) uint8_t area[kXsaveAreaSize];
   init_fpu_area(area, mxcsr_mask);
   if (fpstate == 0) return vcpu.set_xsave(area).ok();  // no FPU state: init
-  if (fpstate & 63) return false;  // XRSTOR needs a 64-byte aligned image
+  if (fpstate & 63) return false;                      // XRSTOR needs a 64-byte aligned image
   uint8_t legacy[512];
   if (!mm.copy_in(legacy, fpstate, sizeof legacy).ok()) return false;
   FpxSwBytes sw;
@@ -305,8 +304,8 @@ bool restore_fpu(MemoryManager& mm, Vcpu& vcpu, uint64_t fpstate) {
   uint64_t xcr0 = vcpu.xfeatures();
   uint32_t max_size = vcpu.xsave_user_size();
   bool fx_only = true;
-  if (sw.magic1 == kFpXstateMagic1 && sw.xstate_size >= 512 + 64 &&
-      sw.xstate_size <= max_size && sw.xstate_size <= sw.extended_size) {
+  if (sw.magic1 == kFpXstateMagic1 && sw.xstate_size >= 512 + 64 && sw.xstate_size <= max_size &&
+      sw.xstate_size <= sw.extended_size) {
     uint32_t magic2 = 0;
     if (mm.copy_in(&magic2, fpstate + sw.xstate_size, 4).ok() && magic2 == kFpXstateMagic2)
       fx_only = false;
@@ -370,17 +369,40 @@ enum class Restart { kNone, kSys, kNoIntr, kNoHand, kBlock };
 // return EINTR as is.
 Restart restart_class(const SyscallArgs& a) {
   switch (a.nr) {
-    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
-    case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
-    case SYS_preadv2: case SYS_pwritev2:
-    case SYS_open: case SYS_openat: case SYS_openat2: case SYS_creat:
-    case SYS_wait4: case SYS_waitid:
-    case SYS_accept: case SYS_accept4: case SYS_connect:
-    case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg:
-    case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
-    case SYS_flock: case SYS_fcntl: case SYS_ioctl:
-    case SYS_sendfile: case SYS_splice: case SYS_tee: case SYS_vmsplice:
-    case SYS_copy_file_range: case SYS_getrandom:
+    case SYS_read:
+    case SYS_write:
+    case SYS_readv:
+    case SYS_writev:
+    case SYS_pread64:
+    case SYS_pwrite64:
+    case SYS_preadv:
+    case SYS_pwritev:
+    case SYS_preadv2:
+    case SYS_pwritev2:
+    case SYS_open:
+    case SYS_openat:
+    case SYS_openat2:
+    case SYS_creat:
+    case SYS_wait4:
+    case SYS_waitid:
+    case SYS_accept:
+    case SYS_accept4:
+    case SYS_connect:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_recvmmsg:
+    case SYS_sendto:
+    case SYS_sendmsg:
+    case SYS_sendmmsg:
+    case SYS_flock:
+    case SYS_fcntl:
+    case SYS_ioctl:
+    case SYS_sendfile:
+    case SYS_splice:
+    case SYS_tee:
+    case SYS_vmsplice:
+    case SYS_copy_file_range:
+    case SYS_getrandom:
       return Restart::kSys;
     case SYS_futex: {
       int op = static_cast<int>(a.a[1]) & 127;
@@ -388,9 +410,13 @@ Restart restart_class(const SyscallArgs& a) {
       if ((op == 0 || op == 9) && a.a[3]) return Restart::kBlock;  // FUTEX_WAIT(_BITSET) timed
       return Restart::kSys;
     }
-    case SYS_pause: case SYS_rt_sigsuspend:
-    case SYS_select: case SYS_pselect6: case SYS_ppoll:
-    case SYS_msgrcv: case SYS_msgsnd:
+    case SYS_pause:
+    case SYS_rt_sigsuspend:
+    case SYS_select:
+    case SYS_pselect6:
+    case SYS_ppoll:
+    case SYS_msgrcv:
+    case SYS_msgsnd:
       return Restart::kNoHand;
     case SYS_poll:
       return static_cast<int>(a.a[2]) < 0 ? Restart::kNoHand : Restart::kBlock;
@@ -424,7 +450,7 @@ bool setup_frame(Process& proc, Thread& t, UserView& u, int sig, const siginfo_t
   uint32_t xsize = vcpu.xsave_user_size();
   uint64_t fp = (sp - (xsize + kFpXstateMagic2Size)) & ~uint64_t{63};
   uint64_t frame = ((fp - sizeof(GuestRtSigframe)) & ~uint64_t{15}) - 8;
-  if (fp > sp || frame > fp) return false;  // wrapped below 0
+  if (fp > sp || frame > fp) return false;                               // wrapped below 0
   if ((nested || entering) && !on_altstack_raw(t, frame)) return false;  // altstack overflow
 
   alignas(64) uint8_t area[kXsaveAreaSize];
@@ -570,15 +596,21 @@ bool deliver(Process& proc, Thread& t, UserView& u, Restart restart, uint64_t nr
 void adopt_wait_mask(Process& proc, Thread& t, const SyscallArgs& a) {
   uint64_t ptr = 0, size = 0;
   switch (a.nr) {
-    case SYS_ppoll: ptr = a.a[3], size = a.a[4]; break;
-    case SYS_epoll_pwait: case SYS_epoll_pwait2: ptr = a.a[4], size = a.a[5]; break;
+    case SYS_ppoll:
+      ptr = a.a[3], size = a.a[4];
+      break;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+      ptr = a.a[4], size = a.a[5];
+      break;
     case SYS_pselect6: {
       uint64_t pack[2];
       if (!a.a[5] || !proc.mm().copy_in(pack, a.a[5], sizeof pack).ok()) return;
       ptr = pack[0], size = pack[1];
       break;
     }
-    default: return;
+    default:
+      return;
   }
   uint64_t mask;
   if (!ptr || size != 8 || !proc.mm().copy_in(&mask, ptr, 8).ok()) return;
@@ -622,8 +654,7 @@ void signals_set_temporary_mask(Thread& t, uint64_t mask) {
   signals_sync_host_mask(t);
 }
 
-void signals_on_syscall_return(Process& proc, Thread& t, const SyscallArgs& args,
-                               int64_t result) {
+void signals_on_syscall_return(Process& proc, Thread& t, const SyscallArgs& args, int64_t result) {
   ThreadSignals& ts = t.signals;
   if ((args.nr == SYS_fork || args.nr == SYS_vfork || args.nr == SYS_clone ||
        args.nr == SYS_clone3) &&
@@ -673,7 +704,7 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   ts.err = f.error_code;
   if (f.vector == 14) {
     // arch/x86/mm/fault.c set_signal_archinfo.
-    ts.err = f.error_code | 4;  // X86_PF_USER
+    ts.err = f.error_code | 4;                   // X86_PF_USER
     if (f.address >= kTaskSizeMax) ts.err |= 1;  // X86_PF_PROT
     ts.cr2 = f.address;
   }
@@ -734,8 +765,8 @@ int64_t signals_sigreturn(SyscallContext& ctx) {
       // its errors other than EFAULT are ignored.
       const GuestStack& ss = f.uc.uc_stack;
       int mode = ss.flags & ~static_cast<int>(SS_AUTODISARM);
-      bool same = t.altstack_sp == ss.sp && t.altstack_size == ss.size &&
-                  t.altstack_flags == ss.flags;
+      bool same =
+          t.altstack_sp == ss.sp && t.altstack_size == ss.size && t.altstack_flags == ss.flags;
       if (!same && !on_altstack(t, r.rsp) &&
           (mode == SS_DISABLE || mode == SS_ONSTACK || mode == 0)) {
         if (mode == SS_DISABLE) {

@@ -23,7 +23,9 @@ class Process;
 class Thread;
 struct GuestSigaction;
 
-constexpr uint64_t sigbit(int sig) { return uint64_t{1} << (sig - 1); }
+constexpr uint64_t sigbit(int sig) {
+  return uint64_t{1} << (sig - 1);
+}
 constexpr uint64_t kUnblockableSignals = sigbit(SIGKILL) | sigbit(SIGSTOP);
 
 // The signal state of one guest thread that is not in Thread itself.

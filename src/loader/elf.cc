@@ -29,8 +29,7 @@ ElfOr<FdReader> FdReader::open(int fd) {
   if (fstat(fd, &st) != 0)
     return ElfError{ElfErrorKind::kIo, errno, std::string("fstat: ") + std::strerror(errno)};
   // execve(2) on a directory or device is EACCES (fs/exec.c do_open_execat).
-  if (!S_ISREG(st.st_mode))
-    return ElfError{ElfErrorKind::kNotElf, EACCES, "not a regular file"};
+  if (!S_ISREG(st.st_mode)) return ElfError{ElfErrorKind::kNotElf, EACCES, "not a regular file"};
   return FdReader(fd, static_cast<uint64_t>(st.st_size));
 }
 
@@ -58,25 +57,44 @@ bool FdReader::read_exact(void* dst, uint64_t len, uint64_t off, int* err) const
 
 const char* elf_machine_name(uint16_t machine) {
   switch (machine) {
-    case EM_386: return "i386";
-    case EM_X86_64: return "x86_64";
-    case EM_AARCH64: return "aarch64";
-    case EM_ARM: return "arm";
-    case EM_RISCV: return "riscv";
-    case EM_PPC: return "powerpc";
-    case EM_PPC64: return "powerpc64";
-    case EM_S390: return "s390";
-    case EM_MIPS: return "mips";
-    case EM_SPARC: return "sparc";
-    case EM_SPARCV9: return "sparc64";
-    case EM_IA_64: return "ia64";
-    case EM_LOONGARCH: return "loongarch";
-    case EM_68K: return "m68k";
-    case EM_SH: return "superh";
-    case EM_ALPHA: return "alpha";
-    case EM_PARISC: return "parisc";
-    case EM_BPF: return "bpf";
-    default: return nullptr;
+    case EM_386:
+      return "i386";
+    case EM_X86_64:
+      return "x86_64";
+    case EM_AARCH64:
+      return "aarch64";
+    case EM_ARM:
+      return "arm";
+    case EM_RISCV:
+      return "riscv";
+    case EM_PPC:
+      return "powerpc";
+    case EM_PPC64:
+      return "powerpc64";
+    case EM_S390:
+      return "s390";
+    case EM_MIPS:
+      return "mips";
+    case EM_SPARC:
+      return "sparc";
+    case EM_SPARCV9:
+      return "sparc64";
+    case EM_IA_64:
+      return "ia64";
+    case EM_LOONGARCH:
+      return "loongarch";
+    case EM_68K:
+      return "m68k";
+    case EM_SH:
+      return "superh";
+    case EM_ALPHA:
+      return "alpha";
+    case EM_PARISC:
+      return "parisc";
+    case EM_BPF:
+      return "bpf";
+    default:
+      return nullptr;
   }
 }
 
@@ -85,7 +103,9 @@ namespace {
 constexpr uint64_t kPhdrSize = sizeof(Elf64_Phdr);
 static_assert(sizeof(Elf64_Ehdr) == 64 && kPhdrSize == 56);
 
-ElfError not_elf(std::string msg) { return {ElfErrorKind::kNotElf, ENOEXEC, std::move(msg)}; }
+ElfError not_elf(std::string msg) {
+  return {ElfErrorKind::kNotElf, ENOEXEC, std::move(msg)};
+}
 ElfError corrupt(int err, std::string msg) {
   return {ElfErrorKind::kCorrupt, err, std::move(msg)};
 }
@@ -110,7 +130,8 @@ ElfOr<Elf64_Ehdr> read_header(const FileReader& file) {
   uint64_t have = file.size() < sizeof eh ? file.size() : sizeof eh;
   int err = 0;
   if (!file.read_exact(&eh, have, 0, &err))
-    return ElfError{ElfErrorKind::kIo, err, std::string("reading the ELF header: ") + std::strerror(err)};
+    return ElfError{ElfErrorKind::kIo, err,
+                    std::string("reading the ELF header: ") + std::strerror(err)};
   if (have < SELFMAG || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
     return not_elf("not an ELF file (bad magic)");
   if (have < sizeof eh) return not_elf("truncated ELF header (" + std::to_string(have) + " bytes)");
@@ -130,9 +151,9 @@ uint16_t machine_in_file_order(const Elf64_Ehdr& eh) {
 ElfOr<bool> check_identity(const Elf64_Ehdr& eh) {
   uint16_t machine = machine_in_file_order(eh);
   if (eh.e_ident[EI_CLASS] == ELFCLASS32)
-    return ElfError{ElfErrorKind::kWrongClass, ENOEXEC,
-                    "32-bit ELF (" + machine_label(machine) +
-                        "): this build runs only 64-bit x86_64 programs"};
+    return ElfError{
+        ElfErrorKind::kWrongClass, ENOEXEC,
+        "32-bit ELF (" + machine_label(machine) + "): this build runs only 64-bit x86_64 programs"};
   if (eh.e_ident[EI_CLASS] != ELFCLASS64)
     return ElfError{ElfErrorKind::kWrongClass, ENOEXEC,
                     "unknown ELF class " + std::to_string(eh.e_ident[EI_CLASS])};
@@ -175,7 +196,8 @@ ElfOr<std::vector<Elf64_Phdr>> read_phdrs(const FileReader& file, const Elf64_Eh
   std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
   int err = 0;
   if (!file.read_exact(phdrs.data(), table, eh.e_phoff, &err))
-    return ElfError{ElfErrorKind::kIo, err, std::string("reading program headers: ") + std::strerror(err)};
+    return ElfError{ElfErrorKind::kIo, err,
+                    std::string("reading program headers: ") + std::strerror(err)};
   return phdrs;
 }
 
@@ -187,7 +209,9 @@ int prot_from_flags(uint32_t p_flags) {
   return prot;
 }
 
-std::string seg_label(size_t index) { return "PT_LOAD #" + std::to_string(index); }
+std::string seg_label(size_t index) {
+  return "PT_LOAD #" + std::to_string(index);
+}
 
 // One PT_LOAD on its own: the conditions under which elf_map()/elf_load()
 // and the BAD_ADDR/TASK_SIZE checks of load_elf_binary() fail, plus "the
@@ -195,11 +219,12 @@ std::string seg_label(size_t index) { return "PT_LOAD #" + std::to_string(index)
 ElfOr<ElfSegment> check_load(const Elf64_Phdr& ph, size_t index, uint64_t file_size) {
   std::string who = seg_label(index);
   if (ph.p_filesz > ph.p_memsz)
-    return corrupt(EINVAL, who + ": p_filesz " + hex(ph.p_filesz) + " > p_memsz " + hex(ph.p_memsz));
+    return corrupt(EINVAL,
+                   who + ": p_filesz " + hex(ph.p_filesz) + " > p_memsz " + hex(ph.p_memsz));
   auto vend = checked_add(ph.p_vaddr, ph.p_memsz);
   if (!vend)
-    return corrupt(EINVAL, who + ": p_vaddr " + hex(ph.p_vaddr) + " + p_memsz " +
-                               hex(ph.p_memsz) + " overflows");
+    return corrupt(EINVAL, who + ": p_vaddr " + hex(ph.p_vaddr) + " + p_memsz " + hex(ph.p_memsz) +
+                               " overflows");
   if (*vend > kUserAddressEnd)
     return corrupt(EINVAL, who + ": ends at " + hex(*vend) + ", beyond the user address range");
   auto fend = checked_add(ph.p_offset, ph.p_filesz);
@@ -211,8 +236,8 @@ ElfOr<ElfSegment> check_load(const Elf64_Phdr& ph, size_t index, uint64_t file_s
   if (((ph.p_offset - ph.p_vaddr) & kPageMask) != 0)
     return corrupt(EINVAL, who + ": p_offset " + hex(ph.p_offset) + " and p_vaddr " +
                                hex(ph.p_vaddr) + " differ modulo the page size");
-  return ElfSegment{ph.p_vaddr, ph.p_memsz, ph.p_filesz, ph.p_offset, ph.p_align,
-                    prot_from_flags(ph.p_flags)};
+  return ElfSegment{ph.p_vaddr,  ph.p_memsz, ph.p_filesz,
+                    ph.p_offset, ph.p_align, prot_from_flags(ph.p_flags)};
 }
 
 // The ELF spec orders PT_LOAD by p_vaddr; overlapping byte ranges have no
@@ -237,13 +262,16 @@ ElfOr<std::string> read_interp(const FileReader& file, const Elf64_Phdr& ph) {
   std::string path(ph.p_filesz, '\0');
   int err = 0;
   if (!file.read_exact(path.data(), ph.p_filesz, ph.p_offset, &err))
-    return ElfError{ElfErrorKind::kIo, err, std::string("reading PT_INTERP: ") + std::strerror(err)};
+    return ElfError{ElfErrorKind::kIo, err,
+                    std::string("reading PT_INTERP: ") + std::strerror(err)};
   if (path.back() != '\0') return corrupt(ENOEXEC, "PT_INTERP is not NUL-terminated");
   path.resize(std::strlen(path.c_str()));
   return path;
 }
 
-bool is_power_of_2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_2(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 // Collects PT_LOAD segments in order and checks each and their ordering.
 ElfOr<bool> collect_loads(const FileReader& file, ElfImage& img) {

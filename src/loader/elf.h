@@ -20,12 +20,12 @@ namespace elfuse {
 // it natively, or the closest errno when Linux would accept the file and
 // crash later (the message says which check failed).
 enum class ElfErrorKind {
-  kNotElf,         // not an ELF executable at all (ENOEXEC; shell: exit 126)
-  kWrongClass,     // ELFCLASS32 or an unknown class
-  kWrongMachine,   // an ELF for another CPU (aarch64, riscv, big-endian ...)
-  kCorrupt,        // headers that contradict themselves or the file
-  kIo,             // the file could not be read
-  kNoMemory,       // guest memory could not be mapped (load.cc only)
+  kNotElf,        // not an ELF executable at all (ENOEXEC; shell: exit 126)
+  kWrongClass,    // ELFCLASS32 or an unknown class
+  kWrongMachine,  // an ELF for another CPU (aarch64, riscv, big-endian ...)
+  kCorrupt,       // headers that contradict themselves or the file
+  kIo,            // the file could not be read
+  kNoMemory,      // guest memory could not be mapped (load.cc only)
 };
 
 struct ElfError {
@@ -54,11 +54,11 @@ class [[nodiscard]] ElfOr {
   std::variant<T, ElfError> v_;
 };
 
-#define TRY_ELF(expr)                                \
-  ({                                                 \
-    auto _try_elf = (expr);                          \
-    if (!_try_elf.ok()) return _try_elf.error();     \
-    std::move(_try_elf).value();                     \
+#define TRY_ELF(expr)                            \
+  ({                                             \
+    auto _try_elf = (expr);                      \
+    if (!_try_elf.ok()) return _try_elf.error(); \
+    std::move(_try_elf).value();                 \
   })
 
 // Random access to the bytes of a file (pread-style), so that big files are
@@ -113,7 +113,7 @@ struct ElfSegment {  // one PT_LOAD
   uint64_t filesz;
   uint64_t offset;
   uint64_t align;
-  int prot;  // PROT_READ/WRITE/EXEC from PF_R/W/X
+  int prot;                                       // PROT_READ/WRITE/EXEC from PF_R/W/X
   uint64_t end() const { return vaddr + memsz; }  // validated not to overflow
 };
 
@@ -121,8 +121,8 @@ struct ElfImage {
   uint16_t type = 0;  // ET_EXEC or ET_DYN
   uint64_t entry = 0;
   uint64_t phoff = 0;
-  std::vector<Elf64_Phdr> phdrs;  // all of them, in file order
-  std::vector<ElfSegment> loads;  // PT_LOAD, sorted, non-overlapping
+  std::vector<Elf64_Phdr> phdrs;      // all of them, in file order
+  std::vector<ElfSegment> loads;      // PT_LOAD, sorted, non-overlapping
   std::optional<std::string> interp;  // PT_INTERP up to its first NUL
   // Address of the program header table before the load bias, as Linux
   // computes AT_PHDR: inside the PT_LOAD whose file range covers e_phoff.
@@ -131,8 +131,8 @@ struct ElfImage {
   std::optional<uint64_t> pt_phdr_vaddr;  // p_vaddr of PT_PHDR, if any
   bool has_gnu_stack = false;
   bool stack_executable = false;  // PT_GNU_STACK with PF_X (x86_64 default: no)
-  uint64_t lowest_vaddr = 0;   // p_vaddr of the first PT_LOAD
-  uint64_t highest_vaddr = 0;  // max p_vaddr + p_memsz over PT_LOAD
+  uint64_t lowest_vaddr = 0;      // p_vaddr of the first PT_LOAD
+  uint64_t highest_vaddr = 0;     // max p_vaddr + p_memsz over PT_LOAD
   // maximum_alignment() of fs/binfmt_elf.c: the largest power-of-two
   // p_align of the PT_LOADs, at least a page.
   uint64_t max_align = 4096;

@@ -72,9 +72,7 @@ class ImageWriter {
   void put_bytes(uint64_t addr, const void* src, uint64_t len) {
     std::memcpy(bytes_.data() + (addr - base_), src, len);
   }
-  void put_string(uint64_t addr, const std::string& s) {
-    put_bytes(addr, s.c_str(), s.size() + 1);
-  }
+  void put_string(uint64_t addr, const std::string& s) { put_bytes(addr, s.c_str(), s.size() + 1); }
   void put_word(uint64_t addr, uint64_t v) { put_bytes(addr, &v, sizeof v); }
 
  private:
@@ -97,8 +95,8 @@ Result<InitialStack> build_initial_stack(const InitialStackInput& in) {
 
   // Everything below is computed downwards from stack_top; check the
   // lowest address first so the subtractions cannot wrap.
-  uint64_t fixed = 8 + strings + 8192 + 16 + (in.platform.size() + 1) + 16 +
-                   auxv.size() * 16 + (argc + envc + 3) * 8 + 16;
+  uint64_t fixed = 8 + strings + 8192 + 16 + (in.platform.size() + 1) + 16 + auxv.size() * 16 +
+                   (argc + envc + 3) * 8 + 16;
   if (fixed >= in.stack_top) return Errno{EFAULT};
 
   InitialStack out;

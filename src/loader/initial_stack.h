@@ -61,7 +61,7 @@ struct InitialStack {
   // For /proc/self/cmdline and /proc/self/environ (mm->arg_start etc.).
   uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
   uint64_t execfn_addr = 0, platform_addr = 0, random_addr = 0;
-  uint64_t auxv_addr = 0;  // first auxv pair
+  uint64_t auxv_addr = 0;   // first auxv pair
   uint64_t auxv_count = 0;  // pairs including AT_NULL
 };
 

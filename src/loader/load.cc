@@ -17,9 +17,9 @@ namespace {
 
 // 47-bit user window (DEFAULT_MAP_WINDOW, arch/x86/include/asm/page_64_types.h).
 constexpr uint64_t kDefaultMapWindow = (1ull << 47) - kPageSize;
-constexpr uint64_t kMmapRndBits = 28;          // CONFIG_ARCH_MMAP_RND_BITS default
+constexpr uint64_t kMmapRndBits = 28;             // CONFIG_ARCH_MMAP_RND_BITS default
 constexpr uint64_t kBrkRandomRange = 1ull << 30;  // arch_randomize_brk(): SZ_1G on 64-bit
-constexpr uint64_t kStackExpand = 128 * 1024;  // setup_arg_pages(): stack_expand
+constexpr uint64_t kStackExpand = 128 * 1024;     // setup_arg_pages(): stack_expand
 constexpr uint64_t kCopyChunk = 1 << 20;
 
 uint64_t next_random(const LoadOptions& o) {
@@ -85,7 +85,8 @@ ElfOr<bool> copy_file(Mapper& m, uint64_t addr, uint64_t off, uint64_t len) {
     uint64_t n = std::min(in_file - done, kCopyChunk);
     int err = 0;
     if (!m.file.read_exact(buf.data(), n, off + done, &err))
-      return ElfError{ElfErrorKind::kIo, err, std::string("reading segment: ") + std::strerror(err)};
+      return ElfError{ElfErrorKind::kIo, err,
+                      std::string("reading segment: ") + std::strerror(err)};
     auto r = m.mm.copy_out(addr + done, buf.data(), n);
     if (!r.ok()) return mm_error(r.error(), "copying segment to " + hex(addr + done));
     done += n;
@@ -137,9 +138,9 @@ ElfOr<bool> check_in_task(const ElfImage& img, uint64_t bias, uint64_t task_size
   for (const ElfSegment& s : img.loads) {
     uint64_t k = s.vaddr + bias;
     if (k >= task_size || s.memsz > task_size || task_size - s.memsz < k)
-      return ElfError{ElfErrorKind::kNoMemory, EINVAL,
-                      "segment at " + hex(s.vaddr) + " + bias " + hex(bias) +
-                          " is beyond the task size"};
+      return ElfError{
+          ElfErrorKind::kNoMemory, EINVAL,
+          "segment at " + hex(s.vaddr) + " + bias " + hex(bias) + " is beyond the task size"};
   }
   return true;
 }
@@ -157,8 +158,8 @@ ElfOr<LoadedObject> map_object(MemoryManager& mm, const FdReader& file, ElfImage
   uint64_t mapped_end = 0;
   for (const ElfSegment& seg : image.loads) TRY_ELF(load_segment(m, seg, mapped_end));
   if (obj.entry >= mm.layout().task_size)  // BAD_ADDR(e_entry): EINVAL
-    return ElfError{ElfErrorKind::kCorrupt, EINVAL, "entry point " + hex(obj.entry) +
-                                                        " is beyond the task size"};
+    return ElfError{ElfErrorKind::kCorrupt, EINVAL,
+                    "entry point " + hex(obj.entry) + " is beyond the task size"};
   obj.image = std::move(image);
   return obj;
 }
@@ -190,7 +191,9 @@ ElfOr<uint64_t> mmap_region_bias(MemoryManager& mm, const ElfImage& img) {
   return *addr - page_round_down(img.lowest_vaddr);
 }
 
-ElfOr<ElfImage> parse_fd(const FdReader& reader) { return parse_elf(reader); }
+ElfOr<ElfImage> parse_fd(const FdReader& reader) {
+  return parse_elf(reader);
+}
 
 // load_elf_binary() checks the interpreter with ELIBBAD when it is not an
 // ELF for this machine.

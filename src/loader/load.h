@@ -43,11 +43,11 @@ using InterpOpener = std::function<ElfOr<UniqueFd>(const std::string& path)>;
 // One ELF object placed in guest memory.
 struct LoadedObject {
   ElfImage image;
-  uint64_t bias = 0;     // added to every p_vaddr (0 for ET_EXEC)
-  uint64_t entry = 0;    // e_entry + bias
-  uint64_t phdr = 0;     // guest address of the program headers (AT_PHDR rule)
-  uint64_t start = 0;    // page start of the first PT_LOAD
-  uint64_t end = 0;      // end of the highest PT_LOAD (p_vaddr + p_memsz + bias)
+  uint64_t bias = 0;   // added to every p_vaddr (0 for ET_EXEC)
+  uint64_t entry = 0;  // e_entry + bias
+  uint64_t phdr = 0;   // guest address of the program headers (AT_PHDR rule)
+  uint64_t start = 0;  // page start of the first PT_LOAD
+  uint64_t end = 0;    // end of the highest PT_LOAD (p_vaddr + p_memsz + bias)
 };
 
 struct LoadedProgram {

@@ -129,9 +129,8 @@ Result<std::vector<Vma>> AddressSpace::protect(uint64_t start, uint64_t end, int
   return old;
 }
 
-std::optional<uint64_t> AddressSpace::find_gap_top_down(uint64_t len, uint64_t low,
-                                                        uint64_t high, uint64_t align,
-                                                        uint64_t offset) const {
+std::optional<uint64_t> AddressSpace::find_gap_top_down(uint64_t len, uint64_t low, uint64_t high,
+                                                        uint64_t align, uint64_t offset) const {
   if (len == 0 || high < low || high - low < len) return std::nullopt;
   offset &= align - 1;
   // Highest aligned candidate whose end fits below `limit`, or nullopt.

@@ -90,8 +90,7 @@ class AddressSpace {
   // Highest a with [a, a+len) inside [low, high), free, and
   // a % align == offset % align (align a power of two >= 4 KiB).
   std::optional<uint64_t> find_gap_top_down(uint64_t len, uint64_t low, uint64_t high,
-                                            uint64_t align = kPageSize,
-                                            uint64_t offset = 0) const;
+                                            uint64_t align = kPageSize, uint64_t offset = 0) const;
   bool range_free(uint64_t start, uint64_t end) const;
   bool range_fully_mapped(uint64_t start, uint64_t end) const;
   // Copies of the VMAs intersecting [start, end), clipped to it.

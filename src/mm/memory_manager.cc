@@ -56,7 +56,9 @@ bool prot_allows(int vma_prot, int want) {
 
 // Bits the leaf loses when going from old to new: those need a shadow
 // invalidation (docs/pvm/README.md 7.5).
-bool narrows(int old_prot, int new_prot) { return (old_prot & ~new_prot & kProtRWX) != 0; }
+bool narrows(int old_prot, int new_prot) {
+  return (old_prot & ~new_prot & kProtRWX) != 0;
+}
 
 struct FileSource {
   int fd = -1;
@@ -103,7 +105,9 @@ Result<void> fill_from_file(uint8_t* dst, int fd, uint64_t off, uint64_t len) {
 
 // Drops host pages; for the private anonymous reservation they read as
 // zero afterwards.
-void host_discard(void* p, uint64_t len) { ::madvise(p, len, MADV_DONTNEED); }
+void host_discard(void* p, uint64_t len) {
+  ::madvise(p, len, MADV_DONTNEED);
+}
 
 bool all_zero(const uint8_t* p, uint64_t len) {
   static const uint8_t kZero[kPageSize] = {};
@@ -186,8 +190,7 @@ Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int f
   const uint64_t low = std::max<uint64_t>(layout_.mmap_min, kPageSize);
   if (flags & kMap32Bit) {
     // Linux searches this window bottom-up; any free spot is acceptable.
-    if (auto a = as_.find_gap_top_down(len, std::max(low, k32BitBegin), k32BitEnd))
-      return *a;
+    if (auto a = as_.find_gap_top_down(len, std::max(low, k32BitBegin), k32BitEnd)) return *a;
     return Errno{ENOMEM};
   }
   if (hint) {
@@ -290,8 +293,7 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   const bool shared_dev_zero = file && is_dev_zero(file->st);
   uint64_t phys_hint = ~0ull;
   uint64_t where = TRY(unmapped_area(addr, len, flags, phys_hint));
-  if ((flags & MAP_FIXED_NOREPLACE) && !as_.range_free(where, where + len))
-    return Errno{EEXIST};
+  if ((flags & MAP_FIXED_NOREPLACE) && !as_.range_free(where, where + len)) return Errno{EEXIST};
 
   NewMapping m;
   m.addr = where;
@@ -343,8 +345,7 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
         break;
       default:
         // Anonymous MAP_SHARED_VALIDATE is EINVAL too (do_mmap).
-        if (!shared_dev_zero || (flags & kMapTypeMask) != kMapSharedValidate)
-          return Errno{EINVAL};
+        if (!shared_dev_zero || (flags & kMapTypeMask) != kMapSharedValidate) return Errno{EINVAL};
         m.backing = Vma::kSharedAnon;
     }
     if (shared_dev_zero) {
@@ -425,8 +426,7 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
 
 // ---------------------------------------------------------------- mremap
 
-Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end,
-                                     PhysAllocator::Placement where) {
+Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Placement where) {
   const uint64_t delta = new_end - v.end;
   if (phys_.try_grow(v.phys, v.len(), v.len() + delta)) {
     Vma ext = v.clipped(v.start, v.end);
@@ -596,7 +596,7 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
     case MADV_REMOVE:
       if (piece.backing == Vma::kAnon) return Errno{EINVAL};  // no vm_file
       if (piece.backing == Vma::kFile) return Errno{EACCES};  // not shared+writable
-      host_discard(host_phys(piece.phys), piece.len());  // punch the shmem hole
+      host_discard(host_phys(piece.phys), piece.len());       // punch the shmem hole
       return Ok();
     case MADV_WIPEONFORK:
       if (piece.backing != Vma::kAnon) return Errno{EINVAL};
@@ -610,12 +610,29 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
 Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
   std::lock_guard lock(mu_);
   switch (advice) {
-    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
-    case MADV_DONTNEED: case MADV_FREE: case MADV_REMOVE: case MADV_DONTFORK:
-    case MADV_DOFORK: case MADV_MERGEABLE: case MADV_UNMERGEABLE: case MADV_HUGEPAGE:
-    case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP: case MADV_WIPEONFORK:
-    case MADV_KEEPONFORK: case MADV_COLD: case MADV_PAGEOUT: case MADV_POPULATE_READ:
-    case MADV_POPULATE_WRITE: case MADV_DONTNEED_LOCKED: case 25 /* MADV_COLLAPSE */:
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_DONTNEED:
+    case MADV_FREE:
+    case MADV_REMOVE:
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
+    case MADV_DONTNEED_LOCKED:
+    case 25 /* MADV_COLLAPSE */:
       break;
     default:
       // MADV_HWPOISON / MADV_SOFT_OFFLINE need CAP_SYS_ADMIN; guard pages

@@ -39,11 +39,11 @@ class ShadowSync {
 };
 
 struct Layout {
-  uint64_t task_size;     // end of the guest's user range (the shim sits above)
-  uint64_t mmap_base;     // top-down mmap allocations start below this
-  uint64_t mmap_min;      // lowest address mmap hands out without MAP_FIXED
-  uint64_t stack_top;     // initial stack top
-  uint64_t brk_start = 0; // set by the loader after the last segment
+  uint64_t task_size;      // end of the guest's user range (the shim sits above)
+  uint64_t mmap_base;      // top-down mmap allocations start below this
+  uint64_t mmap_min;       // lowest address mmap hands out without MAP_FIXED
+  uint64_t stack_top;      // initial stack top
+  uint64_t brk_start = 0;  // set by the loader after the last segment
   uint64_t brk = 0;
 };
 
@@ -51,8 +51,8 @@ class MemoryManager {
  public:
   // reservation: host mapping of all guest-physical memory, phys_size bytes.
   // Page-table frames and data runs are allocated from `phys`.
-  MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAllocator phys,
-                ShadowSync* sync, Layout layout);
+  MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAllocator phys, ShadowSync* sync,
+                Layout layout);
   MemoryManager(const MemoryManager&) = delete;
   MemoryManager& operator=(const MemoryManager&) = delete;
 
@@ -113,8 +113,8 @@ class MemoryManager {
     std::string name;
     uint64_t file_offset = 0;
     PhysAllocator::Placement where = PhysAllocator::Placement::kHigh;
-    int fill_fd = -1;          // MAP_PRIVATE file: copy from this fd...
-    uint64_t fill_bytes = 0;   // ...this many bytes at file_offset
+    int fill_fd = -1;         // MAP_PRIVATE file: copy from this fd...
+    uint64_t fill_bytes = 0;  // ...this many bytes at file_offset
   };
 
   // get_unmapped_area: the address for a new mapping of len bytes.
@@ -137,7 +137,8 @@ class MemoryManager {
   // The VMA containing va grows to new_end at the same virtual address
   // ([old end, new_end) must be free): in place in phys_ when possible,
   // otherwise by moving the whole VMA to a new run.
-  Result<void> grow_vma(Vma v, uint64_t new_end, PhysAllocator::Placement where);  // v by value: the original may go away
+  Result<void> grow_vma(Vma v, uint64_t new_end,
+                        PhysAllocator::Placement where);  // v by value: the original may go away
   Result<uint64_t> move_vma(const Vma& v, uint64_t addr, uint64_t old_len, uint64_t new_len,
                             uint64_t dest, bool keep_old);
   Result<uint64_t> mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len, int flags,

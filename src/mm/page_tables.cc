@@ -15,7 +15,9 @@ namespace {
 constexpr uint64_t kEntries = 512;
 constexpr uint64_t k1G = 1ull << 30;
 
-unsigned index_at(uint64_t va, int shift) { return (va >> shift) & (kEntries - 1); }
+unsigned index_at(uint64_t va, int shift) {
+  return (va >> shift) & (kEntries - 1);
+}
 
 }  // namespace
 
@@ -157,8 +159,7 @@ std::optional<PageTables::Translation> PageTables::translate(uint64_t va) const 
   if (!(pde & pte::kPresent)) return std::nullopt;
   if (pde & pte::kHuge) {
     uint64_t base = pde & pte::kAddrMask & ~(kHugePageSize - 1);
-    return Translation{base + (va & (kHugePageSize - 1)), pde & ~pte::kAddrMask,
-                       kHugePageSize};
+    return Translation{base + (va & (kHugePageSize - 1)), pde & ~pte::kAddrMask, kHugePageSize};
   }
   uint64_t e = load(&table(pde & pte::kAddrMask)[index_at(va, 12)]);
   if (!(e & pte::kPresent)) return std::nullopt;

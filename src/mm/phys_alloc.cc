@@ -27,11 +27,12 @@ std::optional<uint64_t> PhysAllocator::alloc_table() {
   return pa;
 }
 
-void PhysAllocator::free_table(uint64_t pa) { free_tables_.push_back(pa); }
+void PhysAllocator::free_table(uint64_t pa) {
+  free_tables_.push_back(pa);
+}
 
-std::optional<uint64_t> PhysAllocator::fit_in(uint64_t s, uint64_t e, uint64_t len,
-                                              uint64_t va, bool aligned,
-                                              Placement where) const {
+std::optional<uint64_t> PhysAllocator::fit_in(uint64_t s, uint64_t e, uint64_t len, uint64_t va,
+                                              bool aligned, Placement where) const {
   if (e - s < len) return std::nullopt;
   if (!aligned) return where == Placement::kHigh ? e - len : s;
   const uint64_t want = va & (kHugePageSize - 1);

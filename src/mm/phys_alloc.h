@@ -34,8 +34,7 @@ class PhysAllocator {
   // A run of len bytes (page multiple, > 0). When len >= 2 MiB the run
   // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it, so the
   // page tables can use 2 MiB pages. nullopt when nothing fits.
-  std::optional<uint64_t> alloc_run(uint64_t len, uint64_t va,
-                                    Placement where = Placement::kHigh);
+  std::optional<uint64_t> alloc_run(uint64_t len, uint64_t va, Placement where = Placement::kHigh);
   // Takes exactly [pa, pa+len) if it is entirely free.
   bool alloc_at(uint64_t pa, uint64_t len);
   // Returns [pa, pa+len) (page aligned, inside the data pool, allocated).
@@ -58,8 +57,8 @@ class PhysAllocator {
   std::vector<std::pair<uint64_t, uint64_t>> free_ranges() const;
 
  private:
-  std::optional<uint64_t> fit_in(uint64_t s, uint64_t e, uint64_t len, uint64_t va,
-                                 bool aligned, Placement where) const;
+  std::optional<uint64_t> fit_in(uint64_t s, uint64_t e, uint64_t len, uint64_t va, bool aligned,
+                                 Placement where) const;
   void take(uint64_t pa, uint64_t len);  // [pa, pa+len) must be inside one free range
   bool extend(uint64_t min_end);         // grows the pool to at least min_end
   std::optional<uint64_t> alloc_run_in_pool(uint64_t len, uint64_t va, Placement where);

@@ -29,13 +29,13 @@
 #define SHIM_SUPER_BASE SHIM_UL(0xffffffff80000000)
 /* Offsets inside the supervisor area and inside guest-physical memory
  * (the area maps guest-physical [0, SHIM_SUPER_SIZE) one to one). */
-#define SHIM_OFF_GDT 0x0000    /* GDT; TSS at +0x100 */
+#define SHIM_OFF_GDT 0x0000 /* GDT; TSS at +0x100 */
 #define SHIM_OFF_TSS 0x0100
 #define SHIM_OFF_IDT 0x1000
 #define SHIM_OFF_KCODE 0x2000  /* supervisor code page (shim.S .shim_super) */
 #define SHIM_OFF_KSTACK 0x3000 /* kernel stack: 2 pages, top at 0x5000 */
 #define SHIM_KSTACK_TOP 0x5000
-#define SHIM_OFF_UCODE 0x5000  /* physical page of the user stub page */
+#define SHIM_OFF_UCODE 0x5000 /* physical page of the user stub page */
 #define SHIM_SUPER_SIZE 0x6000
 #define SHIM_PHYS_END 0x200000 /* guest-physical [0, 2 MiB) belongs to the shim */
 

@@ -35,7 +35,9 @@ int64_t call_handler(SyscallContext& ctx, const SyscallArgs& args) {
 
 }  // namespace
 
-void set_trace_output(FILE* out) { g_trace = out; }
+void set_trace_output(FILE* out) {
+  g_trace = out;
+}
 
 int64_t dispatch_syscall(SyscallContext& ctx, const SyscallArgs& args) {
   if (__builtin_expect(g_trace == nullptr, 1)) return call_handler(ctx, args);

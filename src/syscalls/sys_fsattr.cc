@@ -85,8 +85,10 @@ HostTarget host_target(SyscallContext& ctx, Target t, uint64_t reg) {
   if (t == Target::kFd) {
     h.is_fd = true;
     auto fd = guest_fd(ctx.proc, reg);
-    if (!fd) h.err = -fd.error();
-    else h.fd = *fd;
+    if (!fd)
+      h.err = -fd.error();
+    else
+      h.fd = *fd;
   } else {
     h.path = host_path(ctx, reg, t == Target::kPath);
   }

@@ -56,11 +56,10 @@ int64_t sys_futex(SyscallContext& ctx, const SyscallArgs& a) {
     if (!w2.ok()) return -w2.error();
     word2 = *w2;
   }
-  long r = uses_timeout(cmd)
-               ? syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), timeout, word2,
-                         static_cast<uint32_t>(a.a[5]))
-               : syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), val2, word2,
-                         static_cast<uint32_t>(a.a[5]));
+  long r = uses_timeout(cmd) ? syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), timeout,
+                                       word2, static_cast<uint32_t>(a.a[5]))
+                             : syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), val2,
+                                       word2, static_cast<uint32_t>(a.a[5]));
   return host_rax(r);
 }
 

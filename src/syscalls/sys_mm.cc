@@ -19,8 +19,7 @@ int64_t sys_mmap(SyscallContext& ctx, const SyscallArgs& a) {
   const int fd = static_cast<int>(a.a[4]);
   // arch/x86/kernel/sys_x86_64.c checks the offset before the fd; elfuse's
   // own descriptors are invisible to the guest (EBADF as for a closed fd).
-  if (!(a.a[5] & 0xfff) && !(flags & MAP_ANONYMOUS) && !ctx.proc.fds.guest_fd(fd))
-    return -EBADF;
+  if (!(a.a[5] & 0xfff) && !(flags & MAP_ANONYMOUS) && !ctx.proc.fds.guest_fd(fd)) return -EBADF;
   return to_rax(ctx.mm.mmap(a.a[0], a.a[1], static_cast<int>(a.a[2]), flags, fd, a.a[5]));
 }
 
@@ -34,8 +33,7 @@ int64_t sys_mprotect(SyscallContext& ctx, const SyscallArgs& a) {
 
 // mremap(old_address, old_size, new_size, flags, new_address)
 int64_t sys_mremap(SyscallContext& ctx, const SyscallArgs& a) {
-  return to_rax(
-      ctx.mm.mremap(a.a[0], a.a[1], a.a[2], static_cast<int>(a.a[3]), a.a[4]));
+  return to_rax(ctx.mm.mremap(a.a[0], a.a[1], a.a[2], static_cast<int>(a.a[3]), a.a[4]));
 }
 
 int64_t sys_madvise(SyscallContext& ctx, const SyscallArgs& a) {

@@ -34,13 +34,15 @@ constexpr long kNsecPerSec = 1000000000L;
 // and pselect6 take its size and want exactly this (set_user_sigmask).
 constexpr size_t kKernelSigsetSize = 8;
 
-constexpr uint64_t sigbit(int sig) { return 1ull << (sig - 1); }
+constexpr uint64_t sigbit(int sig) {
+  return 1ull << (sig - 1);
+}
 // Signals elfuse keeps unblocked on its host threads whatever the guest asks
 // (src/syscalls/sys_signal.cc, rt_sigprocmask): its own faults and SIGURG,
 // the vCPU kick (src/hv/pvm/pvm_vm.cc). A guest mask given to ppoll/pselect6
 // goes to the host without them.
-constexpr uint64_t kHostKeeps = sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) |
-                                sigbit(SIGFPE) | sigbit(SIGTRAP) | sigbit(SIGURG);
+constexpr uint64_t kHostKeeps = sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) | sigbit(SIGFPE) |
+                                sigbit(SIGTRAP) | sigbit(SIGURG);
 
 // The host's struct for pselect6's sixth argument (fs/select.c
 // struct sigset_argpack); the guest's has the same layout.
@@ -168,8 +170,8 @@ int64_t do_poll(SyscallContext& ctx, uint64_t ufds, unsigned nfds, const timespe
   // events fields stay whatever the guest has there now.
   for (unsigned i = 0; i < nfds; i++) {
     short rev = hidden[i] ? static_cast<short>(POLLNVAL) : fds[i].revents;
-    auto w = ctx.mm.copy_out(ufds + uint64_t{i} * sizeof(pollfd) + offsetof(pollfd, revents),
-                             &rev, sizeof(rev));
+    auto w = ctx.mm.copy_out(ufds + uint64_t{i} * sizeof(pollfd) + offsetof(pollfd, revents), &rev,
+                             sizeof(rev));
     if (!w) return -w.error();
   }
   return r;
@@ -297,8 +299,8 @@ int64_t sys_select(SyscallContext& ctx, const SyscallArgs& a) {
     if (!st) return -st.error();
     t = *st;
   }
-  int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3],
-                        t.given ? &t.rel : nullptr, nullptr);
+  int64_t r =
+      do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3], t.given ? &t.rel : nullptr, nullptr);
   finish_timeout(ctx, t, a.a[4], TimeKind::kTimeval);
   return r;
 }
@@ -325,8 +327,8 @@ int64_t sys_pselect6(SyscallContext& ctx, const SyscallArgs& a) {
   bool have_mask = false;
   auto m = read_sigmask(ctx, pack.p, pack.size, &mask, &have_mask);
   if (!m) return -m.error();
-  int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3],
-                        t.given ? &t.rel : nullptr, have_mask ? &mask : nullptr);
+  int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3], t.given ? &t.rel : nullptr,
+                        have_mask ? &mask : nullptr);
   finish_timeout(ctx, t, a.a[4], TimeKind::kTimespec);
   return r;
 }

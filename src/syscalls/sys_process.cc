@@ -3,13 +3,13 @@
 // personality, prctl.
 #include <asm/prctl.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/sched.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -87,7 +87,9 @@ int64_t sys_get_robust_list(SyscallContext& ctx, const SyscallArgs& a) {
 
 // Restartable sequences are not provided; glibc then runs without them, as
 // on a kernel older than 4.18.
-int64_t sys_rseq(SyscallContext&, const SyscallArgs&) { return -ENOSYS; }
+int64_t sys_rseq(SyscallContext&, const SyscallArgs&) {
+  return -ENOSYS;
+}
 
 // kernel/exec_domain.c: 0xffffffff queries.
 int64_t sys_personality(SyscallContext& ctx, const SyscallArgs& a) {
@@ -128,13 +130,12 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
   }
 }
 
-
 // ------------------------------------------------------------ processes
 
 namespace {
 
-constexpr uint64_t kCloneNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
-                                      CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+constexpr uint64_t kCloneNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+                                      CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
 // kernel/fork.c copy_process's flag rules, then the cases elfuse runs.
 int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
@@ -266,8 +267,7 @@ int64_t sys_execve(SyscallContext& ctx, const SyscallArgs& a) {
 }
 
 int64_t sys_execveat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_execve(ctx, static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3],
-                   static_cast<int>(a.a[4]));
+  return do_execve(ctx, static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3], static_cast<int>(a.a[4]));
 }
 
 // Guest pids are host pids: waiting is the host's wait4/waitid, with the

@@ -57,8 +57,7 @@ int64_t sys_getpriority(SyscallContext&, const SyscallArgs& a) {
 }
 
 int64_t sys_setpriority(SyscallContext&, const SyscallArgs& a) {
-  return host_rax(
-      ::syscall(SYS_setpriority, arg_int(a.a[0]), arg_int(a.a[1]), arg_int(a.a[2])));
+  return host_rax(::syscall(SYS_setpriority, arg_int(a.a[0]), arg_int(a.a[1]), arg_int(a.a[2])));
 }
 
 int64_t sys_sched_getscheduler(SyscallContext&, const SyscallArgs& a) {

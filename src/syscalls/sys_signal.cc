@@ -76,10 +76,17 @@ int64_t sys_rt_sigprocmask(SyscallContext& ctx, const SyscallArgs& a) {
     if (auto r = ctx.mm.copy_in(&set, set_addr, sizeof set); !r.ok()) return -r.error();
     uint64_t next;
     switch (how) {
-      case SIG_BLOCK: next = old | set; break;
-      case SIG_UNBLOCK: next = old & ~set; break;
-      case SIG_SETMASK: next = set; break;
-      default: return -EINVAL;
+      case SIG_BLOCK:
+        next = old | set;
+        break;
+      case SIG_UNBLOCK:
+        next = old & ~set;
+        break;
+      case SIG_SETMASK:
+        next = set;
+        break;
+      default:
+        return -EINVAL;
     }
     ctx.thread.sigmask = next & ~kUnblockableSignals;
   }
@@ -102,7 +109,9 @@ int64_t sys_sigaltstack(SyscallContext& ctx, const SyscallArgs& a) {
     if (auto r = ctx.mm.copy_in(&ss, a.a[0], sizeof ss); !r.ok()) return -r.error();
   }
   GuestStack old{t.altstack_sp, 0, 0, t.altstack_size};
-  old.flags = (t.altstack_size == 0 ? SS_DISABLE : on_altstack(t, sp) ? SS_ONSTACK : 0) |
+  old.flags = (t.altstack_size == 0 ? SS_DISABLE
+               : on_altstack(t, sp) ? SS_ONSTACK
+                                    : 0) |
               (t.altstack_flags & static_cast<int>(SS_AUTODISARM));
   if (a.a[0]) {
     if (on_altstack(t, sp)) return -EPERM;
@@ -182,8 +191,8 @@ int64_t sys_rt_sigtimedwait(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_rt_sigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
   siginfo_t info;
   if (auto r = ctx.mm.copy_in(&info, a.a[2], sizeof info); !r.ok()) return -r.error();
-  return host_rax(syscall(SYS_rt_sigqueueinfo, static_cast<pid_t>(a.a[0]),
-                          static_cast<int>(a.a[1]), &info));
+  return host_rax(
+      syscall(SYS_rt_sigqueueinfo, static_cast<pid_t>(a.a[0]), static_cast<int>(a.a[1]), &info));
 }
 
 int64_t sys_rt_tgsigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
@@ -196,7 +205,9 @@ int64_t sys_rt_tgsigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
 // elfuse never sets up a restart block (a timed sleep interrupted without a
 // handler returns EINTR instead), so this is the kernel's
 // do_no_restart_syscall.
-int64_t sys_restart_syscall(SyscallContext&, const SyscallArgs&) { return -EINTR; }
+int64_t sys_restart_syscall(SyscallContext&, const SyscallArgs&) {
+  return -EINTR;
+}
 
 // Guest pids are host pids: sending is the host's kill. A signal to
 // oneself reaches elfuse's host handler before the host call returns, and

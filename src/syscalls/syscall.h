@@ -15,10 +15,10 @@ class Thread;
 class MemoryManager;
 
 enum class Outcome {
-  kReturn,     // put the result in RAX and resume after the syscall
-  kExitThread, // the thread is gone (exit); exit_code holds the status
-  kExitGroup,  // the process is gone (exit_group); exit_code holds the status
-  kNoReturn,   // registers were replaced (execve, rt_sigreturn): do not touch RAX
+  kReturn,      // put the result in RAX and resume after the syscall
+  kExitThread,  // the thread is gone (exit); exit_code holds the status
+  kExitGroup,   // the process is gone (exit_group); exit_code holds the status
+  kNoReturn,    // registers were replaced (execve, rt_sigreturn): do not touch RAX
 };
 
 struct SyscallArgs {
@@ -48,6 +48,8 @@ inline int64_t to_rax(const Result<T>& r) {
 }
 
 // Host syscall return (-1 + errno) -> RAX value.
-inline int64_t host_rax(long r) { return r < 0 ? -static_cast<int64_t>(errno) : r; }
+inline int64_t host_rax(long r) {
+  return r < 0 ? -static_cast<int64_t>(errno) : r;
+}
 
 }  // namespace elfuse

@@ -16,7 +16,9 @@ namespace {
 
 constexpr uint64_t kBase = 0x100000;
 constexpr uint64_t P = kPageSize;
-uint64_t pg(uint64_t n) { return kBase + n * P; }
+uint64_t pg(uint64_t n) {
+  return kBase + n * P;
+}
 
 // The ruler for pages [0, pages).
 std::string ruler(const AddressSpace& as, uint64_t pages = 12) {
@@ -41,19 +43,29 @@ std::string prots(const AddressSpace& as, uint64_t pages = 12) {
     const Vma* v = as.find(pg(i));
     if (!v) continue;
     switch (v->prot) {
-      case PROT_NONE: s[i] = '-'; break;
-      case PROT_READ: s[i] = 'r'; break;
-      case PROT_READ | PROT_WRITE: s[i] = 'w'; break;
-      case PROT_READ | PROT_EXEC: s[i] = 'x'; break;
-      case kProtRWX: s[i] = 'a'; break;
-      default: s[i] = '?';
+      case PROT_NONE:
+        s[i] = '-';
+        break;
+      case PROT_READ:
+        s[i] = 'r';
+        break;
+      case PROT_READ | PROT_WRITE:
+        s[i] = 'w';
+        break;
+      case PROT_READ | PROT_EXEC:
+        s[i] = 'x';
+        break;
+      case kProtRWX:
+        s[i] = 'a';
+        break;
+      default:
+        s[i] = '?';
     }
   }
   return "|" + s + "|";
 }
 
-Vma anon(uint64_t first, uint64_t pages, int prot = PROT_READ | PROT_WRITE,
-         uint64_t phys = ~0ull) {
+Vma anon(uint64_t first, uint64_t pages, int prot = PROT_READ | PROT_WRITE, uint64_t phys = ~0ull) {
   Vma v;
   v.start = pg(first);
   v.end = pg(first + pages);
@@ -82,7 +94,7 @@ TEST(AddressSpace, InsertDoesNotMergeDifferentAttributes) {
   ASSERT_TRUE(as.insert(anon(2, 2, PROT_READ)).ok());  // prot differs
   Vma heap = anon(4, 2);
   heap.name = "[heap]";
-  ASSERT_TRUE(as.insert(heap).ok());  // name differs
+  ASSERT_TRUE(as.insert(heap).ok());                                         // name differs
   ASSERT_TRUE(as.insert(anon(6, 2, PROT_READ | PROT_WRITE, pg(100))).ok());  // phys not contiguous
   Vma limited = anon(8, 2);
   limited.max_prot = PROT_READ | PROT_WRITE;
@@ -308,8 +320,7 @@ void check_equal(const AddressSpace& as, const Model& m) {
 TEST(AddressSpace, RandomizedAgainstPageModel) {
   constexpr size_t kPages = 64;
   std::mt19937_64 rng(12345);
-  const int prots_list[] = {PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE,
-                            PROT_READ | PROT_EXEC};
+  const int prots_list[] = {PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC};
   for (int round = 0; round < 20; ++round) {
     AddressSpace as;
     Model m(kPages);

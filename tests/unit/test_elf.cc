@@ -1,7 +1,5 @@
 // ELF parser: well-formed images built here, hostile ones derived from them,
 // and the host's own binaries as a smoke test.
-#include "loader/elf.h"
-
 #include <elf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,6 +9,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "loader/elf.h"
 
 namespace elfuse {
 namespace {
@@ -433,15 +433,18 @@ void parse_host_binary(const char* path) {
   EXPECT_TRUE(r->type == ET_EXEC || r->type == ET_DYN);
   EXPECT_FALSE(r->loads.empty());
   EXPECT_TRUE(r->phdr_vaddr.has_value());
-  for (size_t i = 1; i < r->loads.size(); i++)
-    EXPECT_GE(r->loads[i].vaddr, r->loads[i - 1].end());
+  for (size_t i = 1; i < r->loads.size(); i++) EXPECT_GE(r->loads[i].vaddr, r->loads[i - 1].end());
   if (r->interp) {
     EXPECT_NE(r->interp->find("ld"), std::string::npos) << *r->interp;
   }
 }
 
-TEST(ElfParse, HostBusybox) { parse_host_binary("/bin/busybox"); }
-TEST(ElfParse, HostLs) { parse_host_binary("/bin/ls"); }
+TEST(ElfParse, HostBusybox) {
+  parse_host_binary("/bin/busybox");
+}
+TEST(ElfParse, HostLs) {
+  parse_host_binary("/bin/ls");
+}
 
 }  // namespace
 }  // namespace elfuse

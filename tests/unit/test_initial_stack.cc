@@ -1,14 +1,14 @@
 // Initial stack: build an image, then read it back the way a libc's _start
 // and ld.so do (from rsp upwards) and check every pointer against the
 // layout of fs/binfmt_elf.c create_elf_tables().
-#include "loader/initial_stack.h"
-
 #include <elf.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "loader/initial_stack.h"
 
 namespace elfuse {
 namespace {
@@ -86,13 +86,13 @@ InitialStackInput sample_input() {
   in.argv = {"/bin/prog", "-x", "hello world"};
   in.envp = {"HOME=/root", "PATH=/bin:/usr/bin", "A="};
   in.execfn = "./prog";
-  in.auxv = {{AT_MINSIGSTKSZ, 3376}, {AT_HWCAP, 0x178bfbff}, {AT_PAGESZ, 4096},
-             {AT_CLKTCK, 100},       {AT_PHDR, 0x400040},     {AT_PHENT, 56},
-             {AT_PHNUM, 9},          {AT_BASE, 0},            {AT_FLAGS, 0},
-             {AT_ENTRY, 0x401000},   {AT_UID, 1000},          {AT_EUID, 1000},
-             {AT_GID, 1000},         {AT_EGID, 1000},         {AT_SECURE, 0},
-             {AT_RANDOM, 0},         {AT_HWCAP2, 2},          {AT_EXECFN, 0},
-             {AT_PLATFORM, 0},       {AT_RSEQ_FEATURE_SIZE, 28}, {AT_RSEQ_ALIGN, 32}};
+  in.auxv = {
+      {AT_MINSIGSTKSZ, 3376}, {AT_HWCAP, 0x178bfbff}, {AT_PAGESZ, 4096}, {AT_CLKTCK, 100},
+      {AT_PHDR, 0x400040},    {AT_PHENT, 56},         {AT_PHNUM, 9},     {AT_BASE, 0},
+      {AT_FLAGS, 0},          {AT_ENTRY, 0x401000},   {AT_UID, 1000},    {AT_EUID, 1000},
+      {AT_GID, 1000},         {AT_EGID, 1000},        {AT_SECURE, 0},    {AT_RANDOM, 0},
+      {AT_HWCAP2, 2},         {AT_EXECFN, 0},         {AT_PLATFORM, 0},  {AT_RSEQ_FEATURE_SIZE, 28},
+      {AT_RSEQ_ALIGN, 32}};
   for (int i = 0; i < 16; i++) in.random[i] = static_cast<uint8_t>(0xa0 + i);
   return in;
 }

@@ -1,7 +1,5 @@
 // Loader: placement arithmetic against Linux's constants, and loading
 // built ELF files into a real MemoryManager over a host reservation.
-#include "loader/load.h"
-
 #include <elf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -13,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "loader/load.h"
 #include "mm/layout.h"
 #include "mm/memory_manager.h"
 
@@ -73,11 +72,14 @@ TEST(LoaderMath, AuxvOrder) {
   std::vector<uint64_t> types;
   for (auto& e : v) types.push_back(e.type);
   // The order a 6.x x86_64 kernel emits (LD_SHOW_AUXV=1 /bin/true).
-  std::vector<uint64_t> want = {AT_SYSINFO_EHDR, AT_MINSIGSTKSZ, AT_HWCAP, AT_PAGESZ, AT_CLKTCK,
-                                AT_PHDR,         AT_PHENT,       AT_PHNUM, AT_BASE,   AT_FLAGS,
-                                AT_ENTRY,        AT_UID,         AT_EUID,  AT_GID,    AT_EGID,
-                                AT_SECURE,       AT_RANDOM,      AT_HWCAP2, AT_EXECFN, AT_PLATFORM,
-                                AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN};
+  std::vector<uint64_t> want = {AT_SYSINFO_EHDR, AT_MINSIGSTKSZ, AT_HWCAP,
+                                AT_PAGESZ,       AT_CLKTCK,      AT_PHDR,
+                                AT_PHENT,        AT_PHNUM,       AT_BASE,
+                                AT_FLAGS,        AT_ENTRY,       AT_UID,
+                                AT_EUID,         AT_GID,         AT_EGID,
+                                AT_SECURE,       AT_RANDOM,      AT_HWCAP2,
+                                AT_EXECFN,       AT_PLATFORM,    AT_RSEQ_FEATURE_SIZE,
+                                AT_RSEQ_ALIGN};
   EXPECT_EQ(types, want);
 }
 
@@ -100,9 +102,8 @@ class LoaderTest : public testing::Test {
     ASSERT_NE(p, MAP_FAILED);
     reservation_ = static_cast<uint8_t*>(p);
     LayoutInputs li{kTaskSize, false, 8ull << 20, 65536, [] { return uint64_t{0}; }};
-    mm_ = std::make_unique<MemoryManager>(reservation_, kPhys,
-                                          PhysAllocator(kPhys, 0, kTables, kTables), &shadow_,
-                                          make_layout(li));
+    mm_ = std::make_unique<MemoryManager>(
+        reservation_, kPhys, PhysAllocator(kPhys, 0, kTables, kTables), &shadow_, make_layout(li));
     opts_.randomize = false;
     opts_.exe_path = "/test/prog";
   }
@@ -300,9 +301,7 @@ TEST_F(LoaderTest, InterpreterNotElfIsElibbad) {
   f.eh.e_entry = 0x1000;
   f.interp = "/lib/junk";
   f.load(0, 0, 0x2000, 0x2000, PF_R | PF_X);
-  InterpOpener opener = [&](const std::string&) -> ElfOr<UniqueFd> {
-    return UniqueFd(dup(junk));
-  };
+  InterpOpener opener = [&](const std::string&) -> ElfOr<UniqueFd> { return UniqueFd(dup(junk)); };
   auto r = load_program(*mm_, f.open(), opts_, opener);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().linux_errno, ELIBBAD);

@@ -36,8 +36,8 @@ struct RecordingSync : ShadowSync {
 class MemoryManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    mem_ = static_cast<uint8_t*>(::mmap(nullptr, kPhys, RW,
-                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    mem_ = static_cast<uint8_t*>(
+        ::mmap(nullptr, kPhys, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
     ASSERT_NE(mem_, MAP_FAILED);
     Layout l{};
     l.task_size = 0x7ffffffff000ull;  // the host's TASK_SIZE, so errno compare 1:1
@@ -45,8 +45,8 @@ class MemoryManagerTest : public ::testing::Test {
     l.mmap_min = 0x10000;
     l.stack_top = 0x7ffff0000000ull;
     l.brk_start = l.brk = 0x601000;
-    mm_ = std::make_unique<MemoryManager>(mem_, kPhys, PhysAllocator(kPhys, 0, kTableEnd, kTableEnd),
-                                          &sync_, l);
+    mm_ = std::make_unique<MemoryManager>(mem_, kPhys,
+                                          PhysAllocator(kPhys, 0, kTableEnd, kTableEnd), &sync_, l);
   }
   void TearDown() override {
     mm_.reset();
@@ -132,25 +132,29 @@ TEST_F(MemoryManagerTest, MmapErrorsMatchTheHost) {
   ASSERT_GE(wfd, 0);
   unlink(tmpl);
   int wronly = open(("/proc/self/fd/" + std::to_string(wfd)).c_str(), O_WRONLY);
-  struct Case { uint64_t addr, len; int prot, flags, fd; uint64_t off; };
+  struct Case {
+    uint64_t addr, len;
+    int prot, flags, fd;
+    uint64_t off;
+  };
   const uint64_t task = 0x7ffffffff000ull;
   const Case cases[] = {
-      {0, 0, RW, kAnonPriv, -1, 0},                                  // len 0
-      {0, P, RW, kAnonPriv, -1, 1},                                  // offset unaligned
-      {0, P, RW, MAP_ANONYMOUS, -1, 0},                              // no type
-      {0, P, RW, MAP_ANONYMOUS | 0x03, -1, 0},                       // SHARED_VALIDATE anon
-      {0, P, RW, MAP_ANONYMOUS | MAP_SHARED | MAP_GROWSDOWN, -1, 0}, // shared growsdown
-      {0x10001, P, RW, kAnonPriv | MAP_FIXED, -1, 0},                // fixed unaligned
-      {task, P, RW, kAnonPriv | MAP_FIXED, -1, 0},                   // fixed at TASK_SIZE
-      {0, ~0ull, RW, kAnonPriv, -1, 0},                              // len wraps
-      {0, ~0ull - 2 * P, RW, kAnonPriv, -1, 0},                      // len > TASK_SIZE
+      {0, 0, RW, kAnonPriv, -1, 0},                                   // len 0
+      {0, P, RW, kAnonPriv, -1, 1},                                   // offset unaligned
+      {0, P, RW, MAP_ANONYMOUS, -1, 0},                               // no type
+      {0, P, RW, MAP_ANONYMOUS | 0x03, -1, 0},                        // SHARED_VALIDATE anon
+      {0, P, RW, MAP_ANONYMOUS | MAP_SHARED | MAP_GROWSDOWN, -1, 0},  // shared growsdown
+      {0x10001, P, RW, kAnonPriv | MAP_FIXED, -1, 0},                 // fixed unaligned
+      {task, P, RW, kAnonPriv | MAP_FIXED, -1, 0},                    // fixed at TASK_SIZE
+      {0, ~0ull, RW, kAnonPriv, -1, 0},                               // len wraps
+      {0, ~0ull - 2 * P, RW, kAnonPriv, -1, 0},                       // len > TASK_SIZE
       {0, task + P, RW, kAnonPriv, -1, 0},
-      {0, P, RW, MAP_PRIVATE, 999, 0},                               // bad fd
-      {0, P, PROT_READ, MAP_PRIVATE, dir, 0},                        // directory
-      {0, P, PROT_READ, MAP_PRIVATE, wronly, 0},                     // write-only file
+      {0, P, RW, MAP_PRIVATE, 999, 0},            // bad fd
+      {0, P, PROT_READ, MAP_PRIVATE, dir, 0},     // directory
+      {0, P, PROT_READ, MAP_PRIVATE, wronly, 0},  // write-only file
       {0, P, RW, MAP_SHARED, wronly, 0},
-      {0, P, PROT_READ, MAP_PRIVATE, wfd, 0x7ffffffffffff000ull},    // past MAX_LFS_FILESIZE
-      {0, P, PROT_READ, 0, wfd, 0},                                  // file, no type
+      {0, P, PROT_READ, MAP_PRIVATE, wfd, 0x7ffffffffffff000ull},  // past MAX_LFS_FILESIZE
+      {0, P, PROT_READ, 0, wfd, 0},                                // file, no type
   };
   int i = 0;
   for (const Case& c : cases) {
@@ -256,13 +260,12 @@ TEST_F(MemoryManagerTest, MremapErrors) {
   EXPECT_EQ(mm_->mremap(a, P, 2 * P, MREMAP_FIXED, a + 8 * P).error(), EINVAL);
   EXPECT_EQ(mm_->mremap(a + 1, P, 2 * P, MREMAP_MAYMOVE, 0).error(), EINVAL);
   EXPECT_EQ(mm_->mremap(a, P, 0, MREMAP_MAYMOVE, 0).error(), EINVAL);
-  EXPECT_EQ(mm_->mremap(a, P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, a + 8 * P).error(),
-            EINVAL);
+  EXPECT_EQ(mm_->mremap(a, P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, a + 8 * P).error(), EINVAL);
   EXPECT_EQ(mm_->mremap(a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, a + P).error(),
             EINVAL);  // overlap
   EXPECT_EQ(mm_->mremap(0x10000, P, 2 * P, MREMAP_MAYMOVE, 0).error(), EFAULT);
   EXPECT_EQ(mm_->mremap(a, 8 * P, 9 * P, MREMAP_MAYMOVE, 0).error(), EFAULT);  // spans past VMA
-  EXPECT_EQ(mm_->mremap(a, 0, P, MREMAP_MAYMOVE, 0).error(), EINVAL);  // dup of private
+  EXPECT_EQ(mm_->mremap(a, 0, P, MREMAP_MAYMOVE, 0).error(), EINVAL);          // dup of private
   // Cannot grow in place (next page taken) and may not move.
   map_anon(P, RW, a + 4 * P, kAnonPriv | MAP_FIXED);
   EXPECT_EQ(mm_->mremap(a, 4 * P, 5 * P, 0, 0).error(), ENOMEM);
@@ -527,7 +530,8 @@ TEST_F(MemoryManagerTest, RandomizedConsistency) {
       }
       case 4:
         (void)mm_->madvise(a, len, MADV_DONTNEED);
-        if (mm_->vmas().range_fully_mapped(a, a + len)) drop(a, len);
+        if (mm_->vmas().range_fully_mapped(a, a + len))
+          drop(a, len);
         else {  // mapped parts were zeroed
           for (auto it = tags.lower_bound(a); it != tags.end() && it->first < a + len;)
             it = tags.erase(it);

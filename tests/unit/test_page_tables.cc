@@ -138,7 +138,11 @@ TEST(PageTables, RandomizedAgainstPageModel) {
   const uint64_t base = 0x7f0000000000ull;
   BufferMemory mem(4096);
   PageTables pt(&mem);
-  struct Entry { bool present = false; uint64_t pa = 0; int prot = 0; };
+  struct Entry {
+    bool present = false;
+    uint64_t pa = 0;
+    int prot = 0;
+  };
   std::vector<Entry> model(kPages);
   std::mt19937_64 rng(99);
   const int prots[] = {PROT_NONE, PROT_READ, RW, PROT_READ | PROT_EXEC};

@@ -91,7 +91,9 @@ TEST(PhysAllocator, RandomizedAgainstPageBitmap) {
   const uint64_t base = M2;
   PhysAllocator pa(base + kPages * P, 0, P, base);
   std::vector<bool> used(kPages, false);
-  struct Run { uint64_t pa, len; };
+  struct Run {
+    uint64_t pa, len;
+  };
   std::vector<Run> runs;
   std::mt19937_64 rng(7);
   for (int step = 0; step < 5000; ++step) {
@@ -131,7 +133,8 @@ TEST(PhysAllocator, RandomizedAgainstPageBitmap) {
       Run& r = runs[k];
       uint64_t extra = (1 + rng() % 8) * P;
       bool room = (r.pa - base + r.len + extra) / P <= kPages;
-      for (uint64_t p = (r.pa - base + r.len) / P; room && p < (r.pa - base + r.len + extra) / P; ++p)
+      for (uint64_t p = (r.pa - base + r.len) / P; room && p < (r.pa - base + r.len + extra) / P;
+           ++p)
         room = !used[p];
       ASSERT_EQ(pa.try_grow(r.pa, r.len, r.len + extra), room);
       if (room) {

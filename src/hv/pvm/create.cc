@@ -31,11 +31,15 @@ UniqueFd open_kvm_or_die() {
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT)
-      fatal("%s does not exist: this host has no KVM; load the kvm_pvm module "
-            "(modprobe kvm_pvm) or run elfuse on a machine with KVM", dev);
+      fatal(
+          "%s does not exist: this host has no KVM; load the kvm_pvm module "
+          "(modprobe kvm_pvm) or run elfuse on a machine with KVM",
+          dev);
     if (e == EACCES || e == EPERM)
-      fatal("no permission to open %s: add your user to its group (ls -l %s) "
-            "or ask an administrator for access", dev, dev);
+      fatal(
+          "no permission to open %s: add your user to its group (ls -l %s) "
+          "or ask an administrator for access",
+          dev, dev);
     fatal("cannot open %s: %s", dev, strerror(e));
   }
   fd = move_to_private_fd(fd);
@@ -55,8 +59,10 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t in
     const char* hw = module_loaded("kvm_intel") ? "kvm_intel (Intel VMX)"
                      : module_loaded("kvm_amd") ? "kvm_amd (AMD SVM)"
                                                 : "not PVM";
-    fatal("this host's KVM is %s; this build of elfuse supports only the PVM backend "
-          "(kvm_pvm module) so far", hw);
+    fatal(
+        "this host's KVM is %s; this build of elfuse supports only the PVM backend "
+        "(kvm_pvm module) so far",
+        hw);
   }
   if (ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
     fatal("/dev/kvm lacks KVM_CAP_SYNC_REGS, which elfuse needs");

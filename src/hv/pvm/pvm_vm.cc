@@ -3,21 +3,19 @@
 // protocol (src/shim/shim_abi.h).
 #include "hv/pvm/pvm_vm.h"
 
-#include "hv/pvm/kvm_abi.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <algorithm>
-#include <algorithm>
 #include <cstring>
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "hv/pvm/kvm_abi.h"
 #include "mm/page_tables.h"
 #include "shim/shim_abi.h"
 
@@ -36,7 +34,9 @@ constexpr uint32_t kMsrSyscallMask = 0xc0000084;
 constexpr uint64_t kSyscallMask = 0x257fd5;
 constexpr int kKickSignal = SIGURG;  // see kick()
 
-uint64_t super_va(uint64_t off) { return SHIM_SUPER_BASE + off; }
+uint64_t super_va(uint64_t off) {
+  return SHIM_SUPER_BASE + off;
+}
 uint64_t shim_user_va(const char* sym) {
   return SHIM_USER_BASE + static_cast<uint64_t>(sym - shim_user_start);
 }
@@ -106,7 +106,9 @@ PvmVm::PvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size)
   cpuid_.reset(c);
 }
 
-uint64_t PvmVm::task_size() const { return SHIM_TASK_SIZE; }
+uint64_t PvmVm::task_size() const {
+  return SHIM_TASK_SIZE;
+}
 
 // One memslot per 1 GiB step: KVM allocates a slot's metadata when it is
 // registered, so memory the guest never uses costs nothing. Adding a slot
@@ -406,7 +408,8 @@ VcpuExit PvmVcpu::run() {
     case KVM_EXIT_SHUTDOWN:
       return {ExitKind::kFatal, {}, "the guest triple-faulted (KVM_EXIT_SHUTDOWN)"};
     case KVM_EXIT_INTERNAL_ERROR:
-      return {ExitKind::kFatal, {},
+      return {ExitKind::kFatal,
+              {},
               "KVM internal error, suberror " + std::to_string(run_->internal.suberror)};
     default:
       break;
@@ -444,7 +447,8 @@ VcpuExit PvmVcpu::exit_from_fault_port() {
     return {ExitKind::kFatal, {}, "exception exit with a bad kernel stack"};
   memcpy(frame, vm_.memory() + off, sizeof frame);
   if ((frame[3] & 3) != 3)
-    return {ExitKind::kFatal, {},
+    return {ExitKind::kFatal,
+            {},
             "exception " + std::to_string(frame[0]) + " inside the shim at rip " +
                 std::to_string(frame[2])};
   VcpuExit e{ExitKind::kFault, {}, {}};
@@ -474,10 +478,18 @@ static Result<void> set_segment_base(int fd, bool fs, uint64_t base) {
   return Ok();
 }
 
-Result<void> PvmVcpu::set_fs_base(uint64_t base) { return set_segment_base(fd_.get(), true, base); }
-Result<uint64_t> PvmVcpu::fs_base() { return get_segment_base(fd_.get(), true); }
-Result<void> PvmVcpu::set_gs_base(uint64_t base) { return set_segment_base(fd_.get(), false, base); }
-Result<uint64_t> PvmVcpu::gs_base() { return get_segment_base(fd_.get(), false); }
+Result<void> PvmVcpu::set_fs_base(uint64_t base) {
+  return set_segment_base(fd_.get(), true, base);
+}
+Result<uint64_t> PvmVcpu::fs_base() {
+  return get_segment_base(fd_.get(), true);
+}
+Result<void> PvmVcpu::set_gs_base(uint64_t base) {
+  return set_segment_base(fd_.get(), false, base);
+}
+Result<uint64_t> PvmVcpu::gs_base() {
+  return get_segment_base(fd_.get(), false);
+}
 
 // Another thread makes KVM_RUN return: immediate_exit covers the window
 // before the ioctl, the signal the one inside it.
@@ -525,7 +537,9 @@ uint32_t PvmVcpu::xsave_user_size() {
 
 // The exception stubs and the boot stub live in the supervisor half; every
 // user address is below it.
-bool PvmVcpu::at_user_boundary() const { return regs().rip < SHIM_SUPER_BASE; }
+bool PvmVcpu::at_user_boundary() const {
+  return regs().rip < SHIM_SUPER_BASE;
+}
 
 // A fault exit either stopped in the shim's exception stub (RSP points at
 // vector, error code, then the iretq frame: rip, cs, rflags, rsp, ss), or at

@@ -54,7 +54,7 @@ class PvmVcpu final : public Vcpu {
   size_t run_size_;
   std::atomic<pthread_t> thread_{};
   std::atomic<bool> running_{false};
-  uint64_t xcr0_ = 0;         // 0 until read (xfeatures())
+  uint64_t xcr0_ = 0;  // 0 until read (xfeatures())
   uint32_t xsave_size_ = 0;
 };
 
