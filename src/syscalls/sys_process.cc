@@ -123,8 +123,20 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
     case PR_GET_NO_NEW_PRIVS:
     case PR_SET_NO_NEW_PRIVS:
     case PR_CAPBSET_READ:
-      // Integer-only options: the host's answer is the guest's.
+    case PR_SET_PDEATHSIG:
+    case PR_SET_CHILD_SUBREAPER:
+      // Integer-only options: the host's answer is the guest's. The guest is
+      // the host process, so a parent-death signal or subreaper status set
+      // on the host acts for the guest (the signal is delivered like any
+      // other host signal).
       return host_rax(prctl(static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3], a.a[4]));
+    case PR_GET_PDEATHSIG:
+    case PR_GET_CHILD_SUBREAPER: {
+      // kernel/sys.c: put_user of an int through arg2.
+      int value = 0;
+      if (prctl(static_cast<int>(a.a[0]), &value, 0, 0, 0) < 0) return -errno;
+      return to_rax(ctx.mm.copy_out(a.a[1], &value, sizeof value));
+    }
     default:
       return -EINVAL;
   }
