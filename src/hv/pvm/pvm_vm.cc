@@ -165,25 +165,50 @@ Result<void> PvmVm::install_shim(PageTables& pt) {
     put_gate(memory_ + SHIM_OFF_IDT, v, h, (v == 3 || v == 4) ? 3 : 0);
   }
 
-  // Supervisor pages (no U bit), the user stub (R+X) and the doorbell.
+  // Supervisor pages (no U bit), the per-vCPU TSS and stack slots, the user
+  // stub (R+X) and the doorbell.
   TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UCODE, PROT_READ | PROT_WRITE | PROT_EXEC, false));
+  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_PHYS_END - SHIM_OFF_VCPUS,
+             PROT_READ | PROT_WRITE, false));
   TRY(pt.map(SHIM_USER_BASE, SHIM_OFF_UCODE, 4096, PROT_READ | PROT_EXEC, true));
   TRY(pt.map(SHIM_USER_MMIO, SHIM_MMIO_GPA, 4096, PROT_READ | PROT_WRITE, true));
   return Ok();
 }
 
 Result<std::unique_ptr<PvmVcpu>> PvmVm::new_vcpu() {
+  std::lock_guard lock(vcpu_mu_);
+  if (!idle_.empty()) {
+    std::unique_ptr<PvmVcpu> v = std::move(idle_.back());
+    idle_.pop_back();
+    return v;
+  }
+  // A thread more than the shim has slots for (or KVM has vCPUs for) is
+  // EAGAIN, as kernel/fork.c answers when a limit on tasks is reached.
+  if (next_vcpu_id_ >= SHIM_MAX_VCPUS) return Errno{EAGAIN};
   int fd = ioctl(vm_.get(), KVM_CREATE_VCPU, next_vcpu_id_);
-  if (fd < 0) return Errno{errno};
+  if (fd < 0) return Errno{errno == EINVAL ? EAGAIN : errno};
   fd = move_to_private_fd(fd);
   if (fd < 0) return Errno{errno};
-  next_vcpu_id_++;
+  int id = next_vcpu_id_++;
   void* run = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (run == MAP_FAILED) {
     close(fd);
     return Errno{errno};
   }
-  return std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_);
+  // This vCPU's TSS: RSP0 = the top of its kernel stack; no I/O bitmap.
+  uint8_t* tss = memory_ + SHIM_VCPU_TSS(id);
+  memset(tss, 0, SHIM_VCPU_SLOT);
+  uint64_t rsp0 = super_va(SHIM_VCPU_KSTACK_TOP(id));
+  memcpy(tss + 4, &rsp0, 8);
+  uint16_t iomap = 0x68;
+  memcpy(tss + 0x66, &iomap, 2);
+  return std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_, id);
+}
+
+void PvmVm::release_vcpu(std::unique_ptr<Vcpu> vcpu) {
+  if (!vcpu) return;
+  std::lock_guard lock(vcpu_mu_);
+  idle_.push_back(std::unique_ptr<PvmVcpu>(static_cast<PvmVcpu*>(vcpu.release())));
 }
 
 Result<std::unique_ptr<Vcpu>> PvmVm::create_vcpu(uint64_t cr3, const VcpuStart& start) {
@@ -209,14 +234,26 @@ void PvmVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
     madvise(host, len, MADV_DONTNEED);
     return;
   }
+  // The PROT_READ window makes a concurrent guest store to these frames on
+  // another vCPU fail KVM_RUN with EFAULT (shared/pvm/README.md 7.3): the
+  // generation tells PvmVcpu::run to retry it.
+  roundtrip_gen_.fetch_add(1, std::memory_order_seq_cst);
   mprotect(host, len, PROT_READ);
   mprotect(host, len, PROT_READ | PROT_WRITE);
+  roundtrip_gen_.fetch_add(1, std::memory_order_seq_cst);
 }
 
 // ---------------------------------------------------------------- vCPU
 
-PvmVcpu::PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size)
-    : vm_(vm), fd_(std::move(fd)), run_(run), run_size_(run_size) {}
+PvmVcpu::PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size, int id)
+    : vm_(vm), fd_(std::move(fd)), run_(run), run_size_(run_size), id_(id) {}
+
+uint64_t PvmVcpu::tss_off() const {
+  return SHIM_VCPU_TSS(static_cast<uint64_t>(id_));
+}
+uint64_t PvmVcpu::kstack_top() const {
+  return SHIM_VCPU_KSTACK_TOP(static_cast<uint64_t>(id_));
+}
 
 PvmVcpu::~PvmVcpu() {
   if (t_current_run == run_) t_current_run = nullptr;
@@ -260,7 +297,7 @@ Result<void> PvmVcpu::set_sregs(uint64_t cr3) {
   s.idt.base = super_va(SHIM_OFF_IDT);
   s.idt.limit = 16 * SHIM_EXC_COUNT - 1;
   s.tr = {};
-  s.tr.base = super_va(SHIM_OFF_TSS);
+  s.tr.base = super_va(tss_off());
   s.tr.limit = 0x67;
   s.tr.selector = SHIM_TSS_SEL;
   s.tr.type = 11;
@@ -288,7 +325,11 @@ Result<void> PvmVcpu::set_xcr0() {
 }
 
 Result<void> PvmVcpu::common_init() {
-  if (ioctl(fd_.get(), kvm_abi::kSetCpuid2, vm_.cpuid()) < 0) return Errno{errno};
+  // KVM refuses a CPUID change after the first KVM_RUN; a reused vCPU has it.
+  if (!cpuid_set_) {
+    if (ioctl(fd_.get(), kvm_abi::kSetCpuid2, vm_.cpuid()) < 0) return Errno{errno};
+    cpuid_set_ = true;
+  }
   TRY(set_msrs());
   install_kick_handler();
   return Ok();
@@ -302,7 +343,7 @@ Result<void> PvmVcpu::init(uint64_t cr3, const VcpuStart& start) {
   // The boot stub `iretq`s to the program's entry through a frame on the
   // kernel stack; every GPR is zero, as Linux's ELF_PLAT_INIT leaves them.
   uint64_t frame[5] = {start.entry, SHIM_USER_CS, 0x202, start.rsp, SHIM_USER_DS};
-  uint64_t frame_off = SHIM_KSTACK_TOP - sizeof frame;
+  uint64_t frame_off = kstack_top() - sizeof frame;
   memcpy(vm_.memory() + frame_off, frame, sizeof frame);
   kvm_regs r{};
   r.rip = shim_super_va(shim_boot);
@@ -336,7 +377,14 @@ Result<void> PvmVcpu::restore(const VcpuState& st) {
     return Errno{EINVAL};
   TRY(common_init());
   const uint8_t* p = st.backend.data();
-  if (ioctl(fd_.get(), KVM_SET_SREGS, p) < 0) return Errno{errno};
+  // The saved state is another vCPU's (the parent thread's, or the forking
+  // thread's): this one takes exceptions on its own TSS and stack. The
+  // state is captured at a syscall exit, at CPL 3, so no frame is live on
+  // the other stack.
+  kvm_sregs sregs;
+  memcpy(&sregs, p, sizeof sregs);
+  sregs.tr.base = super_va(tss_off());
+  if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return Errno{errno};
   kvm_xcrs x{};
   x.nr_xcrs = 1;
   memcpy(&x.xcrs[0].value, p + sizeof(kvm_sregs) + kvm_abi::kXsaveSize, sizeof(uint64_t));
@@ -374,11 +422,23 @@ void PvmVcpu::finish_syscall(int64_t result) {
 VcpuExit PvmVcpu::run() {
   t_current_run = run_;
   thread_.store(pthread_self());
-  running_.store(true);
-  int r = ioctl(fd_.get(), KVM_RUN, 0);
-  int err = errno;
-  running_.store(false);
-  run_->kvm_dirty_regs = 0;
+  int r, err;
+  for (;;) {
+    uint64_t gen = vm_.roundtrip_gen_.load(std::memory_order_seq_cst);
+    running_.store(true);
+    r = ioctl(fd_.get(), KVM_RUN, 0);
+    err = errno;
+    running_.store(false);
+    run_->kvm_dirty_regs = 0;
+    // EFAULT while another thread's mprotect round trip made the frames
+    // read-only on the host for a moment (PvmVm::invalidate): the guest
+    // store was legal; run it again. The sync regs hold the state KVM_RUN
+    // stopped at, so nothing is lost.
+    if (r < 0 && err == EFAULT &&
+        ((gen & 1) || vm_.roundtrip_gen_.load(std::memory_order_seq_cst) != gen))
+      continue;
+    break;
+  }
   if (r < 0) {
     if (err == EINTR || err == EAGAIN) {
       run_->immediate_exit = 0;
@@ -426,7 +486,7 @@ VcpuExit PvmVcpu::exit_from_mmio() {
   if (!doorbell)
     return {ExitKind::kFatal, {}, "MMIO access outside the shim at gpa " + std::to_string(gpa)};
   // Guest code touched the doorbell page itself: to the guest that page is
-  // not mapped (it lies above TASK_SIZE), so this is a SIGSEGV.
+  // not mapped (Linux never maps it), so this is a SIGSEGV.
   VcpuExit e{ExitKind::kFault, {}, {}};
   e.fault.vector = 14;
   e.fault.error_code = 4 | (run_->mmio.is_write ? 2 : 0);
@@ -434,7 +494,28 @@ VcpuExit PvmVcpu::exit_from_mmio() {
   e.fault.rip = r.rip;
   e.fault.rsp = r.rsp;
   e.fault.rflags = r.rflags;
+  // A load is still pending in KVM's emulator, which would finish it (and
+  // overwrite RIP and the destination register) at the next KVM_RUN, after
+  // the host has pointed the vCPU at a signal handler. Finish it now, then
+  // put back the registers of the faulting instruction. (A store is already
+  // complete: RIP is past it, so the signal frame shows the next
+  // instruction; see docs/internals.md.)
+  if (!run_->mmio.is_write) {
+    GuestRegs at_fault = r;
+    memset(run_->mmio.data, 0, sizeof run_->mmio.data);
+    complete_pending_io();
+    mutable_regs() = at_fault;
+  }
   return e;
+}
+
+// KVM API: re-entering KVM_RUN with immediate_exit set completes a pending
+// MMIO or PIO operation without running further guest instructions.
+void PvmVcpu::complete_pending_io() {
+  uint8_t saved = run_->immediate_exit;
+  run_->immediate_exit = 1;
+  ioctl(fd_.get(), KVM_RUN, 0);
+  run_->immediate_exit = saved;
 }
 
 VcpuExit PvmVcpu::exit_from_fault_port() {
@@ -443,7 +524,7 @@ VcpuExit PvmVcpu::exit_from_fault_port() {
   uint64_t ksp = regs().rsp;
   uint64_t off = ksp - SHIM_SUPER_BASE;
   uint64_t frame[7];
-  if (ksp < SHIM_SUPER_BASE || off < SHIM_OFF_KSTACK || off + sizeof frame > SHIM_KSTACK_TOP)
+  if (ksp < SHIM_SUPER_BASE || off < tss_off() + 0x68 || off + sizeof frame > kstack_top())
     return {ExitKind::kFatal, {}, "exception exit with a bad kernel stack"};
   memcpy(frame, vm_.memory() + off, sizeof frame);
   if ((frame[3] & 3) != 3)
@@ -559,7 +640,7 @@ Result<void> PvmVcpu::set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rfla
   }
   uint64_t ksp = regs().rsp;
   uint64_t off = ksp - SHIM_SUPER_BASE;
-  if (ksp < SHIM_SUPER_BASE || off < SHIM_OFF_KSTACK || off + 7 * 8 > SHIM_KSTACK_TOP)
+  if (ksp < SHIM_SUPER_BASE || off < tss_off() + 0x68 || off + 7 * 8 > kstack_top())
     return Errno{EFAULT};
   uint64_t frame[5] = {rip, SHIM_USER_CS, rflags, rsp, SHIM_USER_DS};
   memcpy(vm_.memory() + off + 16, frame, sizeof frame);

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -18,7 +19,7 @@ class PvmVm;
 
 class PvmVcpu final : public Vcpu {
  public:
-  PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size);
+  PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size, int id);
   ~PvmVcpu() override;
 
   Result<void> init(uint64_t cr3, const VcpuStart& start);
@@ -39,14 +40,19 @@ class PvmVcpu final : public Vcpu {
   bool at_user_boundary() const override;
   Result<void> set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) override;
   Result<void> restore(const VcpuState& state);
+  int id() const { return id_; }
 
  private:
   Result<void> common_init();
   VcpuExit exit_from_fault_port();
   VcpuExit exit_from_mmio();
+  void complete_pending_io();
   Result<void> set_msrs();
   Result<void> set_sregs(uint64_t cr3);
   Result<void> set_xcr0();
+  // This vCPU's TSS and kernel stack (shim_abi.h SHIM_VCPU_*).
+  uint64_t tss_off() const;
+  uint64_t kstack_top() const;
 
   PvmVm& vm_;
   UniqueFd fd_;
@@ -56,6 +62,8 @@ class PvmVcpu final : public Vcpu {
   std::atomic<bool> running_{false};
   uint64_t xcr0_ = 0;  // 0 until read (xfeatures())
   uint32_t xsave_size_ = 0;
+  int id_;                  // KVM vCPU id = index of the shim's per-vCPU slot
+  bool cpuid_set_ = false;  // KVM_SET_CPUID2 once per vCPU (it is reused, see release_vcpu)
 };
 
 class PvmVm final : public Vm {
@@ -64,6 +72,7 @@ class PvmVm final : public Vm {
   Result<void> install_shim(PageTables& pt) override;
   Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) override;
   Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) override;
+  void release_vcpu(std::unique_ptr<Vcpu> vcpu) override;
   void invalidate(uint64_t pa, uint64_t len, bool contents_dead) override;
   uint64_t task_size() const override;
   Result<void> register_memory(uint64_t end) override;
@@ -76,6 +85,16 @@ class PvmVm final : public Vm {
  private:
   friend class PvmVcpu;
   Result<std::unique_ptr<PvmVcpu>> new_vcpu();
+  // Odd while an mprotect round trip (invalidate) is in progress; bumped at
+  // its start and its end. A KVM_RUN that fails with EFAULT while it
+  // changed is retried (PvmVcpu::run).
+  std::atomic<uint64_t> roundtrip_gen_{0};
+  // new_vcpu, release_vcpu: threads are created and end concurrently.
+  std::mutex vcpu_mu_;
+  // vCPUs of threads that ended, for the next thread. KVM never destroys a
+  // vCPU before its VM, and ids stop at KVM_MAX_VCPUS: reuse keeps the
+  // limit on live threads, not on threads ever created.
+  std::vector<std::unique_ptr<PvmVcpu>> idle_;
   UniqueFd kvm_;
   UniqueFd vm_;
   uint8_t* memory_;
