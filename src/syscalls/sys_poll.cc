@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "syscalls/fs_common.h"
+#include "syscalls/sigmask_arg.h"
 #include "syscalls/table.h"
 
 namespace elfuse {
@@ -29,20 +30,6 @@ static_assert(offsetof(struct pollfd, revents) == 6);
 namespace {
 
 constexpr long kNsecPerSec = 1000000000L;
-
-// The kernel's sigset_t (include/uapi/asm-generic/signal.h): 64 bits. ppoll
-// and pselect6 take its size and want exactly this (set_user_sigmask).
-constexpr size_t kKernelSigsetSize = 8;
-
-constexpr uint64_t sigbit(int sig) {
-  return 1ull << (sig - 1);
-}
-// Signals elfuse keeps unblocked on its host threads whatever the guest asks
-// (src/syscalls/sys_signal.cc, rt_sigprocmask): its own faults and SIGURG,
-// the vCPU kick (src/hv/pvm/pvm_vm.cc). A guest mask given to ppoll/pselect6
-// goes to the host without them.
-constexpr uint64_t kHostKeeps = sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) | sigbit(SIGFPE) |
-                                sigbit(SIGTRAP) | sigbit(SIGURG);
 
 // The host's struct for pselect6's sixth argument (fs/select.c
 // struct sigset_argpack); the guest's has the same layout.
@@ -117,20 +104,6 @@ void finish_timeout(SyscallContext& ctx, const Timeout& t, uint64_t guest, TimeK
     timeval tv{r.tv_sec, r.tv_nsec / 1000};
     (void)ctx.mm.copy_out(guest, &tv, sizeof(tv));
   }
-}
-
-// set_user_sigmask(): NULL is no change; otherwise the size must be the
-// kernel's sigset_t (EINVAL) and the mask readable (EFAULT).
-Result<void> read_sigmask(SyscallContext& ctx, uint64_t guest, uint64_t size, uint64_t* out,
-                          bool* given) {
-  *given = false;
-  if (guest == 0) return Ok();
-  if (size != kKernelSigsetSize) return Errno{EINVAL};
-  uint64_t mask = 0;
-  TRY(ctx.mm.copy_in(&mask, guest, sizeof(mask)));
-  *out = mask & ~kHostKeeps;
-  *given = true;
-  return Ok();
 }
 
 // do_sys_poll(): nfds above RLIMIT_NOFILE (the guest's virtual one) is
@@ -271,7 +244,7 @@ int64_t sys_ppoll(SyscallContext& ctx, const SyscallArgs& a) {
   }
   uint64_t mask = 0;
   bool have_mask = false;
-  auto m = read_sigmask(ctx, a.a[3], a.a[4], &mask, &have_mask);
+  auto m = read_user_sigmask(ctx.mm, a.a[3], a.a[4], &mask, &have_mask);
   if (!m) return -m.error();
   int64_t r = do_poll(ctx, a.a[0], arg_uint(a.a[1]), t.given ? &t.rel : nullptr,
                       have_mask ? &mask : nullptr);
@@ -325,7 +298,7 @@ int64_t sys_pselect6(SyscallContext& ctx, const SyscallArgs& a) {
   }
   uint64_t mask = 0;
   bool have_mask = false;
-  auto m = read_sigmask(ctx, pack.p, pack.size, &mask, &have_mask);
+  auto m = read_user_sigmask(ctx.mm, pack.p, pack.size, &mask, &have_mask);
   if (!m) return -m.error();
   int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3], t.given ? &t.rel : nullptr,
                         have_mask ? &mask : nullptr);

@@ -19,6 +19,7 @@ enum class Outcome {
   kExitThread,  // the thread is gone (exit); exit_code holds the status
   kExitGroup,   // the process is gone (exit_group); exit_code holds the status
   kNoReturn,    // registers were replaced (execve, rt_sigreturn): do not touch RAX
+  kThreadGone,  // the thread left the process (execve handed to the leader)
 };
 
 struct SyscallArgs {
@@ -45,6 +46,15 @@ inline int64_t to_rax(const Result<T>& r) {
   } else {
     return static_cast<int64_t>(r.value());
   }
+}
+
+// The kernel's access_ok() on x86_64: the range lies below TASK_SIZE_MAX.
+// It says nothing about mappings; calls that check it up front fail with
+// EFAULT only for ranges no user mapping could hold, and otherwise only when
+// they actually copy.
+inline bool linux_access_ok(uint64_t addr, uint64_t len) {
+  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
+  return len <= kTaskSizeMax && addr <= kTaskSizeMax - len;
 }
 
 // Host syscall return (-1 + errno) -> RAX value.

@@ -1,0 +1,177 @@
+// Event descriptors: epoll, eventfd, timerfd, signalfd. The objects are the
+// host kernel's (guest fds are host fds), so readiness, edge and level
+// triggering, EPOLLONESHOT/EPOLLEXCLUSIVE, and what happens when watched fds
+// are closed or dup'd are the kernel's own; elfuse translates pointers and
+// keeps its own fds out of reach.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <vector>
+
+#include "syscalls/fs_common.h"
+#include "syscalls/sigmask_arg.h"
+#include "syscalls/table.h"
+
+namespace elfuse {
+
+using fs::arg_int;
+using fs::guest_fd;
+using fs::new_fd_result;
+
+namespace {
+
+static_assert(sizeof(epoll_event) == 12, "x86_64 epoll_event is packed");
+// fs/eventpoll.c: EP_MAX_EVENTS.
+constexpr int kEpMaxEvents = INT_MAX / sizeof(epoll_event);
+// Events fetched per call at most; fewer than asked is a legal answer and
+// bounds the host buffer a guest can make elfuse allocate.
+constexpr int kEventsPerCall = 1024;
+
+// epoll_wait, epoll_pwait, epoll_pwait2: fs/eventpoll.c do_epoll_wait checks
+// maxevents (EINVAL) and access_ok of the buffer before waiting; a buffer
+// that is not mapped is EFAULT only when events are copied to it.
+int64_t epoll_wait_common(SyscallContext& ctx, uint64_t epfd_reg, uint64_t events,
+                          uint64_t maxevents_reg, const timespec* timeout, int timeout_ms,
+                          uint64_t mask_addr, uint64_t mask_size, bool pwait2) {
+  Result<int> epfd = guest_fd(ctx.proc, epfd_reg);
+  if (!epfd.ok()) return -epfd.error();
+  int maxevents = arg_int(maxevents_reg);
+  if (maxevents <= 0 || maxevents > kEpMaxEvents) return -EINVAL;
+  int n = std::min(maxevents, kEventsPerCall);
+  if (!linux_access_ok(events, uint64_t(maxevents) * sizeof(epoll_event))) return -EFAULT;
+  uint64_t mask = 0;
+  bool have_mask = false;
+  if (auto r = read_user_sigmask(ctx.mm, mask_addr, mask_size, &mask, &have_mask); !r.ok())
+    return -r.error();
+  std::vector<epoll_event> buf(n);
+  long got;
+  if (pwait2)
+    got = syscall(SYS_epoll_pwait2, *epfd, buf.data(), n, timeout, have_mask ? &mask : nullptr,
+                  kKernelSigsetSize);
+  else
+    got = syscall(SYS_epoll_pwait, *epfd, buf.data(), n, timeout_ms, have_mask ? &mask : nullptr,
+                  kKernelSigsetSize);
+  if (got <= 0) return host_rax(got);
+  if (auto r = ctx.mm.copy_out(events, buf.data(), uint64_t(got) * sizeof(epoll_event)); !r.ok())
+    return -r.error();
+  return got;
+}
+
+}  // namespace
+
+// fs/eventpoll.c: size is only checked to be positive.
+int64_t sys_epoll_create(SyscallContext& ctx, const SyscallArgs& a) {
+  if (arg_int(a.a[0]) <= 0) return -EINVAL;
+  return new_fd_result(ctx.proc, syscall(SYS_epoll_create1, 0));
+}
+
+int64_t sys_epoll_create1(SyscallContext& ctx, const SyscallArgs& a) {
+  return new_fd_result(ctx.proc, syscall(SYS_epoll_create1, arg_int(a.a[0])));
+}
+
+// EPOLL_CTL_DEL ignores the event (it may be NULL); the other operations
+// copy it in first (EFAULT before any fd check, as ep_op_has_event says).
+int64_t sys_epoll_ctl(SyscallContext& ctx, const SyscallArgs& a) {
+  int op = arg_int(a.a[1]);
+  epoll_event ev{};
+  bool has_event = op != EPOLL_CTL_DEL;
+  if (has_event) {
+    if (auto r = ctx.mm.copy_in(&ev, a.a[3], sizeof ev); !r.ok()) return -r.error();
+  }
+  Result<int> epfd = guest_fd(ctx.proc, a.a[0]);
+  if (!epfd.ok()) return -epfd.error();
+  Result<int> fd = guest_fd(ctx.proc, a.a[2]);
+  if (!fd.ok()) return -fd.error();
+  return host_rax(syscall(SYS_epoll_ctl, *epfd, op, *fd, has_event ? &ev : nullptr));
+}
+
+int64_t sys_epoll_wait(SyscallContext& ctx, const SyscallArgs& a) {
+  return epoll_wait_common(ctx, a.a[0], a.a[1], a.a[2], nullptr, arg_int(a.a[3]), 0, 0, false);
+}
+
+int64_t sys_epoll_pwait(SyscallContext& ctx, const SyscallArgs& a) {
+  return epoll_wait_common(ctx, a.a[0], a.a[1], a.a[2], nullptr, arg_int(a.a[3]), a.a[4], a.a[5],
+                           false);
+}
+
+// epoll_pwait2: a timespec (NULL: wait forever), checked as the kernel does.
+int64_t sys_epoll_pwait2(SyscallContext& ctx, const SyscallArgs& a) {
+  timespec ts;
+  const timespec* timeout = nullptr;
+  if (a.a[3]) {
+    if (auto r = ctx.mm.copy_in(&ts, a.a[3], sizeof ts); !r.ok()) return -r.error();
+    timeout = &ts;
+  }
+  return epoll_wait_common(ctx, a.a[0], a.a[1], a.a[2], timeout, 0, a.a[4], a.a[5], true);
+}
+
+int64_t sys_eventfd(SyscallContext& ctx, const SyscallArgs& a) {
+  return new_fd_result(ctx.proc, syscall(SYS_eventfd2, static_cast<unsigned>(a.a[0]), 0));
+}
+
+int64_t sys_eventfd2(SyscallContext& ctx, const SyscallArgs& a) {
+  return new_fd_result(ctx.proc,
+                       syscall(SYS_eventfd2, static_cast<unsigned>(a.a[0]), arg_int(a.a[1])));
+}
+
+int64_t sys_timerfd_create(SyscallContext& ctx, const SyscallArgs& a) {
+  return new_fd_result(ctx.proc, syscall(SYS_timerfd_create, arg_int(a.a[0]), arg_int(a.a[1])));
+}
+
+// fs/timerfd.c: the new value is read before the fd is looked at; the old
+// value is written after the change.
+int64_t sys_timerfd_settime(SyscallContext& ctx, const SyscallArgs& a) {
+  itimerspec next, old{};
+  if (auto r = ctx.mm.copy_in(&next, a.a[2], sizeof next); !r.ok()) return -r.error();
+  Result<int> fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd.ok()) return -fd.error();
+  long r = syscall(SYS_timerfd_settime, *fd, arg_int(a.a[1]), &next, a.a[3] ? &old : nullptr);
+  if (r < 0) return -errno;
+  if (a.a[3]) return to_rax(ctx.mm.copy_out(a.a[3], &old, sizeof old));
+  return 0;
+}
+
+int64_t sys_timerfd_gettime(SyscallContext& ctx, const SyscallArgs& a) {
+  Result<int> fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd.ok()) return -fd.error();
+  itimerspec cur{};
+  if (syscall(SYS_timerfd_gettime, *fd, &cur) < 0) return -errno;
+  return to_rax(ctx.mm.copy_out(a.a[1], &cur, sizeof cur));
+}
+
+// fs/signalfd.c: the mask size must be the kernel's sigset_t. The signals
+// are the host's (guest signals are host signals); SIGKILL and SIGSTOP are
+// dropped by the kernel itself.
+namespace {
+int64_t do_signalfd(SyscallContext& ctx, uint64_t fd_reg, uint64_t mask_addr, uint64_t size,
+                    int flags) {
+  if (size != kKernelSigsetSize) return -EINVAL;
+  uint64_t mask;
+  if (auto r = ctx.mm.copy_in(&mask, mask_addr, sizeof mask); !r.ok()) return -r.error();
+  int fd = arg_int(fd_reg);
+  if (fd != -1) {
+    Result<int> g = guest_fd(ctx.proc, fd_reg);
+    if (!g.ok()) return -g.error();
+  }
+  return new_fd_result(ctx.proc, syscall(SYS_signalfd4, fd, &mask, kKernelSigsetSize, flags));
+}
+}  // namespace
+
+int64_t sys_signalfd(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_signalfd(ctx, a.a[0], a.a[1], a.a[2], 0);
+}
+
+int64_t sys_signalfd4(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_signalfd(ctx, a.a[0], a.a[1], a.a[2], arg_int(a.a[3]));
+}
+
+}  // namespace elfuse
