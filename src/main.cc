@@ -14,16 +14,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
 #include "base/private_fd.h"
 #include "fs/program_path.h"
+#include "fs/sysroot.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
+#include "kernel/thread.h"
 #include "syscalls/dispatch.h"
 
 extern char** environ;
@@ -41,15 +44,18 @@ struct Options {
   bool trace = false;
   std::string trace_file;
   bool no_aslr = false;
+  std::string sysroot;            // --sysroot DIR; empty: the host's root
   std::vector<std::string> argv;  // PROGRAM ARGS...
 };
 
 void usage(FILE* out) {
   fprintf(out,
-          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--] PROGRAM [ARGS...]\n"
+          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--sysroot DIR] [--] PROGRAM [ARGS...]\n"
           "Runs a Linux x86_64 program inside a KVM virtual machine.\n"
           "  --trace[=FILE]  print every syscall, strace-style (default: stderr)\n"
           "  --no-aslr       no address-space randomization (as setarch -R)\n"
+          "  --sysroot DIR   resolve every guest path inside DIR, as chroot DIR would\n"
+          "                  (starts in DIR's /; PROGRAM and PATH are looked up inside)\n"
           "  --version       print the version and the backend\n");
 }
 
@@ -70,6 +76,20 @@ Options parse_options(int argc, char** argv) {
       o.trace_file = a.substr(8);
     } else if (a == "--no-aslr") {
       o.no_aslr = true;
+    } else if (a == "--sysroot" || a.rfind("--sysroot=", 0) == 0) {
+      if (a == "--sysroot") {
+        if (i + 1 >= argc) {
+          log_error("--sysroot needs a directory (see elfuse --help)");
+          exit(2);
+        }
+        o.sysroot = argv[++i];
+      } else {
+        o.sysroot = a.substr(10);
+      }
+      if (o.sysroot.empty()) {
+        log_error("--sysroot needs a directory (see elfuse --help)");
+        exit(2);
+      }
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       exit(0);
@@ -96,15 +116,40 @@ Options parse_options(int argc, char** argv) {
   exit(status);
 }
 
-std::string resolve_or_die(const std::string& name) {
-  Result<std::string> path = resolve_program(name, getenv("PATH"));
-  if (!path.ok()) cannot_run(name, strerror(path.error()), path.error() == ENOENT ? 127 : 126);
-  struct stat st;
-  if (stat(path->c_str(), &st) < 0) cannot_run(name, strerror(errno), errno == ENOENT ? 127 : 126);
-  if (S_ISDIR(st.st_mode)) cannot_run(name, strerror(EISDIR), 126);
-  if (!S_ISREG(st.st_mode) || access(path->c_str(), X_OK) < 0)
-    cannot_run(name, strerror(EACCES), 126);
-  return *path;
+// The first program, found and prepared as execvp(3) would run it
+// (fs/program_path.h): each candidate is prepared like an execve, and its
+// errno decides whether the search goes on. Shell conventions for the exit
+// status: 127 when nothing was found (ENOENT), 126 otherwise.
+PreparedExec prepare_first_or_die(const Options& o, const std::shared_ptr<const Sysroot>& root) {
+  ExecRequest base;
+  base.argv = o.argv;
+  for (char** e = environ; *e; e++) base.envp.push_back(*e);
+  base.sysroot = root;
+  std::optional<PreparedExec> found;
+  std::string message;
+  Result<std::string> r = search_program(o.argv[0], getenv("PATH"), [&](const std::string& c) {
+    ExecRequest req = base;
+    req.path = c;
+    ElfOr<PreparedExec> p = prepare_exec(std::move(req));
+    if (p.ok()) {
+      found.emplace(std::move(p.value()));
+      return 0;
+    }
+    message = p.error().message;
+    return p.error().linux_errno ? p.error().linux_errno : ENOEXEC;
+  });
+  if (!r.ok()) {
+    // A name with a slash, or a search that stopped on an error: the
+    // loader's message says what is wrong with that file.
+    bool slash = o.argv[0].find('/') != std::string::npos;
+    if (slash || (r.error() != ENOENT && r.error() != EACCES)) {
+      log_error("%s", message.c_str());
+      exit(r.error() == ENOENT ? 127 : 126);
+    }
+    cannot_run(o.argv[0], r.error() == ENOENT ? "command not found" : strerror(r.error()),
+               r.error() == ENOENT ? 127 : 126);
+  }
+  return std::move(*found);
 }
 
 // Guest descriptors are host descriptors below a floor; elfuse's own sit at
@@ -141,17 +186,23 @@ void open_trace(const Options& o) {
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
   open_trace(o);
-  std::string path = resolve_or_die(o.argv[0]);
-
-  ExecRequest request;
-  request.path = path;
-  request.argv = o.argv;
-  for (char** e = environ; *e; e++) request.envp.push_back(*e);
-  ElfOr<PreparedExec> prepared = prepare_exec(std::move(request));
-  if (!prepared.ok()) {
-    log_error("%s", prepared.error().message.c_str());
-    exit(prepared.error().linux_errno == ENOENT ? 127 : 126);
+  std::shared_ptr<const Sysroot> sysroot;
+  if (!o.sysroot.empty()) {
+    Result<std::shared_ptr<Sysroot>> r = Sysroot::open(o.sysroot);
+    if (!r.ok()) {
+      log_error("--sysroot %s: %s", o.sysroot.c_str(), strerror(r.error()));
+      exit(125);
+    }
+    // As chroot(1): the program starts in the new root's "/". The cwd is
+    // then always a host directory inside the root (chdir and fchdir keep
+    // it there), which relative lookups rely on.
+    if (fchdir((*r)->root_fd()) < 0) {
+      log_error("--sysroot %s: %s", o.sysroot.c_str(), strerror(errno));
+      exit(125);
+    }
+    sysroot = std::move(*r);
   }
+  std::optional<PreparedExec> prepared(prepare_first_or_die(o, sysroot));
 
   auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
@@ -161,6 +212,7 @@ int run(const Options& o) {
   proc.fds = fd_rules;
   proc.personality = o.no_aslr ? 0x0040000 /* ADDR_NO_RANDOMIZE */ : 0;
   proc.no_aslr_option = o.no_aslr;
+  proc.sysroot = sysroot;
 
   auto thread = std::make_unique<Thread>();
   thread->tid = gettid();
@@ -169,6 +221,9 @@ int run(const Options& o) {
   if (auto r = commit_exec(proc, t, prepared.value()); !r.ok())
     cannot_run(o.argv[0], strerror(r.error()), 126);
   run_thread(proc, t);
+  // The first guest thread called exit(2) while others run on.
+  host_thread_done(proc);
+  return 0;  // not reached: the last thread ends the process
 }
 
 }  // namespace

@@ -115,8 +115,12 @@ class Vm {
   virtual Result<void> install_shim(PageTables& pt) = 0;
   virtual Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) = 0;
   // A vCPU that continues from a saved state (the child of a fork, in a
-  // new VM over the copied memory).
+  // new VM over the copied memory; a new thread, in the same VM). EAGAIN
+  // when the VM has no vCPU left (kernel/fork.c's answer to a full table).
   virtual Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) = 0;
+  // A vCPU whose thread ended: kept for a later restore_vcpu (a new thread).
+  // Thread-safe, as is restore_vcpu.
+  virtual void release_vcpu(std::unique_ptr<Vcpu> vcpu) = 0;
   // Makes every vCPU drop cached translations of guest-physical
   // [pa, pa + len) (see docs/internals.md, "Shadow paging").
   virtual void invalidate(uint64_t pa, uint64_t len, bool contents_dead) = 0;

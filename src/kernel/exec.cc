@@ -16,6 +16,8 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "fs/sysroot.h"
+#include "kernel/binfmt_script.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
 #include "loader/load.h"
@@ -105,30 +107,72 @@ std::string base_name(const std::string& path) {
 }  // namespace
 
 ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
+  if (request.execfn.empty()) request.execfn = request.path;
   int open_flags = O_RDONLY | O_CLOEXEC;
   if (request.flags & AT_SYMLINK_NOFOLLOW) open_flags |= O_NOFOLLOW;
   int fd;
-  if (request.path.empty() && (request.flags & AT_EMPTY_PATH))
-    fd = fcntl(request.dirfd, F_DUPFD_CLOEXEC, 0);
-  else
+  if (request.path.empty() && (request.flags & AT_EMPTY_PATH)) {
+    // The guest's own fd (fexecve): no name to resolve. Reopened for
+    // reading through elfuse's /proc/self/fd, since it may be O_PATH.
+    fd = open(("/proc/self/fd/" + std::to_string(request.dirfd)).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) errno = EBADF;
+  } else if (request.sysroot) {
+    Result<int> r = request.sysroot->open(request.dirfd, request.path, open_flags, 0);
+    fd = r ? *r : (errno = r.error(), -1);
+  } else {
     fd = openat(request.dirfd, request.path.c_str(), open_flags);
+  }
   if (fd < 0)
     return exec_error(errno == ELOOP && (request.flags & AT_SYMLINK_NOFOLLOW) ? ELOOP : errno,
                       request.path);
   UniqueFd file(move_to_private_fd(fd));
-  struct stat st;
-  if (fstat(file.get(), &st) < 0) return exec_error(errno, request.path);
-  // fs/exec.c do_open_execat: a regular file with execute permission.
-  if (!S_ISREG(st.st_mode)) return exec_error(EACCES, request.path);
-  std::string proc_path = "/proc/self/fd/" + std::to_string(file.get());
-  if (access(proc_path.c_str(), X_OK) < 0) return exec_error(EACCES, request.path);
+  std::string name = request.path;  // for messages: the file being tried
+  // bprm->interp: the name the current file was executed by.
+  std::string interp_name = request.execfn;
+  for (int depth = 0;; depth++) {
+    // fs/exec.c exec_binprm: a sixth file to try is ELOOP.
+    if (depth > kMaxInterpDepth) return exec_error(ELOOP, request.path);
+    struct stat st;
+    if (fstat(file.get(), &st) < 0) return exec_error(errno, name);
+    // fs/exec.c do_open_execat: a regular file with execute permission.
+    if (!S_ISREG(st.st_mode)) return exec_error(EACCES, name);
+    std::string proc_path = "/proc/self/fd/" + std::to_string(file.get());
+    if (access(proc_path.c_str(), X_OK) < 0) return exec_error(EACCES, name);
+    // fs/exec.c prepare_binprm: the first BINPRM_BUF_SIZE bytes, zero-padded.
+    char head[kBinprmBufSize] = {};
+    ssize_t got = pread(file.get(), head, sizeof head, 0);
+    if (got < 0) return exec_error(errno, name);
+    if (!is_shebang(head, static_cast<size_t>(got))) break;
+    Result<Shebang> line = parse_shebang(head);
+    if (!line) return exec_error(line.error(), name);
+    if (request.path_inaccessible) return exec_error(ENOENT, name);
+    request.argv = script_argv(*line, interp_name, std::move(request.argv));
+    interp_name = line->interp;  // bprm_change_interp
+    name = line->interp;
+    // open_exec(i_name): relative to the cwd, following symlinks.
+    int ifd;
+    if (request.sysroot) {
+      Result<int> r = request.sysroot->open(AT_FDCWD, name, O_RDONLY | O_CLOEXEC, 0);
+      ifd = r ? *r : (errno = r.error(), -1);
+    } else {
+      ifd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    }
+    if (ifd < 0) return exec_error(errno, name);
+    file = UniqueFd(move_to_private_fd(ifd));
+  }
   ElfOr<FdReader> reader = FdReader::open(file.get());
   if (!reader.ok()) return reader.error();
   ElfOr<ElfImage> image = parse_elf(reader.value());
   if (!image.ok()) return image.error();
   PreparedExec prepared;
-  prepared.exe_path = absolute_path(file.get(), request.path);
+  prepared.exe_path = absolute_path(file.get(), name);
+  if (request.sysroot) {
+    // /proc/self/exe as the guest sees it: the name inside the root.
+    if (auto g = request.sysroot->guest_path(prepared.exe_path)) prepared.exe_path = *g;
+  }
   prepared.fd = std::move(file);
+  prepared.comm_from_file = request.path.empty() && (request.flags & AT_EMPTY_PATH);
+  request.path = request.execfn;  // from here on: AT_EXECFN and the task name
   prepared.request = std::move(request);
   return prepared;
 }
@@ -166,8 +210,16 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   lo.randomize_va_space = va_space;
   lo.random = random_u64;
   lo.exe_path = prepared.exe_path;
-  InterpOpener open_interp = [](const std::string& interp) -> ElfOr<UniqueFd> {
-    int ifd = open(interp.c_str(), O_RDONLY | O_CLOEXEC);
+  InterpOpener open_interp = [&proc](const std::string& interp) -> ElfOr<UniqueFd> {
+    // PT_INTERP is opened like any exec path (fs/binfmt_elf.c open_exec):
+    // inside the root under --sysroot.
+    int ifd;
+    if (proc.sysroot) {
+      Result<int> r = proc.sysroot->open(AT_FDCWD, interp, O_RDONLY | O_CLOEXEC, 0);
+      ifd = r ? *r : (errno = r.error(), -1);
+    } else {
+      ifd = open(interp.c_str(), O_RDONLY | O_CLOEXEC);
+    }
     if (ifd < 0) return exec_error(errno, interp);
     return UniqueFd(move_to_private_fd(ifd));
   };
@@ -194,7 +246,8 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
   proc.exe_path = prepared.exe_path;
   // fs/exec.c __set_task_comm: the task name is the file's base name.
-  prctl(PR_SET_NAME, base_name(req.path).c_str(), 0, 0, 0);
+  prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
+        0, 0);
   return Ok();
 }
 

@@ -4,6 +4,7 @@
 // commit replaces the process image (past Linux's "point of no return").
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,23 +16,37 @@ namespace elfuse {
 
 class Process;
 class Thread;
+class Sysroot;
 
 struct ExecRequest {
   int dirfd = -100;  // AT_FDCWD
-  std::string path;  // as the caller gave it (AT_EXECFN)
-  int flags = 0;     // execveat: AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW
+  std::string path;  // the file to open; after prepare_exec: execfn
+  // bprm->filename (AT_EXECFN, the task name, a script's argv entry);
+  // empty: `path`. execveat makes it /dev/fd/N[/PATH].
+  std::string execfn;
+  // BINPRM_FLAGS_PATH_INACCESSIBLE: execveat relative to a close-on-exec
+  // fd, whose /dev/fd name dies with the exec: a script gets ENOENT.
+  bool path_inaccessible = false;
+  int flags = 0;  // execveat: AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW
   std::vector<std::string> argv;
   std::vector<std::string> envp;
+  // --sysroot: the program, #! interpreters and PT_INTERP resolve inside it.
+  std::shared_ptr<const Sysroot> sysroot;
 };
 
 struct PreparedExec {
   ExecRequest request;
   UniqueFd fd;           // the program, open for reading
   std::string exe_path;  // absolute path for /proc/self/exe
+  // execveat(fd, "", AT_EMPTY_PATH): the task name is the file's own name
+  // (fs/exec.c bprm->comm_from_dentry), not "N" from /dev/fd/N.
+  bool comm_from_file = false;
 };
 
-// Opens and checks the program and its interpreter. Errors carry the errno
-// execve(2) would return (ENOENT, EACCES, ENOEXEC, ELIBBAD...) and a message.
+// Opens and checks the program, following `#!` interpreters as
+// fs/binfmt_script.c does (argv rewritten, at most 5 levels, then ELOOP),
+// and parses the ELF it ends at. Errors carry the errno execve(2) would
+// return (ENOENT, EACCES, ENOEXEC, ELOOP...) and a message.
 ElfOr<PreparedExec> prepare_exec(ExecRequest request);
 
 // Replaces the image of `proc`: close-on-exec descriptors closed, caught

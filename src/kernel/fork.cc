@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "base/log.h"
 #include "base/private_fd.h"
@@ -23,6 +24,17 @@ namespace {
 void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req) {
   proc.pid = getpid();
   thread.tid = gettid();
+  // Only the calling thread exists in the child (the host fork copies one
+  // thread, as kernel/fork.c does): the others' Thread objects and vCPUs
+  // (the parent VM's) go; the locks the parent held for the fork are new
+  // ones here (fork_process).
+  new (&proc.threads_mu) std::mutex();
+  new (&proc.threads_cv) std::condition_variable();
+  proc.mm().reset_lock_in_child();
+  std::erase_if(proc.threads, [&](const std::unique_ptr<Thread>& t) { return t.get() != &thread; });
+  proc.zapping.store(false);
+  proc.zapper = nullptr;
+  proc.handoff = nullptr;
   // The same guest-physical memory as the parent's VM had registered.
   uint64_t registered = proc.vm->registered_memory();
   thread.vcpu.reset();
@@ -55,11 +67,21 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
     done[0] = move_to_private_fd(done[0]);
     done[1] = move_to_private_fd(done[1]);
   }
+  // Other threads may be creating or ending threads, or changing memory:
+  // the child must copy neither a half-done change nor a lock held by a
+  // thread it does not have (design.md: runtime locks held or reset around
+  // fork). Order: threads_mu, then the memory lock, as everywhere.
+  proc.threads_mu.lock();
+  proc.mm().lock_for_fork();
   // glibc's fork() keeps its own state right in the child; a raw clone is
   // needed only for an exit signal other than SIGCHLD.
   pid_t pid = req.exit_signal == SIGCHLD
                   ? fork()
                   : static_cast<pid_t>(syscall(SYS_clone, req.exit_signal, 0, 0, 0, 0));
+  if (pid != 0) {
+    proc.mm().unlock_after_fork();
+    proc.threads_mu.unlock();
+  }
   if (pid < 0) {
     int err = errno;
     if (vfork) {

@@ -5,8 +5,11 @@
 #include <signal.h>
 
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -49,7 +52,10 @@ class Thread {
   ThreadSignals signals;  // pending signals and delivery state (kernel/signal.h)
 };
 
+struct PreparedExec;
+
 class Process;
+class Sysroot;
 
 // Shadow invalidation goes to whatever VM the process has now (execve and
 // fork replace it).
@@ -89,6 +95,23 @@ class Process {
   // vfork: the parent waits until this descriptor (the child's end of a
   // pipe) is closed by the child's execve or exit. -1 otherwise.
   int vfork_done_fd = -1;
+  // --sysroot DIR (src/fs/sysroot.h); null: guest paths are host paths.
+  std::shared_ptr<const Sysroot> sysroot;
+
+  // Threads (src/kernel/thread.h). threads_mu guards `threads` and the
+  // fields below; a Thread object lives as long as its host thread runs
+  // the guest, and only that host thread removes it.
+  std::mutex threads_mu;
+  std::condition_variable threads_cv;  // `threads` shrank, or a handoff came
+  // de_thread (fs/exec.c): set while one thread waits for the others to
+  // leave; every other thread ends at its next exit from the guest.
+  std::atomic<bool> zapping{false};
+  Thread* zapper = nullptr;
+  // execve from a thread that is not the leader: the leader's host thread
+  // (parked since its guest thread ended) runs the new program, so that
+  // the program's tid is its pid again, as de_thread makes it.
+  PreparedExec* handoff = nullptr;
+  uint64_t handoff_sigmask = 0;
 };
 
 inline void ProcessShadowSync::narrowed(uint64_t pa, uint64_t len) {

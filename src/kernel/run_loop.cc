@@ -7,12 +7,14 @@
 #include "kernel/fault.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
+#include "kernel/thread.h"
 #include "syscalls/dispatch.h"
 
 namespace elfuse {
 namespace {
 
-void handle_syscall(Process& proc, Thread& thread) {
+// False when the thread left the process (it is gone).
+bool handle_syscall(Process& proc, Thread& thread) {
   const GuestRegs& r = thread.vcpu->regs();
   SyscallArgs args{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
   SyscallContext ctx{proc, thread, proc.mm()};
@@ -24,14 +26,23 @@ void handle_syscall(Process& proc, Thread& thread) {
       // Linux delivers signals on the way back to user mode, and restarts
       // an interrupted syscall there (kernel/signal.h).
       signals_on_syscall_return(proc, thread, args, result);
-      return;
+      return true;
     case Outcome::kNoReturn:
       signals_on_resume(proc, thread);
-      return;
-    case Outcome::kExitThread:  // one thread per process so far
+      return true;
+    case Outcome::kExitThread:
+      exit_thread(proc, thread, ctx.exit_code);
+      return false;
+    case Outcome::kThreadGone:
+      return false;
     case Outcome::kExitGroup:
+      // kernel/exit.c do_group_exit: the host's exit_group ends every host
+      // thread at once, wherever it is (KVM_RUN, a blocking host call);
+      // nothing of elfuse's needs to run first (the vfork pipe closes
+      // with the process).
       _exit(ctx.exit_code);
   }
+  return true;
 }
 
 }  // namespace
@@ -39,10 +50,15 @@ void handle_syscall(Process& proc, Thread& thread) {
 void run_thread(Process& proc, Thread& thread) {
   signals_attach_thread(thread);
   for (;;) {
+    // Another thread's execve (de_thread) stops this one at its next exit.
+    if (__builtin_expect(thread.signals.stop.load(std::memory_order_relaxed), 0)) {
+      leave_thread(proc, thread);
+      return;
+    }
     VcpuExit exit = thread.vcpu->run();
     switch (exit.kind) {
       case ExitKind::kSyscall:
-        handle_syscall(proc, thread);
+        if (!handle_syscall(proc, thread)) return;
         break;
       case ExitKind::kFault:
         // The guest's handler, or death by the signal (kernel/signal.h).

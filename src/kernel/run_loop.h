@@ -6,8 +6,11 @@ namespace elfuse {
 class Process;
 class Thread;
 
-// Runs the thread until the process ends; never returns (the host process
-// exits with the guest's status, or dies by the guest's fatal signal).
-[[noreturn]] void run_thread(Process& proc, Thread& thread);
+// Runs the thread until it leaves the process (exit(2), another thread's
+// execve, or its own execve handed to the leader), then returns; `thread`
+// is gone by then. The end of the process (exit_group, the last exit, a
+// fatal signal) never returns: the host process ends with the guest's
+// status or dies by the guest's fatal signal.
+void run_thread(Process& proc, Thread& thread);
 
 }  // namespace elfuse

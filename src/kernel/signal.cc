@@ -626,6 +626,12 @@ void signals_attach_thread(Thread& thread) {
   signals_sync_host_mask(thread);
 }
 
+void signals_detach_thread() {
+  raw_setmask(kAllSignals);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_signals = nullptr;
+}
+
 void signals_set_host_disposition(Thread& thread, int sig, const GuestSigaction& act) {
   apply_host_action(sig, act);
   // do_sigaction: setting SIG_IGN, or SIG_DFL for a signal whose default is
@@ -690,15 +696,30 @@ void signals_on_resume(Process& proc, Thread& t) {
 }
 
 void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
-  // A store the host refused (KVM_RUN EFAULT) has no fault address to
-  // report: keep the default action.
-  if (f.write_to_readonly_host) die_of_fault(proc, f);
-  bool mapped = f.vector == 14 && proc.mm().vmas().find(f.address) != nullptr;
-  FaultSignal fs = signal_for_fault(f, mapped);
+  FaultSignal fs;
+  if (f.write_to_readonly_host) {
+    // KVM_RUN EFAULT: the host could not fault a page in, and KVM does not
+    // say which. A page of a file mapping wholly past the end of the file
+    // is Linux's SIGBUS/BUS_ADRERR (mm/filemap.c filemap_fault); anything
+    // else has no fault address to report: keep the default action.
+    auto va = proc.mm().find_sigbus_page(~0ull);
+    if (!va) die_of_fault(proc, f);
+    fs = {SIGBUS, BUS_ADRERR, *va};
+  } else {
+    bool mapped = f.vector == 14 && proc.mm().vmas().find(f.address) != nullptr;
+    fs = signal_for_fault(f, mapped);
+  }
   const GuestSigaction& act = proc.sigactions[fs.signo - 1];
   // force_sig_info_to_task: a blocked or ignored fault signal is reset to
   // the default action, which kills.
-  if (act.handler <= kSigIgn || (t.sigmask & sigbit(fs.signo))) die_of_fault(proc, f);
+  if (act.handler <= kSigIgn || (t.sigmask & sigbit(fs.signo))) {
+    if (f.write_to_readonly_host) {
+      log_error("guest killed by SIGBUS: address 0x%llx (past the end of the mapped file)",
+                static_cast<unsigned long long>(fs.address));
+      die_by_signal(SIGBUS);
+    }
+    die_of_fault(proc, f);
+  }
   ThreadSignals& ts = t.signals;
   ts.trapno = f.vector;
   ts.err = f.error_code;
@@ -706,7 +727,7 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
     // arch/x86/mm/fault.c set_signal_archinfo.
     ts.err = f.error_code | 4;                   // X86_PF_USER
     if (f.address >= kTaskSizeMax) ts.err |= 1;  // X86_PF_PROT
-    ts.cr2 = f.address;
+    ts.cr2 = f.write_to_readonly_host ? fs.address : f.address;
   }
   siginfo_t info = kernel_info(fs.signo, fs.code, fs.address);
   record_signal(ts, fs.signo, info);
@@ -796,7 +817,8 @@ void signals_wait(Process& proc, Thread& t) {
   // With every signal blocked on the host, nothing can be recorded between
   // the check and the host's rt_sigsuspend, which unblocks atomically.
   raw_setmask(kAllSignals & ~kHostKeeps);
-  while (!(t.signals.pending.load(std::memory_order_acquire) & ~t.sigmask)) {
+  while (!(t.signals.pending.load(std::memory_order_acquire) & ~t.sigmask) &&
+         !t.signals.stop.load()) {
     uint64_t m = host_mask_for(t);
     syscall(SYS_rt_sigsuspend, &m, 8);
   }

@@ -45,11 +45,18 @@ struct ThreadSignals {
   // thread.trap_nr, error_code, cr2 of the last fault that raised a
   // signal: the sigcontext's trapno, err and cr2.
   uint64_t trapno = 0, err = 0, cr2 = 0;
+  // Set when the thread must leave the guest (another thread's execve):
+  // waits in signals_wait end early.
+  std::atomic<bool> stop{false};
 };
 
 // Binds the calling host thread to a guest thread (the host handler
 // records into its ThreadSignals). Called by run_thread.
 void signals_attach_thread(Thread& thread);
+// The reverse, before the Thread goes away (its host thread ends or parks):
+// every host signal blocked on the calling host thread, nothing recorded
+// there any more. Process-directed signals then go to other threads.
+void signals_detach_thread();
 
 // rt_sigaction: makes the host disposition match the guest's (a host
 // handler for a caught signal, SIG_IGN, SIG_DFL) and drops a pending

@@ -16,12 +16,14 @@ Vma Vma::clipped(uint64_t s, uint64_t e) const {
 bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.end != b.start) return false;
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.flags != b.flags ||
-      a.backing != b.backing || a.name != b.name || a.file_id != b.file_id)
+      a.backing != b.backing || a.name != b.name || a.file_dev != b.file_dev ||
+      a.file_ino != b.file_ino)
     return false;
   if (a.phys + a.len() != b.phys) return false;
-  // Anonymous VMAs have no meaningful offset; file VMAs must continue the
-  // file (mm/vma.c can_vma_merge_after checks vm_pgoff the same way).
-  if (a.backing == Vma::kFile && a.file_offset + a.len() != b.file_offset) return false;
+  // Private anonymous VMAs have no meaningful offset; file and shared
+  // anonymous VMAs must continue the same file (mm/vma.c
+  // can_vma_merge_after checks vm_file and vm_pgoff the same way).
+  if (a.overlay() && a.file_offset + a.len() != b.file_offset) return false;
   return true;
 }
 

@@ -23,17 +23,28 @@ struct Vma {
 
   uint64_t start = 0, end = 0;  // [start, end), page aligned
   int prot = PROT_NONE;
-  int max_prot = kProtRWX;  // mprotect beyond this is EACCES
+  // mprotect beyond this is EACCES (mm/mprotect.c: VM_MAY* bits). A shared
+  // mapping of a file not open for writing lacks PROT_WRITE; a file on a
+  // noexec mount lacks PROT_EXEC. Copied to every piece on split, compared
+  // on merge, carried by mremap and (as host memory) by fork.
+  int max_prot = kProtRWX;
   int flags = MAP_PRIVATE;  // MAP_PRIVATE / MAP_SHARED / MAP_GROWSDOWN / MAP_NORESERVE
+  // kFile and kSharedAnon runs are overlaid by a host mapping of the file
+  // (kSharedAnon: a host memfd); see docs/internals.md "File mappings".
   Backing backing = kAnon;
   uint64_t phys = 0;  // guest-physical address of `start`; the run is contiguous
-  int file_id = -1;   // placeholder for later file mappings
-  uint64_t file_offset = 0;
-  std::string name;  // "[heap]", "[stack]", a path, or ""
+  // The file of a kFile / kSharedAnon VMA (st_dev, st_ino of the host file
+  // or memfd): two VMAs merge only when they map the same file.
+  uint64_t file_dev = 0, file_ino = 0;
+  uint64_t file_offset = 0;  // offset in the file of `start` (kFile, kSharedAnon)
+  std::string name;          // "[heap]", "[stack]", a path, or ""
 
   uint64_t len() const { return end - start; }
   bool contains(uint64_t addr) const { return addr >= start && addr < end; }
   uint64_t phys_of(uint64_t va) const { return phys + (va - start); }
+  // True when the run is a host mapping of a file or memfd, not a piece of
+  // the anonymous reservation.
+  bool overlay() const { return backing != kAnon; }
   // The part of this VMA inside [s, e) (which must intersect it), with phys
   // and file_offset shifted to match.
   Vma clipped(uint64_t s, uint64_t e) const;

@@ -7,12 +7,23 @@
 // The reservation is private anonymous host memory (docs/design.md "Memory"),
 // so MADV_DONTNEED on a released run zeroes it: a run handed out again is
 // always zero-filled.
+//
+// File mappings (and shared anonymous memory) overlay their run with a host
+// mmap(MAP_FIXED) of the same file at the same offset (a host memfd for
+// shared anonymous memory), so the host page cache holds the only copy:
+// MAP_SHARED is coherent with read/write and every other mapping, and
+// MAP_PRIVATE is copy-on-write by the host kernel, across host fork too. The
+// host protection of an overlay always equals the guest's (host_prot): a
+// guest store to a host read-only page is a KVM_RUN EFAULT, not a guest
+// fault. When an overlay goes away its run becomes anonymous memory again.
 #include "mm/memory_manager.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +32,7 @@
 
 #include "base/checked.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -60,6 +72,21 @@ bool narrows(int old_prot, int new_prot) {
   return (old_prot & ~new_prot & kProtRWX) != 0;
 }
 
+// The host protection of an overlay for a guest protection: what the guest
+// can read (x86: any access implies read) and write, nothing more. KVM only
+// needs read to execute; the host never executes guest code.
+int host_prot(int guest_prot) {
+  if (!(guest_prot & kProtRWX)) return PROT_NONE;
+  return PROT_READ | (guest_prot & PROT_WRITE);
+}
+
+// include/uapi/asm-generic/mman-common.h and linux/mman.h LEGACY_MAP_MASK:
+// the flags MAP_SHARED_VALIDATE accepts (mm/mmap.c do_mmap).
+constexpr int kLegacyMapMask = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS |
+                               MAP_DENYWRITE | MAP_EXECUTABLE | 0x4000000 /* MAP_UNINITIALIZED */ |
+                               MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE |
+                               MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB;
+
 struct FileSource {
   int fd = -1;
   int access = O_RDONLY;  // O_ACCMODE bits
@@ -69,12 +96,14 @@ struct FileSource {
 };
 
 // ksys_mmap_pgoff: fget(fd) or EBADF. O_PATH descriptors are not mappable
-// (fget refuses FMODE_PATH files).
+// (fget refuses FMODE_PATH files). What the fd allows is decided here, once:
+// an fcntl or fstat failure fails the mmap with its errno.
 Result<FileSource> inspect_fd(int fd) {
   FileSource f;
   f.fd = fd;
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || (fl & O_PATH)) return Errno{EBADF};
+  if (fl < 0) return Errno{errno};
+  if (fl & O_PATH) return Errno{EBADF};
   f.access = fl & O_ACCMODE;
   if (fstat(fd, &f.st) != 0) return Errno{errno};
   struct statvfs sv {};
@@ -88,19 +117,6 @@ Result<FileSource> inspect_fd(int fd) {
 
 bool is_dev_zero(const struct stat& st) {
   return S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5;
-}
-
-// Copies len bytes of fd at off into dst; bytes past EOF stay zero.
-Result<void> fill_from_file(uint8_t* dst, int fd, uint64_t off, uint64_t len) {
-  uint64_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, dst + done, len - done, static_cast<off_t>(off + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno{errno};
-    if (n == 0) break;
-    done += static_cast<uint64_t>(n);
-  }
-  return Ok();
 }
 
 // Drops host pages; for the private anonymous reservation they read as
@@ -131,7 +147,72 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
     });
 }
 
+MemoryManager::~MemoryManager() {
+  std::lock_guard lock(mu_);
+  for (const Vma& v : as_)
+    if (v.overlay()) restore_anon(v.phys, v.len());
+}
+
 // ---------------------------------------------------------------- helpers
+
+void MemoryManager::restore_anon(uint64_t pa, uint64_t len) {
+  // The reservation's own kind of memory (main.cc): the host merges it back
+  // into the neighbouring reservation VMAs. Unmapping the overlay fires the
+  // MMU notifier, so KVM drops its shadow entries of those frames.
+  void* p = ::mmap(host_phys(pa), len, PROT_READ | PROT_WRITE,
+                   MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) fatal("mm: cannot restore guest memory: %s", strerror(errno));
+}
+
+void MemoryManager::release_piece(const Vma& piece) {
+  if (piece.overlay()) restore_anon(piece.phys, piece.len());
+  release_run(piece.phys, piece.len());
+}
+
+void MemoryManager::invalidate_live(const Vma& piece) {
+  if (!piece.overlay()) {
+    if (sync_) sync_->narrowed(piece.phys, piece.len());
+    return;
+  }
+  uint8_t* h = host_phys(piece.phys);
+  if (piece.flags & MAP_SHARED) {
+    // Every page of a shared overlay lives in the page cache (file or
+    // memfd): dropping the host PTEs loses nothing and is the cheap,
+    // safe notifier (pvm/README.md 7.5, 8).
+    ::madvise(h, piece.len(), MADV_DONTNEED);
+    return;
+  }
+  // A private overlay may hold copied-on-write pages that exist nowhere
+  // else: an mprotect round trip fires the notifier without touching them.
+  // Through PROT_NONE rather than the reservation's R/RW round trip, so the
+  // host never allows more than the guest does (a read-only file overlay
+  // must not become writable, even for a moment).
+  const int hp = host_prot(piece.prot);
+  ::mprotect(h, piece.len(), PROT_NONE);
+  ::mprotect(h, piece.len(), hp);
+}
+
+Result<void> MemoryManager::move_overlay(const Vma& piece, uint64_t new_pa, uint64_t new_len) {
+  // mm/mremap.c on the host does what the guest asked of us: the file
+  // mapping (with its copied-on-write pages) moves to the new run and grows
+  // there; the part past the file's end faults with SIGBUS as on Linux.
+  void* r = ::mremap(host_phys(piece.phys), piece.len(), new_len, MREMAP_MAYMOVE | MREMAP_FIXED,
+                     host_phys(new_pa));
+  if (r == MAP_FAILED) return Errno{errno == EFAULT ? ENOMEM : errno};
+  // The old run is now a hole in the host: make it reservation memory again.
+  restore_anon(piece.phys, piece.len());
+  return Ok();
+}
+
+Result<void> MemoryManager::overlay_copy(void* dst, const void* src, uint64_t len) {
+  // process_vm_readv on ourselves copies through the kernel, which turns a
+  // fault it cannot satisfy (SIGBUS past EOF) into a short copy.
+  iovec local{dst, len};
+  iovec remote{const_cast<void*>(src), len};
+  ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+  if (n < 0 || static_cast<uint64_t>(n) != len) return Errno{EFAULT};
+  return Ok();
+}
 
 void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot) {
   // Only a split of a 2 MiB page or a new table can fail, and only when the
@@ -155,8 +236,10 @@ void MemoryManager::release_run(uint64_t pa, uint64_t len) {
 void MemoryManager::unmap_range(uint64_t start, uint64_t end) {
   std::vector<Vma> gone = as_.remove(start, end);
   for (const Vma& v : gone) clear_ptes(v.start, v.len());
-  // Released only after every PTE store (ShadowSync contract).
-  for (const Vma& v : gone) release_run(v.phys, v.len());
+  // Released only after every PTE store (ShadowSync contract). An overlay
+  // is replaced by fresh anonymous memory first; that host munmap of the
+  // file pages is itself the notifier for its frames.
+  for (const Vma& v : gone) release_piece(v);
 }
 
 void MemoryManager::move_contents(uint64_t dst_pa, uint64_t src_pa, uint64_t len) {
@@ -235,11 +318,18 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
     if (!r) return Errno{ENOMEM};
     pa = *r;
   }
-  if (m.fill_fd >= 0 && m.fill_bytes > 0) {
-    auto r = fill_from_file(host_phys(pa), m.fill_fd, m.file_offset, m.fill_bytes);
-    if (!r.ok()) {
+  if (m.overlay_fd >= 0) {
+    // The overlay (design.md "Memory"): the host maps the file over the run
+    // with the guest's protection, so the page cache is the only copy. A
+    // fresh run has no shadow entries yet, so nothing to invalidate.
+    int hflags = MAP_FIXED | ((m.flags & MAP_SHARED) ? MAP_SHARED : MAP_PRIVATE | MAP_NORESERVE);
+    void* r = ::mmap(host_phys(pa), m.len, host_prot(m.prot), hflags, m.overlay_fd,
+                     static_cast<off_t>(m.file_offset));
+    if (r == MAP_FAILED) {
+      int e = errno;
+      restore_anon(pa, m.len);  // a failed MAP_FIXED may have unmapped the run
       release_run(pa, m.len);
-      return Errno{r.error()};
+      return Errno{e};
     }
   }
   Vma v;
@@ -251,6 +341,8 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
   v.backing = m.backing;
   v.phys = pa;
   v.file_offset = m.file_offset;
+  v.file_dev = m.file_dev;
+  v.file_ino = m.file_ino;
   v.name = m.name;
   if (!as_.insert(v).ok()) fatal("mm: inserting over a mapped range");
   write_ptes(v.start, pa, m.len, v.prot);
@@ -267,17 +359,16 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   if (off & kPageMask) return Errno{EINVAL};
   const bool anon = flags & MAP_ANONYMOUS;
   std::optional<FileSource> file;
-  if (!anon) {
-    file = TRY(inspect_fd(fd));
-    // /dev/zero behaves as anonymous memory (drivers/char/mem.c mmap_zero).
-    if (is_dev_zero(file->st)) {
-      if ((flags & kMapTypeMask) == MAP_PRIVATE) file.reset();
-    }
-  }
+  if (!anon) file = TRY(inspect_fd(fd));
+  // /dev/zero behaves as anonymous memory (drivers/char/mem.c mmap_zero),
+  // after the file checks of do_mmap.
+  const bool dev_zero = file && is_dev_zero(file->st);
   if (flags & MAP_HUGETLB) {
-    // No hugetlbfs pages are reserved for the guest (as on a host with
-    // vm.nr_hugepages = 0): hugetlb_file_setup fails with ENOMEM.
-    if (anon || !file) return Errno{ENOMEM};
+    // ksys_mmap_pgoff: MAP_HUGETLB on a file that is not on hugetlbfs is
+    // EINVAL; anonymous: no hugetlbfs pages are reserved for the guest (as
+    // on a host with vm.nr_hugepages = 0), hugetlb_file_setup fails ENOMEM.
+    if (file) return Errno{EINVAL};
+    return Errno{ENOMEM};
   }
   if (len == 0) return Errno{EINVAL};
   if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) {
@@ -290,7 +381,6 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   len = *rounded;
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
 
-  const bool shared_dev_zero = file && is_dev_zero(file->st);
   uint64_t phys_hint = ~0ull;
   uint64_t where = TRY(unmapped_area(addr, len, flags, phys_hint));
   if ((flags & MAP_FIXED_NOREPLACE) && !as_.range_free(where, where + len)) return Errno{EEXIST};
@@ -300,60 +390,86 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   m.len = len;
   m.prot = prot;
   m.flags = flags;
-  if (file && !shared_dev_zero) {
-    // file_mmap_ok: the mapping must end below MAX_LFS_FILESIZE.
-    if (len > static_cast<uint64_t>(LLONG_MAX) || off > static_cast<uint64_t>(LLONG_MAX) - len)
+  const int type = flags & kMapTypeMask;
+  bool shared = type == MAP_SHARED || type == kMapSharedValidate;
+  if (file) {
+    // file_mmap_ok: the mapping must end below MAX_LFS_FILESIZE (regular
+    // files and block devices; /dev/zero has no limit).
+    if (!dev_zero &&
+        (len > static_cast<uint64_t>(LLONG_MAX) || off > static_cast<uint64_t>(LLONG_MAX) - len))
       return Errno{EOVERFLOW};
-    switch (flags & kMapTypeMask) {
+    const int acc = file->access;
+    const bool readable = acc == O_RDONLY || acc == O_RDWR;
+    const bool writable = acc == O_WRONLY || acc == O_RDWR;
+    // do_mmap's switch on the map type, in its order.
+    switch (type) {
       case MAP_SHARED:
       case kMapSharedValidate:
-        if (!(file->access == O_RDONLY || file->access == O_RDWR)) return Errno{EACCES};
-        if ((prot & PROT_WRITE) && file->access != O_RDWR) return Errno{EACCES};
-        // Shared file mappings need the host overlay (design.md "Memory");
-        // not implemented yet.
-        return Errno{ENODEV};
+        // MAP_SHARED drops unknown flags; MAP_SHARED_VALIDATE refuses them
+        // (no file here supports MAP_SYNC).
+        if (type == kMapSharedValidate && (flags & ~kLegacyMapMask)) return Errno{EOPNOTSUPP};
+        if ((prot & PROT_WRITE) && !writable) return Errno{EACCES};
+        // A shared mapping of a file not open for writing can never become
+        // writable: VM_MAYWRITE is cleared, so mprotect(PROT_WRITE) is EACCES.
+        if (!writable) m.max_prot &= ~PROT_WRITE;
+        [[fallthrough]];
       case MAP_PRIVATE:
-        if (file->access == O_WRONLY) return Errno{EACCES};
+        if (!readable) return Errno{EACCES};
         if (file->noexec) {
           if (prot & PROT_EXEC) return Errno{EPERM};
           m.max_prot &= ~PROT_EXEC;
         }
         // No ->mmap: directories, pipes, sockets, most character devices.
-        if (!S_ISREG(file->st.st_mode) && !S_ISBLK(file->st.st_mode)) return Errno{ENODEV};
+        if (!S_ISREG(file->st.st_mode) && !S_ISBLK(file->st.st_mode) && !dev_zero)
+          return Errno{ENODEV};
         if (flags & MAP_GROWSDOWN) return Errno{EINVAL};
         break;
       default:
         return Errno{EINVAL};
     }
-    // A private copy of the file's bytes; pages past EOF read as zero
-    // (Linux would raise SIGBUS for whole pages past EOF).
+  }
+  UniqueFd shm;  // the host memfd behind shared anonymous memory
+  if (file && !dev_zero) {
+    // The host maps the same file at the same offset over the run (install).
     m.backing = Vma::kFile;
     m.name = file->path;
     m.file_offset = off;
-    m.fill_fd = fd;
-    uint64_t size = static_cast<uint64_t>(std::max<off_t>(file->st.st_size, 0));
-    m.fill_bytes = off < size ? std::min(len, size - off) : 0;
+    m.overlay_fd = fd;
+    m.file_dev = file->st.st_dev;
+    m.file_ino = file->st.st_ino;
   } else {
-    switch (flags & kMapTypeMask) {
-      case MAP_SHARED:
-        if (flags & MAP_GROWSDOWN) return Errno{EINVAL};
-        m.backing = Vma::kSharedAnon;
-        break;
-      case MAP_PRIVATE:
-      case kMapDroppable:
-        m.backing = Vma::kAnon;
-        break;
-      default:
-        // Anonymous MAP_SHARED_VALIDATE is EINVAL too (do_mmap).
-        if (!shared_dev_zero || (flags & kMapTypeMask) != kMapSharedValidate) return Errno{EINVAL};
-        m.backing = Vma::kSharedAnon;
+    if (!file) {
+      switch (type) {
+        case MAP_SHARED:
+          if (flags & MAP_GROWSDOWN) return Errno{EINVAL};
+          break;
+        case MAP_PRIVATE:
+        case kMapDroppable:
+          break;
+        default:
+          return Errno{EINVAL};  // anonymous MAP_SHARED_VALIDATE too (do_mmap)
+      }
     }
-    if (shared_dev_zero) {
+    if (shared) {
+      // Shared anonymous memory, or MAP_SHARED of /dev/zero
+      // (shmem_zero_setup): a host memfd of the mapping's size mapped
+      // MAP_SHARED over the run, so it stays shared with forked children
+      // and its pages survive MADV_DONTNEED, as shmem pages do.
+      shm.reset(static_cast<int>(::syscall(SYS_memfd_create, "dev/zero", MFD_CLOEXEC)));
+      if (!shm.valid()) return Errno{errno == EMFILE || errno == ENFILE ? ENOMEM : errno};
+      struct stat st {};
+      if (::ftruncate(shm.get(), static_cast<off_t>(len)) != 0 || ::fstat(shm.get(), &st) != 0)
+        return Errno{ENOMEM};
       m.backing = Vma::kSharedAnon;
-      m.flags = (m.flags & ~kMapTypeMask) | MAP_SHARED;
+      m.overlay_fd = shm.get();
+      m.file_offset = 0;
+      m.file_dev = st.st_dev;
+      m.file_ino = st.st_ino;
+    } else {
+      m.backing = Vma::kAnon;
     }
-    if (m.flags & kMapDroppable) m.flags = (m.flags & ~kMapTypeMask) | MAP_PRIVATE;
   }
+  m.flags = (m.flags & ~kMapTypeMask) | (shared ? MAP_SHARED : MAP_PRIVATE);
   // MAP_POPULATE, MAP_LOCKED, MAP_NONBLOCK: memory is mapped eagerly anyway.
   return install(m, /*replace=*/flags & MAP_FIXED);
 }
@@ -418,9 +534,39 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
     return Errno{EINVAL};  // no VM_GROWSUP VMAs on x86
   }
   std::vector<Vma> old = TRY(as_.protect(start, *end, prot));
+  // Overlays: the host protection must equal the guest's at every moment a
+  // vCPU could use it. Widening: the host first, then the guest PTEs (a
+  // guest store must never find a read-only host page). Narrowing: the
+  // guest PTEs, the shadow invalidation, then the host.
+  const int hp = host_prot(prot);
+  for (const Vma& v : old) {
+    if (!v.overlay() || (hp & ~host_prot(v.prot)) == 0) continue;
+    if (::mprotect(host_phys(v.phys), v.len(), hp) != 0) {
+      // Cannot happen within max_prot (the host mapping was made with the
+      // fd that decided max_prot) short of host memory: put the guest's
+      // protection back and report it.
+      int e = errno;
+      for (const Vma& o : old) {
+        (void)as_.protect(o.start, o.end, o.prot);
+        if (o.overlay()) ::mprotect(host_phys(o.phys), o.len(), host_prot(o.prot));
+      }
+      return Errno{e == EACCES ? EACCES : ENOMEM};
+    }
+  }
   for (const Vma& v : old) write_ptes(v.start, v.phys, v.len(), prot);
-  for (const Vma& v : old)
-    if (sync_ && narrows(v.prot, prot)) sync_->narrowed(v.phys, v.len());
+  for (const Vma& v : old) {
+    if (!narrows(v.prot, prot)) continue;
+    Vma now = v;
+    now.prot = prot;
+    const int old_hp = host_prot(v.prot);
+    if (v.overlay() && (old_hp & ~hp) != 0) {
+      // The host narrowing is itself an MMU notifier on these frames
+      // (mm/mprotect.c change_protection), after the PTE stores.
+      ::mprotect(host_phys(v.phys), v.len(), hp);
+    } else {
+      invalidate_live(now);
+    }
+  }
   return Ok();
 }
 
@@ -428,7 +574,9 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
 
 Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Placement where) {
   const uint64_t delta = new_end - v.end;
-  if (phys_.try_grow(v.phys, v.len(), v.len() + delta)) {
+  // An overlay cannot grow in place: the memory after its run is the
+  // anonymous reservation. It moves to a new run (below).
+  if (!v.overlay() && phys_.try_grow(v.phys, v.len(), v.len() + delta)) {
     Vma ext = v.clipped(v.start, v.end);
     ext.start = v.end;
     ext.end = new_end;
@@ -444,13 +592,22 @@ Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Pla
   auto pa = phys_.alloc_run(new_len, v.start, where);
   if (!pa) return Errno{ENOMEM};
   Vma nv = v;
-  move_contents(*pa, v.phys, v.len());
+  if (v.overlay()) {
+    clear_ptes(v.start, v.len());
+    if (auto r = move_overlay(v, *pa, new_len); !r.ok()) {
+      write_ptes(v.start, v.phys, v.len(), v.prot);
+      phys_.free_run(*pa, new_len);
+      return r;
+    }
+  } else {
+    move_contents(*pa, v.phys, v.len());
+  }
   as_.remove(v.start, v.end);
   nv.end = new_end;
   nv.phys = *pa;
   if (!as_.insert(nv).ok()) fatal("mm: regrowing over a mapped range");
   write_ptes(nv.start, nv.phys, new_len, nv.prot);
-  release_run(v.phys, v.len());
+  release_run(v.phys, v.len());  // anonymous again (move_overlay)
   return Ok();
 }
 
@@ -463,13 +620,24 @@ Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t o
   uint64_t pa = src.phys;
   bool same_run = true;
   if (new_len > old_len) {
-    bool at_run_end = src.end == v.end;
+    // An overlay grows only by moving (grow_vma): the host extends the file
+    // mapping at its new run.
+    bool at_run_end = src.end == v.end && !src.overlay();
     if (!at_run_end || !phys_.try_grow(src.phys, old_len, new_len)) {
       auto r = phys_.alloc_run(new_len, dest);
       if (!r) return Errno{ENOMEM};
       pa = *r;
       same_run = false;
-      move_contents(pa, src.phys, old_len);
+      if (src.overlay()) {
+        clear_ptes(src.start, old_len);
+        if (auto m = move_overlay(src, pa, new_len); !m.ok()) {
+          write_ptes(src.start, src.phys, old_len, src.prot);
+          phys_.free_run(pa, new_len);
+          return Errno{m.error()};
+        }
+      } else {
+        move_contents(pa, src.phys, old_len);
+      }
     }
   }
   as_.remove(src.start, src.end);
@@ -481,7 +649,7 @@ Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t o
   if (!as_.insert(nv).ok()) fatal("mm: moving over a mapped range");
   write_ptes(nv.start, pa, new_len, nv.prot);
   if (same_run) {
-    if (sync_) sync_->narrowed(src.phys, old_len);
+    invalidate_live(src);  // the frames stay, their old translations go
   } else {
     release_run(src.phys, old_len);
   }
@@ -583,10 +751,12 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
   switch (advice) {
     case MADV_DONTNEED:
     case MADV_DONTNEED_LOCKED:
-      // Private anonymous pages read as zero afterwards; shared anonymous
-      // memory keeps its data (it lives in shmem). Private file copies
-      // would re-read the file on Linux: not done yet, contents stay.
-      if (piece.backing == Vma::kAnon) host_discard(host_phys(piece.phys), piece.len());
+      // zap_page_range_single on the host does exactly the guest's: private
+      // anonymous pages read as zero afterwards, private file pages read
+      // the file again (their copies are dropped), shared file and shmem
+      // pages keep their data in the page cache. It also drops KVM's
+      // shadow entries of those frames.
+      host_discard(host_phys(piece.phys), piece.len());
       return Ok();
     case MADV_FREE:
       if (piece.backing != Vma::kAnon) return Errno{EINVAL};  // vma_is_anonymous
@@ -594,9 +764,11 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
       host_discard(host_phys(piece.phys), piece.len());
       return Ok();
     case MADV_REMOVE:
-      if (piece.backing == Vma::kAnon) return Errno{EINVAL};  // no vm_file
-      if (piece.backing == Vma::kFile) return Errno{EACCES};  // not shared+writable
-      host_discard(host_phys(piece.phys), piece.len());       // punch the shmem hole
+      // madvise_remove: a file, mapped shared and may-write
+      // (vma_is_shared_maywrite), then a hole punched in the file.
+      if (piece.backing == Vma::kAnon) return Errno{EINVAL};
+      if (!(piece.flags & MAP_SHARED) || !(piece.max_prot & PROT_WRITE)) return Errno{EACCES};
+      if (::madvise(host_phys(piece.phys), piece.len(), MADV_REMOVE) != 0) return Errno{errno};
       return Ok();
     case MADV_WIPEONFORK:
       if (piece.backing != Vma::kAnon) return Errno{EINVAL};
@@ -661,6 +833,50 @@ Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
   }
   if (cur < *end) hole = true;
   return hole ? Result<void>(Errno{ENOMEM}) : Ok();
+}
+
+// ---------------------------------------------------------------- msync
+
+// mm/msync.c SYSCALL_DEFINE3(msync). Dirty shared pages live in the host
+// page cache already (the overlay), so MS_ASYNC has nothing to start and
+// MS_INVALIDATE nothing to drop; MS_SYNC is the host's msync on the overlay,
+// which is vfs_fsync_range on the same file range. No VMA is VM_LOCKED
+// (mlock does not lock), so MS_INVALIDATE never gives EBUSY.
+Result<void> MemoryManager::msync(uint64_t addr, uint64_t len, int flags) {
+  std::lock_guard lock(mu_);
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return Errno{EINVAL};
+  if (!page_aligned(addr)) return Errno{EINVAL};
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return Errno{EINVAL};
+  // len = PAGE_ALIGN(len); end < start is ENOMEM (wrapped).
+  auto rounded = page_round_up(len);
+  if (!rounded) return Errno{ENOMEM};
+  auto end = checked_add(addr, *rounded);
+  if (!end) return Errno{ENOMEM};
+  if (*end == addr) return Ok();
+  // Holes are skipped but reported as ENOMEM at the end; with plain
+  // MS_ASYNC the first hole ends the walk with ENOMEM.
+  bool unmapped = false;
+  uint64_t start = addr;
+  for (;;) {
+    const Vma* v = as_.find_next(start);
+    if (!v) return Errno{ENOMEM};
+    if (start < v->start) {
+      if (flags == MS_ASYNC) return Errno{ENOMEM};
+      start = v->start;
+      if (start >= *end) return Errno{ENOMEM};
+      unmapped = true;
+    }
+    const Vma piece = v->clipped(start, *end);
+    start = v->end;
+    // Only VM_SHARED file mappings are written back: a shared mapping of a
+    // file not open for writing has no VM_SHARED (do_mmap).
+    if ((flags & MS_SYNC) && piece.overlay() && (piece.flags & MAP_SHARED) &&
+        (piece.max_prot & PROT_WRITE)) {
+      if (::msync(host_phys(piece.phys), piece.len(), MS_SYNC) != 0) return Errno{errno};
+    }
+    if (start >= *end) break;
+  }
+  return unmapped ? Result<void>(Errno{ENOMEM}) : Ok();
 }
 
 // ---------------------------------------------------------------- brk
@@ -742,22 +958,46 @@ Result<std::vector<iovec>> MemoryManager::host_ranges(uint64_t guest, uint64_t l
 
 Result<void> MemoryManager::copy_in(void* dst, uint64_t guest_src, uint64_t len) const {
   std::lock_guard lock(mu_);
-  auto ranges = TRY(host_ranges(guest_src, len, PROT_READ));
+  TRY(check_access(guest_src, len, PROT_READ));
   auto* d = static_cast<uint8_t*>(dst);
-  for (const iovec& r : ranges) {
-    std::memcpy(d, r.iov_base, r.iov_len);
-    d += r.iov_len;
+  uint64_t cur = guest_src;
+  const uint64_t end = guest_src + len;
+  while (cur < end) {
+    const Vma* v = as_.find(cur);
+    uint64_t n = std::min(end, v->end) - cur;
+    const uint8_t* h = host_phys(v->phys_of(cur));
+    if (v->overlay())
+      TRY(overlay_copy(d, h, n));
+    else
+      std::memcpy(d, h, n);
+    d += n;
+    cur += n;
   }
   return Ok();
 }
 
 Result<void> MemoryManager::copy_out(uint64_t guest_dst, const void* src, uint64_t len) {
   std::lock_guard lock(mu_);
-  auto ranges = TRY(host_ranges(guest_dst, len, PROT_WRITE));
+  TRY(check_access(guest_dst, len, PROT_WRITE));
   auto* s = static_cast<const uint8_t*>(src);
-  for (const iovec& r : ranges) {
-    std::memcpy(r.iov_base, s, r.iov_len);
-    s += r.iov_len;
+  uint64_t cur = guest_dst;
+  const uint64_t end = guest_dst + len;
+  while (cur < end) {
+    const Vma* v = as_.find(cur);
+    uint64_t n = std::min(end, v->end) - cur;
+    uint8_t* h = host_phys(v->phys_of(cur));
+    if (v->overlay()) {
+      // process_vm_writev: the kernel's copy, so a page past the end of the
+      // file is EFAULT rather than SIGBUS in elfuse.
+      iovec local{const_cast<uint8_t*>(s), n};
+      iovec remote{h, n};
+      ssize_t w = ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0);
+      if (w < 0 || static_cast<uint64_t>(w) != n) return Errno{EFAULT};
+    } else {
+      std::memcpy(h, s, n);
+    }
+    s += n;
+    cur += n;
   }
   return Ok();
 }
@@ -771,6 +1011,13 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
     if (!v || !prot_allows(v->prot, PROT_READ)) return Errno{EFAULT};
     uint64_t n = std::min<uint64_t>(v->end - cur, max - out.size());
     const char* p = reinterpret_cast<const char*>(host_phys(v->phys_of(cur)));
+    char page[kPageSize];
+    if (v->overlay()) {
+      // A page at a time through the kernel (see overlay_copy).
+      n = std::min<uint64_t>(n, kPageSize - (cur & kPageMask));
+      TRY(overlay_copy(page, p, n));
+      p = page;
+    }
     const void* nul = std::memchr(p, 0, n);
     if (nul) {
       out.append(p, static_cast<const char*>(nul) - p);
@@ -781,6 +1028,43 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
     if (cur == 0) return Errno{EFAULT};  // wrapped past the top
   }
   return Errno{ENAMETOOLONG};
+}
+
+// ---------------------------------------------------------------- SIGBUS
+
+std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const {
+  std::lock_guard lock(mu_);
+  // Probe a page through the kernel: EFAULT where the host would raise
+  // SIGBUS (no page of the file there).
+  auto bad = [&](const Vma& v, uint64_t va) {
+    if (!prot_allows(v.prot, PROT_READ)) return false;
+    char c;
+    return !overlay_copy(&c, host_phys(v.phys_of(va)), 1).ok();
+  };
+  if (gpa_hint != ~0ull) {
+    for (const Vma& v : as_)
+      if (v.overlay() && gpa_hint >= v.phys && gpa_hint - v.phys < v.len()) {
+        uint64_t va = v.start + page_round_down(gpa_hint - v.phys);
+        if (bad(v, va)) return va;
+      }
+    return std::nullopt;
+  }
+  // Without an address from KVM: the first such page of any overlay. The
+  // pages past EOF are at the end of a mapping, so search each one from
+  // its end backwards only while pages fail.
+  for (const Vma& v : as_) {
+    if (!v.overlay() || !bad(v, v.end - kPageSize)) continue;
+    uint64_t lo = v.start, hi = v.end - kPageSize;  // hi is bad
+    while (lo < hi) {
+      uint64_t mid = lo + page_round_down((hi - lo) / 2);
+      if (bad(v, mid))
+        hi = mid;
+      else
+        lo = mid + kPageSize;
+    }
+    return hi;
+  }
+  return std::nullopt;
 }
 
 }  // namespace elfuse

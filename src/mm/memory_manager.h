@@ -55,6 +55,10 @@ class MemoryManager {
                 Layout layout);
   MemoryManager(const MemoryManager&) = delete;
   MemoryManager& operator=(const MemoryManager&) = delete;
+  // Turns every file / shared-anonymous overlay back into anonymous
+  // reservation memory, so the next MemoryManager over the same reservation
+  // (execve) finds only anonymous runs.
+  ~MemoryManager();
 
   // ---- syscalls (arguments exactly as the guest passed them) ----
   // Return the address or a Linux errno.
@@ -64,6 +68,7 @@ class MemoryManager {
   Result<uint64_t> mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
                           uint64_t new_addr);
   Result<void> madvise(uint64_t addr, uint64_t len, int advice);
+  Result<void> msync(uint64_t addr, uint64_t len, int flags);
   uint64_t brk(uint64_t new_brk);  // brk(2) never fails: returns the current break
 
   // ---- checked access to guest memory ----
@@ -77,6 +82,11 @@ class MemoryManager {
   // Host iovecs covering [guest, guest+len), split at VMA edges, each byte
   // checked for prot (PROT_READ or PROT_WRITE). len 0 gives an empty vector.
   Result<std::vector<iovec>> host_ranges(uint64_t guest, uint64_t len, int prot) const;
+  // After KVM_RUN failed with EFAULT: the guest address of a page of a file
+  // overlay the host cannot fault in (wholly past the end of the file: the
+  // guest's SIGBUS, mm/filemap.c filemap_fault), or nullopt. gpa_hint: the
+  // guest-physical address KVM reported, if any (~0 otherwise).
+  std::optional<uint64_t> find_sigbus_page(uint64_t gpa_hint) const;
 
   // ---- for the loader and the run loop ----
   // Map [addr, addr+len) anonymous private at a fixed address with prot,
@@ -89,6 +99,13 @@ class MemoryManager {
   PageTables& page_tables() { return page_tables_; }
   const AddressSpace& vmas() const { return as_; }
   Layout& layout() { return layout_; }
+  // fork (src/kernel/fork.cc): held across the host fork, so that no other
+  // thread is half-way through a change the child would copy; the child
+  // then needs a new mutex (glibc's recursive mutex names its owner by a
+  // tid, which the child's thread does not have).
+  void lock_for_fork() const { mu_.lock(); }
+  void unlock_after_fork() const { mu_.unlock(); }
+  void reset_lock_in_child() const { new (&mu_) std::recursive_mutex(); }
 
  private:
   // PageTables reaches guest memory through this: host pointers into the
@@ -113,8 +130,10 @@ class MemoryManager {
     std::string name;
     uint64_t file_offset = 0;
     PhysAllocator::Placement where = PhysAllocator::Placement::kHigh;
-    int fill_fd = -1;         // MAP_PRIVATE file: copy from this fd...
-    uint64_t fill_bytes = 0;  // ...this many bytes at file_offset
+    // kFile / kSharedAnon: the host fd whose file is mapped over the run
+    // (MAP_SHARED when flags say so, else MAP_PRIVATE), and its identity.
+    int overlay_fd = -1;
+    uint64_t file_dev = 0, file_ino = 0;
   };
 
   // get_unmapped_area: the address for a new mapping of len bytes.
@@ -129,6 +148,24 @@ class MemoryManager {
   // Host side of a released run: discard the contents, tell the shadow
   // sync, return it to phys_.
   void release_run(uint64_t pa, uint64_t len);
+  // release_run for a VMA piece: an overlay is first replaced by anonymous
+  // memory (the run is anonymous again when reused).
+  void release_piece(const Vma& piece);
+  // Maps fresh anonymous reservation memory over [pa, pa+len) (the end of
+  // an overlay). Fatal on failure: a hole in the reservation would be a hole
+  // in the guest's physical memory.
+  void restore_anon(uint64_t pa, uint64_t len);
+  // The guest PTEs of a piece lost permissions or moved away; its contents
+  // stay live. Drops KVM's shadow entries of its frames (docs/internals.md).
+  void invalidate_live(const Vma& piece);
+  // Moves the overlay of piece (old_len bytes at piece.phys) to the run at
+  // new_pa, growing it to new_len (the host extends the file mapping), and
+  // makes the old run anonymous again.
+  Result<void> move_overlay(const Vma& piece, uint64_t new_pa, uint64_t new_len);
+  // Copies between host memory and a guest piece that is an overlay: such
+  // pages may be past the end of the file, where a plain memcpy would raise
+  // SIGBUS in elfuse itself. EFAULT then, as Linux's copy_from_user gives.
+  static Result<void> overlay_copy(void* dst, const void* src, uint64_t len);
   void write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot);
   void clear_ptes(uint64_t va, uint64_t len);
   // Moves contents between runs of the reservation (host pages, not copies,

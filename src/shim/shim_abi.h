@@ -39,6 +39,18 @@
 #define SHIM_SUPER_SIZE 0x6000
 #define SHIM_PHYS_END 0x200000 /* guest-physical [0, 2 MiB) belongs to the shim */
 
+/* Per-vCPU area: every vCPU has its own TSS (RSP0) and kernel stack, as
+ * every CPU has its own under Linux (arch/x86/kernel/cpu/common.c
+ * cpu_init: per-CPU TSS and entry stack), because two threads can take an
+ * exception at the same time. Slot i (the KVM vCPU id) lies at
+ * SHIM_OFF_VCPUS + i * SHIM_VCPU_SLOT: the TSS at +0 (0x68 bytes), the
+ * kernel stack below the end of the slot. An exception frame is 56 bytes. */
+#define SHIM_OFF_VCPUS 0x100000
+#define SHIM_VCPU_SLOT 0x400
+#define SHIM_MAX_VCPUS 1024 /* fills [1 MiB, 2 MiB) */
+#define SHIM_VCPU_TSS(i) (SHIM_OFF_VCPUS + (i)*SHIM_VCPU_SLOT)
+#define SHIM_VCPU_KSTACK_TOP(i) (SHIM_OFF_VCPUS + ((i) + 1) * SHIM_VCPU_SLOT)
+
 /* Unbacked guest-physical page the user MMIO page points at. Outside every
  * memslot and below the guest's MAXPHYADDR. */
 #define SHIM_MMIO_GPA SHIM_UL(0x10000000000)

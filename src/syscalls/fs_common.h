@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "fs/sysroot.h"
 #include "kernel/process.h"
 #include "mm/memory_manager.h"
 #include "syscalls/syscall.h"
@@ -95,12 +96,21 @@ inline bool is_proc_self_exe(const Process& p, const std::string& path) {
   return who == std::to_string(pid);
 }
 
-// The host path to use for a guest path that is followed (open, stat without
-// AT_SYMLINK_NOFOLLOW, access...). Today only the exe link differs; this is
-// the one place a sysroot translation would hook in for these calls.
+// The path to use for a guest path that is followed (open, stat without
+// AT_SYMLINK_NOFOLLOW, access...): only the exe link differs. Without a
+// sysroot the result goes to the host as is; with one it is still a guest
+// path, resolved inside the root by the caller.
 inline std::string followed_host_path(const Process& p, const std::string& guest_path) {
   if (!p.exe_path.empty() && is_proc_self_exe(p, guest_path)) return p.exe_path;
   return guest_path;
+}
+
+// Under --sysroot (p.sysroot set): the object a guest path names, as a
+// private O_PATH fd resolved inside the root (src/fs/sysroot.h). A followed
+// exe link leads to the guest program, whose exe_path is then a guest path.
+inline Result<UniqueFd> root_lookup(const Process& p, int dirfd, const std::string& path,
+                                    bool follow, bool directory = false) {
+  return p.sysroot->lookup(dirfd, follow ? followed_host_path(p, path) : path, follow, directory);
 }
 
 // read(2)/write(2) and friends look the fd up before touching the buffer, so

@@ -78,6 +78,13 @@ int64_t sys_chroot(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
   std::string host = followed_host_path(ctx.proc, *path);
+  UniqueFd hold;
+  if (ctx.proc.sysroot) {
+    auto fd = root_lookup(ctx.proc, AT_FDCWD, *path, true);
+    if (!fd) return -fd.error();
+    hold = std::move(*fd);
+    host = proc_fd_path(hold.get());
+  }
   if (!host_has_cap(CAP_SYS_CHROOT)) return host_rax(::syscall(SYS_chroot, host.c_str()));
   // user_path_at(LOOKUP_FOLLOW | LOOKUP_DIRECTORY): ENOENT, ENOTDIR, ELOOP,
   // EACCES on the way, ...

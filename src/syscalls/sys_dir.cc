@@ -3,6 +3,7 @@
 // path strings in once and asks the host, whose cwd and umask are the
 // guest's.
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -25,11 +26,94 @@ namespace {
 // the guest program (chmod of /proc/self/exe must not reach elfuse).
 enum Follow : bool { kNoFollow = false, kFollow = true };
 
+// fs/namei.c may_mknod: checked before the parent is looked up.
+int mknod_type_error(uint64_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+    case S_IFCHR:
+    case S_IFBLK:
+    case S_IFIFO:
+    case S_IFSOCK:
+    case 0:
+      return 0;
+    case S_IFDIR:
+      return EPERM;
+    default:
+      return EINVAL;
+  }
+}
+
+// The one-path calls under --sysroot (docs/internals.md, "Paths and
+// --sysroot"). Calls that create or remove a name act on (parent fd, last
+// component); calls that act on an existing object resolve it to an O_PATH
+// fd and then use the fd (AT_EMPTY_PATH, fchdir, or /proc/self/fd/N), so the
+// host never looks a guest name up outside the root. `path` already has the
+// exe link mapped when the call follows.
+int64_t rooted_path1(SyscallContext& ctx, long nr, int dirfd, const std::string& path, uint64_t b,
+                     uint64_t c, uint64_t d) {
+  const Sysroot& root = *ctx.proc.sysroot;
+  auto parent_call = [&](auto&& call) -> int64_t {
+    auto p = root.parent(dirfd, path);
+    if (!p) return -p.error();
+    return host_rax(call(p->dirfd, p->name.c_str()));
+  };
+  auto object = [&](bool follow, bool directory = false) {
+    return root.lookup(dirfd, path, follow, directory);
+  };
+  switch (nr) {
+    case SYS_mkdir:
+    case SYS_mkdirat:
+      return parent_call([&](int fd, const char* n) { return ::syscall(SYS_mkdirat, fd, n, b); });
+    case SYS_rmdir:
+      return parent_call(
+          [&](int fd, const char* n) { return ::syscall(SYS_unlinkat, fd, n, AT_REMOVEDIR); });
+    case SYS_unlink:
+      return parent_call([&](int fd, const char* n) { return ::syscall(SYS_unlinkat, fd, n, 0); });
+    case SYS_unlinkat:
+      if (b & ~static_cast<uint64_t>(AT_REMOVEDIR)) return -EINVAL;  // fs/namei.c unlinkat
+      return parent_call([&](int fd, const char* n) { return ::syscall(SYS_unlinkat, fd, n, b); });
+    case SYS_mknod:
+    case SYS_mknodat:
+      if (int e = mknod_type_error(b)) return -e;
+      return parent_call(
+          [&](int fd, const char* n) { return ::syscall(SYS_mknodat, fd, n, b, c); });
+    case SYS_chmod:
+    case SYS_fchmodat: {
+      auto fd = object(true);
+      if (!fd) return -fd.error();
+      return host_rax(::syscall(SYS_chmod, proc_fd_path(fd->get()).c_str(), b));
+    }
+    case SYS_chown:
+    case SYS_lchown:
+    case SYS_fchownat: {
+      int flags = nr == SYS_fchownat ? static_cast<int>(d) : 0;
+      // fs/open.c do_fchownat: bad flags are EINVAL before the lookup.
+      if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+      if (path.empty() && (flags & AT_EMPTY_PATH))
+        return host_rax(::syscall(SYS_fchownat, dirfd, "", b, c, flags));
+      bool follow = nr == SYS_chown || (nr == SYS_fchownat && !(flags & AT_SYMLINK_NOFOLLOW));
+      auto fd = object(follow);
+      if (!fd) return -fd.error();
+      return host_rax(::syscall(SYS_fchownat, fd->get(), "", b, c, AT_EMPTY_PATH));
+    }
+    case SYS_chdir: {
+      // The cwd stays a real host directory inside the root, so relative
+      // lookups start there (Sysroot::resolve).
+      auto fd = object(true, true);
+      if (!fd) return -fd.error();
+      return host_rax(::syscall(SYS_fchdir, fd->get()));
+    }
+    default:
+      return -ENOSYS;
+  }
+}
+
 int64_t path1(SyscallContext& ctx, long nr, Follow follow, uint64_t path_addr, uint64_t b = 0,
               uint64_t c = 0) {
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
   std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
+  if (ctx.proc.sysroot) return rooted_path1(ctx, nr, AT_FDCWD, host, b, c, 0);
   return host_rax(::syscall(nr, host.c_str(), b, c));
 }
 
@@ -38,7 +122,23 @@ int64_t at_path1(SyscallContext& ctx, long nr, Follow follow, uint64_t dirfd_reg
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
   std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
+  if (ctx.proc.sysroot)
+    return rooted_path1(ctx, nr, guest_dirfd(ctx.proc, dirfd_reg), host, b, c, d);
   return host_rax(::syscall(nr, guest_dirfd(ctx.proc, dirfd_reg), host.c_str(), b, c, d));
+}
+
+// access(2) family under --sysroot. fs/open.c do_faccessat checks the mode
+// and flags before the lookup.
+int64_t rooted_access(SyscallContext& ctx, int dirfd, const std::string& path, int mode,
+                      int flags) {
+  if (mode & ~S_IRWXO) return -EINVAL;
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  if (path.empty() && (flags & AT_EMPTY_PATH))
+    return host_rax(::syscall(SYS_faccessat2, dirfd, "", mode, flags));
+  auto fd = ctx.proc.sysroot->lookup(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
+  if (!fd) return -fd.error();
+  return host_rax(
+      ::syscall(SYS_faccessat2, fd->get(), "", mode, (flags & AT_EACCESS) | AT_EMPTY_PATH));
 }
 
 int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t buf,
@@ -62,7 +162,18 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
   // links), so a bounce buffer of min(bufsiz, 64 KiB) truncates exactly
   // as the guest's buffer would.
   std::vector<char> tmp(std::min(bufsiz, 1 << 16));
-  long r = ::syscall(SYS_readlinkat, dirfd, path->c_str(), tmp.data(), tmp.size());
+  long r;
+  if (ctx.proc.sysroot) {
+    // The link itself, resolved inside the root; readlinkat on the O_PATH
+    // fd says ENOENT for an object that is not a symlink (fs/stat.c
+    // do_readlinkat, empty name), where a named lookup says EINVAL.
+    auto fd = ctx.proc.sysroot->lookup(dirfd, *path, false);
+    if (!fd) return -fd.error();
+    r = ::syscall(SYS_readlinkat, fd->get(), "", tmp.data(), tmp.size());
+    if (r < 0 && errno == ENOENT) errno = EINVAL;
+  } else {
+    r = ::syscall(SYS_readlinkat, dirfd, path->c_str(), tmp.data(), tmp.size());
+  }
   if (r < 0) return -static_cast<int64_t>(errno);
   auto c = ctx.mm.copy_out(buf, tmp.data(), static_cast<uint64_t>(r));
   if (!c) return -c.error();
@@ -77,6 +188,45 @@ Result<std::pair<std::string, std::string>> two_paths(SyscallContext& ctx, uint6
   return std::make_pair(std::move(a), std::move(b));
 }
 
+// rename family under --sysroot: both names by (parent fd, last component).
+// fs/namei.c do_renameat2 checks the flags before any lookup.
+int64_t rooted_rename(SyscallContext& ctx, int olddir, const std::string& oldp, int newdir,
+                      const std::string& newp, unsigned flags) {
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return -EINVAL;
+  if ((flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) && (flags & RENAME_EXCHANGE)) return -EINVAL;
+  auto from = ctx.proc.sysroot->parent(olddir, oldp);
+  if (!from) return -from.error();
+  auto to = ctx.proc.sysroot->parent(newdir, newp);
+  if (!to) return -to.error();
+  return host_rax(::syscall(SYS_renameat2, from->dirfd, from->name.c_str(), to->dirfd,
+                            to->name.c_str(), flags));
+}
+
+// link family under --sysroot. The existing file is resolved to an O_PATH
+// fd (its last symlink followed only with AT_SYMLINK_FOLLOW) and linked
+// through /proc/self/fd/N with AT_SYMLINK_FOLLOW, the unprivileged form
+// linkat(2) documents; AT_EMPTY_PATH with an empty name links the guest's
+// fd itself (the host checks CAP_DAC_READ_SEARCH).
+int64_t rooted_link(SyscallContext& ctx, int olddir, const std::string& oldp, int newdir,
+                    const std::string& newp, int flags) {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;  // fs/namei.c do_linkat
+  auto to = ctx.proc.sysroot->parent(newdir, newp);
+  if (!to) return -to.error();
+  if (oldp.empty() && (flags & AT_EMPTY_PATH))
+    return host_rax(::syscall(SYS_linkat, olddir, "", to->dirfd, to->name.c_str(), AT_EMPTY_PATH));
+  auto from = ctx.proc.sysroot->lookup(olddir, oldp, flags & AT_SYMLINK_FOLLOW);
+  if (!from) return -from.error();
+  return host_rax(::syscall(SYS_linkat, AT_FDCWD, proc_fd_path(from->get()).c_str(), to->dirfd,
+                            to->name.c_str(), AT_SYMLINK_FOLLOW));
+}
+
+int64_t rooted_symlink(SyscallContext& ctx, const std::string& target, int newdir,
+                       const std::string& newp) {
+  auto to = ctx.proc.sysroot->parent(newdir, newp);
+  if (!to) return -to.error();
+  return host_rax(::syscall(SYS_symlinkat, target.c_str(), to->dirfd, to->name.c_str()));
+}
+
 }  // namespace
 
 // access(2)/faccessat(2): the mode and flags are checked by the host; the
@@ -85,6 +235,7 @@ int64_t sys_access(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
   std::string host = followed_host_path(ctx.proc, *path);
+  if (ctx.proc.sysroot) return rooted_access(ctx, AT_FDCWD, host, arg_int(a.a[1]), 0);
   return host_rax(::syscall(SYS_access, host.c_str(), arg_int(a.a[1])));
 }
 
@@ -92,6 +243,8 @@ int64_t sys_faccessat(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[1]);
   if (!path) return -path.error();
   std::string host = followed_host_path(ctx.proc, *path);
+  if (ctx.proc.sysroot)
+    return rooted_access(ctx, guest_dirfd(ctx.proc, a.a[0]), host, arg_int(a.a[2]), 0);
   return host_rax(
       ::syscall(SYS_faccessat, guest_dirfd(ctx.proc, a.a[0]), host.c_str(), arg_int(a.a[2])));
 }
@@ -101,6 +254,8 @@ int64_t sys_faccessat2(SyscallContext& ctx, const SyscallArgs& a) {
   if (!path) return -path.error();
   int flags = arg_int(a.a[3]);
   std::string host = (flags & AT_SYMLINK_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
+  if (ctx.proc.sysroot)
+    return rooted_access(ctx, guest_dirfd(ctx.proc, a.a[0]), host, arg_int(a.a[2]), flags);
   return host_rax(::syscall(SYS_faccessat2, guest_dirfd(ctx.proc, a.a[0]), host.c_str(),
                             arg_int(a.a[2]), flags));
 }
@@ -140,17 +295,24 @@ int64_t sys_mknodat(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_rename(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[0], a.a[1]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot) return rooted_rename(ctx, AT_FDCWD, p->first, AT_FDCWD, p->second, 0);
   return host_rax(::syscall(SYS_rename, p->first.c_str(), p->second.c_str()));
 }
 int64_t sys_renameat(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[1], a.a[3]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot)
+    return rooted_rename(ctx, guest_dirfd(ctx.proc, a.a[0]), p->first,
+                         guest_dirfd(ctx.proc, a.a[2]), p->second, 0);
   return host_rax(::syscall(SYS_renameat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
                             guest_dirfd(ctx.proc, a.a[2]), p->second.c_str()));
 }
 int64_t sys_renameat2(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[1], a.a[3]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot)
+    return rooted_rename(ctx, guest_dirfd(ctx.proc, a.a[0]), p->first,
+                         guest_dirfd(ctx.proc, a.a[2]), p->second, arg_uint(a.a[4]));
   return host_rax(::syscall(SYS_renameat2, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
                             guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(), arg_uint(a.a[4])));
 }
@@ -158,6 +320,7 @@ int64_t sys_renameat2(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_link(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[0], a.a[1]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot) return rooted_link(ctx, AT_FDCWD, p->first, AT_FDCWD, p->second, 0);
   return host_rax(::syscall(SYS_link, p->first.c_str(), p->second.c_str()));
 }
 // linkat(2) with AT_EMPTY_PATH links the file dirfd refers to; the host
@@ -165,6 +328,9 @@ int64_t sys_link(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_linkat(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[1], a.a[3]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot)
+    return rooted_link(ctx, guest_dirfd(ctx.proc, a.a[0]), p->first, guest_dirfd(ctx.proc, a.a[2]),
+                       p->second, arg_int(a.a[4]));
   return host_rax(::syscall(SYS_linkat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
                             guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(), arg_int(a.a[4])));
 }
@@ -173,11 +339,14 @@ int64_t sys_linkat(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_symlink(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[0], a.a[1]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot) return rooted_symlink(ctx, p->first, AT_FDCWD, p->second);
   return host_rax(::syscall(SYS_symlink, p->first.c_str(), p->second.c_str()));
 }
 int64_t sys_symlinkat(SyscallContext& ctx, const SyscallArgs& a) {
   auto p = two_paths(ctx, a.a[0], a.a[2]);
   if (!p) return -p.error();
+  if (ctx.proc.sysroot)
+    return rooted_symlink(ctx, p->first, guest_dirfd(ctx.proc, a.a[1]), p->second);
   return host_rax(
       ::syscall(SYS_symlinkat, p->first.c_str(), guest_dirfd(ctx.proc, a.a[1]), p->second.c_str()));
 }
@@ -229,8 +398,22 @@ int64_t sys_utimensat(SyscallContext& ctx, const SyscallArgs& a) {
     if (!c) return -c.error();
     host_times = times;
   }
-  return host_rax(::syscall(SYS_utimensat, guest_dirfd(ctx.proc, a.a[0]), host_path, host_times,
-                            arg_int(a.a[3])));
+  int dirfd = guest_dirfd(ctx.proc, a.a[0]);
+  int flags = arg_int(a.a[3]);
+  if (ctx.proc.sysroot && host_path && !(path.empty() && (flags & AT_EMPTY_PATH))) {
+    // fs/utimes.c do_utimes: the times and the flags are checked before the
+    // lookup; then the object is changed through its O_PATH fd.
+    if (host_times)
+      for (const auto& t : times)
+        if (t.tv_nsec != UTIME_NOW && t.tv_nsec != UTIME_OMIT &&
+            (t.tv_nsec < 0 || t.tv_nsec >= 1000000000))
+          return -EINVAL;
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+    auto fd = ctx.proc.sysroot->lookup(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    if (!fd) return -fd.error();
+    return host_rax(::syscall(SYS_utimensat, fd->get(), "", host_times, AT_EMPTY_PATH));
+  }
+  return host_rax(::syscall(SYS_utimensat, dirfd, host_path, host_times, flags));
 }
 
 int64_t sys_chdir(SyscallContext& ctx, const SyscallArgs& a) {
@@ -240,6 +423,11 @@ int64_t sys_chdir(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_fchdir(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
+  if (ctx.proc.sysroot) {
+    // The cwd must stay inside the root: a directory fd from outside would
+    // make every relative lookup start outside it.
+    if (auto c = ctx.proc.sysroot->check_dirfd(*fd); !c) return -c.error();
+  }
   return host_rax(::syscall(SYS_fchdir, *fd));
 }
 
@@ -248,6 +436,18 @@ int64_t sys_fchdir(SyscallContext& ctx, const SyscallArgs& a) {
 // bounce buffer of min(size, page) gives the same answers.
 int64_t sys_getcwd(SyscallContext& ctx, const SyscallArgs& a) {
   size_t size = std::min<uint64_t>(a.a[1], 4096);
+  if (ctx.proc.sysroot) {
+    // The path inside the root (fs/d_path.c prepend_path stops at the
+    // process root); ERANGE when it does not fit, length with the NUL.
+    auto cwd = ctx.proc.sysroot->guest_cwd();
+    if (!cwd) return -cwd.error();
+    uint64_t need = cwd->size() + 1;
+    if (need > 4096) return -ENAMETOOLONG;
+    if (need > size) return -ERANGE;
+    auto c = ctx.mm.copy_out(a.a[0], cwd->c_str(), need);
+    if (!c) return -c.error();
+    return static_cast<int64_t>(need);
+  }
   std::vector<char> tmp(size ? size : 1);
   long r = ::syscall(SYS_getcwd, tmp.data(), size);
   if (r < 0) return -static_cast<int64_t>(errno);

@@ -128,6 +128,22 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
   return host_rax(r);
 }
 
+// fs/stat.c vfs_statx: flags outside these are EINVAL before the lookup.
+constexpr int kStatFlags =
+    AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
+
+// Under --sysroot: the flags are checked as the kernel checks them, then the
+// path is resolved inside the root to an O_PATH fd that the host stats with
+// AT_EMPTY_PATH.
+Result<UniqueFd> root_stat_target(const Process& p, int dirfd, const std::string& path, int flags,
+                                  int valid) {
+  if (flags & ~valid) return Errno{EINVAL};
+  return p.sysroot->lookup(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
+}
+int root_stat_flags(int flags) {
+  return (flags & ~AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH;
+}
+
 // Copies a host struct out after a successful host call.
 template <typename T>
 int64_t out_struct(SyscallContext& ctx, long host_ret, uint64_t guest, const T& value) {
@@ -144,6 +160,11 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
   int f = arg_int(flags);
   // With O_NOFOLLOW the exe link itself is opened (ELOOP), like Linux.
   std::string host = (f & O_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
+  if (ctx.proc.sysroot) {
+    auto r = ctx.proc.sysroot->open(dirfd, host, f, static_cast<unsigned>(mode));
+    if (!r) return -r.error();
+    return new_fd_result(ctx.proc, *r);
+  }
   long r = ::syscall(SYS_openat, dirfd, host.c_str(), f, static_cast<mode_t>(mode));
   return new_fd_result(ctx.proc, r);
 }
@@ -160,6 +181,12 @@ int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t 
     host_path = path.c_str();
   }
   struct stat st {};
+  if (ctx.proc.sysroot && host_path && !(path.empty() && (flags & AT_EMPTY_PATH))) {
+    auto fd = root_stat_target(ctx.proc, dirfd, path, flags, kStatFlags);
+    if (!fd) return -fd.error();
+    long r = ::syscall(SYS_newfstatat, fd->get(), "", &st, root_stat_flags(flags));
+    return out_struct(ctx, r, buf, st);
+  }
   long r = ::syscall(SYS_newfstatat, dirfd, host_path, &st, flags);
   return out_struct(ctx, r, buf, st);
 }
@@ -267,6 +294,16 @@ int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
   }
   struct statx stx {};
   static_assert(sizeof(stx) == 256);
+  if (ctx.proc.sysroot && host_path && !(path.empty() && (flags & AT_EMPTY_PATH))) {
+    // fs/stat.c statx: both sync types at once, or a reserved mask bit, is
+    // EINVAL before the lookup too.
+    if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE || (arg_uint(a.a[3]) & STATX__RESERVED))
+      return -EINVAL;
+    auto fd = root_stat_target(ctx.proc, dirfd, path, flags, kStatFlags);
+    if (!fd) return -fd.error();
+    long r = ::syscall(SYS_statx, fd->get(), "", root_stat_flags(flags), arg_uint(a.a[3]), &stx);
+    return out_struct(ctx, r, a.a[4], stx);
+  }
   long r = ::syscall(SYS_statx, dirfd, host_path, flags, arg_uint(a.a[3]), &stx);
   return out_struct(ctx, r, a.a[4], stx);
 }
@@ -301,6 +338,12 @@ int64_t sys_truncate(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
   std::string host = followed_host_path(ctx.proc, *path);
+  if (ctx.proc.sysroot) {
+    auto fd = root_lookup(ctx.proc, AT_FDCWD, *path, true);
+    if (!fd) return -fd.error();
+    host = proc_fd_path(fd->get());
+    return host_rax(::syscall(SYS_truncate, host.c_str(), static_cast<int64_t>(a.a[1])));
+  }
   return host_rax(::syscall(SYS_truncate, host.c_str(), static_cast<int64_t>(a.a[1])));
 }
 
@@ -353,6 +396,13 @@ int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
   if (!path) return -path.error();
   std::string host = followed_host_path(ctx.proc, *path);
   struct statfs sf {};
+  UniqueFd hold;
+  if (ctx.proc.sysroot) {
+    auto fd = root_lookup(ctx.proc, AT_FDCWD, *path, true);
+    if (!fd) return -fd.error();
+    hold = std::move(*fd);
+    host = proc_fd_path(hold.get());
+  }
   long r = ::syscall(SYS_statfs, host.c_str(), &sf);
   return out_struct(ctx, r, a.a[1], sf);
 }

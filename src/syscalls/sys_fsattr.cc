@@ -37,6 +37,8 @@ constexpr uint64_t kXattrListMax = 65536;
 struct HostString {
   std::string s;
   bool valid = false;  // false: pass NULL
+  int64_t err = 0;     // --sysroot: the lookup failed with this (negative)
+  UniqueFd hold;       // --sysroot: the O_PATH fd s names as /proc/self/fd/N
   const char* p() const { return valid ? s.c_str() : nullptr; }
 };
 
@@ -55,10 +57,42 @@ HostString host_string(const MemoryManager& mm, uint64_t addr, uint64_t max) {
 }
 
 // A path: followed (stat-like) calls see the guest program for its exe link.
-HostString host_path(SyscallContext& ctx, uint64_t addr, bool follow) {
+// Under --sysroot the path is resolved inside the root (following the last
+// symlink or not) and the host gets /proc/self/fd/N of the result: the host
+// follows that magic link to exactly the object, even when it is a symlink,
+// so the following variant of the call (getxattr, not lgetxattr) is used on
+// it (via_fd).
+HostString host_path(SyscallContext& ctx, uint64_t addr, bool follow, int dirfd = AT_FDCWD) {
   HostString h = host_string(ctx.mm, addr, kPathMax);
   if (h.valid && follow) h.s = followed_host_path(ctx.proc, h.s);
+  if (h.valid && ctx.proc.sysroot) {
+    auto fd = ctx.proc.sysroot->lookup(dirfd, h.s, follow);
+    if (!fd) {
+      h.err = -fd.error();
+      return h;
+    }
+    h.hold = std::move(*fd);
+    h.s = proc_fd_path(h.hold.get());
+  }
   return h;
+}
+
+// The l* xattr calls act on a symlink itself; on /proc/self/fd/N the
+// following form does that (see host_path).
+long via_fd_nr(long nr, const HostString& h) {
+  if (h.hold.get() < 0) return nr;
+  switch (nr) {
+    case SYS_lgetxattr:
+      return SYS_getxattr;
+    case SYS_lsetxattr:
+      return SYS_setxattr;
+    case SYS_llistxattr:
+      return SYS_listxattr;
+    case SYS_lremovexattr:
+      return SYS_removexattr;
+    default:
+      return nr;
+  }
 }
 
 // An xattr name: getxattr(2) ERANGE for "" or one longer than
@@ -78,6 +112,7 @@ struct HostTarget {
   int64_t err = 0;  // an fd argument that is elfuse's: EBADF
   bool is_fd = false;
   long arg() const { return is_fd ? fd : reinterpret_cast<long>(path.p()); }
+  long nr(long n) const { return is_fd ? n : via_fd_nr(n, path); }
 };
 
 HostTarget host_target(SyscallContext& ctx, Target t, uint64_t reg) {
@@ -91,6 +126,7 @@ HostTarget host_target(SyscallContext& ctx, Target t, uint64_t reg) {
       h.fd = *fd;
   } else {
     h.path = host_path(ctx, reg, t == Target::kPath);
+    h.err = h.path.err;
   }
   return h;
 }
@@ -104,7 +140,7 @@ int64_t get_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) 
   HostString name = host_xattr_name(ctx, a.a[1]);
   uint64_t size = std::min<uint64_t>(a.a[3], kXattrSizeMax);
   std::vector<char> value(size);
-  long r = ::syscall(nr, target.arg(), name.p(), size ? value.data() : nullptr, size);
+  long r = ::syscall(target.nr(nr), target.arg(), name.p(), size ? value.data() : nullptr, size);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
     auto c = ctx.mm.copy_out(a.a[2], value.data(), static_cast<uint64_t>(r));
@@ -126,7 +162,7 @@ int64_t set_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) 
     value.resize(size);
     if (ctx.mm.copy_in(value.data(), a.a[2], size)) vp = value.data();
   }
-  return host_rax(::syscall(nr, target.arg(), name.p(), vp, size, arg_int(a.a[4])));
+  return host_rax(::syscall(target.nr(nr), target.arg(), name.p(), vp, size, arg_int(a.a[4])));
 }
 
 // listxattr(2): like getxattr, with XATTR_LIST_MAX.
@@ -135,7 +171,7 @@ int64_t list_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a)
   if (target.err) return target.err;
   uint64_t size = std::min<uint64_t>(a.a[2], kXattrListMax);
   std::vector<char> list(size);
-  long r = ::syscall(nr, target.arg(), size ? list.data() : nullptr, size);
+  long r = ::syscall(target.nr(nr), target.arg(), size ? list.data() : nullptr, size);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
     auto c = ctx.mm.copy_out(a.a[1], list.data(), static_cast<uint64_t>(r));
@@ -148,7 +184,7 @@ int64_t remove_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& 
   HostTarget target = host_target(ctx, t, a.a[0]);
   if (target.err) return target.err;
   HostString name = host_xattr_name(ctx, a.a[1]);
-  return host_rax(::syscall(nr, target.arg(), name.p()));
+  return host_rax(::syscall(target.nr(nr), target.arg(), name.p()));
 }
 
 // utimes/futimesat, fs/utimes.c do_futimesat(): the timevals are read
@@ -167,7 +203,11 @@ int64_t futimesat_common(SyscallContext& ctx, long dirfd, uint64_t path_addr, ui
     tvp = tv;
   }
   HostString path;
-  if (path_addr != 0) path = host_path(ctx, path_addr, true);
+  if (path_addr != 0) {
+    path = host_path(ctx, path_addr, true, static_cast<int>(dirfd));
+    if (path.err) return path.err;
+  }
+  if (at && path.hold.get() >= 0) return host_rax(::syscall(SYS_utimes, path.p(), tvp));
   if (at) return host_rax(::syscall(SYS_futimesat, dirfd, path.p(), tvp));
   return host_rax(::syscall(SYS_utimes, path.p(), tvp));
 }
@@ -185,6 +225,7 @@ int64_t sys_utime(SyscallContext& ctx, const SyscallArgs& a) {
     ubp = &ub;
   }
   HostString path = host_path(ctx, a.a[0], true);
+  if (path.err) return path.err;
   return host_rax(::syscall(SYS_utime, path.p(), ubp));
 }
 

@@ -1,6 +1,8 @@
 // Memory syscalls: argument decoding only; the semantics live in
 // MemoryManager (src/mm/memory_manager.cc).
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "base/checked.h"
 #include "kernel/process.h"
 #include "mm/memory_manager.h"
+#include "syscalls/fs_common.h"
 #include "syscalls/syscall.h"
 #include "syscalls/table.h"
 
@@ -38,6 +41,34 @@ int64_t sys_mremap(SyscallContext& ctx, const SyscallArgs& a) {
 
 int64_t sys_madvise(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.madvise(a.a[0], a.a[1], static_cast<int>(a.a[2])));
+}
+
+// msync(addr, length, flags): mm/msync.c, see MemoryManager::msync.
+int64_t sys_msync(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.msync(a.a[0], a.a[1], fs::arg_int(a.a[2])));
+}
+
+// memfd_create(name, flags), mm/memfd.c: the flag checks first, then the
+// name (at most MFD_NAME_MAX_LEN = NAME_MAX - strlen("memfd:") bytes: EINVAL
+// beyond, EFAULT if unreadable), then the host's memfd_create, whose fd is
+// the guest's (it maps like any regular file: MemoryManager::mmap).
+int64_t sys_memfd_create(SyscallContext& ctx, const SyscallArgs& a) {
+  constexpr unsigned kCloexec = 0x1, kAllowSealing = 0x2, kHugetlb = 0x4, kNoexecSeal = 0x8,
+                     kExec = 0x10;
+  constexpr unsigned kAll = kCloexec | kAllowSealing | kHugetlb | kNoexecSeal | kExec;
+  constexpr unsigned kHugeMask = 0x3fu << 26;  // MFD_HUGE_MASK << MFD_HUGE_SHIFT
+  constexpr uint64_t kNameMax = 255 - 6;
+  const unsigned flags = fs::arg_uint(a.a[1]);
+  if (!(flags & kHugetlb)) {
+    if (flags & ~kAll) return -EINVAL;
+  } else if (flags & ~(kAll | kHugeMask)) {
+    return -EINVAL;
+  }
+  if ((flags & kExec) && (flags & kNoexecSeal)) return -EINVAL;
+  auto name = ctx.mm.copy_in_string(a.a[0], kNameMax + 1);
+  if (!name) return name.error() == ENAMETOOLONG ? -EINVAL : -EFAULT;
+  long fd = ::syscall(SYS_memfd_create, name->c_str(), flags);
+  return fs::new_fd_result(ctx.proc, fd);
 }
 
 // brk never fails: it returns the (possibly unchanged) break.

@@ -20,6 +20,7 @@
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
+#include "kernel/thread.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 
@@ -78,9 +79,18 @@ int64_t sys_set_robust_list(SyscallContext& ctx, const SyscallArgs& a) {
 }
 
 int64_t sys_get_robust_list(SyscallContext& ctx, const SyscallArgs& a) {
-  // One thread per process so far: any other tid is not ours.
-  if (a.a[0] != 0 && static_cast<int>(a.a[0]) != ctx.thread.tid) return -ESRCH;
+  // kernel/futex/syscalls.c: 0 is the caller; another tid must be a thread
+  // of this process here (another process's list is not ours to read).
   uint64_t head = ctx.thread.robust_list, len = ctx.thread.robust_list_len;
+  if (a.a[0] != 0 && static_cast<int>(a.a[0]) != ctx.thread.tid) {
+    std::lock_guard lock(ctx.proc.threads_mu);
+    const Thread* found = nullptr;
+    for (const auto& t : ctx.proc.threads)
+      if (t->tid == static_cast<int>(a.a[0])) found = t.get();
+    if (!found) return -ESRCH;
+    head = found->robust_list;
+    len = found->robust_list_len;
+  }
   if (auto r = ctx.mm.copy_out(a.a[1], &head, 8); !r.ok()) return -r.error();
   return to_rax(ctx.mm.copy_out(a.a[2], &len, 8));
 }
@@ -156,10 +166,16 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
   if ((f & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
   if (f & kCloneNamespaces) return -EPERM;  // namespaces need privileges elfuse does not pass on
-  // Threads (CLONE_VM without CLONE_VFORK) come with a later issue. A vfork
-  // that shares memory (posix_spawn) runs on a copy instead: the child only
-  // execs or exits, and the parent waits for that.
-  if ((f & CLONE_VM) && !(f & CLONE_VFORK)) return -ENOSYS;
+  // Threads: a host thread and a vCPU in this VM (kernel/thread.h). A
+  // process sharing memory without being a thread (CLONE_VM without
+  // CLONE_THREAD or CLONE_VFORK) is not provided. A vfork that shares
+  // memory (posix_spawn) runs on a copy instead: the child only execs or
+  // exits, and the parent waits for that.
+  if ((f & CLONE_VM) && !(f & CLONE_VFORK)) {
+    if (!(f & CLONE_THREAD)) return -ENOSYS;
+    Result<int> tid = clone_thread(ctx.proc, ctx.thread, req);
+    return tid.ok() ? *tid : -tid.error();
+  }
   req.flags &= ~CLONE_VM;
   Result<int> pid = fork_process(ctx.proc, ctx.thread, req);
   return pid.ok() ? *pid : -pid.error();
@@ -256,14 +272,25 @@ int64_t do_execve(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t a
   req.flags = flags;
   req.argv = std::move(argv.value());
   req.envp = std::move(envp.value());
-  // execveat(2): AT_EXECFN names the file through /dev/fd when it is
-  // reached relative to a descriptor.
-  std::string execfn = *path;
-  if (dirfd != AT_FDCWD && (path->empty() || (*path)[0] != '/'))
-    execfn = "/dev/fd/" + std::to_string(dirfd) + (path->empty() ? "" : "/" + *path);
+  req.sysroot = ctx.proc.sysroot;
+  // execveat(2), fs/exec.c alloc_bprm: AT_EXECFN names the file through
+  // /dev/fd when it is reached relative to a descriptor; that name is gone
+  // after the exec when the fd is close-on-exec, so a #! script (whose
+  // interpreter would open it) fails with ENOENT.
+  req.execfn = *path;
+  if (dirfd != AT_FDCWD && (path->empty() || (*path)[0] != '/')) {
+    req.execfn = "/dev/fd/" + std::to_string(dirfd) + (path->empty() ? "" : "/" + *path);
+    int fdflags = fcntl(dirfd, F_GETFD);
+    req.path_inaccessible = fdflags >= 0 && (fdflags & FD_CLOEXEC);
+  }
   ElfOr<PreparedExec> prepared = prepare_exec(std::move(req));
   if (!prepared.ok()) return -prepared.error().linux_errno;
-  prepared->request.path = execfn;
+  // fs/exec.c de_thread: the other threads go; a thread other than the
+  // leader hands the new program to the leader's host thread.
+  if (!de_thread(ctx.proc, ctx.thread, prepared.value())) {
+    ctx.outcome = Outcome::kThreadGone;
+    return 0;
+  }
   if (auto r = commit_exec(ctx.proc, ctx.thread, prepared.value()); !r.ok()) {
     // Past the point of no return: fs/exec.c kills the task with SIGSEGV.
     die_by_signal(SIGSEGV);

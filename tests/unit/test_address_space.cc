@@ -131,6 +131,72 @@ TEST(AddressSpace, FileMergeNeedsContiguousOffsets) {
   EXPECT_EQ(ruler(as), "|aabbb.......|");
 }
 
+// File VMAs: a split keeps max_prot and shifts file_offset; merging needs
+// the same file (dev, ino), the same max_prot and continuing offsets.
+TEST(AddressSpace, FileVmaSplitAndMergeKeepMaxProtAndOffset) {
+  AddressSpace as;
+  Vma f = anon(0, 6);
+  f.backing = Vma::kFile;
+  f.flags = MAP_SHARED;
+  f.prot = PROT_READ;
+  f.max_prot = PROT_READ | PROT_EXEC;  // O_RDONLY fd: no write ever
+  f.file_dev = 7;
+  f.file_ino = 42;
+  f.file_offset = 0x100000;
+  ASSERT_TRUE(as.insert(f).ok());
+  // mprotect of part splits; every piece keeps max_prot; write is EACCES.
+  EXPECT_EQ(as.protect(pg(1), pg(3), PROT_READ | PROT_WRITE).error(), EACCES);
+  ASSERT_TRUE(as.protect(pg(2), pg(3), PROT_NONE).ok());
+  EXPECT_EQ(ruler(as), "|aabccc......|");
+  for (const Vma& v : as) {
+    EXPECT_EQ(v.max_prot, PROT_READ | PROT_EXEC);
+    EXPECT_EQ(v.file_offset, 0x100000 + (v.start - pg(0)));
+    EXPECT_EQ(v.file_ino, 42u);
+  }
+  EXPECT_EQ(as.protect(pg(4), pg(5), PROT_WRITE).error(), EACCES);
+  // munmap of a middle page splits; the tail's offset follows its start.
+  auto gone = as.remove(pg(4), pg(5));
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].file_offset, 0x104000u);
+  EXPECT_EQ(as.find(pg(5))->file_offset, 0x105000u);
+  EXPECT_EQ(as.find(pg(5))->max_prot, PROT_READ | PROT_EXEC);
+  // Protecting the split pieces back merges them again.
+  ASSERT_TRUE(as.protect(pg(2), pg(3), PROT_READ).ok());
+  EXPECT_EQ(ruler(as), "|aaaa.b......|");
+  // Putting the page back with the same file and offset merges all.
+  Vma back = f.clipped(pg(4), pg(5));
+  ASSERT_TRUE(as.insert(back).ok());
+  EXPECT_EQ(ruler(as), "|aaaaaa......|");
+  // Another file, another max_prot, or a gap in the file: no merge.
+  Vma other = f.clipped(pg(0), pg(1));
+  other.start = pg(6);
+  other.end = pg(7);
+  other.phys = pg(6);
+  other.file_offset = 0x106000;
+  other.file_ino = 43;
+  ASSERT_TRUE(as.insert(other).ok());
+  Vma wider = other;
+  wider.start = pg(7);
+  wider.end = pg(8);
+  wider.phys = pg(7);
+  wider.file_offset = 0x107000;
+  wider.file_ino = 43;
+  wider.max_prot = kProtRWX;
+  ASSERT_TRUE(as.insert(wider).ok());
+  EXPECT_EQ(ruler(as), "|aaaaaabc....|");
+  // Shared anonymous VMAs (each its own memfd) merge only within one.
+  Vma s1 = anon(9, 1);
+  s1.backing = Vma::kSharedAnon;
+  s1.file_ino = 100;
+  Vma s2 = anon(10, 1);
+  s2.backing = Vma::kSharedAnon;
+  s2.file_ino = 101;
+  s2.file_offset = pg(1);
+  ASSERT_TRUE(as.insert(s1).ok());
+  ASSERT_TRUE(as.insert(s2).ok());
+  EXPECT_EQ(ruler(as), "|aaaaaabc.de.|");
+}
+
 TEST(AddressSpace, RemoveSplitsAtEdges) {
   AddressSpace as;
   ASSERT_TRUE(as.insert(anon(0, 10)).ok());

@@ -439,9 +439,93 @@ TEST_F(MemoryManagerTest, PrivateFileMapping) {
   char f;
   ASSERT_EQ(pread(fd, &f, 1, 0), 1);
   EXPECT_EQ(f, 'f');
-  // Shared file mappings are not implemented yet.
-  EXPECT_EQ(mm_->mmap(0, P, PROT_READ, MAP_SHARED, fd, 0).error(), ENODEV);
+  // Pages wholly past the end of the file cannot be read (SIGBUS in the
+  // guest, EFAULT for a copy).
+  EXPECT_EQ(mm_->copy_in(buf, r.value() + P, 1).error(), EFAULT);
   close(fd);
+  check_consistent();
+}
+
+// Shared file mappings are host overlays: coherent with pwrite both ways;
+// max_prot follows the fd; it survives split, mremap and merge; munmap
+// leaves the run anonymous (zero) again.
+TEST_F(MemoryManagerTest, SharedFileOverlay) {
+  char tmpl[] = "/tmp/elfuse_mm_XXXXXX";
+  int rw = mkstemp(tmpl);
+  ASSERT_GE(rw, 0);
+  std::string data(8 * P, 'a');
+  for (int i = 0; i < 8; i++) data[i * P] = static_cast<char>('0' + i);
+  ASSERT_EQ(write(rw, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  int ro = open(tmpl, O_RDONLY);
+  ASSERT_GE(ro, 0);
+  unlink(tmpl);
+  EXPECT_EQ(mm_->mmap(0, P, RW, MAP_SHARED, ro, 0).error(), EACCES);
+  auto r = mm_->mmap(0, 8 * P, PROT_READ, MAP_SHARED, ro, 0);
+  ASSERT_TRUE(r.ok()) << r.error();
+  const uint64_t a = r.value();
+  const Vma* v = mm_->vmas().find(a);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->backing, Vma::kFile);
+  EXPECT_EQ(v->max_prot & PROT_WRITE, 0);
+  ASSERT_EQ(pwrite(rw, "X", 1, 3 * P), 1);
+  char c = 0;
+  ASSERT_TRUE(mm_->copy_in(&c, a + 3 * P, 1).ok());
+  EXPECT_EQ(c, 'X');
+  EXPECT_EQ(mm_->mprotect(a, 8 * P, RW).error(), EACCES);
+  ASSERT_TRUE(mm_->munmap(a + 2 * P, P).ok());
+  EXPECT_EQ(mm_->mprotect(a + 3 * P, P, RW).error(), EACCES);
+  auto m = mm_->mremap(a + 3 * P, 5 * P, 6 * P, MREMAP_MAYMOVE, 0);
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(mm_->mprotect(m.value(), 6 * P, RW).error(), EACCES);
+  ASSERT_TRUE(mm_->copy_in(&c, m.value(), 1).ok());
+  EXPECT_EQ(c, 'X');
+  ASSERT_TRUE(mm_->copy_in(&c, m.value() + 4 * P, 1).ok());
+  EXPECT_EQ(c, '7');
+  // The sixth page lies wholly past the end of the file: EFAULT, not a
+  // SIGBUS in the test.
+  EXPECT_EQ(mm_->copy_in(&c, m.value() + 5 * P, 1).error(), EFAULT);
+  auto bus = mm_->find_sigbus_page(~0ull);
+  ASSERT_TRUE(bus.has_value());
+  EXPECT_EQ(*bus, m.value() + 5 * P);
+  check_consistent();
+  // A writable shared mapping of the O_RDWR fd: stores reach the file.
+  auto w = mm_->mmap(0, 2 * P, PROT_READ, MAP_SHARED, rw, 0);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(mm_->copy_out(w.value(), "Y", 1).error(), EFAULT);
+  ASSERT_TRUE(mm_->mprotect(w.value(), 2 * P, RW).ok());
+  ASSERT_TRUE(mm_->copy_out(w.value() + P, "Y", 1).ok());
+  ASSERT_EQ(pread(rw, &c, 1, P), 1);
+  EXPECT_EQ(c, 'Y');
+  EXPECT_TRUE(mm_->msync(w.value(), 2 * P, MS_SYNC).ok());
+  EXPECT_EQ(mm_->msync(w.value() + 1, P, MS_SYNC).error(), EINVAL);
+  EXPECT_EQ(mm_->msync(w.value(), P, MS_SYNC | MS_ASYNC).error(), EINVAL);
+  // munmap: the run is anonymous again; a new mapping reusing it is zero.
+  const uint64_t pa = mm_->vmas().find(w.value())->phys;
+  ASSERT_TRUE(mm_->munmap(w.value(), 2 * P).ok());
+  EXPECT_EQ(mm_->host_phys(pa)[P], 0);
+  ASSERT_TRUE(mm_->mprotect(a, P, PROT_NONE).ok());
+  ASSERT_TRUE(mm_->mprotect(a, P, PROT_READ).ok());
+  check_consistent();
+  close(ro);
+  close(rw);
+}
+
+// Shared anonymous memory is a host memfd over the run: its data survives
+// MADV_DONTNEED and it is not mergeable with another shared mapping.
+TEST_F(MemoryManagerTest, SharedAnonOverlay) {
+  uint64_t a = map_anon(2 * P, RW, 0, MAP_SHARED | MAP_ANONYMOUS);
+  const Vma* v = mm_->vmas().find(a);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->backing, Vma::kSharedAnon);
+  EXPECT_NE(v->file_ino, 0u);
+  ASSERT_TRUE(mm_->copy_out(a + P, "z", 1).ok());
+  ASSERT_TRUE(mm_->madvise(a, 2 * P, MADV_DONTNEED).ok());
+  char c = 0;
+  ASSERT_TRUE(mm_->copy_in(&c, a + P, 1).ok());
+  EXPECT_EQ(c, 'z');
+  ASSERT_TRUE(mm_->madvise(a, 2 * P, MADV_REMOVE).ok());
+  ASSERT_TRUE(mm_->copy_in(&c, a + P, 1).ok());
+  EXPECT_EQ(c, 0);
   check_consistent();
 }
 

@@ -1,0 +1,205 @@
+#include "fs/sysroot.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "base/private_fd.h"
+
+namespace elfuse {
+namespace {
+
+// include/linux/fcntl.h VALID_OPEN_FLAGS and O_PATH_FLAGS: what
+// build_open_how() (fs/open.c) keeps of an openat(2) flags word. openat2
+// rejects anything else with EINVAL where openat ignores it, so the guest's
+// flags are reduced the same way first.
+constexpr uint64_t kValidOpenFlags = O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_NOCTTY |
+                                     O_TRUNC | O_APPEND | O_NDELAY | O_NONBLOCK | O_SYNC | O_DSYNC |
+                                     FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW |
+                                     O_NOATIME | O_CLOEXEC | O_PATH | O_TMPFILE;
+constexpr uint64_t kOPathFlags = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
+
+// Magic links (/proc/self/root, /proc/self/cwd, /proc/<pid>/fd/N) are
+// jumps, not names: followed, they would land anywhere on the host. Scoped
+// lookups refuse them today anyway (fs/namei.c nd_jump_link: EXDEV for
+// LOOKUP_IS_SCOPED), and openat2(2) asks callers who rely on that to say
+// RESOLVE_NO_MAGICLINKS explicitly, which makes the answer ELOOP.
+constexpr uint64_t kInRoot = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+
+long openat2_retry(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+  open_how how{};
+  how.flags = flags;
+  how.mode = mode;
+  how.resolve = resolve;
+  // openat2(2): EAGAIN when a concurrent rename or mount made the scoped
+  // `..` check unsure; the kernel asks the caller to retry.
+  for (int i = 0;; i++) {
+    long r = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (r >= 0 || errno != EAGAIN || i == 16) return r;
+  }
+}
+
+bool read_fd_link(int fd, std::string* out) {
+  char buf[PATH_MAX];
+  std::string link = proc_fd_path(fd);
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+  if (n < 0 || n >= static_cast<ssize_t>(sizeof buf)) return false;
+  out->assign(buf, static_cast<size_t>(n));
+  return true;
+}
+
+}  // namespace
+
+std::string proc_fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+Result<std::shared_ptr<Sysroot>> Sysroot::open(const std::string& dir) {
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (!real) return Errno{errno};
+  std::string prefix = real;
+  free(real);
+  int fd = ::open(prefix.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno{errno};
+  fd = move_to_private_fd(fd);
+  if (fd < 0) return Errno{errno};
+  if (prefix == "/") prefix.clear();  // a root of "/" needs no prefix to strip
+  return std::shared_ptr<Sysroot>(new Sysroot(UniqueFd(fd), prefix));
+}
+
+std::optional<std::string> Sysroot::guest_path(const std::string& host) const {
+  if (host.empty() || host[0] != '/') return std::nullopt;
+  if (prefix_.empty()) return host;
+  if (host.compare(0, prefix_.size(), prefix_) != 0) return std::nullopt;
+  if (host.size() == prefix_.size()) return std::string("/");
+  if (host[prefix_.size()] != '/') return std::nullopt;
+  return host.substr(prefix_.size());
+}
+
+Result<void> Sysroot::check_dirfd(int dirfd) const {
+  std::string target;
+  if (!read_fd_link(dirfd, &target)) return Errno{EBADF};
+  // pipe:[...], socket:[...], anon_inode:...: not directories; the host's
+  // lookup answers ENOTDIR, as Linux would.
+  if (target.empty() || target[0] != '/') return Ok();
+  if (guest_path(target)) return Ok();
+  struct stat st;
+  if (::fstat(dirfd, &st) == 0 && !S_ISDIR(st.st_mode)) return Ok();
+  return Errno{EXDEV};
+}
+
+Result<std::string> Sysroot::guest_base(int dirfd) const {
+  std::string host;
+  if (dirfd == AT_FDCWD) {
+    char buf[PATH_MAX];
+    if (!::getcwd(buf, sizeof buf)) return Errno{errno};
+    host = buf;
+  } else if (!read_fd_link(dirfd, &host)) {
+    return Errno{EBADF};
+  }
+  std::optional<std::string> g = guest_path(host);
+  if (!g) return Errno{EXDEV};
+  return *g;
+}
+
+Result<std::string> Sysroot::guest_cwd() const {
+  char buf[PATH_MAX];
+  if (!::getcwd(buf, sizeof buf)) return Errno{errno};
+  std::optional<std::string> g = guest_path(buf);
+  if (g) return *g;
+  return std::string("(unreachable)") + buf;
+}
+
+// Absolute paths: from the root fd with RESOLVE_IN_ROOT. Relative paths:
+// first from the guest's dirfd (or the cwd, which is inside the root by
+// construction) with RESOLVE_BENEATH, which gives the same answer whenever
+// the walk never leaves that directory and costs one call; a walk that
+// leaves it (`..` above it, an absolute symlink) is EXDEV there and is then
+// redone from the root as "<guest path of dirfd>/<path>", so `..` and
+// absolute symlinks mean what they mean under chroot(2).
+long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64_t mode) const {
+  if (path.empty()) {
+    errno = ENOENT;  // fs/namei.c getname_flags without LOOKUP_EMPTY
+    return -1;
+  }
+  if (path[0] == '/') return openat2_retry(root_fd(), path.c_str(), flags, mode, kInRoot);
+  if (dirfd != AT_FDCWD) {
+    if (auto c = check_dirfd(dirfd); !c) {
+      errno = c.error();
+      return -1;
+    }
+  }
+  long r = openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath);
+  if (r >= 0 || errno != EXDEV) return r;
+  Result<std::string> base = guest_base(dirfd);
+  if (!base) {
+    errno = base.error();
+    return -1;
+  }
+  std::string full = *base == "/" ? "/" + path : *base + "/" + path;
+  if (full.size() >= PATH_MAX) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return openat2_retry(root_fd(), full.c_str(), flags, mode, kInRoot);
+}
+
+Result<int> Sysroot::open(int dirfd, const std::string& path, int flags, unsigned mode) const {
+  // fs/open.c build_open_how.
+  uint64_t f = static_cast<uint32_t>(flags) & kValidOpenFlags;
+  if (f & O_PATH) f &= kOPathFlags;
+  uint64_t m = (f & O_CREAT) || (f & O_TMPFILE) == O_TMPFILE ? (mode & 07777) : 0;
+  f |= O_LARGEFILE;  // force_o_largefile() on 64-bit
+  if (f & O_PATH) f &= ~static_cast<uint64_t>(O_LARGEFILE);
+  long r = resolve(dirfd, path, f, m);
+  if (r < 0) return Errno{errno};
+  return static_cast<int>(r);
+}
+
+Result<UniqueFd> Sysroot::lookup(int dirfd, const std::string& path, bool follow,
+                                 bool directory) const {
+  uint64_t f = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW) | (directory ? O_DIRECTORY : 0);
+  long r = resolve(dirfd, path, f, 0);
+  if (r < 0) return Errno{errno};
+  int fd = move_to_private_fd(static_cast<int>(r));
+  if (fd < 0) return Errno{errno};
+  return UniqueFd(fd);
+}
+
+Result<Sysroot::Parent> Sysroot::parent(int dirfd, const std::string& path) const {
+  if (path.empty()) return Errno{ENOENT};
+  Parent p;
+  size_t end = path.find_last_not_of('/');
+  if (end == std::string::npos) {
+    // Only slashes: the root itself (LAST_ROOT). Every name-changing call
+    // fails on it before touching anything (EEXIST, EBUSY, EISDIR), so the
+    // host answers with its own root the way Linux would with ours.
+    p.dirfd = root_fd();
+    p.name = "/";
+    return p;
+  }
+  size_t slash = path.rfind('/', end);
+  size_t start = slash == std::string::npos ? 0 : slash + 1;
+  p.name = path.substr(start);
+  // A last component of "." or ".." is never walked by these calls
+  // (fs/namei.c filename_parentat hands back LAST_DOT/LAST_DOTDOT and the
+  // callers fail with EEXIST, EBUSY, EINVAL, ENOTEMPTY, EISDIR), so it
+  // cannot lead out of the parent.
+  if (start == 0) {
+    if (dirfd != AT_FDCWD) TRY(check_dirfd(dirfd));
+    p.dirfd = dirfd;
+    return p;
+  }
+  p.dir = TRY(lookup(dirfd, path.substr(0, start), true, true));
+  p.dirfd = p.dir.get();
+  return p;
+}
+
+}  // namespace elfuse
