@@ -5,7 +5,11 @@
 #   make deps          install missing Debian packages (as root; otherwise says what)
 #   make build         configure and build into build/
 #   make demo          run busybox under elfuse
-#   make check         deps, build, format-check, then every test (ctest)
+#   make check         deps, build, format-check, the Debian root (once), then
+#                      every test (ctest)
+#   make debian-root   build the Debian root the sysroot.debian.* tests use, if
+#                      missing (scripts/debian-root.sh; cached in $ELFUSE_CACHE,
+#                      default /var/cache/elfuse)
 #   make format        reformat the C++ sources with clang-format 14
 #   make format-check  fail if any C++ source is not formatted
 #   make bench         build, then run bench/run.sh
@@ -18,9 +22,12 @@ JOBS       ?= 2
 ELFUSE_BIN := $(BUILD_DIR)/elfuse
 BUSYBOX    := /bin/busybox
 
-# Debian packages the build, the tests and the demo need.
+# Debian packages the build, the tests and the demo need. gawk and python3 are
+# run by the real.* tests (tests/real/cases.txt; python3's sqlite3 module is in
+# libpython3.11-stdlib, which python3 pulls in), debootstrap builds the Debian
+# root of the sysroot.debian.* tests.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
-                busybox-static musl-tools manpages-dev python3
+                busybox-static musl-tools manpages-dev python3 gawk debootstrap
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
@@ -31,7 +38,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check format format-check bench clean
+.PHONY: all deps build demo check debian-root format format-check bench clean
 
 all: build
 
@@ -66,7 +73,16 @@ demo: deps build
 # ctest runs last so that its summary is the end of the output.
 check: deps build
 	@$(MAKE) format-check
+	@$(MAKE) debian-root
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+# Built once, then reused. A failure (not root, no network) does not fail the
+# check: the sysroot.debian.* tests then skip, saying why.
+debian-root:
+	@if scripts/debian-root.sh --check; then exit 0; fi; \
+	echo "make: building the Debian root for the sysroot.debian.* tests (once): $$(scripts/debian-root.sh --path)"; \
+	scripts/debian-root.sh >/dev/null || \
+	  echo "make: no Debian root; the sysroot.debian.* tests will be skipped"
 
 format:
 	@test -n "$(CLANG_FORMAT)" || { echo "clang-format 14 not found (make deps)" >&2; exit 1; }

@@ -161,10 +161,16 @@ FdRules setup_fd_floor() {
   rules.nofile_soft = lim.rlim_cur;
   rules.nofile_hard = lim.rlim_max;
   uint64_t hard = lim.rlim_max;
-  uint64_t floor = hard >= 65536 + 256 ? 65536 : (hard > 256 ? hard - 128 : 128);
+  // Room above the floor: a vCPU descriptor per guest thread (up to
+  // SHIM_MAX_VCPUS = 1024) plus elfuse's others.
+  constexpr uint64_t kPrivate = 1024 + 128;
+  uint64_t floor = hard >= 65536 + kPrivate ? 65536
+                   : hard > 2 * kPrivate    ? hard - kPrivate
+                   : hard > 256             ? hard - 128
+                                            : 128;
   rules.floor = static_cast<int>(floor);
   rlimit raised = lim;
-  raised.rlim_cur = std::min<uint64_t>(hard, floor + 256);
+  raised.rlim_cur = std::min<uint64_t>(hard, floor + kPrivate);
   setrlimit(RLIMIT_NOFILE, &raised);
   set_private_fd_floor(rules.floor);
   return rules;

@@ -3,12 +3,15 @@
 # status agree. The host kernel is the oracle.
 #
 # usage: compare.sh [OPTIONS] ELFUSE PROGRAM [ARGS...]
+#        compare.sh [OPTIONS] --case FILE NAME ELFUSE
+#                   (no PROGRAM: the first word of the case line is the program)
 #
 # Options:
 #   --stdin FILE        feed FILE to both runs (default: /dev/null)
 #   --args-file FILE    append the arguments written in FILE (shell word syntax)
 #   --case FILE NAME    append the arguments of line NAME of FILE
-#                       (a line is: NAME  WORDS..., in shell word syntax; # comments)
+#                       (a line is: NAME  WORDS..., in shell word syntax; # comments;
+#                       $CASE_DIR in the words is the directory FILE is in)
 #   --ignore-stderr     do not compare stderr (for programs whose messages
 #                       legitimately differ, e.g. ones that name the interpreter)
 #   --filter SED_EXPR   apply `sed -E SED_EXPR` to stdout and stderr of both runs
@@ -60,7 +63,7 @@ while [[ $# -gt 0 ]]; do
       [[ -r $2 ]] || die "no case file $2"
       line=$(awk -v n="$3" '$1 == n { sub(/^[[:space:]]*[^[:space:]]+[[:space:]]*/, ""); print; found=1; exit }
                             END { exit !found }' "$2") || die "no case '$3' in $2"
-      add_words "$line"
+      CASE_DIR=$(dirname "$(realpath "$2")") add_words "$line"
       shift 3
       ;;
     --ignore-stderr)
@@ -84,6 +87,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+if [[ $# -eq 1 && ${#extra_args[@]} -gt 0 ]]; then
+  # --case FILE NAME ELFUSE: the case line names the program.
+  set -- "$1" "${extra_args[@]}"
+  extra_args=()
+fi
 [[ $# -ge 2 ]] || die "usage: compare.sh [OPTIONS] ELFUSE PROGRAM [ARGS...]"
 elfuse=${ELFUSE:-$1}
 shift

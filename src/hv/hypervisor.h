@@ -124,6 +124,12 @@ class Vm {
   // Makes every vCPU drop cached translations of guest-physical
   // [pa, pa + len) (see docs/internals.md, "Shadow paging").
   virtual void invalidate(uint64_t pa, uint64_t len, bool contents_dead) = 0;
+  // Bracket a host mprotect round trip on guest memory done outside
+  // invalidate() (a private file overlay): while one is in progress, a guest
+  // access on another vCPU that KVM_RUN fails with EFAULT is run again
+  // instead of becoming the guest's SIGSEGV.
+  virtual void reprotect_begin() = 0;
+  virtual void reprotect_end() = 0;
   // Makes guest-physical [0, end) guest memory (more KVM memslots over the
   // reservation). Registered memory stays registered.
   virtual Result<void> register_memory(uint64_t end) = 0;

@@ -19,6 +19,7 @@
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
 #include "kernel/process.h"
+#include "kernel/procfs.h"
 #include "kernel/signal.h"
 #include "loader/load.h"
 #include "mm/layout.h"
@@ -210,6 +211,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   lo.randomize_va_space = va_space;
   lo.random = random_u64;
   lo.exe_path = prepared.exe_path;
+  lo.path_of_fd = [&proc](int fd) { return guest_file_path(proc, fd); };
   InterpOpener open_interp = [&proc](const std::string& interp) -> ElfOr<UniqueFd> {
     // PT_INTERP is opened like any exec path (fs/binfmt_elf.c open_exec):
     // inside the root under --sysroot.
@@ -245,6 +247,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
 
   thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
   proc.exe_path = prepared.exe_path;
+  //XX proc.exec_layout = exec_layout_of(prog.value(), stack, proc.mm().layout().brk_start);
   // fs/exec.c __set_task_comm: the task name is the file's base name.
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);

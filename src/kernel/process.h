@@ -54,6 +54,15 @@ class Thread {
 
 struct PreparedExec;
 
+// What the kernel keeps in mm_struct about the image exec built, for
+// /proc/self/{stat,statm,status,cmdline,environ,auxv} (src/kernel/procfs.h).
+struct ExecLayout {
+  uint64_t start_code = 0, end_code = 0, start_data = 0, end_data = 0;
+  uint64_t start_brk = 0, start_stack = 0;
+  uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+  std::vector<uint8_t> saved_auxv;  // mm->saved_auxv: the pairs, AT_NULL included
+};
+
 class Process;
 class Sysroot;
 
@@ -65,6 +74,8 @@ class ProcessShadowSync final : public ShadowSync {
   void narrowed(uint64_t pa, uint64_t len) override;
   void freed(uint64_t pa, uint64_t len) override;
   bool extend(uint64_t old_end, uint64_t new_end) override;
+  void reprotect_begin() override;
+  void reprotect_end() override;
 
  private:
   Process& proc_;
@@ -87,6 +98,7 @@ class Process {
   FdRules fds;
   std::array<GuestSigaction, 64> sigactions{};  // index sig-1
   std::string exe_path;                         // absolute host path of the running program
+  ExecLayout exec_layout;                       // set by commit_exec
   std::vector<std::unique_ptr<Thread>> threads;
   int personality = 0;
   // Shown in uname(2) and AT_* values.
@@ -119,6 +131,12 @@ inline void ProcessShadowSync::narrowed(uint64_t pa, uint64_t len) {
 }
 inline void ProcessShadowSync::freed(uint64_t pa, uint64_t len) {
   proc_.vm->invalidate(pa, len, true);
+}
+inline void ProcessShadowSync::reprotect_begin() {
+  proc_.vm->reprotect_begin();
+}
+inline void ProcessShadowSync::reprotect_end() {
+  proc_.vm->reprotect_end();
 }
 inline bool ProcessShadowSync::extend(uint64_t, uint64_t new_end) {
   return proc_.vm->register_memory(new_end).ok();

@@ -3,11 +3,13 @@
 #include <elf.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "base/checked.h"
 #include "mm/memory_manager.h"
@@ -47,11 +49,16 @@ struct Mapper {
   const FdReader& file;
   const std::string& name;
   uint64_t bias;
+  uint64_t dev = 0, ino = 0;  // the file's identity, for /proc/self/maps
 };
 
-ElfOr<bool> map_range(Mapper& m, uint64_t start, uint64_t end, const std::string& name) {
+// file_off: the offset in the file of `start`, or nullopt for zero pages.
+ElfOr<bool> map_range(Mapper& m, uint64_t start, uint64_t end, const std::string& name,
+                      std::optional<uint64_t> file_off = std::nullopt) {
   if (start >= end) return true;
-  auto r = m.mm.map_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, name);
+  MemoryManager::FileId id{m.dev, m.ino, file_off.value_or(0)};
+  auto r = m.mm.map_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, name, 0,
+                               file_off && m.ino ? &id : nullptr);
   if (!r.ok()) return mm_error(r.error(), "mapping [" + hex(start) + ", " + hex(end) + ")");
   return true;
 }
@@ -113,7 +120,8 @@ ElfOr<bool> load_segment(Mapper& m, const ElfSegment& seg, uint64_t& mapped_end)
   // Writable while filling; a page shared with the previous segment is
   // already mapped and only needs its protection lifted.
   TRY_ELF(protect(m, ps, std::min(map_start, pe), PROT_READ | PROT_WRITE));
-  TRY_ELF(map_range(m, map_start, std::max(map_start, file_pe), m.name));
+  TRY_ELF(map_range(m, map_start, std::max(map_start, file_pe), m.name,
+                    seg.offset - page_off + (map_start - ps)));
   TRY_ELF(map_range(m, std::max(map_start, file_pe), pe, ""));
 
   if (seg.filesz > 0) {
@@ -155,6 +163,11 @@ ElfOr<LoadedObject> map_object(MemoryManager& mm, const FdReader& file, ElfImage
   obj.start = page_round_down(image.lowest_vaddr + bias);
   obj.end = image.highest_vaddr + bias;
   Mapper m{mm, file, name, bias};
+  struct stat st {};
+  if (::fstat(file.fd(), &st) == 0) {
+    m.dev = st.st_dev;
+    m.ino = st.st_ino;
+  }
   uint64_t mapped_end = 0;
   for (const ElfSegment& seg : image.loads) TRY_ELF(load_segment(m, seg, mapped_end));
   if (obj.entry >= mm.layout().task_size)  // BAD_ADDR(e_entry): EINVAL
@@ -291,7 +304,8 @@ ElfOr<LoadedProgram> load_program(MemoryManager& mm, int fd, const LoadOptions& 
     uint64_t ibias = 0;
     if (interp->type == ET_DYN) ibias = TRY_ELF(mmap_region_bias(mm, *interp));
     TRY_ELF(require_free(mm, *interp, ibias));
-    auto loaded = map_object(mm, *interp_file, std::move(*interp), ibias, *e.interp);
+    std::string iname = options.path_of_fd ? options.path_of_fd(interp_fd.get()) : *e.interp;
+    auto loaded = map_object(mm, *interp_file, std::move(*interp), ibias, iname);
     if (!loaded.ok()) return interp_error(*e.interp, loaded.error());
     prog.interp = std::move(loaded).value();
   }

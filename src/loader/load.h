@@ -34,6 +34,9 @@ struct LoadOptions {
   // Name of the program's VMAs in /proc/self/maps (the file-backed part of
   // each segment); the interpreter's are named by its PT_INTERP path.
   std::string exe_path;
+  // The name of the interpreter's VMAs given its open fd (the kernel shows
+  // the file's path, not the PT_INTERP string); unset: the PT_INTERP path.
+  std::function<std::string(int fd)> path_of_fd;
 };
 
 // Opens the interpreter named by PT_INTERP (the caller resolves it, e.g.

@@ -188,8 +188,10 @@ void MemoryManager::invalidate_live(const Vma& piece) {
   // host never allows more than the guest does (a read-only file overlay
   // must not become writable, even for a moment).
   const int hp = host_prot(piece.prot);
+  if (sync_) sync_->reprotect_begin();  // other vCPUs retry an EFAULT meanwhile
   ::mprotect(h, piece.len(), PROT_NONE);
   ::mprotect(h, piece.len(), hp);
+  if (sync_) sync_->reprotect_end();
 }
 
 Result<void> MemoryManager::move_overlay(const Vma& piece, uint64_t new_pa, uint64_t new_len) {
@@ -475,7 +477,8 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
 }
 
 Result<void> MemoryManager::map_fixed_anon(uint64_t addr, uint64_t len, int prot,
-                                           const std::string& name, int extra_flags) {
+                                           const std::string& name, int extra_flags,
+                                           const FileId* file) {
   std::lock_guard lock(mu_);
   if (!page_aligned(addr) || len == 0) return Errno{EINVAL};
   auto rounded = page_round_up(len);
@@ -487,6 +490,11 @@ Result<void> MemoryManager::map_fixed_anon(uint64_t addr, uint64_t len, int prot
   m.prot = prot;
   m.flags = MAP_PRIVATE | (extra_flags & (MAP_GROWSDOWN | MAP_NORESERVE));
   m.name = name;
+  if (file) {
+    m.file_dev = file->dev;
+    m.file_ino = file->ino;
+    m.file_offset = file->offset;
+  }
   if (name == "[heap]") m.where = PhysAllocator::Placement::kLow;
   TRY(install(m, /*replace=*/true));
   return Ok();

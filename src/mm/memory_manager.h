@@ -36,6 +36,11 @@ class ShadowSync {
   // Guest-physical [old_end, new_end) is about to be used: make it guest
   // memory (register it with the VM). false: it cannot be had.
   virtual bool extend(uint64_t old_end, uint64_t new_end) { return false; }
+  // Around a host mprotect round trip on a live run (a notifier that keeps
+  // the contents): other threads' vCPUs retry a store or load that fails in
+  // its window (src/hv/hypervisor.h Vm::reprotect_begin).
+  virtual void reprotect_begin() {}
+  virtual void reprotect_end() {}
 };
 
 struct Layout {
@@ -91,13 +96,27 @@ class MemoryManager {
   // ---- for the loader and the run loop ----
   // Map [addr, addr+len) anonymous private at a fixed address with prot,
   // max_prot = PROT_READ|WRITE|EXEC, named (e.g. "[stack]", "[heap]", "").
+  // file: for /proc/self/maps, the file the contents were copied from (the
+  // loader's ELF segments): its st_dev, st_ino and the offset of addr.
+  struct FileId {
+    uint64_t dev = 0, ino = 0, offset = 0;
+  };
   Result<void> map_fixed_anon(uint64_t addr, uint64_t len, int prot, const std::string& name,
-                              int extra_flags = 0);
+                              int extra_flags = 0, const FileId* file = nullptr);
   // Host pointer for guest-physical address pa (no checks).
   uint8_t* host_phys(uint64_t pa) const { return reservation_ + pa; }
   uint64_t cr3() const { return page_tables_.root(); }
   PageTables& page_tables() { return page_tables_; }
   const AddressSpace& vmas() const { return as_; }
+  // A copy of every VMA, taken under the lock (for /proc/self/maps while
+  // other threads map and unmap).
+  std::vector<Vma> snapshot() const {
+    std::lock_guard lock(mu_);
+    std::vector<Vma> out;
+    out.reserve(as_.size());
+    for (const Vma& v : as_) out.push_back(v);
+    return out;
+  }
   Layout& layout() { return layout_; }
   // fork (src/kernel/fork.cc): held across the host fork, so that no other
   // thread is half-way through a change the child would copy; the child

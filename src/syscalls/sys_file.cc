@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 
@@ -158,6 +159,11 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
   int f = arg_int(flags);
+  // The guest's own /proc/<pid>/{maps,stat,...}: generated (kernel/procfs.h).
+  if (auto own = open_own_proc_file(ctx.proc, ctx.thread, *path, f)) {
+    if (!*own) return -own->error();
+    return new_fd_result(ctx.proc, **own);
+  }
   // With O_NOFOLLOW the exe link itself is opened (ELOOP), like Linux.
   std::string host = (f & O_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
   if (ctx.proc.sysroot) {

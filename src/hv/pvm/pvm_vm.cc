@@ -237,10 +237,21 @@ void PvmVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
   // The PROT_READ window makes a concurrent guest store to these frames on
   // another vCPU fail KVM_RUN with EFAULT (shared/pvm/README.md 7.3): the
   // generation tells PvmVcpu::run to retry it.
-  roundtrip_gen_.fetch_add(1, std::memory_order_seq_cst);
+  reprotect_begin();
   mprotect(host, len, PROT_READ);
   mprotect(host, len, PROT_READ | PROT_WRITE);
+  reprotect_end();
+}
+
+// A KVM_RUN that failed with EFAULT is retried when a round trip is in
+// progress, or began or ended while it ran (the generation moved).
+void PvmVm::reprotect_begin() {
+  roundtrips_active_.fetch_add(1, std::memory_order_seq_cst);
   roundtrip_gen_.fetch_add(1, std::memory_order_seq_cst);
+}
+void PvmVm::reprotect_end() {
+  roundtrip_gen_.fetch_add(1, std::memory_order_seq_cst);
+  roundtrips_active_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 // ---------------------------------------------------------------- vCPU
@@ -435,8 +446,10 @@ VcpuExit PvmVcpu::run() {
     // store was legal; run it again. The sync regs hold the state KVM_RUN
     // stopped at, so nothing is lost.
     if (r < 0 && err == EFAULT &&
-        ((gen & 1) || vm_.roundtrip_gen_.load(std::memory_order_seq_cst) != gen))
+        (vm_.roundtrips_active_.load(std::memory_order_seq_cst) > 0 ||
+         vm_.roundtrip_gen_.load(std::memory_order_seq_cst) != gen)) {
       continue;
+    }
     break;
   }
   if (r < 0) {

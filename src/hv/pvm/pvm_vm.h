@@ -74,6 +74,8 @@ class PvmVm final : public Vm {
   Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) override;
   void release_vcpu(std::unique_ptr<Vcpu> vcpu) override;
   void invalidate(uint64_t pa, uint64_t len, bool contents_dead) override;
+  void reprotect_begin() override;
+  void reprotect_end() override;
   uint64_t task_size() const override;
   Result<void> register_memory(uint64_t end) override;
   uint64_t registered_memory() const override { return registered_; }
@@ -85,9 +87,10 @@ class PvmVm final : public Vm {
  private:
   friend class PvmVcpu;
   Result<std::unique_ptr<PvmVcpu>> new_vcpu();
-  // Odd while an mprotect round trip (invalidate) is in progress; bumped at
-  // its start and its end. A KVM_RUN that fails with EFAULT while it
-  // changed is retried (PvmVcpu::run).
+  // mprotect round trips (invalidate, reprotect_begin/end) in progress, and
+  // a generation bumped at each start and end. A KVM_RUN that fails with
+  // EFAULT while one overlapped it is retried (PvmVcpu::run).
+  std::atomic<int> roundtrips_active_{0};
   std::atomic<uint64_t> roundtrip_gen_{0};
   // new_vcpu, release_vcpu: threads are created and end concurrently.
   std::mutex vcpu_mu_;

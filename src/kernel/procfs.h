@@ -1,0 +1,54 @@
+// The guest's own /proc entries. Guest pid = host pid, so /proc/<pid> on the
+// host describes elfuse itself (its mappings, its argv, its exe); for the
+// files that describe a process's memory or image, elfuse generates the text
+// the kernel would print for the guest and hands the guest a host memfd
+// holding it. Everything else under /proc is the host's.
+// docs/internals.md, "/proc", has the details and the limits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "kernel/process.h"
+
+namespace elfuse {
+
+struct LoadedProgram;
+struct MappedStack;
+
+// mm->start_code ... env_end and saved_auxv as fs/binfmt_elf.c
+// load_elf_binary and create_elf_tables leave them.
+ExecLayout exec_layout_of(const LoadedProgram& prog, const MappedStack& stack, uint64_t start_brk);
+
+// The path of an open host fd as the guest names it (inside the root under
+// --sysroot), e.g. the interpreter's VMAs in /proc/self/maps.
+std::string guest_file_path(const Process& proc, int fd);
+
+// The files elfuse generates, under /proc/self, /proc/thread-self,
+// /proc/<own pid> and /proc/<own pid>/task/<own tid>.
+enum class OwnProcFile { kMaps, kSmaps, kCmdline, kEnviron, kAuxv, kStat, kStatm, kStatus };
+
+struct OwnProcTarget {
+  OwnProcFile file;
+  int tid;            // the task the name designates (the pid for process-level names)
+  bool thread_level;  // /proc/thread-self/X or /proc/<pid>/task/<tid>/X
+};
+
+// nullopt unless `path` (absolute, as the guest wrote it) names one of them.
+std::optional<OwnProcTarget> parse_own_proc_path(const Process& proc, const Thread& caller,
+                                                 const std::string& path);
+
+// The text of the file, as the kernel prints it for the guest.
+std::string own_proc_content(Process& proc, const Thread& caller, const OwnProcTarget& t);
+
+// open(2) of a guest path: nullopt when the path is not one of the generated
+// files or the open is not a plain read (those go to the host, which gives
+// the same errors: EACCES for writing, ENOTDIR for O_DIRECTORY...);
+// otherwise the new host fd (read-only, offset 0, close-on-exec as asked)
+// or an errno.
+std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& caller,
+                                              const std::string& path, int flags);
+
+}  // namespace elfuse
