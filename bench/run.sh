@@ -24,7 +24,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 hn=$(median "${nat[@]}"); he=$(median "${elf[@]}")
 
 # Dynamic programs: median of 11 runs each, native and elfuse interleaved.
-py=$(command -v python3); ls=$(command -v ls)
+py=/usr/bin/python3; ls=/bin/ls  # Debian's, not whatever PATH finds first
 pn=(); pe=(); ln=(); le=()
 for i in $(seq 11); do
   pn+=("$(start_ns "$py" -c pass)")

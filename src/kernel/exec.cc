@@ -247,7 +247,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
 
   thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
   proc.exe_path = prepared.exe_path;
-  //XX proc.exec_layout = exec_layout_of(prog.value(), stack, proc.mm().layout().brk_start);
+  proc.exec_layout = exec_layout_of(prog.value(), stack, proc.mm().layout().brk_start);
   // fs/exec.c __set_task_comm: the task name is the file's base name.
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);

@@ -156,6 +156,15 @@ std::string hex_width(uint64_t v, int width) {
 
 std::string vma_name(const Process& proc, const Vma& v) {
   if (v.backing == Vma::kSharedAnon) return "/dev/zero (deleted)";  // shmem_zero_setup
+  if (!has_file(v)) {
+    // fs/proc/task_mmu.c get_vma_name: vma_is_initial_heap and
+    // vma_is_initial_stack, whatever made the VMA.
+    uint64_t start_brk = proc.exec_layout.start_brk, brk = proc.memory->layout().brk;
+    if (v.start <= brk && v.end >= start_brk) return "[heap]";
+    uint64_t sp = proc.exec_layout.start_stack;
+    if (v.start <= sp && v.end >= sp) return "[stack]";
+    return "";
+  }
   if (v.name.empty() || v.name[0] != '/' || !proc.sysroot || v.backing != Vma::kFile)
     return v.name;
   // An overlay's name is the host path of its fd; the guest knows it by
@@ -259,7 +268,7 @@ void show_smap(const Process& proc, const std::vector<Vma>& all, size_t i, int p
   out += kb_line("ShmemPmdMapped: ", 0);
   out += kb_line("FilePmdMapped:  ", 0);
   out += kb_line("Shared_Hugetlb: ", 0);
-  out += "Private_Hugetlb:        0 kB\n";
+  out += "Private_Hugetlb:       0 kB\n";  // width 7 in __show_smap
   out += kb_line("Swap:           ", r.swap * kPage);
   out += kb_line("SwapPss:        ", r.swap * kPage);
   out += kb_line("Locked:         ", 0);

@@ -83,8 +83,7 @@ bool handle_futex_death(MemoryManager& mm, uint64_t uaddr, int tid, bool pi, boo
     }
     if ((uval & FUTEX_TID_MASK) != static_cast<uint32_t>(tid)) return true;
     uint32_t mval = (uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if (!__atomic_compare_exchange_n(word, &uval, mval, false, __ATOMIC_SEQ_CST,
-                                     __ATOMIC_SEQ_CST))
+    if (!__atomic_compare_exchange_n(word, &uval, mval, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       continue;
     // The kernel wakes with FLAGS_SHARED; glibc waits on robust mutexes
     // with a shared futex for that reason.
@@ -157,7 +156,8 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   auto* st = new Start;
   st->proc = &proc;
   st->thread = &child;
-  st->unshare_flags = (req.flags & CLONE_FS ? 0 : CLONE_FS) | (req.flags & CLONE_FILES ? 0 : CLONE_FILES);
+  st->unshare_flags =
+      (req.flags & CLONE_FS ? 0 : CLONE_FS) | (req.flags & CLONE_FILES ? 0 : CLONE_FILES);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

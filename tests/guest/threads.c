@@ -175,8 +175,7 @@ static void test_many(void) {
     pthread_join(th[i], &r);
     joined += (intptr_t)r;
   }
-  printf("%d threads alive at once: sum %d, joined %ld\n", created, atomic_load(&many_sum),
-         joined);
+  printf("%d threads alive at once: sum %d, joined %ld\n", created, atomic_load(&many_sum), joined);
   // Once more: ended threads leave room for new ones.
   for (int round = 0; round < 3; round++) {
     static struct sum_arg args[64];

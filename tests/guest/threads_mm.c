@@ -27,9 +27,9 @@ enum Op { kRead, kWrite };
 struct Case {
   volatile char* page;
   enum Op op;
-  atomic_int started;   // the toucher touched the page at least once
-  atomic_int changed;   // the change returned
-  atomic_long after;    // touches that succeeded after `changed` was seen
+  atomic_int started;  // the toucher touched the page at least once
+  atomic_int changed;  // the change returned
+  atomic_long after;   // touches that succeeded after `changed` was seen
   atomic_int faulted;
   void* fault_addr;
   int fault_code;
@@ -90,8 +90,8 @@ static void run_case(const char* name, struct Case* c, void (*change)(struct Cas
   change(c);
   atomic_store(&c->changed, 1);
   pthread_join(th, NULL);
-  printf("%s: faulted %s, on the toucher %s, address %s, %s, touches after the change %ld\n",
-         name, c->faulted ? "yes" : "no", c->fault_tid == c->toucher_tid ? "yes" : "no",
+  printf("%s: faulted %s, on the toucher %s, address %s, %s, touches after the change %ld\n", name,
+         c->faulted ? "yes" : "no", c->fault_tid == c->toucher_tid ? "yes" : "no",
          c->fault_addr == (void*)c->page ? "exact" : "wrong", code_name(c->fault_code),
          atomic_load(&c->after));
 }
@@ -125,8 +125,8 @@ static void* storer(void* p) {
 }
 
 static void concurrent_narrowing(void) {
-  char* p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                 0);
+  char* p =
+      mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   pthread_t th;
   pthread_create(&th, NULL, storer, p);
   while (atomic_load(&stores) == 0) sched_yield();
@@ -137,8 +137,8 @@ static void concurrent_narrowing(void) {
   }
   atomic_store(&flips_done, 1);
   pthread_join(th, NULL);
-  printf("stores during 4000 narrowings and widenings: survived, errors %d, stores made: %s\n",
-         bad, atomic_load(&stores) > 0 ? "yes" : "no");
+  printf("stores during 4000 narrowings and widenings: survived, errors %d, stores made: %s\n", bad,
+         atomic_load(&stores) > 0 ? "yes" : "no");
 }
 
 // No handler: the fault of the second thread kills the whole process.
