@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <vector>
 
 #include "base/private_fd.h"
 
@@ -55,6 +58,62 @@ bool read_fd_link(int fd, std::string* out) {
   return true;
 }
 
+// /proc, /sys and /dev are the host's under any root, as if bind-mounted
+// there: an absolute guest path whose first component (after `.` and `..`
+// are taken lexically) is one of them is a host path. The process's own
+// root link (/proc/self/root, /proc/<own pid>/root) leads back into the root
+// instead. Returns the host path, or the guest path to resolve inside the
+// root (in_root), or nullopt for an ordinary path.
+struct HostMount {
+  std::string path;
+  bool in_root = false;
+};
+std::optional<HostMount> host_mount_path(const std::string& path) {
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  // Fast exit for the common case: only paths that can start with one of
+  // the three names (possibly after `.`, `..` or extra slashes).
+  size_t first = path.find_first_not_of('/');
+  if (first == std::string::npos) return std::nullopt;
+  char c = path[first];
+  if (c != 'p' && c != 's' && c != 'd' && c != '.') return std::nullopt;
+  std::vector<std::string> parts;
+  size_t p = 0;
+  while (p < path.size()) {
+    size_t slash = path.find('/', p);
+    if (slash == std::string::npos) slash = path.size();
+    std::string comp = path.substr(p, slash - p);
+    p = slash + 1;
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(std::move(comp));
+  }
+  if (parts.empty() || (parts[0] != "proc" && parts[0] != "sys" && parts[0] != "dev"))
+    return std::nullopt;
+  bool trailing = path.back() == '/';
+  HostMount m;
+  size_t from = 0;
+  if (parts[0] == "proc" && parts.size() >= 3 && parts[2] == "root" &&
+      (parts[1] == "self" || parts[1] == "thread-self" || parts[1] == std::to_string(getpid()))) {
+    m.in_root = true;
+    from = 3;
+  }
+  for (size_t i = from; i < parts.size(); i++) m.path += "/" + parts[i];
+  if (m.path.empty()) m.path = "/";
+  if (trailing && m.path != "/") m.path += '/';
+  return m;
+}
+
+bool is_host_mount(const std::string& host) {
+  for (const char* d : {"/proc", "/sys", "/dev"}) {
+    size_t n = std::strlen(d);
+    if (host.compare(0, n, d) == 0 && (host.size() == n || host[n] == '/')) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string proc_fd_path(int fd) {
@@ -77,7 +136,9 @@ Result<std::shared_ptr<Sysroot>> Sysroot::open(const std::string& dir) {
 std::optional<std::string> Sysroot::guest_path(const std::string& host) const {
   if (host.empty() || host[0] != '/') return std::nullopt;
   if (prefix_.empty()) return host;
-  if (host.compare(0, prefix_.size(), prefix_) != 0) return std::nullopt;
+  if (host.compare(0, prefix_.size(), prefix_) != 0 ||
+      (host.size() > prefix_.size() && host[prefix_.size()] != '/'))
+    return is_host_mount(host) ? std::optional<std::string>(host) : std::nullopt;
   if (host.size() == prefix_.size()) return std::string("/");
   if (host[prefix_.size()] != '/') return std::nullopt;
   return host.substr(prefix_.size());
@@ -129,14 +190,27 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
     errno = ENOENT;  // fs/namei.c getname_flags without LOOKUP_EMPTY
     return -1;
   }
-  if (path[0] == '/') return openat2_retry(root_fd(), path.c_str(), flags, mode, kInRoot);
+  if (path[0] == '/') {
+    if (std::optional<HostMount> m = host_mount_path(path)) {
+      if (m->in_root) return openat2_retry(root_fd(), m->path.c_str(), flags, mode, kInRoot);
+      // The host's /proc, /sys, /dev, magic links included (as under a
+      // chroot with them mounted).
+      return openat2_retry(AT_FDCWD, m->path.c_str(), flags, mode, 0);
+    }
+    return openat2_retry(root_fd(), path.c_str(), flags, mode, kInRoot);
+  }
   if (dirfd != AT_FDCWD) {
     if (auto c = check_dirfd(dirfd); !c) {
       errno = c.error();
       return -1;
     }
   }
-  long r = openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath);
+  // A relative name starting with proc, sys or dev may mean the host's
+  // (from the guest's "/"): then it is resolved as the absolute path.
+  const bool maybe_mount = path.compare(0, 4, "proc") == 0 || path.compare(0, 3, "sys") == 0 ||
+                           path.compare(0, 3, "dev") == 0 || path.compare(0, 2, "./") == 0;
+  long r =
+      maybe_mount ? (errno = EXDEV, -1) : openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath);
   if (r >= 0 || errno != EXDEV) return r;
   Result<std::string> base = guest_base(dirfd);
   if (!base) {

@@ -117,8 +117,8 @@ Residency residency(const Process& proc, int pagemap_fd, const Vma& v) {
   std::vector<uint64_t> buf(512);
   for (uint64_t done = 0; done < pages;) {
     uint64_t n = std::min<uint64_t>(pages - done, buf.size());
-    ssize_t got = ::pread(pagemap_fd, buf.data(), n * 8,
-                          static_cast<off_t>((host / kPage + done) * 8));
+    ssize_t got =
+        ::pread(pagemap_fd, buf.data(), n * 8, static_cast<off_t>((host / kPage + done) * 8));
     if (got <= 0) break;
     uint64_t m = static_cast<uint64_t>(got) / 8;
     for (uint64_t k = 0; k < m; k++) {
@@ -165,8 +165,7 @@ std::string vma_name(const Process& proc, const Vma& v) {
     if (v.start <= sp && v.end >= sp) return "[stack]";
     return "";
   }
-  if (v.name.empty() || v.name[0] != '/' || !proc.sysroot || v.backing != Vma::kFile)
-    return v.name;
+  if (v.name.empty() || v.name[0] != '/' || !proc.sysroot || v.backing != Vma::kFile) return v.name;
   // An overlay's name is the host path of its fd; the guest knows it by
   // its path inside the root.
   if (auto g = proc.sysroot->guest_path(v.name)) return *g;
@@ -377,11 +376,11 @@ std::string stat_text(Process& proc, const Thread& caller, const OwnProcTarget& 
     if (field - 3 < static_cast<int>(f.size())) f[field - 3] = std::to_string(v);
   };
   const ExecLayout& l = proc.exec_layout;
-  set(23, c.total_vm * kPage);           // vsize
-  set(24, c.anon + c.file + c.shmem);    // rss
-  set(26, l.start_code);                 // startcode
-  set(27, l.end_code);                   // endcode
-  set(28, l.start_stack);                // startstack
+  set(23, c.total_vm * kPage);         // vsize
+  set(24, c.anon + c.file + c.shmem);  // rss
+  set(26, l.start_code);               // startcode
+  set(27, l.end_code);                 // endcode
+  set(28, l.start_stack);              // startstack
   if (auto b = blocked_of(proc, caller, t.tid)) set(32, *b & 0x7fffffffull);
   set(33, sig_ignored(proc) & 0x7fffffffull);
   set(34, sig_caught(proc) & 0x7fffffffull);
@@ -459,9 +458,9 @@ std::string status_text(Process& proc, const Thread& caller, const OwnProcTarget
     std::string line = host.substr(p, end - p);
     p = end;
     std::string key = line.substr(0, line.find(':'));
-    static const char* const kVmKeys[] = {"VmPeak",  "VmSize",   "VmLck",  "VmPin",  "VmHWM",
-                                          "VmRSS",   "RssAnon",  "RssFile", "RssShmem", "VmData",
-                                          "VmStk",   "VmExe",    "VmLib",  "VmPTE",  "VmSwap"};
+    static const char* const kVmKeys[] = {"VmPeak", "VmSize",  "VmLck",   "VmPin",    "VmHWM",
+                                          "VmRSS",  "RssAnon", "RssFile", "RssShmem", "VmData",
+                                          "VmStk",  "VmExe",   "VmLib",   "VmPTE",    "VmSwap"};
     bool is_vm = std::any_of(std::begin(kVmKeys), std::end(kVmKeys),
                              [&](const char* k) { return key == k; });
     if (is_vm) {
@@ -522,8 +521,7 @@ std::string cmdline_text(Process& proc) {
 
 }  // namespace
 
-ExecLayout exec_layout_of(const LoadedProgram& prog, const MappedStack& stack,
-                          uint64_t start_brk) {
+ExecLayout exec_layout_of(const LoadedProgram& prog, const MappedStack& stack, uint64_t start_brk) {
   ExecLayout l;
   // fs/binfmt_elf.c load_elf_binary.
   uint64_t start_code = ~0ull, end_code = 0, start_data = 0, end_data = 0;

@@ -103,8 +103,8 @@ static void maps_kinds(const char* path, const char* self_base) {
     if (strcmp(kind, last) != 0) printf("  %s\n", kind);
     snprintf(last, sizeof last, "%s", kind);
   }
-  printf("  text row r-xp %s: %d, [heap] %d, [stack] %d, malformed %d\n", self_base, text_row,
-         heap, stack, bad_lines);
+  printf("  text row r-xp %s: %d, [heap] %d, [stack] %d, malformed %d\n", self_base, text_row, heap,
+         stack, bad_lines);
   free(text);
 }
 
@@ -222,11 +222,12 @@ int main(int argc, char** argv) {
   char comm[32];
   unsigned long long f[64] = {0};
   int nf = stat_fields("/proc/self/stat", comm, f, 64);
-#define F(n) f[(n) - 4]
+#define F(n) f[(n)-4]
   printf("stat: fields %d\n", nf + 3);
   uintptr_t code = (uintptr_t)&main;
-  printf("stat: vsize>0 %d rss>0 %d startcode<=main<endcode %d\n", F(23) > 0, F(24) > 0,
-         F(26) <= code && code < F(27));
+  // rss (field 24) and statm's resident come from the kernel's per-CPU
+  // counters, which may still read 0 for a small process: not printed.
+  printf("stat: vsize>0 %d startcode<=main<endcode %d\n", F(23) > 0, F(26) <= code && code < F(27));
   printf("stat: startstack>sp %d, argv len %d, env len %d, start_data<=end_data %d\n",
          F(28) > (uintptr_t)&nf, F(49) - F(48) == cmdline_len, F(51) - F(50) == environ_len,
          F(45) <= F(46));
@@ -239,18 +240,17 @@ int main(int argc, char** argv) {
   if (s) {
     unsigned long size, res, shared, text, lib, data, dt;
     int k = sscanf(s, "%lu %lu %lu %lu %lu %lu %lu", &size, &res, &shared, &text, &lib, &data, &dt);
-    printf("statm: %d fields, size>0 %d resident>0 %d shared>0 %d text>0 %d lib %lu data>0 %d dt %lu"
-           " size>=resident %d\n",
-           k, size > 0, res > 0, shared > 0, text > 0, lib, data > 0, dt, size >= res);
+    printf("statm: %d fields, size>0 %d text>0 %d lib %lu data>0 %d dt %lu size>=resident %d\n", k,
+           size > 0, text > 0, lib, data > 0, dt, size >= res && res >= shared);
   }
   free(s);
 
   // status
   s = slurp("/proc/self/status", NULL);
   if (s) {
-    static const char* const keys[] = {"VmPeak", "VmSize", "VmLck",  "VmPin",  "VmHWM",
+    static const char* const keys[] = {"VmPeak", "VmSize",  "VmLck",   "VmPin",    "VmHWM",
                                        "VmRSS",  "RssAnon", "RssFile", "RssShmem", "VmData",
-                                       "VmStk",  "VmExe",  "VmLib",  "VmPTE",  "VmSwap"};
+                                       "VmStk",  "VmExe",   "VmLib",   "VmPTE",    "VmSwap"};
     for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++) {
       char* at = strstr(s, keys[i]);
       unsigned long kb = 0;
