@@ -207,8 +207,14 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
   }
   // A relative name starting with proc, sys or dev may mean the host's
   // (from the guest's "/"): then it is resolved as the absolute path.
-  const bool maybe_mount = path.compare(0, 4, "proc") == 0 || path.compare(0, 3, "sys") == 0 ||
-                           path.compare(0, 3, "dev") == 0 || path.compare(0, 2, "./") == 0;
+  size_t k = 0;
+  while (path.compare(k, 2, "./") == 0) k += 2;
+  bool maybe_mount = false;
+  for (const char* d : {"proc", "sys", "dev"}) {
+    size_t n = std::strlen(d);
+    if (path.compare(k, n, d) == 0 && (path.size() == k + n || path[k + n] == '/'))
+      maybe_mount = true;
+  }
   long r =
       maybe_mount ? (errno = EXDEV, -1) : openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath);
   if (r >= 0 || errno != EXDEV) return r;
@@ -222,7 +228,7 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
     errno = ENAMETOOLONG;
     return -1;
   }
-  return openat2_retry(root_fd(), full.c_str(), flags, mode, kInRoot);
+  return resolve(AT_FDCWD, full, flags, mode);  // absolute: in the root or a host mount
 }
 
 Result<int> Sysroot::open(int dirfd, const std::string& path, int flags, unsigned mode) const {

@@ -24,6 +24,7 @@
 #include "loader/load.h"
 #include "mm/layout.h"
 #include "shim/shim_abi.h"
+#include "syscalls/posix_timer.h"
 
 namespace elfuse {
 namespace {
@@ -188,6 +189,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   madvise(proc.reservation + SHIM_PHYS_END, proc.reservation_size - SHIM_PHYS_END, MADV_DONTNEED);
   close_on_exec(proc.fds);
   reset_caught_signals(proc);
+  posix_timers_on_exec();
   if (proc.vfork_done_fd >= 0) {
     close(proc.vfork_done_fd);
     proc.vfork_done_fd = -1;

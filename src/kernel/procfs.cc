@@ -567,19 +567,25 @@ std::string guest_file_path(const Process& proc, int fd) {
 
 std::optional<OwnProcTarget> parse_own_proc_path(const Process& proc, const Thread& caller,
                                                  const std::string& path) {
-  static constexpr char kPrefix[] = "/proc/";
-  constexpr size_t kLen = sizeof kPrefix - 1;
-  if (path.compare(0, kLen, kPrefix) != 0) return std::nullopt;
-  // Components after /proc/.
+  if (path.empty() || path[0] != '/' || path.back() == '/') return std::nullopt;
+  // The components, with `.` and `..` taken lexically (no symlinks inside
+  // /proc lead to these names but self and thread-self, handled below).
   std::vector<std::string> parts;
-  size_t p = kLen;
+  size_t p = 0;
   while (p < path.size()) {
     size_t slash = path.find('/', p);
     if (slash == std::string::npos) slash = path.size();
-    if (slash > p) parts.push_back(path.substr(p, slash - p));
+    std::string comp = path.substr(p, slash - p);
     p = slash + 1;
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(std::move(comp));
   }
-  if (!path.empty() && path.back() == '/') return std::nullopt;  // ENOTDIR: the host's
+  if (parts.empty() || parts[0] != "proc") return std::nullopt;
+  parts.erase(parts.begin());
   int pid = own_pid(proc);
   int tid = caller.tid != 0 ? caller.tid : static_cast<int>(::syscall(SYS_gettid));
   OwnProcTarget t{};
@@ -672,7 +678,9 @@ std::string own_proc_content(Process& proc, const Thread& caller, const OwnProcT
 
 std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& caller,
                                               const std::string& path, int flags) {
-  if (path.size() < 7 || path.compare(0, 6, "/proc/") != 0) return std::nullopt;
+  // Cheap test first: every name of these files has "proc/" in it.
+  if (path.empty() || path[0] != '/' || path.find("proc/") == std::string::npos)
+    return std::nullopt;
   // Anything but a plain read-only open goes to the host, whose answer
   // (EACCES for writing, ENOTDIR, EEXIST...) is the kernel's for these files.
   if ((flags & O_ACCMODE) != O_RDONLY ||
