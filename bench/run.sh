@@ -4,6 +4,8 @@
 #   (b) start-to-exit of a static hello natively and under elfuse
 #   (c) wall time of real dynamic programs natively and under elfuse (issue 3):
 #       python3 -c pass and ls -la /usr/lib, median of 11 runs each, interleaved
+#   (d) processes and threads (issue 4): fork+exit+wait, vfork+exec+wait of a
+#       static program, pthread create+join, futex ping-pong (bench/procs.c)
 set -euo pipefail
 B=${1:-build}
 N=${N:-20000}
@@ -35,6 +37,19 @@ done
 pyn=$(median "${pn[@]}"); pye=$(median "${pe[@]}")
 lsn=$(median "${ln[@]}"); lse=$(median "${le[@]}")
 
+# Processes and threads (issue 4): bench/procs.c, microseconds per operation
+# (median of 5 batches inside the program), native and elfuse back to back.
+P=$B/bench/procs
+ops=("fork 200" "vfork_exec 100 $(realpath $B/bench/true)" "pthread 500" "futex 5000")
+labels=("fork+exit+wait" "vfork+exec+wait (static)" "pthread create+join" "futex ping-pong round trip")
+procs_lines=""
+for i in "${!ops[@]}"; do
+  # shellcheck disable=SC2086
+  pn_us=$($P ${ops[$i]}); pe_us=$($elfuse $P ${ops[$i]})
+  procs_lines+=$(printf '%-28s native %8.1f us   elfuse %8.1f us   %.1fx' "${labels[$i]}" "$pn_us" "$pe_us" \
+    "$(awk -v a="$pe_us" -v b="$pn_us" 'BEGIN { print a / b }')")$'\n'
+done
+
 awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
     -v pyn="$pyn" -v pye="$pye" -v lsn="$lsn" -v lse="$lse" 'BEGIN {
   printf "getppid native           %10.1f ns\n", n
@@ -48,3 +63,4 @@ awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
   printf "ls -la /usr/lib native      %8.2f ms\n", lsn / 1e6
   printf "ls -la /usr/lib elfuse      %8.2f ms   %.1fx native\n", lse / 1e6, lse / lsn
 }'
+printf '%s' "$procs_lines"

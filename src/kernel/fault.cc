@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -80,14 +81,17 @@ FaultSignal signal_for_fault(const GuestFault& f, bool mapped) {
 }
 
 void die_by_signal(int signo) {
-  struct sigaction sa {};
-  sa.sa_handler = SIG_DFL;
-  sigaction(signo, &sa, nullptr);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, signo);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-  raise(signo);
+  // The raw call: glibc's sigaction refuses its internal signals 32 and 33.
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } dfl{};  // SIG_DFL, the kernel's struct sigaction
+  syscall(SYS_rt_sigaction, signo, &dfl, nullptr, 8);
+  unsigned long set = 1ul << (signo - 1);
+  syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, nullptr, 8);
+  syscall(SYS_tgkill, getpid(), gettid(), signo);
   _exit(128 + signo);  // not reached for fatal signals
 }
 

@@ -56,6 +56,16 @@ constexpr uint64_t kFaultSignals =
 // Default action: ignore (include/linux/signal.h sig_kernel_ignore).
 constexpr uint64_t kDefaultIgnore =
     sigbit(SIGCHLD) | sigbit(SIGURG) | sigbit(SIGWINCH) | sigbit(SIGCONT);
+// glibc's internal signals (SIGCANCEL, SIGSETXID): elfuse's host threads are
+// glibc threads, and glibc's start_thread unblocks these two in every new
+// thread before elfuse's code runs (pthread_attr_setsigmask_np filters them
+// out), so a guest thread's host thread has them unblocked until
+// signals_attach_thread. A guest thread-directed signal can come in that
+// window (a SIGEV_THREAD_ID timer aimed at a thread just created: glibc's and
+// musl's SIGEV_THREAD helper). They always get the host handler, which keeps
+// such a signal for the thread (t_early), also when the guest's disposition
+// is SIG_DFL: that default action is then taken at delivery.
+constexpr uint64_t kLibcInternal = sigbit(32) | sigbit(33);
 // Default action: stop (sig_kernel_stop).
 constexpr uint64_t kDefaultStop =
     sigbit(SIGSTOP) | sigbit(SIGTSTP) | sigbit(SIGTTIN) | sigbit(SIGTTOU);
@@ -133,6 +143,14 @@ constexpr size_t kXstateBvOffset = 512;
 // ------------------------------------------------------------ host side
 
 thread_local ThreadSignals* t_signals = nullptr;
+// Signals the host handler took on a host thread not attached yet (only
+// kLibcInternal can come there): handed to the thread by
+// signals_attach_thread.
+struct EarlySignals {
+  uint64_t pending = 0;
+  siginfo_t info[64];
+};
+thread_local EarlySignals t_early;
 
 struct HostSigaction {  // the kernel's struct sigaction on x86_64
   void (*handler)(int, siginfo_t*, void*);
@@ -177,6 +195,18 @@ void host_handler(int sig, siginfo_t* si, void* ucv) {
     memcpy(&uc->uc_sigmask, &m, sizeof m);
     ts->host_mask.fetch_or(b, std::memory_order_relaxed);
     interrupt_current_vcpu_from_signal_handler();
+  } else {
+    // A guest thread's host thread before signals_attach_thread: keep it
+    // (blocked) for the thread.
+    if (!(t_early.pending & b)) {
+      memcpy(&t_early.info[sig - 1], si, sizeof(siginfo_t));
+      t_early.pending |= b;
+    }
+    auto* uc = static_cast<ucontext_t*>(ucv);
+    uint64_t m;
+    memcpy(&m, &uc->uc_sigmask, sizeof m);
+    m |= b;
+    memcpy(&uc->uc_sigmask, &m, sizeof m);
   }
   errno = saved_errno;
 }
@@ -345,7 +375,7 @@ void apply_host_action(int sig, const GuestSigaction& act) {
   if (sig == SIGCHLD) h.flags = act.flags & (SA_NOCLDSTOP | SA_NOCLDWAIT);
   if (act.handler == kSigIgn) {
     h.handler = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(SIG_IGN);
-  } else if (act.handler == kSigDfl) {
+  } else if (act.handler == kSigDfl && !(sigbit(sig) & kLibcInternal)) {
     h.handler = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(SIG_DFL);
   } else {
     // No SA_RESTART: a host syscall the signal interrupts returns EINTR, and
@@ -623,6 +653,15 @@ void adopt_wait_mask(Process& proc, Thread& t, const SyscallArgs& a) {
 
 void signals_attach_thread(Thread& thread) {
   t_signals = &thread.signals;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  // From here the handler records into thread.signals; what it kept before
+  // goes there too (pending, so blocked by the mask set below).
+  for (int sig = 1; sig <= 64; sig++) {
+    if (!(t_early.pending & sigbit(sig))) continue;
+    if (!(thread.signals.pending.load() & sigbit(sig)))
+      record_signal(thread.signals, sig, t_early.info[sig - 1]);
+  }
+  t_early.pending = 0;
   signals_sync_host_mask(thread);
 }
 
@@ -749,6 +788,8 @@ void signals_on_exec(Process& proc) {
       act.flags = 0;
       act.mask = 0;
       act.restorer = 0;
+      // Also at the first exec: these never keep the host's SIG_DFL.
+      if (act.handler == kSigDfl && (sigbit(sig) & kLibcInternal)) apply_host_action(sig, act);
     }
   }
   for (auto& t : proc.threads) {

@@ -58,7 +58,8 @@ int64_t sys_timer_create(SyscallContext& ctx, const SyscallArgs& a) {
 // timer_settime(id, flags, new, old): new is read before the id is looked at
 // (EFAULT), old is stored after the change (EFAULT with the timer set).
 int64_t sys_timer_settime(SyscallContext& ctx, const SyscallArgs& a) {
-  struct itimerspec nv {}, ov {};
+  struct itimerspec nv {};
+  struct itimerspec ov {};
   auto in = ctx.mm.copy_in(&nv, a.a[2], sizeof(nv));
   if (!in) return -in.error();
   if (::syscall(SYS_timer_settime, arg_int(a.a[0]), arg_int(a.a[1]), &nv, a.a[3] ? &ov : nullptr) <

@@ -2,6 +2,7 @@
 // XGETBV) and glibc's own view, which decides the ifunc-selected string functions.
 // glibc only: musl has no ifuncs. Under elfuse the answers must equal native ones.
 #include <cpuid.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 #if __has_include(<sys/platform/x86.h>)
@@ -14,7 +15,17 @@
 // (__memmove_avx512_unaligned_erms, __strlen_evex...). The binary is not
 // relocated, so equal addresses natively and under elfuse mean the same
 // variant was picked.
-static void show_impl(const char* name, const void* fn) { printf("%s -> %p\n", name, fn); }
+// In a dynamic program (guest.dynamic.glibc_ifunc) the GOT holds the chosen
+// variant's address inside libc.so.6, which ASLR moves: the offset from
+// libc's base names the variant instead (dladdr finds no object in a static
+// program, which prints the address itself).
+static void show_impl(const char* name, const void* fn) {
+  Dl_info info;
+  if (dladdr(fn, &info) && info.dli_fbase && strstr(info.dli_fname, "libc.so"))
+    printf("%s -> libc.so+%#lx\n", name, (unsigned long)((const char*)fn - (const char*)info.dli_fbase));
+  else
+    printf("%s -> %p\n", name, fn);
+}
 
 int main(void) {
   show_impl("memcpy", (const void*)memcpy);
