@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <vector>
 
 #include "kernel/process.h"
 #include "syscalls/table.h"
@@ -61,6 +62,45 @@ int64_t sys_futex(SyscallContext& ctx, const SyscallArgs& a) {
                              : syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), val2,
                                        word2, static_cast<uint32_t>(a.a[5]));
   return host_rax(r);
+}
+
+// futex_waitv(2), kernel/futex/syscalls.c: up to FUTEX_WAITV_MAX waiters,
+// flags must be 0, each entry's flags FUTEX_32 (optionally FUTEX_PRIVATE_FLAG)
+// with __reserved 0, the timeout absolute on clockid (MONOTONIC or REALTIME).
+// The entries are copied in once, their addresses made host addresses, and
+// the host kernel waits on them.
+int64_t sys_futex_waitv(SyscallContext& ctx, const SyscallArgs& a) {
+  struct Waiter {
+    uint64_t val;
+    uint64_t uaddr;
+    uint32_t flags;
+    uint32_t reserved;
+  };
+  static_assert(sizeof(Waiter) == 24);
+  constexpr uint32_t kFutexWaitvMax = 128;
+  constexpr uint32_t kFutex32 = 2;
+  constexpr uint32_t kFutexPrivate = 128;
+  uint32_t nr = static_cast<uint32_t>(a.a[1]);
+  if (a.a[2] != 0 || nr == 0 || nr > kFutexWaitvMax || a.a[0] == 0) return -EINVAL;
+  timespec ts;
+  const timespec* timeout = nullptr;
+  if (a.a[3]) {
+    int clock = static_cast<int>(a.a[4]);
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return -EINVAL;
+    if (auto r = ctx.mm.copy_in(&ts, a.a[3], sizeof ts); !r.ok()) return -r.error();
+    timeout = &ts;
+  }
+  std::vector<Waiter> waiters(nr);
+  if (auto r = ctx.mm.copy_in(waiters.data(), a.a[0], uint64_t{nr} * sizeof(Waiter)); !r.ok())
+    return -r.error();
+  for (Waiter& w : waiters) {
+    if ((w.flags & ~kFutexPrivate) != kFutex32 || w.reserved) return -EINVAL;
+    Result<uint32_t*> word = futex_word(ctx.mm, w.uaddr);
+    if (!word.ok()) return -word.error();
+    w.uaddr = reinterpret_cast<uint64_t>(*word);
+  }
+  return host_rax(
+      syscall(SYS_futex_waitv, waiters.data(), nr, 0, timeout, static_cast<int>(a.a[4])));
 }
 
 }  // namespace elfuse
