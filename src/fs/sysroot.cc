@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/private_fd.h"
+#include "fs/lexical_path.h"
 
 namespace elfuse {
 namespace {
@@ -76,20 +77,7 @@ std::optional<HostMount> host_mount_path(const std::string& path) {
   if (first == std::string::npos) return std::nullopt;
   char c = path[first];
   if (c != 'p' && c != 's' && c != 'd' && c != '.') return std::nullopt;
-  std::vector<std::string> parts;
-  size_t p = 0;
-  while (p < path.size()) {
-    size_t slash = path.find('/', p);
-    if (slash == std::string::npos) slash = path.size();
-    std::string comp = path.substr(p, slash - p);
-    p = slash + 1;
-    if (comp.empty() || comp == ".") continue;
-    if (comp == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(std::move(comp));
-  }
+  std::vector<std::string> parts = lexical_components(path);
   if (parts.empty() || (parts[0] != "proc" && parts[0] != "sys" && parts[0] != "dev"))
     return std::nullopt;
   bool trailing = path.back() == '/';

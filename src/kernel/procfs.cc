@@ -17,6 +17,7 @@
 
 #include "base/private_fd.h"
 #include "base/unique_fd.h"
+#include "fs/lexical_path.h"
 #include "fs/sysroot.h"
 #include "loader/load.h"
 
@@ -570,20 +571,7 @@ std::optional<OwnProcTarget> parse_own_proc_path(const Process& proc, const Thre
   if (path.empty() || path[0] != '/' || path.back() == '/') return std::nullopt;
   // The components, with `.` and `..` taken lexically (no symlinks inside
   // /proc lead to these names but self and thread-self, handled below).
-  std::vector<std::string> parts;
-  size_t p = 0;
-  while (p < path.size()) {
-    size_t slash = path.find('/', p);
-    if (slash == std::string::npos) slash = path.size();
-    std::string comp = path.substr(p, slash - p);
-    p = slash + 1;
-    if (comp.empty() || comp == ".") continue;
-    if (comp == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(std::move(comp));
-  }
+  std::vector<std::string> parts = lexical_components(path);
   if (parts.empty() || parts[0] != "proc") return std::nullopt;
   parts.erase(parts.begin());
   int pid = own_pid(proc);
