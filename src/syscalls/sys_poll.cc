@@ -229,19 +229,22 @@ int64_t sys_poll(SyscallContext& ctx, const SyscallArgs& a) {
   return do_poll(ctx, a.a[0], arg_uint(a.a[1]), ms >= 0 ? &rel : nullptr, nullptr);
 }
 
+// A timespec timeout argument of ppoll/pselect6: NULL waits forever;
+// otherwise copied in (EFAULT) and checked (EINVAL) by set_timeout.
+static Result<Timeout> read_timespec_timeout(SyscallContext& ctx, uint64_t guest) {
+  if (guest == 0) return Timeout{};
+  timespec ts{};
+  TRY(ctx.mm.copy_in(&ts, guest, sizeof(ts)));
+  return set_timeout(ts.tv_sec, ts.tv_nsec);
+}
+
 // ppoll(fds, nfds, tmo_p, sigmask, sigsetsize), fs/select.c: the timeout is
 // read and checked first, then the mask; the time left is written back
 // whatever do_sys_poll returned.
 int64_t sys_ppoll(SyscallContext& ctx, const SyscallArgs& a) {
-  Timeout t;
-  if (a.a[2] != 0) {
-    timespec ts{};
-    auto c = ctx.mm.copy_in(&ts, a.a[2], sizeof(ts));
-    if (!c) return -c.error();
-    auto st = set_timeout(ts.tv_sec, ts.tv_nsec);
-    if (!st) return -st.error();
-    t = *st;
-  }
+  auto tt = read_timespec_timeout(ctx, a.a[2]);
+  if (!tt) return -tt.error();
+  Timeout t = *tt;
   uint64_t mask = 0;
   bool have_mask = false;
   auto m = read_user_sigmask(ctx.mm, a.a[3], a.a[4], &mask, &have_mask);
@@ -287,15 +290,9 @@ int64_t sys_pselect6(SyscallContext& ctx, const SyscallArgs& a) {
     auto c = ctx.mm.copy_in(&pack, a.a[5], sizeof(pack));
     if (!c) return -c.error();
   }
-  Timeout t;
-  if (a.a[4] != 0) {
-    timespec ts{};
-    auto c = ctx.mm.copy_in(&ts, a.a[4], sizeof(ts));
-    if (!c) return -c.error();
-    auto st = set_timeout(ts.tv_sec, ts.tv_nsec);
-    if (!st) return -st.error();
-    t = *st;
-  }
+  auto tt = read_timespec_timeout(ctx, a.a[4]);
+  if (!tt) return -tt.error();
+  Timeout t = *tt;
   uint64_t mask = 0;
   bool have_mask = false;
   auto m = read_user_sigmask(ctx.mm, pack.p, pack.size, &mask, &have_mask);

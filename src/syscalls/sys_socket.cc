@@ -384,22 +384,22 @@ int64_t sys_socketpair(SyscallContext& ctx, const SyscallArgs& a) {
   return err;
 }
 
-int64_t sys_bind(SyscallContext& ctx, const SyscallArgs& a) {
+// bind and connect: (fd, address, length), the address copied in.
+static int64_t fd_and_addr_call(SyscallContext& ctx, const SyscallArgs& a, long nr) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   sockaddr_storage buf;
   socklen_t hlen;
   const void* p = addr_in(ctx, a.a[1], arg_int(a.a[2]), buf, hlen);
-  return host_rax(::syscall(SYS_bind, *fd, p, hlen));
+  return host_rax(::syscall(nr, *fd, p, hlen));
+}
+
+int64_t sys_bind(SyscallContext& ctx, const SyscallArgs& a) {
+  return fd_and_addr_call(ctx, a, SYS_bind);
 }
 
 int64_t sys_connect(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
-  if (!fd) return -fd.error();
-  sockaddr_storage buf;
-  socklen_t hlen;
-  const void* p = addr_in(ctx, a.a[1], arg_int(a.a[2]), buf, hlen);
-  return host_rax(::syscall(SYS_connect, *fd, p, hlen));
+  return fd_and_addr_call(ctx, a, SYS_connect);
 }
 
 int64_t sys_listen(SyscallContext& ctx, const SyscallArgs& a) {
