@@ -44,16 +44,22 @@ struct Options {
   bool trace = false;
   std::string trace_file;
   bool no_aslr = false;
+  bool no_vdso = false;
   std::string sysroot;            // --sysroot DIR; empty: the host's root
   std::vector<std::string> argv;  // PROGRAM ARGS...
 };
 
 void usage(FILE* out) {
   fprintf(out,
-          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--sysroot DIR] [--] PROGRAM [ARGS...]\n"
+          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--no-vdso] [--sysroot DIR] [--] PROGRAM "
+          "[ARGS...]\n"
           "Runs a Linux x86_64 program inside a KVM virtual machine.\n"
-          "  --trace[=FILE]  print every syscall, strace-style (default: stderr)\n"
+          "  --trace[=FILE]  print every syscall, strace-style (default: stderr); calls\n"
+          "                  answered by the vDSO (clock_gettime, gettimeofday, time,\n"
+          "                  getcpu) are not syscalls and do not show, as under strace\n"
           "  --no-aslr       no address-space randomization (as setarch -R)\n"
+          "  --no-vdso       give programs no vDSO (as the kernel's vdso=0): those calls\n"
+          "                  become syscalls, slower, and --trace shows them\n"
           "  --sysroot DIR   resolve every guest path inside DIR, as chroot DIR would\n"
           "                  (starts in DIR's /; PROGRAM and PATH are looked up inside)\n"
           "  --version       print the version and the backend\n");
@@ -76,6 +82,8 @@ Options parse_options(int argc, char** argv) {
       o.trace_file = a.substr(8);
     } else if (a == "--no-aslr") {
       o.no_aslr = true;
+    } else if (a == "--no-vdso") {
+      o.no_vdso = true;
     } else if (a == "--sysroot" || a.rfind("--sysroot=", 0) == 0) {
       if (a == "--sysroot") {
         if (i + 1 >= argc) {
@@ -218,6 +226,7 @@ int run(const Options& o) {
   proc.fds = fd_rules;
   proc.personality = o.no_aslr ? 0x0040000 /* ADDR_NO_RANDOMIZE */ : 0;
   proc.no_aslr_option = o.no_aslr;
+  proc.vdso_enabled = !o.no_vdso;
   proc.sysroot = sysroot;
 
   auto thread = std::make_unique<Thread>();

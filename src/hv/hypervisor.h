@@ -134,6 +134,14 @@ class Vm {
   // reservation). Registered memory stays registered.
   virtual Result<void> register_memory(uint64_t end) = 0;
   virtual uint64_t registered_memory() const = 0;
+  // Makes host memory [host, host + len) guest-physical [gpa, gpa + len),
+  // read-only: a memslot over a mapping of elfuse's own, above the guest
+  // memory given at creation (the host's vDSO data pages, src/vdso).
+  // invalidate() on that range drops every vCPU's translations of it.
+  // Call before vCPUs run. The vDSO also needs the guest to read the
+  // host's TSC unchanged (no TSC offset or scaling) and its own TSC_AUX
+  // (RDPID/RDTSCP): a backend that cannot give both must refuse (ENOTSUP).
+  virtual Result<void> map_host_readonly(uint64_t gpa, const void* host, uint64_t len) = 0;
   // The user range the guest gets: [0, task_size()).
   virtual uint64_t task_size() const = 0;
 };

@@ -25,6 +25,7 @@
 #include "mm/layout.h"
 #include "shim/shim_abi.h"
 #include "syscalls/posix_timer.h"
+#include "vdso/vdso.h"
 
 namespace elfuse {
 namespace {
@@ -196,6 +197,10 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   }
 
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, kInitialPhys);
+  // The host's vDSO data pages become guest memory of the new VM; without
+  // them (no usable host vDSO, --no-vdso) the program gets no vDSO, as
+  // under the kernel's vdso=0.
+  const bool vdso = proc.vdso_enabled && vdso_attach(*proc.vm).ok();
   rlimit stack_limit;
   getrlimit(RLIMIT_STACK, &stack_limit);
   int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
@@ -233,12 +238,16 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     return Errno{prog.error().linux_errno ? prog.error().linux_errno : ENOEXEC};
   }
   prepared.fd.reset();
+  // fs/binfmt_elf.c load_elf_binary: ARCH_SETUP_ADDITIONAL_PAGES after the
+  // program and its interpreter are mapped, before the tables on the stack.
+  AuxvInputs auxv_in = auxv_inputs();
+  if (vdso) auxv_in.sysinfo_ehdr = TRY(vdso_map(proc.mm(), 0));
 
   InitialStackInput si;
   si.argv = std::move(req.argv);
   si.envp = std::move(req.envp);
   si.execfn = req.path;
-  si.auxv = linux_auxv(auxv_inputs(), prog.value());
+  si.auxv = linux_auxv(auxv_in, prog.value());
   (void)!getrandom(si.random.data(), si.random.size(), 0);
   si.align_random = randomize ? static_cast<uint32_t>(random_u64() % 8192) : 0;
   si.rlimit_stack = stack_limit.rlim_cur;

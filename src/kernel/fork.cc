@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/private_fd.h"
 #include "kernel/process.h"
+#include "vdso/vdso.h"
 
 namespace elfuse {
 namespace {
@@ -40,6 +41,8 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   thread.vcpu.reset();
   proc.vm.reset();
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, registered);
+  // The vDSO's data pages, where the copied page tables expect them.
+  if (proc.vdso_enabled) (void)vdso_attach(*proc.vm);
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
   Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);

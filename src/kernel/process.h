@@ -104,6 +104,7 @@ class Process {
   // Shown in uname(2) and AT_* values.
   uint64_t auxv_hwcap = 0, auxv_hwcap2 = 0;
   bool no_aslr_option = false;  // --no-aslr
+  bool vdso_enabled = true;     // false: --no-vdso (src/vdso/vdso.h)
   // vfork: the parent waits until this descriptor (the child's end of a
   // pipe) is closed by the child's execve or exit. -1 otherwise.
   int vfork_done_fd = -1;

@@ -19,7 +19,10 @@ namespace elfuse {
 inline constexpr int kProtRWX = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 struct Vma {
-  enum Backing { kAnon, kSharedAnon, kFile };
+  // kHost: read-only host memory outside the reservation, at guest-physical
+  // `phys` (a memslot over it; MemoryManager::map_special): the host
+  // vDSO's data pages.
+  enum Backing { kAnon, kSharedAnon, kFile, kHost };
 
   uint64_t start = 0, end = 0;  // [start, end), page aligned
   int prot = PROT_NONE;
@@ -38,13 +41,17 @@ struct Vma {
   uint64_t file_dev = 0, file_ino = 0;
   uint64_t file_offset = 0;  // offset in the file of `start` (kFile, kSharedAnon)
   std::string name;          // "[heap]", "[stack]", a path, or ""
+  // A mapping the kernel made itself (install_special_mapping: [vvar],
+  // [vvar_vclock], [vdso]): never merged, never split (EINVAL), never
+  // grown (EFAULT); it keeps its name wherever mremap moves it.
+  bool special = false;
 
   uint64_t len() const { return end - start; }
   bool contains(uint64_t addr) const { return addr >= start && addr < end; }
   uint64_t phys_of(uint64_t va) const { return phys + (va - start); }
   // True when the run is a host mapping of a file or memfd, not a piece of
   // the anonymous reservation.
-  bool overlay() const { return backing != kAnon; }
+  bool overlay() const { return backing == kSharedAnon || backing == kFile; }
   // The part of this VMA inside [s, e) (which must intersect it), with phys
   // and file_offset shifted to match.
   Vma clipped(uint64_t s, uint64_t e) const;

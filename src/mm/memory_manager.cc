@@ -165,6 +165,11 @@ void MemoryManager::restore_anon(uint64_t pa, uint64_t len) {
 }
 
 void MemoryManager::release_piece(const Vma& piece) {
+  if (piece.backing == Vma::kHost) {
+    // Not ours to discard or reuse: only the guest's translations go.
+    if (sync_) sync_->narrowed(piece.phys, piece.len());
+    return;
+  }
   if (piece.overlay()) restore_anon(piece.phys, piece.len());
   release_run(piece.phys, piece.len());
 }
@@ -346,9 +351,78 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
   v.file_dev = m.file_dev;
   v.file_ino = m.file_ino;
   v.name = m.name;
+  v.special = m.special;
   if (!as_.insert(v).ok()) fatal("mm: inserting over a mapped range");
   write_ptes(v.start, pa, m.len, v.prot);
   return m.addr;
+}
+
+// ---------------------------------------------------------------- special mappings
+
+uint8_t* MemoryManager::host_window(uint64_t pa) const {
+  for (const HostWindow& w : host_windows_)
+    if (pa >= w.gpa && pa - w.gpa < w.len) return w.host + (pa - w.gpa);
+  fatal("mm: no host memory at guest-physical 0x%llx", static_cast<unsigned long long>(pa));
+}
+
+const Vma* MemoryManager::special_split(uint64_t start, uint64_t end) const {
+  const Vma* a = as_.find(start);
+  if (a && a->special && a->start < start) return a;
+  const Vma* b = as_.find(end);
+  if (b && b->special && b->start < end) return b;
+  return nullptr;
+}
+
+Result<uint64_t> MemoryManager::free_area(uint64_t hint, uint64_t len) const {
+  std::lock_guard lock(mu_);
+  auto rounded = page_round_up(len);
+  if (!rounded || *rounded == 0) return Errno{EINVAL};
+  return unmapped_area(hint, *rounded, 0);
+}
+
+Result<void> MemoryManager::map_special(uint64_t addr, uint64_t len, const SpecialMapping& sm) {
+  std::lock_guard lock(mu_);
+  if (!page_aligned(addr) || !page_aligned(len) || len == 0 || addr > layout_.task_size ||
+      len > layout_.task_size - addr)
+    return Errno{EINVAL};
+  if (!as_.range_free(addr, addr + len)) return Errno{EEXIST};
+  if (sm.fd >= 0) {
+    // The text: a private overlay of the file, like a MAP_PRIVATE mmap.
+    struct stat st {};
+    if (::fstat(sm.fd, &st) != 0) return Errno{errno};
+    NewMapping m;
+    m.addr = addr;
+    m.len = len;
+    m.prot = sm.prot;
+    m.max_prot = sm.max_prot;
+    m.flags = MAP_PRIVATE;
+    m.backing = Vma::kFile;
+    m.name = sm.name;
+    m.special = true;
+    m.overlay_fd = sm.fd;
+    m.file_dev = st.st_dev;
+    m.file_ino = st.st_ino;
+    TRY(install(m, /*replace=*/false));
+    return Ok();
+  }
+  if (!sm.host || sm.gpa < phys_size_) return Errno{EINVAL};
+  bool known = false;
+  for (const HostWindow& w : host_windows_)
+    known |= sm.gpa >= w.gpa && sm.gpa - w.gpa < w.len && len <= w.len - (sm.gpa - w.gpa);
+  if (!known) host_windows_.push_back({sm.gpa, len, sm.host});
+  Vma v;
+  v.start = addr;
+  v.end = addr + len;
+  v.prot = sm.prot & kProtRWX;
+  v.max_prot = sm.max_prot;
+  v.flags = MAP_PRIVATE;
+  v.backing = Vma::kHost;
+  v.phys = sm.gpa;
+  v.name = sm.name;
+  v.special = true;
+  if (!as_.insert(v).ok()) fatal("mm: inserting over a mapped range");
+  write_ptes(v.start, v.phys, len, v.prot);
+  return Ok();
 }
 
 // ---------------------------------------------------------------- mmap
@@ -472,6 +546,9 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
     }
   }
   m.flags = (m.flags & ~kMapTypeMask) | (shared ? MAP_SHARED : MAP_PRIVATE);
+  // __mmap_region unmaps what MAP_FIXED replaces: splitting a special
+  // mapping there fails.
+  if ((flags & MAP_FIXED) && special_split(where, where + len)) return Errno{EINVAL};
   // MAP_POPULATE, MAP_LOCKED, MAP_NONBLOCK: memory is mapped eagerly anyway.
   return install(m, /*replace=*/flags & MAP_FIXED);
 }
@@ -509,6 +586,7 @@ Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
   if (!page_aligned(addr) || addr > task || len > task - addr) return Errno{EINVAL};
   len = page_round_up(len).value();  // len <= task: cannot overflow
   if (len == 0) return Errno{EINVAL};
+  if (special_split(addr, addr + len)) return Errno{EINVAL};
   unmap_range(addr, addr + len);
   return Ok();
 }
@@ -541,6 +619,10 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
   } else if (grows & PROT_GROWSUP) {
     return Errno{EINVAL};  // no VM_GROWSUP VMAs on x86
   }
+  // mprotect_fixup splits a VMA at the edges of the range, after the
+  // VM_MAY* check of that VMA: a special mapping refuses the split.
+  if (const Vma* sp = special_split(start, *end))
+    return Errno{(prot & ~sp->max_prot) ? EACCES : EINVAL};
   std::vector<Vma> old = TRY(as_.protect(start, *end, prot));
   // Overlays: the host protection must equal the guest's at every moment a
   // vCPU could use it. Widening: the host first, then the guest PTEs (a
@@ -686,12 +768,16 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
   }
   const Vma* v = as_.find(addr);
   if (!v) return Errno{EFAULT};
-  // vma_to_resize / resize_is_valid
+  // remap_is_valid
   if (old_len == 0) return Errno{EINVAL};  // duplicating a shared mapping: unsupported
-  if (old_len > v->end - addr) return Errno{EFAULT};
   const bool dontunmap = flags & MREMAP_DONTUNMAP;
+  if (dontunmap && v->special) return Errno{EINVAL};  // VM_DONTEXPAND
+  if (old_len > v->end - addr) return Errno{EFAULT};
+  if (new_len > old_len && v->special) return Errno{EFAULT};  // VM_DONTEXPAND
   if (dontunmap && !(v->backing == Vma::kAnon && (v->flags & MAP_PRIVATE)))
     return Errno{EINVAL};  // only private anonymous (Linux before 5.13)
+  // prep_move_vma: the moved range must be the whole special mapping.
+  if (special_split(addr, addr + old_len)) return Errno{EINVAL};
   uint64_t dest = new_addr;
   if (!(flags & MREMAP_FIXED)) {
     int mflags = (v->flags & MAP_SHARED) ? MAP_SHARED : 0;
@@ -735,6 +821,7 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   if (!v) return Errno{EFAULT};
   if (old_len == 0) return Errno{EINVAL};  // see mremap_to
   if (old_len > v->end - addr) return Errno{EFAULT};
+  if (v->special) return Errno{EFAULT};  // remap_is_valid: VM_DONTEXPAND
   const Vma copy = *v;
   // Expand in place when the range ends the VMA and the space after it is
   // free (vma_expandable).
@@ -756,6 +843,33 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
 
 // Per-VMA part of madvise_vma_behavior (mm/madvise.c).
 Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
+  if (piece.special) {
+    // Special mappings are VM_DONTEXPAND, [vvar]'s also VM_PFNMAP|VM_IO
+    // and without a page the kernel could drop or fault in for madvise.
+    const bool pfnmap = piece.backing == Vma::kHost;
+    switch (advice) {
+      case MADV_DODUMP:  // VM_SPECIAL
+      case MADV_REMOVE:  // no vm_file
+        return Errno{EINVAL};
+      case MADV_DONTNEED:
+      case MADV_DONTNEED_LOCKED:
+      case MADV_FREE:
+      case MADV_COLD:
+      case MADV_PAGEOUT:
+      case MADV_DONTFORK:
+      case MADV_DOFORK:
+        if (pfnmap) return Errno{EINVAL};
+        break;
+      case MADV_POPULATE_READ:
+      case MADV_POPULATE_WRITE:
+        if (pfnmap) return Errno{EFAULT};  // GUP refuses VM_IO|VM_PFNMAP
+        break;
+      case MADV_WIPEONFORK:  // no vm_file, not shared: accepted
+        return Ok();
+      default:
+        break;
+    }
+  }
   switch (advice) {
     case MADV_DONTNEED:
     case MADV_DONTNEED_LOCKED:
@@ -974,7 +1088,7 @@ Result<void> MemoryManager::copy_in(void* dst, uint64_t guest_src, uint64_t len)
     const Vma* v = as_.find(cur);
     uint64_t n = std::min(end, v->end) - cur;
     const uint8_t* h = host_phys(v->phys_of(cur));
-    if (v->overlay())
+    if (v->overlay() || v->backing == Vma::kHost)
       TRY(overlay_copy(d, h, n));
     else
       std::memcpy(d, h, n);
@@ -1020,7 +1134,7 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
     uint64_t n = std::min<uint64_t>(v->end - cur, max - out.size());
     const char* p = reinterpret_cast<const char*>(host_phys(v->phys_of(cur)));
     char page[kPageSize];
-    if (v->overlay()) {
+    if (v->overlay() || v->backing == Vma::kHost) {
       // A page at a time through the kernel (see overlay_copy).
       n = std::min<uint64_t>(n, kPageSize - (cur & kPageMask));
       TRY(overlay_copy(page, p, n));
@@ -1051,7 +1165,8 @@ std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const
   };
   if (gpa_hint != ~0ull) {
     for (const Vma& v : as_)
-      if (v.overlay() && gpa_hint >= v.phys && gpa_hint - v.phys < v.len()) {
+      if ((v.overlay() || v.backing == Vma::kHost) && gpa_hint >= v.phys &&
+          gpa_hint - v.phys < v.len()) {
         uint64_t va = v.start + page_round_down(gpa_hint - v.phys);
         if (bad(v, va)) return va;
       }
@@ -1071,6 +1186,14 @@ std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const
         lo = mid + kPageSize;
     }
     return hi;
+  }
+  // Then host pages the kernel's fault handler refuses ([vvar_vclock]
+  // without a paravirtual clock, [vvar]'s time-namespace page outside
+  // one: VM_FAULT_SIGBUS), first page first.
+  for (const Vma& v : as_) {
+    if (v.backing != Vma::kHost) continue;
+    for (uint64_t va = v.start; va < v.end; va += kPageSize)
+      if (bad(v, va)) return va;
   }
   return std::nullopt;
 }

@@ -103,8 +103,31 @@ class MemoryManager {
   };
   Result<void> map_fixed_anon(uint64_t addr, uint64_t len, int prot, const std::string& name,
                               int extra_flags = 0, const FileId* file = nullptr);
-  // Host pointer for guest-physical address pa (no checks).
-  uint8_t* host_phys(uint64_t pa) const { return reservation_ + pa; }
+  // install_special_mapping (mm/mmap.c): a mapping the kernel makes itself,
+  // here the vDSO's (src/vdso). It keeps its name, is never merged, cannot
+  // be split (EINVAL) or grown (EFAULT), and mremap moves it whole.
+  struct SpecialMapping {
+    std::string name;
+    int prot = PROT_READ;
+    int max_prot = PROT_READ;  // the VM_MAY* bits
+    // Either host pages outside the reservation that the VM maps read-only
+    // at guest-physical `gpa` (Vm::map_host_readonly; Vma::kHost: the
+    // host's [vvar] pages, VM_PFNMAP|VM_IO in the kernel)...
+    uint64_t gpa = 0;
+    uint8_t* host = nullptr;
+    // ...or a file mapped private over a fresh run (the vDSO text): a store
+    // copies on write, MADV_DONTNEED brings the file's bytes back.
+    int fd = -1;
+  };
+  Result<void> map_special(uint64_t addr, uint64_t len, const SpecialMapping& m);
+  // get_unmapped_area(NULL, hint, len, 0, 0): where a new mapping of len
+  // bytes goes (at the hint if free, else top-down below the mmap base).
+  Result<uint64_t> free_area(uint64_t hint, uint64_t len) const;
+  // Host pointer for guest-physical address pa (no checks): the
+  // reservation, or the host pages of a special mapping.
+  uint8_t* host_phys(uint64_t pa) const {
+    return pa < phys_size_ ? reservation_ + pa : host_window(pa);
+  }
   uint64_t cr3() const { return page_tables_.root(); }
   PageTables& page_tables() { return page_tables_; }
   const AddressSpace& vmas() const { return as_; }
@@ -149,11 +172,19 @@ class MemoryManager {
     std::string name;
     uint64_t file_offset = 0;
     PhysAllocator::Placement where = PhysAllocator::Placement::kHigh;
+    bool special = false;  // SpecialMapping with an fd
     // kFile / kSharedAnon: the host fd whose file is mapped over the run
     // (MAP_SHARED when flags say so, else MAP_PRIVATE), and its identity.
     int overlay_fd = -1;
     uint64_t file_dev = 0, file_ino = 0;
   };
+
+  // Host memory behind guest-physical addresses outside the reservation
+  // (SpecialMapping::host). Fatal for an address no window covers.
+  uint8_t* host_window(uint64_t pa) const;
+  // vm_ops->may_split of a special mapping (mm/mmap.c special_mapping_split):
+  // the special VMA that an operation on [start, end) would split, if any.
+  const Vma* special_split(uint64_t start, uint64_t end) const;
 
   // get_unmapped_area: the address for a new mapping of len bytes.
   // phys_hint: a physical address the range will map, to pick a 2 MiB
@@ -213,6 +244,11 @@ class MemoryManager {
   // Guest threads make memory syscalls and copies concurrently (one host
   // thread per vCPU). Recursive because mremap uses munmap internally.
   mutable std::recursive_mutex mu_;
+  struct HostWindow {
+    uint64_t gpa, len;
+    uint8_t* host;
+  };
+  std::vector<HostWindow> host_windows_;  // a process's are made at exec, kept by fork
 };
 
 }  // namespace elfuse

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +142,40 @@ Result<void> PvmVm::register_memory(uint64_t end) {
   return Ok();
 }
 
+Result<void> PvmVm::set_host_window_slot(const HostWindow& w, bool present) {
+  kvm_userspace_memory_region region{};
+  region.slot = w.slot;
+  region.flags = KVM_MEM_READONLY;
+  region.guest_phys_addr = w.gpa;
+  region.memory_size = present ? w.len : 0;  // 0 deletes the slot
+  region.userspace_addr = w.host;
+  if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) return Errno{errno};
+  return Ok();
+}
+
+// A read-only memslot over the host pages. KVM resolves a VM_PFNMAP/VM_IO
+// host mapping (the kernel's [vvar]) through its remapped-pfn path, so the
+// guest reads the very pages the host kernel updates.
+Result<void> PvmVm::map_host_readonly(uint64_t gpa, const void* host, uint64_t len) {
+  auto h = reinterpret_cast<uint64_t>(host);
+  if (len == 0 || (gpa | h | len) & 0xfff || gpa < size_ || gpa + len < gpa ||
+      (gpa < SHIM_MMIO_GPA + 4096 && gpa + len > SHIM_MMIO_GPA))
+    return Errno{EINVAL};
+  for (const HostWindow& w : host_windows_)
+    if (gpa < w.gpa + w.len && w.gpa < gpa + len) return Errno{EEXIST};
+  HostWindow w{next_slot_, gpa, len, h};
+  TRY(set_host_window_slot(w, true));
+  next_slot_++;
+  host_windows_.push_back(w);
+  return Ok();
+}
+
+const PvmVm::HostWindow* PvmVm::host_window(uint64_t gpa) const {
+  for (const HostWindow& w : host_windows_)
+    if (gpa >= w.gpa && gpa - w.gpa < w.len) return &w;
+  return nullptr;
+}
+
 Result<void> PvmVm::install_shim(PageTables& pt) {
   size_t ulen = shim_user_end - shim_user_start;
   size_t klen = shim_super_end - shim_super_start;
@@ -239,7 +274,17 @@ Result<std::unique_ptr<Vcpu>> PvmVm::restore_vcpu(const VcpuState& state) {
 // the frame's host address does that (shared/pvm/README.md, section 7):
 // MADV_DONTNEED when the contents are dead, else an mprotect round trip.
 void PvmVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
-  if (len == 0 || pa >= size_ || len > size_ - pa) return;
+  if (len == 0) return;
+  if (const HostWindow* w = host_window(pa)) {
+    // Host pages elfuse must not touch (the kernel's [vvar]): deleting the
+    // memslot drops every shadow entry of it; it comes back at once. A
+    // vCPU that loads from it in between takes an MMIO exit, answered
+    // from the host pages (answer_host_window_load).
+    (void)set_host_window_slot(*w, false);
+    (void)set_host_window_slot(*w, true);
+    return;
+  }
+  if (pa >= size_ || len > size_ - pa) return;
   uint8_t* host = memory_ + pa;
   if (contents_dead) {
     madvise(host, len, MADV_DONTNEED);
@@ -483,6 +528,7 @@ VcpuExit PvmVcpu::run() {
   }
   switch (run_->exit_reason) {
     case KVM_EXIT_MMIO:
+      if (answer_host_window_load()) return run();  // rare: see PvmVm::invalidate
       return exit_from_mmio();
     case KVM_EXIT_IO:
       if (run_->io.port == SHIM_PORT_FAULT) return exit_from_fault_port();
@@ -531,6 +577,24 @@ VcpuExit PvmVcpu::exit_from_mmio() {
     mutable_regs() = at_fault;
   }
   return e;
+}
+
+// A load from a host window while its memslot was being replaced
+// (PvmVm::invalidate): KVM emulates it as MMIO. The answer is what the
+// memslot would have given, read through the kernel so that a page the host
+// cannot provide is a zero read rather than a SIGBUS in elfuse (the slot
+// is back by the next access). KVM finishes the load at the next KVM_RUN.
+bool PvmVcpu::answer_host_window_load() {
+  uint64_t gpa = run_->mmio.phys_addr;
+  const PvmVm::HostWindow* w = vm_.host_window(gpa);
+  uint32_t len = run_->mmio.len;
+  if (!w || run_->mmio.is_write || len > sizeof run_->mmio.data || gpa - w->gpa + len > w->len)
+    return false;
+  memset(run_->mmio.data, 0, sizeof run_->mmio.data);
+  iovec local{run_->mmio.data, len};
+  iovec remote{reinterpret_cast<void*>(w->host + (gpa - w->gpa)), len};
+  (void)process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  return true;
 }
 
 // KVM API: re-entering KVM_RUN with immediate_exit set completes a pending

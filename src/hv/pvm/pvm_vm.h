@@ -46,6 +46,7 @@ class PvmVcpu final : public Vcpu {
   Result<void> common_init();
   VcpuExit exit_from_fault_port();
   VcpuExit exit_from_mmio();
+  bool answer_host_window_load();
   void complete_pending_io();
   Result<void> set_msrs();
   Result<void> set_sregs(uint64_t cr3);
@@ -79,6 +80,7 @@ class PvmVm final : public Vm {
   uint64_t task_size() const override;
   Result<void> register_memory(uint64_t end) override;
   uint64_t registered_memory() const override { return registered_; }
+  Result<void> map_host_readonly(uint64_t gpa, const void* host, uint64_t len) override;
 
   uint8_t* memory() const { return memory_; }
   uint64_t memory_size() const { return size_; }
@@ -87,6 +89,16 @@ class PvmVm final : public Vm {
  private:
   friend class PvmVcpu;
   Result<std::unique_ptr<PvmVcpu>> new_vcpu();
+  // Host memory mapped read-only into guest-physical space
+  // (map_host_readonly). Filled before vCPUs run, then only read.
+  struct HostWindow {
+    uint32_t slot;
+    uint64_t gpa, len;
+    uint64_t host;
+  };
+  const HostWindow* host_window(uint64_t gpa) const;
+  Result<void> set_host_window_slot(const HostWindow& w, bool present);
+  std::vector<HostWindow> host_windows_;
   // mprotect round trips (invalidate, reprotect_begin/end) in progress, and
   // a generation bumped at each start and end. A KVM_RUN that fails with
   // EFAULT while one overlapped it is retried (PvmVcpu::run).
