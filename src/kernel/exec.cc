@@ -197,10 +197,11 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   }
 
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, kInitialPhys);
-  // The host's vDSO data pages become guest memory of the new VM; without
-  // them (no usable host vDSO, --no-vdso) the program gets no vDSO, as
-  // under the kernel's vdso=0.
-  const bool vdso = proc.vdso_enabled && vdso_attach(*proc.vm).ok();
+  // The host's vDSO data pages become guest memory of the new VM. Without
+  // them (no usable host vDSO) or with --no-vdso the program gets no vDSO,
+  // as under the kernel's vdso=0 (arch_prctl(ARCH_MAP_VDSO_64) can still
+  // map one).
+  const bool vdso = vdso_attach(*proc.vm).ok() && proc.vdso_enabled;
   rlimit stack_limit;
   getrlimit(RLIMIT_STACK, &stack_limit);
   int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));

@@ -42,7 +42,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   proc.vm.reset();
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, registered);
   // The vDSO's data pages, where the copied page tables expect them.
-  if (proc.vdso_enabled) (void)vdso_attach(*proc.vm);
+  (void)vdso_attach(*proc.vm);
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
   Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);

@@ -222,6 +222,20 @@ Result<void> MemoryManager::overlay_copy(void* dst, const void* src, uint64_t le
 }
 
 void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot) {
+  if (pa >= phys_size_) {
+    // Host pages (kHost): a page at a time, none for a SIGBUS page.
+    for (const HostWindow& w : host_windows_) {
+      if (pa < w.gpa || pa - w.gpa >= w.len) continue;
+      for (uint64_t off = 0; off < len; off += kPageSize)
+        if (!w.sigbus[(pa + off - w.gpa) / kPageSize]) write_table_entries(va + off, pa + off, kPageSize, prot);
+      return;
+    }
+    fatal("mm: no host memory at guest-physical 0x%llx", static_cast<unsigned long long>(pa));
+  }
+  write_table_entries(va, pa, len, prot);
+}
+
+void MemoryManager::write_table_entries(uint64_t va, uint64_t pa, uint64_t len, int prot) {
   // Only a split of a 2 MiB page or a new table can fail, and only when the
   // table pool is exhausted: a sizing error of elfuse, not the guest's.
   if (!page_tables_.map(va, pa, len, prot, /*user=*/true).ok())
@@ -409,7 +423,22 @@ Result<void> MemoryManager::map_special(uint64_t addr, uint64_t len, const Speci
   bool known = false;
   for (const HostWindow& w : host_windows_)
     known |= sm.gpa >= w.gpa && sm.gpa - w.gpa < w.len && len <= w.len - (sm.gpa - w.gpa);
-  if (!known) host_windows_.push_back({sm.gpa, len, sm.host});
+  if (!known) {
+    // Which pages the host kernel maps: a write(2) from each to a pipe
+    // copies through the kernel, which fails with EFAULT where a load
+    // would raise SIGBUS (process_vm_readv cannot tell: it refuses every
+    // VM_PFNMAP page).
+    HostWindow w{sm.gpa, len, sm.host, std::vector<bool>(len / kPageSize, true)};
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Errno{errno};
+    UniqueFd rd(p[0]), wr(p[1]);
+    for (uint64_t i = 0; i < len / kPageSize; i++) {
+      char c;
+      w.sigbus[i] = ::write(wr.get(), sm.host + i * kPageSize, 1) != 1;
+      if (!w.sigbus[i]) (void)!::read(rd.get(), &c, 1);
+    }
+    host_windows_.push_back(std::move(w));
+  }
   Vma v;
   v.start = addr;
   v.end = addr + len;
@@ -1088,7 +1117,8 @@ Result<void> MemoryManager::copy_in(void* dst, uint64_t guest_src, uint64_t len)
     const Vma* v = as_.find(cur);
     uint64_t n = std::min(end, v->end) - cur;
     const uint8_t* h = host_phys(v->phys_of(cur));
-    if (v->overlay() || v->backing == Vma::kHost)
+    if (v->backing == Vma::kHost) TRY(check_host_pages(v->phys_of(cur), n));
+    if (v->overlay())
       TRY(overlay_copy(d, h, n));
     else
       std::memcpy(d, h, n);
@@ -1134,7 +1164,8 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
     uint64_t n = std::min<uint64_t>(v->end - cur, max - out.size());
     const char* p = reinterpret_cast<const char*>(host_phys(v->phys_of(cur)));
     char page[kPageSize];
-    if (v->overlay() || v->backing == Vma::kHost) {
+    if (v->backing == Vma::kHost) TRY(check_host_pages(v->phys_of(cur), n));
+    if (v->overlay()) {
       // A page at a time through the kernel (see overlay_copy).
       n = std::min<uint64_t>(n, kPageSize - (cur & kPageMask));
       TRY(overlay_copy(page, p, n));
@@ -1165,8 +1196,7 @@ std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const
   };
   if (gpa_hint != ~0ull) {
     for (const Vma& v : as_)
-      if ((v.overlay() || v.backing == Vma::kHost) && gpa_hint >= v.phys &&
-          gpa_hint - v.phys < v.len()) {
+      if (v.overlay() && gpa_hint >= v.phys && gpa_hint - v.phys < v.len()) {
         uint64_t va = v.start + page_round_down(gpa_hint - v.phys);
         if (bad(v, va)) return va;
       }
@@ -1187,15 +1217,27 @@ std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const
     }
     return hi;
   }
-  // Then host pages the kernel's fault handler refuses ([vvar_vclock]
-  // without a paravirtual clock, [vvar]'s time-namespace page outside
-  // one: VM_FAULT_SIGBUS), first page first.
-  for (const Vma& v : as_) {
-    if (v.backing != Vma::kHost) continue;
-    for (uint64_t va = v.start; va < v.end; va += kPageSize)
-      if (bad(v, va)) return va;
-  }
   return std::nullopt;
+}
+
+Result<void> MemoryManager::check_host_pages(uint64_t pa, uint64_t len) const {
+  for (const HostWindow& w : host_windows_) {
+    if (pa < w.gpa || pa - w.gpa >= w.len) continue;
+    for (uint64_t off = page_round_down(pa - w.gpa); off < pa - w.gpa + len; off += kPageSize)
+      if (off >= w.len || w.sigbus[off / kPageSize]) return Errno{EFAULT};
+    return Ok();
+  }
+  return Errno{EFAULT};
+}
+
+bool MemoryManager::host_page_sigbus(uint64_t va) const {
+  std::lock_guard lock(mu_);
+  const Vma* v = as_.find(va);
+  if (!v || v->backing != Vma::kHost || !prot_allows(v->prot, PROT_READ)) return false;
+  uint64_t pa = v->phys_of(va);
+  for (const HostWindow& w : host_windows_)
+    if (pa >= w.gpa && pa - w.gpa < w.len) return w.sigbus[(pa - w.gpa) / kPageSize];
+  return false;
 }
 
 }  // namespace elfuse

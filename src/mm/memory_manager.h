@@ -87,6 +87,9 @@ class MemoryManager {
   // Host iovecs covering [guest, guest+len), split at VMA edges, each byte
   // checked for prot (PROT_READ or PROT_WRITE). len 0 gives an empty vector.
   Result<std::vector<iovec>> host_ranges(uint64_t guest, uint64_t len, int prot) const;
+  // A #PF at va hit a page of a special mapping that Linux would answer
+  // with SIGBUS (BUS_ADRERR at va), not SIGSEGV.
+  bool host_page_sigbus(uint64_t va) const;
   // After KVM_RUN failed with EFAULT: the guest address of a page of a file
   // overlay the host cannot fault in (wholly past the end of the file: the
   // guest's SIGBUS, mm/filemap.c filemap_fault), or nullopt. gpa_hint: the
@@ -182,6 +185,9 @@ class MemoryManager {
   // Host memory behind guest-physical addresses outside the reservation
   // (SpecialMapping::host). Fatal for an address no window covers.
   uint8_t* host_window(uint64_t pa) const;
+  // EFAULT when [pa, pa + len) of a host window has a page the host kernel
+  // does not map (copy_from_user fails there too).
+  Result<void> check_host_pages(uint64_t pa, uint64_t len) const;
   // vm_ops->may_split of a special mapping (mm/mmap.c special_mapping_split):
   // the special VMA that an operation on [start, end) would split, if any.
   const Vma* special_split(uint64_t start, uint64_t end) const;
@@ -217,6 +223,7 @@ class MemoryManager {
   // SIGBUS in elfuse itself. EFAULT then, as Linux's copy_from_user gives.
   static Result<void> overlay_copy(void* dst, const void* src, uint64_t len);
   void write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot);
+  void write_table_entries(uint64_t va, uint64_t pa, uint64_t len, int prot);
   void clear_ptes(uint64_t va, uint64_t len);
   // Moves contents between runs of the reservation (host pages, not copies,
   // where the host allows it).
@@ -247,6 +254,11 @@ class MemoryManager {
   struct HostWindow {
     uint64_t gpa, len;
     uint8_t* host;
+    // Pages the host kernel refuses to map (its fault handler's
+    // VM_FAULT_SIGBUS: [vvar_vclock] without that paravirtual clock, the
+    // time-namespace page outside one). They get no guest PTE, so a guest
+    // access is a #PF, which is the guest's SIGBUS (host_page_sigbus).
+    std::vector<bool> sigbus;
   };
   std::vector<HostWindow> host_windows_;  // a process's are made at exec, kept by fork
 };

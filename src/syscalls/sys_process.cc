@@ -23,6 +23,7 @@
 #include "kernel/thread.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "vdso/vdso.h"
 
 namespace elfuse {
 
@@ -60,6 +61,16 @@ int64_t sys_arch_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       return 1;  // CPUID is never made to fault here
     case ARCH_SET_CPUID:
       return -ENODEV;  // no CPUID faulting, as on CPUs without it
+    case ARCH_MAP_VDSO_64: {
+      // prctl_map_vdso (CONFIG_CHECKPOINT_RESTORE, for CRIU): map_vdso_once
+      // at the hint, then the text's size. Also under --no-vdso, as the
+      // kernel does under vdso=0. ARCH_MAP_VDSO_32 (a 32-bit vDSO elfuse
+      // does not have) stays EINVAL, as does ARCH_MAP_VDSO_X32 on kernels
+      // without CONFIG_X86_X32_ABI.
+      Result<uint64_t> r = vdso_map_once(ctx.mm, arg);
+      if (!r.ok()) return r.error() == ENOENT ? -EINVAL : -r.error();
+      return static_cast<int64_t>(vdso_text_size());
+    }
     default:
       return -EINVAL;
   }

@@ -14,6 +14,11 @@ bool vdso_available() {
   return host_vdso() != nullptr;
 }
 
+uint64_t vdso_text_size() {
+  const HostVdso* h = host_vdso();
+  return h ? h->text_len : 0;
+}
+
 Result<void> vdso_attach(Vm& vm) {
   const HostVdso* h = host_vdso();
   if (!h) return Errno{ENOENT};

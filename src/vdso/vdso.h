@@ -34,7 +34,9 @@ Result<void> vdso_attach(Vm& vm);
 Result<uint64_t> vdso_map(MemoryManager& mm, uint64_t addr);
 
 // map_vdso_once (arch_prctl ARCH_MAP_VDSO_64): EEXIST while any of the
-// three mappings is still there.
+// three mappings is still there; ENOENT without a host vDSO.
 Result<uint64_t> vdso_map_once(MemoryManager& mm, uint64_t addr);
+// The size of [vdso] (vdso_image->size); 0 without a host vDSO.
+uint64_t vdso_text_size();
 
 }  // namespace elfuse
