@@ -15,7 +15,10 @@ Vma Vma::clipped(uint64_t s, uint64_t e) const {
 
 bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.end != b.start) return false;
-  if (a.special || b.special) return false;  // mm/vma.c: vm_ops differ from any neighbour's
+  // A special mapping never merges with another mapping (mm/vma.c: its
+  // vm_ops differ); two pieces of one (split here for a moment by a
+  // protect() that changed nothing) do.
+  if (a.special != b.special) return false;
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.flags != b.flags ||
       a.backing != b.backing || a.name != b.name || a.file_dev != b.file_dev ||
       a.file_ino != b.file_ino)

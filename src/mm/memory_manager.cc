@@ -648,9 +648,10 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
   } else if (grows & PROT_GROWSUP) {
     return Errno{EINVAL};  // no VM_GROWSUP VMAs on x86
   }
-  // mprotect_fixup splits a VMA at the edges of the range, after the
-  // VM_MAY* check of that VMA: a special mapping refuses the split.
-  if (const Vma* sp = special_split(start, *end))
+  // mprotect_fixup splits a VMA whose flags change at the edges of the
+  // range, after the VM_MAY* check of that VMA: a special mapping refuses
+  // the split.
+  if (const Vma* sp = special_split(start, *end); sp && sp->prot != prot)
     return Errno{(prot & ~sp->max_prot) ? EACCES : EINVAL};
   std::vector<Vma> old = TRY(as_.protect(start, *end, prot));
   // Overlays: the host protection must equal the guest's at every moment a
@@ -885,8 +886,7 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
       case MADV_FREE:
       case MADV_COLD:
       case MADV_PAGEOUT:
-      case MADV_DONTFORK:
-      case MADV_DOFORK:
+      case MADV_DOFORK:  // VM_IO
         if (pfnmap) return Errno{EINVAL};
         break;
       case MADV_POPULATE_READ:
