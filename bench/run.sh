@@ -6,6 +6,8 @@
 #       python3 -c pass and ls -la /usr/lib, median of 11 runs each, interleaved
 #   (d) processes and threads (issue 4): fork+exit+wait, vfork+exec+wait of a
 #       static program, pthread create+join, futex ping-pong (bench/procs.c)
+#   (e) clock_gettime(CLOCK_MONOTONIC) through the vDSO (issue 6): natively,
+#       under elfuse, and under elfuse --no-vdso (a syscall per call)
 set -euo pipefail
 B=${1:-build}
 N=${N:-20000}
@@ -50,6 +52,10 @@ for i in "${!ops[@]}"; do
     "$(awk -v a="$pe_us" -v b="$pn_us" 'BEGIN { print a / b }')")$'\n'
 done
 
+# The vDSO (issue 6): ns per clock_gettime(CLOCK_MONOTONIC), median of 5 batches.
+C=$B/bench/clock_gettime
+cn=$($C 1000000); ce=$($elfuse $C 1000000); cs=$($elfuse --no-vdso $C 2000)
+
 awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
     -v pyn="$pyn" -v pye="$pye" -v lsn="$lsn" -v lse="$lse" 'BEGIN {
   printf "getppid native           %10.1f ns\n", n
@@ -64,3 +70,8 @@ awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
   printf "ls -la /usr/lib elfuse      %8.2f ms   %.1fx native\n", lse / 1e6, lse / lsn
 }'
 printf '%s' "$procs_lines"
+awk -v n="$cn" -v e="$ce" -v s="$cs" 'BEGIN {
+  printf "clock_gettime native        %8.1f ns\n", n
+  printf "clock_gettime elfuse (vDSO) %8.1f ns   %.2fx native (aim: <= 2)\n", e, e / n
+  printf "clock_gettime --no-vdso     %8.1f ns   %.0fx native\n", s, s / n
+}'

@@ -3,6 +3,7 @@
 // hv/pvm/; a backend for hardware KVM will sit beside it.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -140,8 +141,11 @@ class Vm {
   // invalidate() on that range drops every vCPU's translations of it.
   // Call before vCPUs run. The vDSO also needs the guest to read the
   // host's TSC unchanged (no TSC offset or scaling) and its own TSC_AUX
-  // (RDPID/RDTSCP): a backend that cannot give both must refuse (ENOTSUP).
-  virtual Result<void> map_host_readonly(uint64_t gpa, const void* host, uint64_t len) = 0;
+  // (RDPID/RDTSCP): a backend that cannot give both refuses (ENOTSUP, the
+  // default), and guests then run without a vDSO.
+  virtual Result<void> map_host_readonly(uint64_t gpa, const void* host, uint64_t len) {
+    return Errno{ENOTSUP};
+  }
   // The user range the guest gets: [0, task_size()).
   virtual uint64_t task_size() const = 0;
 };
