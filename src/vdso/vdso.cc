@@ -31,8 +31,8 @@ Result<uint64_t> vdso_map(MemoryManager& mm, uint64_t addr) {
   const uint64_t block = h->data_len + h->text_len;
   addr = TRY(mm.free_area(addr, block));
   // VM_READ|VM_MAYREAD (|VM_IO|VM_PFNMAP|VM_DONTDUMP) for the data,
-  // VM_READ|VM_EXEC|VM_MAY{READ,WRITE,EXEC} for the text ("MAYWRITE to
-  // allow gdb to COW and set breakpoints").
+  // VM_READ|VM_EXEC|VM_MAY{READ,WRITE,EXEC} for the text (may-write so that
+  // a debugger can write breakpoints into a private copy).
   for (const HostVdso::DataRow& row : h->data_rows) {
     MemoryManager::SpecialMapping m;
     m.name = row.name;
