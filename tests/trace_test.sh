@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # trace_test.sh ELFUSE: --trace=FILE writes one strace-style line per syscall,
 # with decoded arguments, results and errno names; --trace alone writes to
-# stderr; without --trace nothing is written.
+# stderr; without --trace nothing is written; vDSO calls are not syscalls
+# (traced only under --no-vdso).
 set -euo pipefail
 elfuse=${ELFUSE:-$1}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/elfuse-trace.XXXXXX")
@@ -34,6 +35,17 @@ printf 'hi\n' >in
 expect "$tmp/err2" 'openat(AT_FDCWD, "in", O_RDONLY) = 3'
 expect "$tmp/err2" 'sendfile(1, 3, NULL, 16777216) = 3'
 expect "$tmp/out2" 'hi'
+
+# Calls the vDSO answers are not syscalls and are not traced (as strace
+# does not see them); --no-vdso makes them syscalls, which are.
+"$elfuse" --trace="$tmp/t4" /bin/busybox date >/dev/null
+if grep -qE '^(time|clock_gettime|gettimeofday)\(' "$tmp/t4"; then
+  echo "FAIL: a vDSO call in the trace"
+  fail=1
+fi
+"$elfuse" --no-vdso --trace="$tmp/t5" /bin/busybox date >/dev/null
+grep -qE '^time\(0x[0-9a-f]+\) = [0-9]+$' "$tmp/t5" ||
+  { echo "FAIL: no time() syscall in the --no-vdso trace"; fail=1; }
 
 "$elfuse" /bin/busybox true 2>"$tmp/err3"
 [[ ! -s $tmp/err3 ]] || { echo "FAIL: output on stderr without --trace"; fail=1; }
