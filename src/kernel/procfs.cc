@@ -162,7 +162,7 @@ std::string hex_width(uint64_t v, int width) {
 }
 
 std::string vma_name(const Process& proc, const Vma& v) {
-  if (v.special) return v.name;  // vm_special_mapping.name
+  if (v.special) return v.name;                                     // vm_special_mapping.name
   if (v.backing == Vma::kSharedAnon) return "/dev/zero (deleted)";  // shmem_zero_setup
   if (!has_file(v)) {
     // fs/proc/task_mmu.c get_vma_name: vma_is_initial_heap and

@@ -752,8 +752,7 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
     // there is an access error first (the VMA is read-only, not
     // executable): SIGSEGV.
     constexpr uint64_t kPfWrite = 2, kPfFetch = 16;
-    if (mapped && !(f.error_code & (kPfWrite | kPfFetch)) &&
-        proc.mm().host_page_sigbus(f.address))
+    if (mapped && !(f.error_code & (kPfWrite | kPfFetch)) && proc.mm().host_page_sigbus(f.address))
       fs = {SIGBUS, BUS_ADRERR, f.address};
   }
   const GuestSigaction& act = proc.sigactions[fs.signo - 1];

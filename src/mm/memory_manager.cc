@@ -227,7 +227,8 @@ void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot)
     for (const HostWindow& w : host_windows_) {
       if (pa < w.gpa || pa - w.gpa >= w.len) continue;
       for (uint64_t off = 0; off < len; off += kPageSize)
-        if (!w.sigbus[(pa + off - w.gpa) / kPageSize]) write_table_entries(va + off, pa + off, kPageSize, prot);
+        if (!w.sigbus[(pa + off - w.gpa) / kPageSize])
+          write_table_entries(va + off, pa + off, kPageSize, prot);
       return;
     }
     fatal("mm: no host memory at guest-physical 0x%llx", static_cast<unsigned long long>(pa));
