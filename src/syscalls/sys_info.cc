@@ -243,12 +243,10 @@ int64_t sys_setregid(SyscallContext&, const SyscallArgs& a) {
   return host_rax(::syscall(SYS_setregid, arg_uint(a.a[0]), arg_uint(a.a[1])));
 }
 int64_t sys_setresuid(SyscallContext&, const SyscallArgs& a) {
-  return host_rax(
-      ::syscall(SYS_setresuid, arg_uint(a.a[0]), arg_uint(a.a[1]), arg_uint(a.a[2])));
+  return host_rax(::syscall(SYS_setresuid, arg_uint(a.a[0]), arg_uint(a.a[1]), arg_uint(a.a[2])));
 }
 int64_t sys_setresgid(SyscallContext&, const SyscallArgs& a) {
-  return host_rax(
-      ::syscall(SYS_setresgid, arg_uint(a.a[0]), arg_uint(a.a[1]), arg_uint(a.a[2])));
+  return host_rax(::syscall(SYS_setresgid, arg_uint(a.a[0]), arg_uint(a.a[1]), arg_uint(a.a[2])));
 }
 // setfsuid/setfsgid never fail: they return the old id, changed or not.
 int64_t sys_setfsuid(SyscallContext&, const SyscallArgs& a) {
