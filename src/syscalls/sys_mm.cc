@@ -34,6 +34,31 @@ int64_t sys_mprotect(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.mprotect(a.a[0], a.a[1], static_cast<int>(a.a[2])));
 }
 
+// Protection keys. The guest runs with CR4.PKE clear (its CPUID says OSPKE
+// 0), so it gets what Linux answers on a CPU without enabled protection
+// keys (mm/mprotect.c): no key can be allocated or freed, and a key other
+// than -1 fails after do_mprotect_pkey's range checks.
+int64_t sys_pkey_alloc(SyscallContext&, const SyscallArgs&) {
+  return -EINVAL;
+}
+
+int64_t sys_pkey_free(SyscallContext&, const SyscallArgs&) {
+  return -EINVAL;
+}
+
+int64_t sys_pkey_mprotect(SyscallContext& ctx, const SyscallArgs& a) {
+  const int pkey = static_cast<int>(a.a[3]);
+  if (pkey == -1) return sys_mprotect(ctx, a);
+  const uint64_t start = a.a[0], len = a.a[1];
+  const int prot = static_cast<int>(a.a[2]);
+  if ((prot & (PROT_GROWSDOWN | PROT_GROWSUP)) == (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+  if (start & (kPageSize - 1)) return -EINVAL;
+  if (len == 0) return 0;
+  const uint64_t end = start + ((len + kPageSize - 1) & ~(kPageSize - 1));  // wraps as Linux's
+  if (end <= start) return -ENOMEM;
+  return -EINVAL;
+}
+
 // mremap(old_address, old_size, new_size, flags, new_address)
 int64_t sys_mremap(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.mremap(a.a[0], a.a[1], a.a[2], static_cast<int>(a.a[3]), a.a[4]));
