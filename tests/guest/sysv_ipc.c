@@ -9,7 +9,7 @@
 //
 // Also a helper for tests/sysv_native_test.sh (a segment shared between
 // native and elfuse processes): `sysv_ipc create`, `write ID TEXT`,
-// `read ID`, `rm ID`.
+// `read ID`, `hold ID` (attached until stdin ends), `rm ID`.
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -462,6 +462,16 @@ int main(int argc, char** argv) {
     char* p = shmat(atoi(argv[2]), NULL, SHM_RDONLY);
     if (p == (void*)-1) return 1;
     printf("read '%s', nattch %ld\n", p, nattch(atoi(argv[2])));
+    return shmdt(p);
+  }
+  if (argc == 3 && strcmp(argv[1], "hold") == 0) {
+    // Attached until stdin ends.
+    char* p = shmat(atoi(argv[2]), NULL, 0);
+    if (p == (void*)-1) return 1;
+    printf("held '%s', nattch %ld\n", p, nattch(atoi(argv[2])));
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
     return shmdt(p);
   }
   if (argc == 3 && strcmp(argv[1], "rm") == 0) return shmctl(atoi(argv[2]), IPC_RMID, NULL);
