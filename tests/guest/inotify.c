@@ -61,7 +61,37 @@ static void drain(int fd, int dir_wd) {
   }
 }
 
-int main(void) {
+// tests/sysroot_test.sh's root: watches through the escape symlinks land on
+// the files inside the root.
+static int sysroot_mode(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  int fd = inotify_init1(IN_NONBLOCK);
+  int h = inotify_add_watch(fd, "/etc/hostname", IN_MODIFY | IN_ATTRIB);
+  printf("hostname wd %d\n", h);
+  printf("/a/abs wd %d\n", inotify_add_watch(fd, "/a/abs", IN_MODIFY));
+  printf("/a/b/c/rel wd %d\n", inotify_add_watch(fd, "/a/b/c/rel", IN_MODIFY));
+  printf("/a/root/etc/hostname wd %d\n", inotify_add_watch(fd, "/a/root/etc/hostname", IN_MODIFY));
+  SHOW(inotify_add_watch(fd, "/a/passwd", IN_MODIFY));  // /etc/passwd inside: none
+  printf("/a/abs itself wd %d\n", inotify_add_watch(fd, "/a/abs", IN_ATTRIB | IN_DONT_FOLLOW));
+  SHOW(inotify_add_watch(fd, "/a/abs", IN_ATTRIB | IN_ONLYDIR));
+  int d = inotify_add_watch(fd, "/a/b/up", IN_CREATE | IN_DELETE | IN_ONLYDIR);  // the root
+  printf("/a/b/up wd %d\n", d);
+  if (chdir("/a/b") != 0) return 1;
+  printf("relative ../../etc/motd wd %d\n", inotify_add_watch(fd, "../../etc/motd", IN_OPEN));
+  SHOW(inotify_add_watch(fd, "no-such", IN_OPEN));
+  SHOW(inotify_add_watch(9999, "no-such", IN_OPEN));  // EBADF before the lookup
+  SHOW(inotify_add_watch(fd, "no-such", 0));          // EINVAL before the lookup
+  int f = open("/etc/hostname", O_WRONLY | O_APPEND);
+  if (f < 0 || write(f, "x\n", 2) != 2) return 1;
+  close(f);
+  close(open("/tmp-inotify-probe", O_CREAT | O_WRONLY, 0600));
+  unlink("/tmp-inotify-probe");
+  drain(fd, h);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "sysroot") == 0) return sysroot_mode();
   char dir[] = "inotify-XXXXXX";
   if (!mkdtemp(dir)) return 1;
   char path[256];
