@@ -800,6 +800,8 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
   // vma_to_resize / resize_is_valid
   if (old_len == 0) return Errno{EINVAL};  // duplicating a shared mapping: unsupported
   if (old_len > v->end - addr) return Errno{EFAULT};
+  // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
+  if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   const bool dontunmap = flags & MREMAP_DONTUNMAP;
   if (dontunmap && !(v->backing == Vma::kAnon && (v->flags & MAP_PRIVATE)))
     return Errno{EINVAL};  // only private anonymous (Linux before 5.13)
@@ -846,6 +848,8 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   if (!v) return Errno{EFAULT};
   if (old_len == 0) return Errno{EINVAL};  // see mremap_to
   if (old_len > v->end - addr) return Errno{EFAULT};
+  // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
+  if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   const Vma copy = *v;
   // Expand in place when the range ends the VMA and the space after it is
   // free (vma_expandable).

@@ -248,19 +248,20 @@ int main(int argc, char** argv) {
     SHOW(mlock(a + 8 * 4096, 16 * 4096));  // 24 pages > 16: ENOMEM
     OK(mlock(a, 16 * 4096));               // 8 already locked: 16 in all
     SHOW(mlock(a + 16 * 4096, 4096));
+    SHOW(mremap(a, 16 * 4096, 20 * 4096, MREMAP_MAYMOVE) == MAP_FAILED ? -1 : 0);  // EAGAIN
     SHOW(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0) ==
-         MAP_FAILED);
+         MAP_FAILED ? -1 : 0);
     SHOW(mlockall(MCL_CURRENT));
     OK(munlock(a, 32 * 4096));
     OK(mlockall(MCL_FUTURE));
-    SHOW(mmap(NULL, 32 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
+    SHOW(mmap(NULL, 32 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
     OK(munlockall());
     rl.rlim_cur = rl.rlim_max = 0;
     OK(setrlimit(RLIMIT_MEMLOCK, &rl));
     SHOW(mlock(a, 4096));
     SHOW(mlockall(MCL_CURRENT));
     SHOW(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0) ==
-         MAP_FAILED);
+         MAP_FAILED ? -1 : 0);
     OK(munlock(a, 4096));  // munlock needs no rights
     _exit(0);
   }

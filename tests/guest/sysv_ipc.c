@@ -182,15 +182,15 @@ static void shm_tests(const char* self) {
   // EINVAL, an overlap without SHM_REMAP is EINVAL, with it replaces.
   char* area = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   area[0] = 'a';
-  SHOW(shmat(id, area + 4096, 0) == (void*)-1);
-  SHOW(shmat(id, area + 100, SHM_REMAP) == (void*)-1);
+  SHOW(shmat(id, area + 4096, 0) == (void*)-1 ? -1 : 0);
+  SHOW(shmat(id, area + 100, SHM_REMAP) == (void*)-1 ? -1 : 0);
   char* r = shmat(id, area + 100, SHM_RND | SHM_REMAP);
   printf("SHM_RND|SHM_REMAP at area+100: %s\n", r == area ? "area" : "elsewhere");
   printf("sees '%s' nattch %ld\n", r, nattch(id));
   printf("area[8191] zero: %d\n", area[8191]);
   OK(shmdt(r));
-  SHOW(shmat(id, NULL, SHM_REMAP) == (void*)-1);
-  SHOW(shmat(id, (void*)100, SHM_RND | SHM_REMAP) == (void*)-1);  // rounds to 0
+  SHOW(shmat(id, NULL, SHM_REMAP) == (void*)-1 ? -1 : 0);
+  SHOW(shmat(id, (void*)100, SHM_RND | SHM_REMAP) == (void*)-1 ? -1 : 0);  // rounds to 0
   munmap(area, 8 * 4096);
   area = mmap(NULL, 8 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   munmap(area, 8 * 4096);
@@ -211,6 +211,43 @@ static void shm_tests(const char* self) {
   }
   printf("exec child status %d\n", child_status(c));
 
+  // Permissions, checked by the kernel without CAP_IPC_OWNER (a child
+  // drops it): read for any attach, write unless SHM_RDONLY, exec for
+  // SHM_EXEC.
+  c = fork();
+  if (c == 0) {
+    struct cap_header {
+      uint32_t version;
+      int pid;
+    } h = {0x20080522, 0};
+    struct cap_data {
+      uint32_t effective, permitted, inheritable;
+    } d[2];
+    syscall(SYS_capget, &h, d);
+    d[0].effective &= ~(1u << 15);  // CAP_IPC_OWNER
+    OK(syscall(SYS_capset, &h, d));
+    int ro = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0400);
+    SHOW(shmat(ro, NULL, 0) == (void*)-1 ? -1 : 0);
+    char* x = shmat(ro, NULL, SHM_RDONLY);
+    printf("read-only attach ok: %d\n", x != (void*)-1);
+    shmdt(x);
+    SHOW(shmat(ro, NULL, SHM_RDONLY | SHM_EXEC) == (void*)-1 ? -1 : 0);
+    int wo = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0200);
+    SHOW(shmat(wo, NULL, SHM_RDONLY) == (void*)-1 ? -1 : 0);
+    SHOW(shmat(wo, NULL, 0) == (void*)-1 ? -1 : 0);
+    SHOW(shmctl(wo, IPC_STAT, &ds));
+    int rwx = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0700);
+    x = shmat(rwx, NULL, SHM_EXEC);
+    printf("SHM_EXEC attach ok: %d\n", x != (void*)-1);
+    maps_row(x, rwx);
+    shmdt(x);
+    shmctl(ro, IPC_RMID, NULL);
+    shmctl(wo, IPC_RMID, NULL);
+    shmctl(rwx, IPC_RMID, NULL);
+    _exit(0);
+  }
+  printf("permissions child status %d\n", child_status(c));
+
   // IPC_RMID while attached: marked SHM_DEST, key private, still usable;
   // gone with the last detach.
   p = shmat(id, NULL, 0);
@@ -226,8 +263,8 @@ static void shm_tests(const char* self) {
 
   // Errors.
   SHOW(shmget(IPC_PRIVATE, 0, IPC_CREAT | 0600));
-  SHOW(shmat(-1, NULL, 0) == (void*)-1);
-  SHOW(shmat(0x7fffffff, NULL, 0) == (void*)-1);
+  SHOW(shmat(-1, NULL, 0) == (void*)-1 ? -1 : 0);
+  SHOW(shmat(0x7fffffff, NULL, 0) == (void*)-1 ? -1 : 0);
   SHOW(shmctl(-1, IPC_STAT, &ds));
   SHOW(shmctl(0x7fffffff, IPC_STAT, &ds));
   SHOW(shmctl(0, 12345, &ds));
