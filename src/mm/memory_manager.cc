@@ -969,8 +969,8 @@ Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
 // mm/msync.c SYSCALL_DEFINE3(msync). Dirty shared pages live in the host
 // page cache already (the overlay), so MS_ASYNC has nothing to start and
 // MS_INVALIDATE nothing to drop; MS_SYNC is the host's msync on the overlay,
-// which is vfs_fsync_range on the same file range. No VMA is VM_LOCKED
-// (mlock does not lock), so MS_INVALIDATE never gives EBUSY.
+// which is vfs_fsync_range on the same file range. MS_INVALIDATE on locked
+// memory is EBUSY.
 Result<void> MemoryManager::msync(uint64_t addr, uint64_t len, int flags) {
   std::lock_guard lock(mu_);
   if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return Errno{EINVAL};
@@ -995,6 +995,8 @@ Result<void> MemoryManager::msync(uint64_t addr, uint64_t len, int flags) {
       if (start >= *end) return Errno{ENOMEM};
       unmapped = true;
     }
+    // Locked memory cannot be invalidated.
+    if ((flags & MS_INVALIDATE) && v->lock != Vma::kUnlocked) return Errno{EBUSY};
     const Vma piece = v->clipped(start, *end);
     start = v->end;
     // Only VM_SHARED file mappings are written back: a shared mapping of a

@@ -147,6 +147,8 @@ int main(int argc, char** argv) {
   OK(madvise(p + 2 * 4096, 4096, MADV_DONTNEED_LOCKED));
   printf("dropped %d\n", p[2 * 4096]);
   SHOW(madvise(p + 2 * 4096, 4096, MADV_FREE));
+  SHOW(msync(p + 2 * 4096, 4096, MS_INVALIDATE));  // locked: EBUSY
+  SHOW(msync(p + 2 * 4096, 4096, MS_SYNC));
 
   // Holes: ENOMEM, with what came before the hole locked.
   OK(munlock(p, 16 * 4096));
