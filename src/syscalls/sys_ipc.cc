@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -313,9 +314,10 @@ int64_t sys_msgrcv(SyscallContext& ctx, const SyscallArgs& a) {
   auto ranges = ctx.mm.host_ranges(msgp, total, PROT_WRITE);
   if (ranges && ranges->size() == 1)
     return host_rax(::syscall(SYS_msgrcv, id, (*ranges)[0].iov_base, bufsz, msgtyp, flg));
-  // Not one host range: receive into a host buffer. No message is larger
-  // than msgmax, so a larger buffer need not be allocated.
-  const uint64_t want = ranges ? bufsz : std::min<uint64_t>(bufsz, msg_max());
+  // Not one host range (or not writable: the message is still taken, then
+  // EFAULT): receive into a host buffer. No message is larger than msgmax,
+  // so a larger buffer need not be allocated.
+  const uint64_t want = std::min<uint64_t>(bufsz, msg_max());
   std::vector<uint8_t> tmp(want + sizeof(long));
   long r = ::syscall(SYS_msgrcv, id, tmp.data(), want, msgtyp, flg);
   if (r < 0) return -static_cast<int64_t>(errno);

@@ -286,6 +286,14 @@ static void shm_tests(const char* self) {
   SHOW(shmdt(area));  // nothing there
 }
 
+// Two pages in two VMAs (private, then shared memory): a buffer at the
+// boundary crosses them.
+static char* two_vmas(void) {
+  char* two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  mmap(two + 4096, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  return two;
+}
+
 static void sem_tests(void) {
   printf("== sem\n");
   int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
@@ -340,11 +348,24 @@ static void sem_tests(void) {
   struct sembuf w = {0, -1, 0};
   struct timespec ts = {0, 20 * 1000 * 1000};
   SHOW(semtimedop(id, &w, 1, &ts));
-  struct sembuf two[2] = {{0, 1, 0}, {1, 1, 0}};
-  OK(semop(id, two, 2));
+  struct sembuf both[2] = {{0, 1, 0}, {1, 1, 0}};
+  OK(semop(id, both, 2));
   arg.array = got;
   OK(semctl(id, 0, GETALL, arg));
   printf("GETALL %u %u\n", got[0], got[1]);
+  char* two = two_vmas();
+  struct sembuf* across = (struct sembuf*)(two + 4096 - 6);
+  across[0] = (struct sembuf){0, 2, 0};
+  across[1] = (struct sembuf){1, 3, 0};
+  OK(semop(id, across, 2));
+  unsigned short* vals_across = (unsigned short*)(two + 4096 - 2);
+  arg.array = vals_across;
+  OK(semctl(id, 0, GETALL, arg));
+  printf("GETALL across VMAs %u %u\n", vals_across[0], vals_across[1]);
+  vals_across[0] = 1;
+  vals_across[1] = 1;
+  OK(semctl(id, 0, SETALL, arg));
+  munmap(two, 8192);
 
   // Errors, in the kernel's order.
   SHOW(semop(id, &w, 0));
@@ -463,6 +484,15 @@ static void msg_tests(void) {
   OK(msgctl(id, IPC_STAT, &ds));
   printf("qbytes %lu\n", ds.msg_qbytes);
   munmap(page, 4096);
+  char* two = two_vmas();
+  struct msg* across = (struct msg*)(two + 4096 - 12);
+  across->mtype = 11;
+  strcpy(across->text, "straddling");
+  OK(msgsnd(id, across, 11, 0));
+  memset(across, 0, sizeof *across);
+  SHOW(msgrcv(id, across, 20, 11, 0));
+  printf("across VMAs: type %ld '%s'\n", across->mtype, across->text);
+  munmap(two, 8192);
 
   // A blocked receiver sees EIDRM.
   c = fork();
