@@ -136,8 +136,7 @@ Result<std::vector<Vma>> AddressSpace::protect(uint64_t start, uint64_t end, int
   return old;
 }
 
-std::vector<Vma> AddressSpace::set_lock(uint64_t start, uint64_t end, Vma::Lock lock,
-                                        bool merge) {
+std::vector<Vma> AddressSpace::set_lock(uint64_t start, uint64_t end, Vma::Lock lock, bool merge) {
   std::vector<Vma> old = pieces(start, end);
   split_at(start);
   split_at(end);

@@ -203,7 +203,8 @@ int64_t sys_inotify_add_watch(SyscallContext& ctx, const SyscallArgs& a) {
   const uint32_t mask = fs::arg_uint(a.a[2]);
   auto path = fs::copy_path(ctx.mm, a.a[1]);
   if (!path) {
-    if (path.error() != ENAMETOOLONG) return host_rax(syscall(SYS_inotify_add_watch, fd, nullptr, mask));
+    if (path.error() != ENAMETOOLONG)
+      return host_rax(syscall(SYS_inotify_add_watch, fd, nullptr, mask));
     std::string longer(fs::kPathMax, 'x');
     return host_rax(syscall(SYS_inotify_add_watch, fd, longer.c_str(), mask));
   }
