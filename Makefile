@@ -94,10 +94,10 @@ format-check:
 	  { echo "format-check: run 'make format' to fix the files above" >&2; exit 1; }
 	@echo "format-check: $(words $(FORMAT_FILES)) files formatted"
 
+# proot is the ptrace-based comparison in bench/run.sh's table.
 bench: build
-	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
-	elif [ -f bench/run.sh ]; then bash bench/run.sh $(BUILD_DIR); \
-	else echo "no bench/run.sh yet"; fi
+	@$(MAKE) deps DEB_PACKAGES="proot"
+	bash bench/run.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
