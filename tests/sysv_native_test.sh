@@ -25,20 +25,23 @@ expect "native writes" "$("$prog" write "$id" from-native)" "wrote, nattch 1"
 expect "elfuse reads" "$("$elfuse" "$prog" read "$id")" "read 'from-native', nattch 1"
 
 # elfuse holds an attach while native processes attach and count.
+# (bash unsets a coprocess's variables when it ends: keep them at once.)
 coproc HOLD { "$elfuse" "$prog" hold "$id"; }
-read -r line <&"${HOLD[0]}"
+hold_pid=$HOLD_PID hold_out=${HOLD[0]} hold_in=${HOLD[1]}
+read -r line <&"$hold_out"
 expect "elfuse holds" "$line" "held 'from-native', nattch 1"
 expect "native sees both" "$("$prog" read "$id")" "read 'from-native', nattch 2"
 expect "native writes while held" "$("$prog" write "$id" shared-now)" "wrote, nattch 2"
-exec {HOLD[1]}>&-
-wait "$HOLD_PID" || fail "elfuse hold exited $?"
+exec {hold_in}>&-
+wait "$hold_pid" || fail "elfuse hold exited $?"
 expect "after elfuse detached" "$("$prog" read "$id")" "read 'shared-now', nattch 1"
 
 # And the other way round: a native holder, elfuse readers.
 coproc NHOLD { "$prog" hold "$id"; }
-read -r line <&"${NHOLD[0]}"
+hold_pid=$NHOLD_PID hold_out=${NHOLD[0]} hold_in=${NHOLD[1]}
+read -r line <&"$hold_out"
 expect "native holds" "$line" "held 'shared-now', nattch 1"
 expect "elfuse sees both" "$("$elfuse" "$prog" read "$id")" "read 'shared-now', nattch 2"
-exec {NHOLD[1]}>&-
-wait "$NHOLD_PID" || fail "native hold exited $?"
+exec {hold_in}>&-
+wait "$hold_pid" || fail "native hold exited $?"
 echo "sysv_native: ok"

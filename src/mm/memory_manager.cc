@@ -660,6 +660,17 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
     }
   }
   for (const Vma& v : old) write_ptes(v.start, v.phys, v.len(), prot);
+  // mprotect_fixup: private locked memory that becomes writable is
+  // populated (populate_vma_page_range breaks COW); the host mlock2 of the
+  // run with its new protection does that (host_lock).
+  for (const Vma& v : old) {
+    if (v.lock != Vma::kLocked || (v.prot & PROT_WRITE) || (v.flags & MAP_SHARED) ||
+        !(prot & PROT_WRITE))
+      continue;
+    Vma now = v;
+    now.prot = prot;
+    host_lock(now);
+  }
   for (const Vma& v : old) {
     const int hp = overlay_prot(v, prot), old_hp = overlay_prot(v, v.prot);
     if (!narrows(v.prot, prot)) continue;
@@ -1367,8 +1378,14 @@ Result<void> MemoryManager::mlock(uint64_t start, uint64_t len, Vma::Lock kind) 
     locked -= std::min(locked, already / kPageSize);
   }
   if (locked > limit && !capable) return Errno{ENOMEM};
-  // Memory is mapped eagerly: there is nothing to populate (__mm_populate).
-  return apply_lock(start, start + len, kind);
+  TRY(apply_lock(start, start + len, kind));
+  // __mm_populate (the host mlock2 did the populating): a VMA the guest
+  // cannot access fails get_user_pages with EFAULT, which mlock reports
+  // as ENOMEM (__mlock_posix_error_return); MLOCK_ONFAULT populates nothing.
+  if (kind == Vma::kLocked)
+    for (const Vma& p : as_.pieces(start, start + len))
+      if (!(p.prot & kProtRWX)) return Errno{ENOMEM};
+  return Ok();
 }
 
 Result<void> MemoryManager::munlock(uint64_t start, uint64_t len) {

@@ -184,6 +184,21 @@ int main(int argc, char** argv) {
   printf("VmLck %ld\n", vmlck());
   munmap(m2, 64 * 4096);
 
+  // Locked while inaccessible: populated when made accessible.
+  char* pn = map(4 * 4096, 0);
+  OK(mprotect(pn, 4 * 4096, PROT_NONE));
+  SHOW(mlock(pn, 4 * 4096));  // locked, but populating fails: ENOMEM
+  smap("locked PROT_NONE", pn);
+  OK(mprotect(pn, 4 * 4096, PROT_READ));
+  smap("made readable", pn);
+  OK(mprotect(pn, 4 * 4096, PROT_READ | PROT_WRITE));
+  smap("made writable", pn);
+  OK(munlock(pn, 4 * 4096));
+  OK(syscall(SYS_mlock2, pn, 4 * 4096, MLOCK_ONFAULT));
+  OK(mprotect(pn, 4 * 4096, PROT_NONE));
+  SHOW(syscall(SYS_mlock2, pn, 4 * 4096, MLOCK_ONFAULT));  // nothing to populate
+  OK(munlock(pn, 4 * 4096));
+
   // MAP_LOCKED.
   char* ml = map(8 * 4096, MAP_LOCKED);
   smap("MAP_LOCKED", ml);
