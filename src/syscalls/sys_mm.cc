@@ -150,4 +150,30 @@ int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
   return 0;
 }
 
+// mlock(addr, len), mlock2(addr, len, flags), munlock, mlockall,
+// munlockall: mm/mlock.c, see MemoryManager::mlock. mlock2 checks its
+// flags first (EINVAL).
+int64_t sys_mlock(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.mlock(a.a[0], a.a[1], Vma::kLocked));
+}
+
+int64_t sys_mlock2(SyscallContext& ctx, const SyscallArgs& a) {
+  const unsigned flags = fs::arg_uint(a.a[2]);
+  if (flags & ~MLOCK_ONFAULT) return -EINVAL;
+  return to_rax(
+      ctx.mm.mlock(a.a[0], a.a[1], (flags & MLOCK_ONFAULT) ? Vma::kLockedOnFault : Vma::kLocked));
+}
+
+int64_t sys_munlock(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.munlock(a.a[0], a.a[1]));
+}
+
+int64_t sys_mlockall(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.mlockall(fs::arg_int(a.a[0])));
+}
+
+int64_t sys_munlockall(SyscallContext& ctx, const SyscallArgs&) {
+  return to_rax(ctx.mm.munlockall());
+}
+
 }  // namespace elfuse
