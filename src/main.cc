@@ -26,6 +26,7 @@
 #include "kernel/exec.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
+#include "kernel/signal.h"
 #include "kernel/thread.h"
 #include "syscalls/dispatch.h"
 
@@ -191,6 +192,7 @@ void open_trace(const Options& o) {
 
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
+  signals_prepare_host();
   open_trace(o);
   std::shared_ptr<const Sysroot> sysroot;
   if (!o.sysroot.empty()) {

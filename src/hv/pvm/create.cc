@@ -24,7 +24,18 @@ bool module_loaded(const char* name) {
 }
 
 // ELFUSE_KVM_DEVICE replaces /dev/kvm (tests use it to check the messages).
+// The device is opened once and kept, above the fd floor, for the life of
+// the process and of its forked children: every VM after the first (fork,
+// execve) gets a duplicate. A guest that drops root (setuid, setgroups)
+// must still be able to fork and execve, as natively, although /dev/kvm is
+// often root's alone.
 UniqueFd open_kvm_or_die() {
+  static int kept = -1;
+  if (kept >= 0) {
+    int dup = fcntl(kept, F_DUPFD_CLOEXEC, private_fd_floor());
+    if (dup < 0) fatal("cannot duplicate the /dev/kvm descriptor: %s", strerror(errno));
+    return UniqueFd(dup);
+  }
   const char* override = getenv("ELFUSE_KVM_DEVICE");
   const char* dev = override && *override ? override : "/dev/kvm";
   int fd = open(dev, O_RDWR | O_CLOEXEC);
@@ -44,7 +55,8 @@ UniqueFd open_kvm_or_die() {
   }
   fd = move_to_private_fd(fd);
   if (fd < 0) fatal("cannot move the /dev/kvm descriptor: %s", strerror(errno));
-  return UniqueFd(fd);
+  kept = fd;
+  return open_kvm_or_die();
 }
 
 }  // namespace
