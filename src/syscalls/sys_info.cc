@@ -101,6 +101,28 @@ int64_t sys_uname(SyscallContext& ctx, const SyscallArgs& a) {
   return out_struct(ctx, r, a.a[0], u);
 }
 
+// sethostname/setdomainname(name, len), kernel/sys.c: EPERM without
+// CAP_SYS_ADMIN, then EINVAL for a length outside [0, __NEW_UTS_LEN], then
+// EFAULT. They change the host's UTS namespace, which is the guest's.
+namespace {
+int64_t set_uts_name(SyscallContext& ctx, const SyscallArgs& a, long nr) {
+  constexpr int kNewUtsLen = 64;
+  int len = arg_int(a.a[1]);
+  if (len < 0 || len > kNewUtsLen) return host_rax(::syscall(nr, nullptr, len));
+  char name[kNewUtsLen];
+  void* host_name = ctx.mm.copy_in(name, a.a[0], static_cast<uint64_t>(len)) ? name
+                                                                            : kHostFaultingAddress;
+  return host_rax(::syscall(nr, host_name, len));
+}
+}  // namespace
+
+int64_t sys_sethostname(SyscallContext& ctx, const SyscallArgs& a) {
+  return set_uts_name(ctx, a, SYS_sethostname);
+}
+int64_t sys_setdomainname(SyscallContext& ctx, const SyscallArgs& a) {
+  return set_uts_name(ctx, a, SYS_setdomainname);
+}
+
 int64_t sys_sysinfo(SyscallContext& ctx, const SyscallArgs& a) {
   struct sysinfo si {};
   long r = ::syscall(SYS_sysinfo, &si);
