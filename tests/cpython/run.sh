@@ -9,7 +9,8 @@
 # usage: run.sh [--timeout SECONDS] ELFUSE MODULE [REGRTEST OPTIONS...]
 #
 # REGRTEST OPTIONS go to both runs (e.g. -i PATTERN to leave out test cases that
-# cannot pass natively on this machine).
+# cannot pass natively on this machine). Without any, the options written for
+# MODULE in modules.txt beside this script are used.
 #
 # Prints the test cases whose outcome (ok, FAIL, ERROR, skipped, expected
 # failure, unexpected success) differs, and both runs' counts; exits 1 if any
@@ -42,8 +43,13 @@ elfuse=${ELFUSE:-$1}
 module=$2
 shift 2
 options=("$@")
-python=/usr/bin/python3
 here=$(dirname "$(realpath "$0")")
+if ((${#options[@]} == 0)); then
+  line=$(awk -v m="$module" '$1 == m { sub(/^[[:space:]]*[^[:space:]]+[[:space:]]*/, ""); print; exit }' \
+    "$here/modules.txt")
+  eval "options=($line)" || die "cannot parse the options of $module in modules.txt"
+fi
+python=/usr/bin/python3
 
 [[ -x $elfuse ]] || die "elfuse binary '$elfuse' is not executable"
 elfuse=$(realpath "$elfuse")
