@@ -25,9 +25,11 @@ BUSYBOX    := /bin/busybox
 # Debian packages the build, the tests and the demo need. gawk and python3 are
 # run by the real.* tests (tests/real/cases.txt; python3's sqlite3 module is in
 # libpython3.11-stdlib, which python3 pulls in), debootstrap builds the Debian
-# root of the sysroot.debian.* tests, stress-ng the stress.* tests.
+# root of the sysroot.debian.* tests, stress-ng the stress.* tests,
+# openjdk-17-jdk-headless (javac, java) the java.* tests.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
-                busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng
+                busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
+                openjdk-17-jdk-headless
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
