@@ -6,6 +6,9 @@
 #       python3 -c pass and ls -la /usr/lib, median of 11 runs each, interleaved
 #   (d) processes and threads (issue 4): fork+exit+wait, vfork+exec+wait of a
 #       static program, pthread create+join, futex ping-pong (bench/procs.c)
+#   (e) the JVM (issue 5): a SIGSEGV caught and returned from (bench/segv.c),
+#       and java -version of OpenJDK 17, median of 7 runs, interleaved
+#       (skipped without the JDK)
 set -euo pipefail
 B=${1:-build}
 N=${N:-20000}
@@ -64,3 +67,24 @@ awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
   printf "ls -la /usr/lib elfuse      %8.2f ms   %.1fx native\n", lse / 1e6, lse / lsn
 }'
 printf '%s' "$procs_lines"
+
+# The JVM (issue 5): the fault -> handler -> rt_sigreturn round trip, and
+# java -version start to exit.
+sn_us=$($B/bench/segv 2000); se_us=$($elfuse $B/bench/segv 500)
+printf '%-28s native %8.1f us   elfuse %8.1f us   %.1fx\n' "SIGSEGV handled and returned" "$sn_us" "$se_us" \
+  "$(awk -v a="$se_us" -v b="$sn_us" 'BEGIN { print a / b }')"
+java=${ELFUSE_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/java
+if [[ -x $java ]]; then
+  jn=(); je=()
+  for i in $(seq 7); do
+    jn+=("$(start_ns "$java" -version 2>/dev/null)")
+    je+=("$(start_ns $elfuse "$java" -version 2>/dev/null)")
+  done
+  jvn=$(median "${jn[@]}"); jve=$(median "${je[@]}")
+  awk -v n="$jvn" -v e="$jve" 'BEGIN {
+    printf "java -version native        %8.2f ms\n", n / 1e6
+    printf "java -version elfuse        %8.2f ms   %.1fx native\n", e / 1e6, e / n
+  }'
+else
+  echo "java -version: no JDK at $java"
+fi
