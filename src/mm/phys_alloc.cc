@@ -16,19 +16,13 @@ PhysAllocator::PhysAllocator(uint64_t size, uint64_t table_start, uint64_t table
 }
 
 std::optional<uint64_t> PhysAllocator::alloc_table() {
-  if (!free_tables_.empty()) {
-    uint64_t pa = free_tables_.back();
-    free_tables_.pop_back();
+  if (table_next_ < table_end_) {
+    uint64_t pa = table_next_;
+    table_next_ += kPageSize;
     return pa;
   }
-  if (table_next_ >= table_end_) return std::nullopt;
-  uint64_t pa = table_next_;
-  table_next_ += kPageSize;
-  return pa;
-}
-
-void PhysAllocator::free_table(uint64_t pa) {
-  free_tables_.push_back(pa);
+  // The low end of the data pool, away from the top-down mmap runs.
+  return alloc_run(kPageSize, 0, Placement::kLow);
 }
 
 std::optional<uint64_t> PhysAllocator::fit_in(uint64_t s, uint64_t e, uint64_t len, uint64_t va,

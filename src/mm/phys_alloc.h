@@ -27,13 +27,16 @@ class PhysAllocator {
   // All bounds page aligned, table_end <= data_start <= size.
   PhysAllocator(uint64_t size, uint64_t table_start, uint64_t table_end, uint64_t data_start);
 
-  // One 4 KiB frame for a page table, or nullopt when the pool is empty.
+  // One 4 KiB frame for a page table: from the table pool, then from the
+  // data pool when that is used up; nullopt when neither has one. Table
+  // frames are never given back (page_tables.h: KVM's shadow of a table
+  // frame must never see it reused).
   std::optional<uint64_t> alloc_table();
-  void free_table(uint64_t pa);
 
   // A run of len bytes (page multiple, > 0). When len >= 2 MiB the run
-  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it, so the
-  // page tables can use 2 MiB pages. nullopt when nothing fits.
+  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it, as 2 MiB
+  // guest pages would need (not used for now: page_tables.h). nullopt when
+  // nothing fits.
   std::optional<uint64_t> alloc_run(uint64_t len, uint64_t va, Placement where = Placement::kHigh);
   // Takes exactly [pa, pa+len) if it is entirely free.
   bool alloc_at(uint64_t pa, uint64_t len);
@@ -65,7 +68,6 @@ class PhysAllocator {
 
   uint64_t size_ = 0;
   uint64_t table_next_ = 0, table_end_ = 0;
-  std::vector<uint64_t> free_tables_;
   uint64_t data_start_ = 0;
   std::map<uint64_t, uint64_t> free_;
   uint64_t growth_limit_ = 0, growth_step_ = 0;

@@ -13,13 +13,15 @@ constexpr uint64_t P = kPageSize;
 constexpr uint64_t M2 = kHugePageSize;
 
 TEST(PhysAllocator, TableFrames) {
-  PhysAllocator pa(64 * M2, 0, 3 * P, M2);
+  PhysAllocator pa(M2 + 2 * P, 0, 3 * P, M2);
   EXPECT_EQ(pa.alloc_table(), 0u);
   EXPECT_EQ(pa.alloc_table(), P);
   EXPECT_EQ(pa.alloc_table(), 2 * P);
+  // The table pool is used up: frames come from the bottom of the data pool.
+  EXPECT_EQ(pa.alloc_table(), M2);
+  EXPECT_FALSE(pa.is_free(M2, P));
+  EXPECT_EQ(pa.alloc_table(), M2 + P);
   EXPECT_EQ(pa.alloc_table(), std::nullopt);
-  pa.free_table(P);
-  EXPECT_EQ(pa.alloc_table(), P);
 }
 
 TEST(PhysAllocator, SmallRunsComeFromTheTopOrBottom) {
