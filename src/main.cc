@@ -23,6 +23,7 @@
 #include "fs/program_path.h"
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
+#include "kernel/exitless.h"
 #include "kernel/exec.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
@@ -192,6 +193,8 @@ void open_trace(const Options& o) {
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
   open_trace(o);
+  // --trace sees every call: nothing is answered inside the guest then.
+  exitless_configure(o.trace);
   std::shared_ptr<const Sysroot> sysroot;
   if (!o.sysroot.empty()) {
     Result<std::shared_ptr<Sysroot>> r = Sysroot::open(o.sysroot);

@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
@@ -196,6 +197,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
 }
 
 void exit_thread(Process& proc, Thread& t, int code) {
+  exitless_stop_worker(t);
   // kernel/exit.c do_exit -> exit_mm -> mm_release: robust futexes first
   // (futex_exit_release), then clear_child_tid: store 0 and wake one
   // waiter (pthread_join), with a shared futex as the kernel does.
@@ -218,6 +220,7 @@ void exit_thread(Process& proc, Thread& t, int code) {
 }
 
 void leave_thread(Process& proc, Thread& t) {
+  exitless_stop_worker(t);
   signals_detach_thread();
   std::lock_guard lock(proc.threads_mu);
   remove_locked(proc, t);
@@ -254,6 +257,7 @@ bool de_thread(Process& proc, Thread& self, PreparedExec& prepared) {
   // The leader's host thread is parked (leader_park): it runs the new
   // program with the pid as its tid, as de_thread makes the exec'ing
   // thread take the leader's pid. This thread's vCPU goes with the VM.
+  exitless_stop_worker(self);
   self.vcpu.reset();
   proc.handoff = new PreparedExec(std::move(prepared));
   proc.handoff_sigmask = self.sigmask;
