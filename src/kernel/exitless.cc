@@ -14,12 +14,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bitset>
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "base/log.h"
@@ -39,6 +41,12 @@ struct ExitlessWorker {
   // T -> W: bumped (and futex-woken) to end W's sleep or make it stop.
   std::atomic<uint32_t> wake{0};
   std::atomic<bool> sleeping{false};
+  // Steady-clock ns before which T does not wake a sleeping W: set when W
+  // found itself preempted while it spun (the CPUs are oversubscribed, and
+  // spinning only takes CPU time from the threads that have work).
+  std::atomic<int64_t> backoff_until{0};
+  // T -> W: the time between T's last two allowlisted traps.
+  std::atomic<int64_t> gap_ns{0};
   std::atomic<bool> stop{false};
   std::atomic<uint32_t> exited{0};
   // 1 from just before W tries to claim a call until its answer is stored
@@ -69,6 +77,10 @@ namespace {
 constexpr int kInterruptSignal = SIGURG;
 // getppid answers the entry gives in a row before it asks the host again.
 constexpr int32_t kPpidBudget = 1000;
+// A spinning worker that finds a gap this long between two turns of its
+// loop was preempted; it then sleeps, and T does not wake it for a while.
+constexpr int64_t kPreemptedNs = 100'000;
+constexpr int64_t kBackoffNs = 1'000'000;
 
 struct Config {
   bool answers = false;  // ids and FUTEX_WAKE_PRIVATE answered in the guest
@@ -95,6 +107,13 @@ dev_t g_anon_dev = 0;
 bool g_anon_dev_known = false;
 
 thread_local std::atomic<uint32_t>* volatile t_wait_event = nullptr;
+
+// DEBUG counters (temporary).
+std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0}, g_waits{0};
+struct DebugDump {
+  ~DebugDump() {}
+};
+
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts = nullptr) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
@@ -302,6 +321,7 @@ void serve(ExitlessWorker& w) {
       refused = true;
     }
   }
+  (refused ? g_refused : g_served).fetch_add(1, std::memory_order_relaxed);
   w.args = a;
   w.result = r;
   w.refused = refused;
@@ -316,25 +336,49 @@ void serve(ExitlessWorker& w) {
   }
 }
 
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 void worker_loop(ExitlessWorker& w) {
-  using Clock = std::chrono::steady_clock;
   GuestEntry& e = *w.entry;
-  const auto budget = std::chrono::microseconds(g_cfg.worker_spin_us);
+  const int64_t budget = static_cast<int64_t>(g_cfg.worker_spin_us) * 1000;
+  int fruitless = 0;  // spins in a row that served nothing
   while (!w.stop.load()) {
     if (take_spinner()) {
       e.set_worker_awake(true);
-      auto deadline = Clock::now() + budget;
+      // Woken by T at a trap: T's next call comes about one gap later.
+      int64_t first = std::clamp<int64_t>(3 * w.gap_ns.load(), budget, 6 * budget);
+      int64_t last = steady_ns(), deadline = last + first;
+      bool served = false, preempted = false;
       while (!w.stop.load(std::memory_order_relaxed)) {
         if (e.posted()) {
           serve(w);
-          deadline = Clock::now() + budget;
+          served = true;
+          last = steady_ns();
+          deadline = last + budget;
           continue;
         }
-        if (Clock::now() >= deadline) break;
+        int64_t t = steady_ns();
+        // One turn of this loop takes well under a microsecond; much more
+        // means the host took the CPU away: stop spinning for a while.
+        if (t - last > kPreemptedNs) {
+          preempted = true;
+          break;
+        }
+        last = t;
+        if (t >= deadline) break;
         __builtin_ia32_pause();
       }
       e.set_worker_awake(false);
       give_spinner();
+      // Spinning that served nothing, or was preempted: the calls are too
+      // sparse or the CPUs too busy. T leaves W asleep for a while, longer
+      // each time in a row (1 ms, 2 ms, ... 128 ms).
+      fruitless = (served && !preempted) ? 0 : std::min(fruitless + 1, 8);
+      if (fruitless) w.backoff_until.store(steady_ns() + (kBackoffNs << (fruitless - 1)));
     }
     // A call posted just before the entry saw AWAKE go to 0.
     if (e.posted()) {
@@ -425,6 +469,7 @@ void exitless_configure(bool observed) {
   g_cfg.max_spinners = cpus - 1;
   g_cfg.workers = want_workers && g_cfg.max_spinners > 0;
   g_cfg.worker_spin_us = cpus >= 4 ? 200 : 50;
+  if (const char* us = getenv("ELFUSE_EXITLESS_SPIN_US")) g_cfg.worker_spin_us = strtoull(us, nullptr, 10);
   set_allowlist();
   int efd = eventfd(0, EFD_CLOEXEC);
   if (efd >= 0) {
@@ -483,11 +528,19 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   // up on it: the channel starts clean.
   if (e->state() != SHIM_REQ_IDLE && (!w || !w->busy.load())) e->reset();
   if (!g_cfg.workers || nr >= SHIM_CHANNEL_NRS || !g_allowed[nr]) return;
+  g_traps_allowed.fetch_add(1, std::memory_order_relaxed);
+  // Only a thread whose allowlisted calls come close together gains from a
+  // worker that watches for the next one: sparse calls stay on the exit
+  // path, and cost no thread and no spinning.
+  int64_t now = steady_ns(), last = thread.exitless_last_trap;
+  thread.exitless_last_trap = now;
+  if (now - last > 6 * static_cast<int64_t>(g_cfg.worker_spin_us) * 1000) return;
   if (!w) {
     start_worker(proc, thread, *e);
     return;
   }
-  if (w->sleeping.load()) {
+  if (w->sleeping.load() && now >= w->backoff_until.load(std::memory_order_relaxed)) {
+    w->gap_ns.store(now - last, std::memory_order_relaxed);
     w->wake.fetch_add(1);
     futex(&w->wake, FUTEX_WAKE_PRIVATE, 1);
   }
@@ -497,6 +550,7 @@ bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* resu
   ExitlessWorker* w = t.worker.get();
   GuestEntry* e = t.vcpu->entry();
   if (!w || !e) return false;
+  g_claimed_exits.fetch_add(1, std::memory_order_relaxed);
   // A call the worker took and has not answered: wait for the answer,
   // sleeping. A signal for T (recorded by the host handler, which bumps
   // `event`), or another thread's execve, interrupts the worker's call.
@@ -544,6 +598,12 @@ void exitless_stop_worker(Thread& thread) {
   }
   pthread_join(w->pt, nullptr);
   thread.worker.reset();
+}
+
+void exitless_debug_dump() {
+  if (getenv("ELFUSE_EXITLESS_STATS"))
+    fprintf(stderr, "exitless: served %ld refused %ld claimed-exits %ld allowed-traps %ld\n",
+            g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load());
 }
 
 void exitless_wake_from_signal_handler() {

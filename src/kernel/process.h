@@ -60,6 +60,7 @@ class Thread {
   int altstack_flags = SS_DISABLE;
   ThreadSignals signals;  // pending signals and delivery state (kernel/signal.h)
   std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
+  int64_t exitless_last_trap = 0;  // steady-clock ns of the last allowlisted trap
 };
 
 struct PreparedExec;

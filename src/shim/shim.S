@@ -165,16 +165,17 @@ shim_entry_resume_trap:
 	mov $108, %eax
 	jmp .Ltrap
 .Lfutex:
-	/* FUTEX_WAKE_PRIVATE of an aligned word below TASK_SIZE_MAX with no
-	 * thread of the process in a futex wait: 0 woken (kernel/futex/
-	 * waitwake.c futex_wake; a private key needs no page). The count is
-	 * raised before a waiter's value check, and read after the caller's
-	 * store to the word (mfence): one of the two sees the other. */
+	/* FUTEX_WAKE_PRIVATE of an aligned word of the guest's user range with
+	 * no thread of the process in a futex wait: 0 woken (kernel/futex/
+	 * waitwake.c futex_wake; a private key needs no page, so an unmapped
+	 * word is fine too). The count is raised before a waiter's value check,
+	 * and read after the caller's store to the word (mfence): one of the
+	 * two sees the other. */
 	cmp $129, %rsi
 	jne .Lforward
 	test $3, %dil
 	jnz .Lforward
-	movabs $0x7fffffffeffc, %rax
+	movabs $SHIM_TASK_SIZE - 4, %rax
 	cmp %rax, %rdi
 	mov $202, %eax
 	ja .Lforward
