@@ -6,6 +6,10 @@
 #       python3 -c pass and ls -la /usr/lib, median of 11 runs each, interleaved
 #   (d) processes and threads (issue 4): fork+exit+wait, vfork+exec+wait of a
 #       static program, pthread create+join, futex ping-pong (bench/procs.c)
+#   (e) syscalls without an exit (issue 6): forwarded calls (1-byte pread of
+#       /dev/zero, newfstatat) with elfuse's exitless worker on and off
+#       (ELFUSE_EXITLESS=0), and calls the guest entry answers itself
+#       (getpid, a FUTEX_WAKE_PRIVATE nobody waits for) (bench/syscalls.c)
 set -euo pipefail
 B=${1:-build}
 N=${N:-20000}
@@ -50,6 +54,15 @@ for i in "${!ops[@]}"; do
     "$(awk -v a="$pe_us" -v b="$pn_us" 'BEGIN { print a / b }')")$'\n'
 done
 
+# Syscalls (issue 6): nanoseconds per call, median of 11 batches inside the
+# program, native, elfuse, elfuse without the exitless worker.
+S=$B/bench/syscalls
+sys_lines=""
+for m in pread fstatat getpid futexwake; do
+  sn=$($S $m); se=$($elfuse $S $m); so=$(ELFUSE_EXITLESS=0 $elfuse $S $m)
+  sys_lines+=$(printf '%-10s native %8.1f ns   elfuse %9.1f ns   exitless off %9.1f ns' "$m" "$sn" "$se" "$so")$'\n'
+done
+
 awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
     -v pyn="$pyn" -v pye="$pye" -v lsn="$lsn" -v lse="$lse" 'BEGIN {
   printf "getppid native           %10.1f ns\n", n
@@ -64,3 +77,4 @@ awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
   printf "ls -la /usr/lib elfuse      %8.2f ms   %.1fx native\n", lse / 1e6, lse / lsn
 }'
 printf '%s' "$procs_lines"
+printf '%s' "$sys_lines"
