@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -107,12 +108,16 @@ dev_t g_anon_dev = 0;
 bool g_anon_dev_known = false;
 
 thread_local std::atomic<uint32_t>* volatile t_wait_event = nullptr;
-
-// DEBUG counters (temporary).
-std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0}, g_waits{0};
-struct DebugDump {
-  ~DebugDump() {}
+// On a worker: set while it runs a call; `refused` when that call wanted the
+// physical pool to grow (exitless_refuse_growth).
+struct WorkerCall {
+  bool active = false;
+  bool growth_refused = false;
 };
+thread_local WorkerCall t_worker_call;
+
+// ELFUSE_EXITLESS_STATS: counts printed at exit_group (exitless_print_stats).
+std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0};
 
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts = nullptr) {
@@ -134,7 +139,7 @@ void set_allowlist() {
                   SYS_close, SYS_fstat, SYS_stat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_open,
                   SYS_openat, SYS_access, SYS_faccessat, SYS_faccessat2, SYS_readlink,
                   SYS_readlinkat, SYS_getdents64, SYS_getcwd, SYS_fcntl, SYS_ioctl, SYS_getrandom,
-                  SYS_uname, SYS_munmap, SYS_mprotect, SYS_madvise})
+                  SYS_uname, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_madvise, SYS_brk})
     g_allowed.set(static_cast<size_t>(nr));
 }
 
@@ -252,6 +257,11 @@ bool worker_may_run(Process& proc, const SyscallArgs& a) {
         default:
           return false;
       }
+    case SYS_mmap:
+      // A failed MAP_FIXED may already have replaced what was there; any
+      // other mmap that fails (a pool that would have to grow) changed
+      // nothing, and the thread can run it again.
+      return !(a.a[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE));
     case SYS_open:
     case SYS_stat:
     case SYS_lstat:
@@ -310,12 +320,16 @@ void serve(ExitlessWorker& w) {
   bool refused = a.nr >= SHIM_CHANNEL_NRS || !g_allowed[a.nr] || !worker_may_run(proc, a);
   int64_t r = 0;
   if (!refused) {
+    t_worker_call = WorkerCall{true, false};
     for (;;) {
       SyscallContext ctx{proc, *w.thread, proc.mm()};
       r = dispatch_syscall(ctx, a);
       if (r == -EINTR && retry_on_eintr(a.nr) && !w.interrupt.load() && !w.stop.load()) continue;
       break;
     }
+    // mmap failed, brk left the break where it was: nothing changed.
+    if (t_worker_call.growth_refused) refused = true;
+    t_worker_call = WorkerCall{};
     if ((r == -EPIPE || r == -EFBIG) && is_write(a.nr)) {
       drain_thread_signals();
       refused = true;
@@ -600,10 +614,13 @@ void exitless_stop_worker(Thread& thread) {
   thread.worker.reset();
 }
 
-void exitless_debug_dump() {
-  if (getenv("ELFUSE_EXITLESS_STATS"))
-    fprintf(stderr, "exitless: served %ld refused %ld claimed-exits %ld allowed-traps %ld\n",
-            g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load());
+void exitless_print_stats() {
+  const char* want = getenv("ELFUSE_EXITLESS_STATS");
+  if (!want || strcmp(want, "1") != 0) return;
+  fprintf(stderr,
+          "elfuse: exitless: %ld calls served by workers, %ld refused, %ld waited for at an "
+          "exit, %ld allowlisted calls trapped\n",
+          g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load());
 }
 
 void exitless_wake_from_signal_handler() {
@@ -611,6 +628,12 @@ void exitless_wake_from_signal_handler() {
   if (!ev) return;
   ev->fetch_add(1);
   futex(ev, FUTEX_WAKE_PRIVATE, INT_MAX);
+}
+
+bool exitless_refuse_growth() {
+  if (!t_worker_call.active) return false;
+  t_worker_call.growth_refused = true;
+  return true;
 }
 
 FutexWaitScope::FutexWaitScope(Process& proc) : page_(page_of(proc)) {

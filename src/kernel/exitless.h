@@ -55,9 +55,17 @@ bool exitless_claimed(Process& proc, Thread& thread, SyscallArgs* args, int64_t*
 // VM goes away, or its host thread's credentials change.
 void exitless_stop_worker(Thread& thread);
 
+// ELFUSE_EXITLESS_STATS=1: one line on stderr with the workers' counts
+// (called at exit_group).
+void exitless_print_stats();
+
 // Async-signal-safe, from elfuse's host signal handler: a thread waiting
 // for its worker's answer looks at its signals again.
 void exitless_wake_from_signal_handler();
+
+// True on an exitless worker thread, which must not make the physical pool
+// grow: the call that needed it is then refused and its thread runs it.
+bool exitless_refuse_growth();
 
 // Around a host futex wait of a guest thread: the count the entry's
 // FUTEX_WAKE_PRIVATE answer relies on.

@@ -12,7 +12,6 @@
 #include "syscalls/dispatch.h"
 
 namespace elfuse {
-void exitless_debug_dump();
 namespace {
 
 // A syscall that is complete, result in hand: back to the user, where Linux
@@ -63,7 +62,7 @@ bool handle_syscall(Process& proc, Thread& thread, SyscallForm form) {
       // thread at once, wherever it is (KVM_RUN, a blocking host call);
       // nothing of elfuse's needs to run first (the vfork pipe closes
       // with the process).
-      exitless_debug_dump();
+      exitless_print_stats();
       _exit(ctx.exit_code);
   }
   return true;
