@@ -54,8 +54,7 @@ class GuestProcessPage {
 // (guest-writable: every field is hostile input, read once).
 class GuestEntry {
  public:
-  GuestEntry(uint8_t* entry_page, uint8_t* request_page)
-      : entry_(entry_page), req_(request_page) {}
+  GuestEntry(uint8_t* entry_page, uint8_t* request_page) : entry_(entry_page), req_(request_page) {}
 
   // Host settings.
   void set_ids(const GuestIds& ids) {
@@ -97,8 +96,8 @@ class GuestEntry {
   // back first). The number and arguments are copied out once.
   bool claim(ChannelCall* call) {
     uint32_t expect = SHIM_REQ_POSTED;
-    if (!r32(SHIM_R_STATE).compare_exchange_strong(expect, SHIM_REQ_CLAIMED,
-                                                   std::memory_order_acq_rel))
+    if (!r32(SHIM_R_STATE)
+             .compare_exchange_strong(expect, SHIM_REQ_CLAIMED, std::memory_order_acq_rel))
       return false;
     call->nr = r64(SHIM_R_NR).load(std::memory_order_relaxed);
     for (int i = 0; i < 6; i++)

@@ -50,8 +50,8 @@ enum class SyscallForm {
 
 struct VcpuExit {
   ExitKind kind;
-  GuestFault fault;    // kFault
-  std::string detail;  // kFatal: what happened, for the error message
+  GuestFault fault;                       // kFault
+  std::string detail;                     // kFatal: what happened, for the error message
   SyscallForm form = SyscallForm::kTrap;  // kSyscall
 };
 

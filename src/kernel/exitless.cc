@@ -21,8 +21,8 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
@@ -119,7 +119,6 @@ thread_local WorkerCall t_worker_call;
 // ELFUSE_EXITLESS_STATS: counts printed at exit_group (exitless_print_stats).
 std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0};
 
-
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts = nullptr) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
 }
@@ -135,11 +134,13 @@ void set_allowlist() {
   // Calls whose Linux semantics do not depend on which thread of the
   // process makes them (fd table, fs and credentials are shared with T);
   // worker_may_run narrows some by their arguments.
-  for (long nr : {SYS_read, SYS_write, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev, SYS_lseek,
-                  SYS_close, SYS_fstat, SYS_stat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_open,
-                  SYS_openat, SYS_access, SYS_faccessat, SYS_faccessat2, SYS_readlink,
-                  SYS_readlinkat, SYS_getdents64, SYS_getcwd, SYS_fcntl, SYS_ioctl, SYS_getrandom,
-                  SYS_uname, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_madvise, SYS_brk})
+  for (long nr :
+       {SYS_read,      SYS_write,      SYS_pread64,    SYS_pwrite64, SYS_readv,     SYS_writev,
+        SYS_lseek,     SYS_close,      SYS_fstat,      SYS_stat,     SYS_lstat,     SYS_newfstatat,
+        SYS_statx,     SYS_open,       SYS_openat,     SYS_access,   SYS_faccessat, SYS_faccessat2,
+        SYS_readlink,  SYS_readlinkat, SYS_getdents64, SYS_getcwd,   SYS_fcntl,     SYS_ioctl,
+        SYS_getrandom, SYS_uname,      SYS_mmap,       SYS_munmap,   SYS_mprotect,  SYS_madvise,
+        SYS_brk})
     g_allowed.set(static_cast<size_t>(nr));
 }
 
@@ -483,7 +484,8 @@ void exitless_configure(bool observed) {
   g_cfg.max_spinners = cpus - 1;
   g_cfg.workers = want_workers && g_cfg.max_spinners > 0;
   g_cfg.worker_spin_us = cpus >= 4 ? 200 : 50;
-  if (const char* us = getenv("ELFUSE_EXITLESS_SPIN_US")) g_cfg.worker_spin_us = strtoull(us, nullptr, 10);
+  if (const char* us = getenv("ELFUSE_EXITLESS_SPIN_US"))
+    g_cfg.worker_spin_us = strtoull(us, nullptr, 10);
   set_allowlist();
   int efd = eventfd(0, EFD_CLOEXEC);
   if (efd >= 0) {
@@ -553,7 +555,8 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
     start_worker(proc, thread, *e);
     return;
   }
-  if (w->sleeping.load() && now >= w->backoff_until.load(std::memory_order_relaxed)) {
+  // One wake per sleep: T takes `sleeping` back itself.
+  if (now >= w->backoff_until.load(std::memory_order_relaxed) && w->sleeping.exchange(false)) {
     w->gap_ns.store(now - last, std::memory_order_relaxed);
     w->wake.fetch_add(1);
     futex(&w->wake, FUTEX_WAKE_PRIVATE, 1);
@@ -574,8 +577,7 @@ bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* resu
   for (;;) {
     uint32_t ev = w->event.load(std::memory_order_seq_cst);
     if (!w->busy.load(std::memory_order_seq_cst)) break;
-    if ((t.signals.pending.load(std::memory_order_acquire) & ~t.sigmask) ||
-        t.signals.stop.load()) {
+    if ((t.signals.pending.load(std::memory_order_acquire) & ~t.sigmask) || t.signals.stop.load()) {
       w->interrupt.store(true);
       syscall(SYS_tgkill, getpid(), w->tid.load(), kInterruptSignal);
       interrupting = true;

@@ -126,9 +126,9 @@
 #define SHIM_R_PPID_BUDGET 0x60
 #define SHIM_R_STACK_TOP 0x100 /* the entry's own stack (one push) */
 #define SHIM_REQ_IDLE 0
-#define SHIM_REQ_POSTED 1   /* by the entry: NR and ARGS are set */
-#define SHIM_REQ_CLAIMED 2  /* by the worker: it runs the call */
-#define SHIM_REQ_DONE 3     /* by the worker: RESULT is set */
-#define SHIM_REQ_REFUSED 4  /* by the worker: not its call; the entry exits */
+#define SHIM_REQ_POSTED 1  /* by the entry: NR and ARGS are set */
+#define SHIM_REQ_CLAIMED 2 /* by the worker: it runs the call */
+#define SHIM_REQ_DONE 3    /* by the worker: RESULT is set */
+#define SHIM_REQ_REFUSED 4 /* by the worker: not its call; the entry exits */
 
 #endif

@@ -196,8 +196,8 @@ Result<void> PvmVm::install_shim(PageTables& pt) {
   TRY(pt.map(SHIM_USER_MMIO, SHIM_MMIO_GPA, 4096, PROT_READ | PROT_WRITE, true));
   TRY(pt.map(SHIM_USER_ENTRY(0), SHIM_OFF_UENTRY(0), SHIM_MAX_VCPUS * 4096ull,
              PROT_READ | PROT_EXEC, true));
-  TRY(pt.map(SHIM_USER_REQ(0), SHIM_OFF_UREQ(0), SHIM_MAX_VCPUS * 4096ull,
-             PROT_READ | PROT_WRITE, true));
+  TRY(pt.map(SHIM_USER_REQ(0), SHIM_OFF_UREQ(0), SHIM_MAX_VCPUS * 4096ull, PROT_READ | PROT_WRITE,
+             true));
   return Ok();
 }
 
@@ -231,7 +231,8 @@ Result<std::unique_ptr<PvmVcpu>> PvmVm::new_vcpu() {
   memcpy(tss + 0x66, &iomap, 2);
   // Its syscall entry: the code, then nothing answered, nothing allowed.
   memcpy(memory_ + SHIM_OFF_UENTRY(id), shim_entry_start, shim_entry_end - shim_entry_start);
-  auto v = std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_, id);
+  auto v =
+      std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_, id);
   v->entry()->clear();
   return v;
 }
