@@ -24,10 +24,13 @@ BUSYBOX    := /bin/busybox
 
 # Debian packages the build, the tests and the demo need. gawk and python3 are
 # run by the real.* tests (tests/real/cases.txt; python3's sqlite3 module is in
-# libpython3.11-stdlib, which python3 pulls in), debootstrap builds the Debian
-# root of the sysroot.debian.* tests, stress-ng the stress.* tests.
+# libpython3.11-stdlib, which python3 pulls in), nodejs, gcc, make, git,
+# sqlite3 and perl (Data::Dumper, Storable, File::Find) by the apps.* tests
+# (tests/apps/cases.txt), debootstrap builds the Debian root of the
+# sysroot.debian.* tests, stress-ng the stress.* tests.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
-                busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng
+                busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
+                nodejs gcc git sqlite3 perl
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
@@ -94,10 +97,10 @@ format-check:
 	  { echo "format-check: run 'make format' to fix the files above" >&2; exit 1; }
 	@echo "format-check: $(words $(FORMAT_FILES)) files formatted"
 
+# proot is the ptrace-based comparison in bench/run.sh's table.
 bench: build
-	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
-	elif [ -f bench/run.sh ]; then bash bench/run.sh $(BUILD_DIR); \
-	else echo "no bench/run.sh yet"; fi
+	@$(MAKE) deps DEB_PACKAGES="proot"
+	bash bench/run.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,13 +1,18 @@
-/* Cost of single syscalls, nanoseconds per call: the median of 11 batches
- * of N calls each (a median is robust to the batches another process's
- * burst of CPU use slows down):
- *   syscalls pread N     1-byte pread of /dev/zero: forwarded to the host
- *                        (by elfuse's exitless worker, or through an exit)
- *   syscalls fstatat N   newfstatat("/"): forwarded, with a path
- *   syscalls getpid N    answered inside the guest by elfuse's entry
- *   syscalls futexwake N FUTEX_WAKE_PRIVATE that wakes nobody (likewise)
- * Built static; bench/run.sh runs it natively and under elfuse, with
- * ELFUSE_EXITLESS=0 and without. */
+/* Cost of single system calls, nanoseconds per call, median of 5 batches:
+ *   syscalls MODE N
+ *     getppid        raw getppid syscall (forwarded to the host)
+ *     getpid         raw getpid syscall
+ *     futexwake      FUTEX_WAKE_PRIVATE of a word nobody waits on
+ *     read_zero      1-byte read of /dev/zero
+ *     pread          1-byte pread of /dev/zero
+ *     fstatat        newfstatat("/")
+ *     pipe           1-byte write then 1-byte read on a pipe
+ *     open_close     openat + close of /dev/null
+ *     clock_gettime  clock_gettime(CLOCK_MONOTONIC) through libc (vDSO if any)
+ * Built static; bench/run.sh runs it natively, under elfuse and under proot.
+ * Under elfuse, getpid, getppid and futexwake are answered inside the guest
+ * and the others go to the exitless worker when it is awake (ELFUSE_EXITLESS=0:
+ * every one through an exit). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +21,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-#define BATCHES 11
 
 static double now_ns(void) {
   struct timespec ts;
@@ -30,49 +33,52 @@ static int cmp(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 
-enum mode { PREAD, FSTATAT, GETPID, FUTEXWAKE };
-static int fd;
-static int futex_word;
-
-static void one(enum mode m) {
-  char c;
-  struct stat st;
-  switch (m) {
-    case PREAD:
-      syscall(SYS_pread64, fd, &c, 1, 0);
-      break;
-    case FSTATAT:
-      syscall(SYS_newfstatat, AT_FDCWD, "/", &st, 0);
-      break;
-    case GETPID:
-      syscall(SYS_getpid);
-      break;
-    case FUTEXWAKE:
-      syscall(SYS_futex, &futex_word, 129 /* FUTEX_WAKE_PRIVATE */, 1, NULL, NULL, 0);
-      break;
-  }
-}
-
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: syscalls pread|fstatat|getpid|futexwake [N]\n");
-    return 2;
-  }
-  static const char* names[] = {"pread", "fstatat", "getpid", "futexwake"};
-  int m = 0;
-  while (m < 4 && strcmp(argv[1], names[m]) != 0) m++;
-  if (m == 4) return 2;
-  enum mode what = (enum mode)m;
-  long n = argc > 2 ? atol(argv[2]) : 2000;
-  fd = open("/dev/zero", O_RDONLY);
-  double t[BATCHES];
-  for (int i = 0; i < 200; i++) one(what);
-  for (int b = 0; b < BATCHES; b++) {
+  if (argc < 3) return 2;
+  const char* mode = argv[1];
+  long n = atol(argv[2]);
+  int zero = open("/dev/zero", O_RDONLY);
+  int p[2];
+  if (zero < 0 || pipe(p) != 0) return 1;
+  char c = 0;
+  struct timespec ts;
+  struct stat st;
+  int word = 0;
+  double batch[5];
+  for (int b = 0; b < 5; b++) {
     double t0 = now_ns();
-    for (long i = 0; i < n; i++) one(what);
-    t[b] = (now_ns() - t0) / n;
+    if (!strcmp(mode, "getppid")) {
+      for (long i = 0; i < n; i++) syscall(SYS_getppid);
+    } else if (!strcmp(mode, "getpid")) {
+      for (long i = 0; i < n; i++) syscall(SYS_getpid);
+    } else if (!strcmp(mode, "futexwake")) {
+      for (long i = 0; i < n; i++) syscall(SYS_futex, &word, 129 /* FUTEX_WAKE_PRIVATE */, 1, 0, 0, 0);
+    } else if (!strcmp(mode, "pread")) {
+      for (long i = 0; i < n; i++)
+        if (pread(zero, &c, 1, 0) != 1) return 1;
+    } else if (!strcmp(mode, "fstatat")) {
+      for (long i = 0; i < n; i++)
+        if (fstatat(AT_FDCWD, "/", &st, 0) != 0) return 1;
+    } else if (!strcmp(mode, "read_zero")) {
+      for (long i = 0; i < n; i++)
+        if (read(zero, &c, 1) != 1) return 1;
+    } else if (!strcmp(mode, "pipe")) {
+      for (long i = 0; i < n; i++)
+        if (write(p[1], &c, 1) != 1 || read(p[0], &c, 1) != 1) return 1;
+    } else if (!strcmp(mode, "open_close")) {
+      for (long i = 0; i < n; i++) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd < 0) return 1;
+        close(fd);
+      }
+    } else if (!strcmp(mode, "clock_gettime")) {
+      for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
+    } else {
+      return 2;
+    }
+    batch[b] = (now_ns() - t0) / n;
   }
-  qsort(t, BATCHES, sizeof t[0], cmp);
-  printf("%.1f\n", t[BATCHES / 2]);
+  qsort(batch, 5, sizeof batch[0], cmp);
+  printf("%.1f\n", batch[2]);
   return 0;
 }

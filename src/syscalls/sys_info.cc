@@ -223,6 +223,55 @@ int64_t sys_getresgid(SyscallContext& ctx, const SyscallArgs& a) {
   return three_ids(ctx, a, SYS_getresgid);
 }
 
+// The set*id family, kernel/sys.c. Credentials are per thread in the kernel
+// (glibc's setuid() makes every thread call it, by signal), and a guest
+// thread is a host thread, so each call is the host's raw syscall on the
+// calling thread: the host kernel does the permission checks (EPERM, and
+// EINVAL for an id with no mapping in the user namespace), and getuid and
+// friends, file access and kill() then see the new ids. The ids are 32 bits
+// (uid_t); -1 means "unchanged" where the call has that.
+int64_t sys_setuid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setuid, arg_uint(a.a[0])));
+}
+int64_t sys_setgid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setgid, arg_uint(a.a[0])));
+}
+int64_t sys_setreuid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setreuid, arg_uint(a.a[0]), arg_uint(a.a[1])));
+}
+int64_t sys_setregid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setregid, arg_uint(a.a[0]), arg_uint(a.a[1])));
+}
+int64_t sys_setresuid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setresuid, arg_uint(a.a[0]), arg_uint(a.a[1]), arg_uint(a.a[2])));
+}
+int64_t sys_setresgid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setresgid, arg_uint(a.a[0]), arg_uint(a.a[1]), arg_uint(a.a[2])));
+}
+// setfsuid/setfsgid never fail: they return the old id, changed or not.
+int64_t sys_setfsuid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setfsuid, arg_uint(a.a[0])));
+}
+int64_t sys_setfsgid(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_setfsgid, arg_uint(a.a[0])));
+}
+
+// setgroups(size, list), kernel/groups.c: the permission check (EPERM),
+// then a size above NGROUPS_MAX (EINVAL), then the list is read (EFAULT).
+// The host makes the first two checks; an oversized or unreadable guest
+// list goes to it as an unreadable host pointer, so the errors come in the
+// kernel's order.
+int64_t sys_setgroups(SyscallContext& ctx, const SyscallArgs& a) {
+  constexpr unsigned kNgroupsMax = 65536;  // include/uapi/linux/limits.h
+  unsigned size = arg_uint(a.a[0]);
+  if (size > kNgroupsMax) return host_rax(::syscall(SYS_setgroups, size, nullptr));
+  std::vector<gid_t> groups(size);
+  const gid_t* list = groups.data();
+  if (size > 0 && !ctx.mm.copy_in(groups.data(), a.a[1], uint64_t{size} * sizeof(gid_t)))
+    list = nullptr;
+  return host_rax(::syscall(SYS_setgroups, size, list));
+}
+
 // sched_getaffinity(2), kernel/sched/core.c: len must cover nr_cpu_ids bits
 // and be a multiple of sizeof(long) (EINVAL); returns the bytes written,
 // min(len, cpumask size). Guest tid = host tid, so pid 0 is this thread.
