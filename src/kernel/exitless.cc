@@ -25,7 +25,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "base/log.h"
 #include "hv/guest_entry.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
@@ -42,9 +41,10 @@ struct ExitlessWorker {
   // T -> W: bumped (and futex-woken) to end W's sleep or make it stop.
   std::atomic<uint32_t> wake{0};
   std::atomic<bool> sleeping{false};
-  // Steady-clock ns before which T does not wake a sleeping W: set when W
-  // found itself preempted while it spun (the CPUs are oversubscribed, and
-  // spinning only takes CPU time from the threads that have work).
+  // Steady-clock ns before which T does not wake a sleeping W: set when W's
+  // spinning served nothing or W found itself preempted while it spun (the
+  // CPUs are oversubscribed, and spinning only takes CPU time from threads
+  // that have work).
   std::atomic<int64_t> backoff_until{0};
   // T -> W: the time between T's last two allowlisted traps.
   std::atomic<int64_t> gap_ns{0};
@@ -79,7 +79,8 @@ constexpr int kInterruptSignal = SIGURG;
 // getppid answers the entry gives in a row before it asks the host again.
 constexpr int32_t kPpidBudget = 1000;
 // A spinning worker that finds a gap this long between two turns of its
-// loop was preempted; it then sleeps, and T does not wake it for a while.
+// loop was preempted; it then sleeps, and T does not wake it for a while:
+// kBackoffNs, doubled for each fruitless spin in a row (up to 128 times).
 constexpr int64_t kPreemptedNs = 100'000;
 constexpr int64_t kBackoffNs = 1'000'000;
 
