@@ -43,9 +43,10 @@ struct GuestFault {
 // How far the guest's own syscall entry got with a kSyscall exit
 // (src/hv/guest_entry.h). A backend without one reports kTrap only.
 enum class SyscallForm {
-  kTrap,      // the host runs the call: RAX = number, arguments in registers
-  kClaimed,   // the host worker claimed it: its answer is the result
-  kAnswered,  // done in the guest: RAX = the result; only return to the user
+  kTrap,       // the host runs the call: RAX = number, arguments in registers
+  kTakenBack,  // likewise; the entry had posted it, the worker did not take it
+  kClaimed,    // the host worker claimed it: its answer is the result
+  kAnswered,   // done in the guest: RAX = the result; only return to the user
 };
 
 struct VcpuExit {

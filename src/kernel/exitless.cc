@@ -564,6 +564,16 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   }
 }
 
+void exitless_taken_back(Thread& thread) {
+  ExitlessWorker* w = thread.worker.get();
+  GuestEntry* e = thread.vcpu ? thread.vcpu->entry() : nullptr;
+  if (!w || !e) return;
+  // W says it watches but does not run (preempted, or not scheduled yet):
+  // no more posting until it finds out itself, and no wake for a while.
+  e->set_worker_awake(false);
+  w->backoff_until.store(steady_ns() + kBackoffNs);
+}
+
 bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* result) {
   ExitlessWorker* w = t.worker.get();
   GuestEntry* e = t.vcpu->entry();

@@ -46,6 +46,9 @@ void exitless_on_fork_child(Process& proc, Thread& thread);
 void exitless_on_exit(Process& proc);
 // After the host ran a trapped syscall `nr` for the thread (kTrap).
 void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr);
+// A kTakenBack exit: the entry posted the call and the worker did not take
+// it in time (it is not running): the entry stops posting for a while.
+void exitless_taken_back(Thread& thread);
 // A kClaimed exit: waits (interruptibly) for the worker's answer. True with
 // the call as the worker ran it and its result; false when the worker
 // refused it (or had none): then the host runs the call from the registers.

@@ -41,6 +41,7 @@ bool handle_syscall(Process& proc, Thread& thread, SyscallForm form) {
     }
     // Refused: the call is this thread's to run.
   }
+  if (form == SyscallForm::kTakenBack) exitless_taken_back(thread);
   SyscallContext ctx{proc, thread, proc.mm()};
   int64_t result = dispatch_syscall(ctx, args);
   switch (ctx.outcome) {

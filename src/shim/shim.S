@@ -32,7 +32,8 @@
 	.section .rodata.shim_entry, "a"
 	.balign 4096
 	.globl shim_entry_start, shim_entry_end
-	.globl shim_entry_resume_trap, shim_entry_resume_claimed, shim_entry_resume_answered
+	.globl shim_entry_resume_trap, shim_entry_resume_taken_back, shim_entry_resume_claimed
+	.globl shim_entry_resume_answered
 	.globl shim_entry_epilogue, shim_entry_epilogue_stack, shim_entry_epilogue_done
 	.globl shim_entry_epilogue_end
 shim_entry_start:
@@ -93,14 +94,18 @@ shim_entry_start:
 	jb 1b
 .Lgive_up:
 	/* Take the call back unless the worker claimed it: then the host
-	 * waits for the worker's answer. */
+	 * waits for the worker's answer. Taken back, it exits through a
+	 * doorbell of its own: the worker is not keeping up. */
 	mov $SHIM_REQ_POSTED, %eax
 	xor %edx, %edx
 	lock cmpxchg %edx, R(SHIM_R_STATE)
 	mov R(SHIM_R_SAVE_RDX), %rdx
 	mov R(SHIM_R_NR), %rax
-	je .Ltrap
-	movabs %rax, DOORBELL
+	jne 2f
+	movabs %rax, DOORBELL		/* taken back: the host runs it */
+shim_entry_resume_taken_back:
+	jmp *%rcx
+2:	movabs %rax, DOORBELL
 shim_entry_resume_claimed:
 	jmp *%rcx
 .Lanswered:

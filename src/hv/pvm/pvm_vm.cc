@@ -20,9 +20,9 @@
 #include "shim/shim_abi.h"
 
 extern "C" const char shim_entry_start[], shim_entry_end[], shim_entry_resume_trap[],
-    shim_entry_resume_claimed[], shim_entry_resume_answered[], shim_entry_epilogue[],
-    shim_entry_epilogue_stack[], shim_entry_epilogue_done[], shim_entry_epilogue_end[],
-    shim_super_start[], shim_super_end[], shim_boot[];
+    shim_entry_resume_taken_back[], shim_entry_resume_claimed[], shim_entry_resume_answered[],
+    shim_entry_epilogue[], shim_entry_epilogue_stack[], shim_entry_epilogue_done[],
+    shim_entry_epilogue_end[], shim_super_start[], shim_super_end[], shim_boot[];
 
 namespace elfuse {
 namespace {
@@ -511,8 +511,8 @@ void PvmVcpu::settle_in_entry() {
     return;
   }
   // A doorbell's `jmp *%rcx` (only reached when guest code jumps there).
-  if (rip == entry_va(shim_entry_resume_trap) || rip == entry_va(shim_entry_resume_claimed) ||
-      rip == entry_va(shim_entry_resume_answered)) {
+  if (rip == entry_va(shim_entry_resume_trap) || rip == entry_va(shim_entry_resume_taken_back) ||
+      rip == entry_va(shim_entry_resume_claimed) || rip == entry_va(shim_entry_resume_answered)) {
     mutable_regs().rip = cur.rcx;
     return;
   }
@@ -600,6 +600,8 @@ VcpuExit PvmVcpu::exit_from_mmio() {
   if (doorbell && run_->mmio.is_write) {
     if (r.rip == entry_va(shim_entry_resume_trap))
       return {ExitKind::kSyscall, {}, {}, SyscallForm::kTrap};
+    if (r.rip == entry_va(shim_entry_resume_taken_back))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kTakenBack};
     if (r.rip == entry_va(shim_entry_resume_claimed))
       return {ExitKind::kSyscall, {}, {}, SyscallForm::kClaimed};
     if (r.rip == entry_va(shim_entry_resume_answered))
