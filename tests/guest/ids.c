@@ -1,7 +1,8 @@
 // getpid, getppid, gettid, get[e]uid, get[e]gid (which elfuse answers inside
 // the guest) agree with the kernel's view everywhere they change: after
 // fork, in threads (also a thread that reuses an ended thread's vCPU),
-// after execve, after the parent dies (reparenting), called in a tight loop
+// after execve, after the parent dies (reparenting), after a thread changes
+// its own credentials, called in a tight loop
 // and through syscall(2); and FUTEX_WAKE_PRIVATE (answered in the guest
 // when nobody waits) still wakes waiters and checks its address.
 #include <errno.h>
@@ -128,6 +129,35 @@ static void reparented(void) {
   close(fds[1]);
 }
 
+// Credentials are per thread: a raw setresuid in one thread changes what
+// getuid() says there, not in the others (glibc's setuid() would make every
+// thread call it). Run as root the change works; otherwise both runs see
+// EPERM and nothing changes.
+static void* drop_ids(void* p) {
+  long* out = p;
+  errno = 0;
+  out[0] = syscall(SYS_setresuid, 65534, 65534, 65534) == 0 ? 0 : errno;
+  out[1] = getuid();
+  out[2] = geteuid();
+  return NULL;
+}
+
+static void per_thread_creds(void) {
+  pid_t child = fork();
+  if (child == 0) {
+    long out[3];
+    uid_t before = getuid();
+    pthread_t t;
+    pthread_create(&t, NULL, drop_ids, out);
+    pthread_join(t, NULL);
+    printf("thread setresuid: %s, thread uid %s, main uid %s\n", errname((int)out[0]),
+           out[1] == (before == 0 ? 65534 : (long)before) ? "as expected" : "WRONG",
+           getuid() == before ? "unchanged" : "CHANGED");
+    _exit(0);
+  }
+  waitpid(child, NULL, 0);
+}
+
 static int futex_word;
 
 static void* waiter(void* p) {
@@ -170,6 +200,7 @@ int main(int argc, char** argv) {
   threads();
   forked();
   reparented();
+  per_thread_creds();
   futexes();
   char pid[32];
   snprintf(pid, sizeof pid, "%d", getpid());
