@@ -366,13 +366,14 @@ void worker_loop(ExitlessWorker& w) {
     if (take_spinner()) {
       e.set_worker_awake(true);
       // Woken by T at a trap: T's next call comes about one gap later.
-      int64_t first = std::clamp<int64_t>(3 * w.gap_ns.load(), budget, 6 * budget);
+      int64_t first = std::clamp<int64_t>(2 * w.gap_ns.load(), budget, 4 * budget);
       int64_t last = steady_ns(), deadline = last + first;
-      bool served = false, preempted = false;
+      int served = 0;
+      bool preempted = false;
       while (!w.stop.load(std::memory_order_relaxed)) {
         if (e.posted()) {
           serve(w);
-          served = true;
+          served++;
           last = steady_ns();
           deadline = last + budget;
           continue;
@@ -390,10 +391,11 @@ void worker_loop(ExitlessWorker& w) {
       }
       e.set_worker_awake(false);
       give_spinner();
-      // Spinning that served nothing, or was preempted: the calls are too
-      // sparse or the CPUs too busy. T leaves W asleep for a while, longer
-      // each time in a row (1 ms, 2 ms, ... 128 ms).
-      fruitless = (served && !preempted) ? 0 : std::min(fruitless + 1, 8);
+      // Spinning pays when it catches a stream of calls. One that caught at
+      // most the call right after T's wake, or was preempted: the calls are
+      // too sparse or the CPUs too busy. T leaves W asleep for a while,
+      // longer each time in a row (1 ms, 2 ms, ... 128 ms).
+      fruitless = (served >= 2 && !preempted) ? 0 : std::min(fruitless + 1, 8);
       if (fruitless) w.backoff_until.store(steady_ns() + (kBackoffNs << (fruitless - 1)));
     }
     // A call posted just before the entry saw AWAKE go to 0.
@@ -551,7 +553,7 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   // path, and cost no thread and no spinning.
   int64_t now = steady_ns(), last = thread.exitless_last_trap;
   thread.exitless_last_trap = now;
-  if (now - last > 6 * static_cast<int64_t>(g_cfg.worker_spin_us) * 1000) return;
+  if (now - last > 2 * static_cast<int64_t>(g_cfg.worker_spin_us) * 1000) return;
   if (!w) {
     start_worker(proc, thread, *e);
     return;
