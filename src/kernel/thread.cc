@@ -227,6 +227,9 @@ void leave_thread(Process& proc, Thread& t) {
 }
 
 bool de_thread(Process& proc, Thread& self, PreparedExec& prepared) {
+  // The worker goes first, without threads_mu (a call it serves may take
+  // it): whatever follows, this thread's calls are done with.
+  exitless_stop_worker(self);
   bool leader = self.tid == proc.pid;
   std::unique_lock lock(proc.threads_mu);
   if (proc.threads.size() == 1 && leader) return true;
@@ -257,7 +260,6 @@ bool de_thread(Process& proc, Thread& self, PreparedExec& prepared) {
   // The leader's host thread is parked (leader_park): it runs the new
   // program with the pid as its tid, as de_thread makes the exec'ing
   // thread take the leader's pid. This thread's vCPU goes with the VM.
-  exitless_stop_worker(self);
   self.vcpu.reset();
   proc.handoff = new PreparedExec(std::move(prepared));
   proc.handoff_sigmask = self.sigmask;
