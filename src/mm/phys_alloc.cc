@@ -21,10 +21,14 @@ std::optional<uint64_t> PhysAllocator::alloc_table() {
     free_tables_.pop_back();
     return pa;
   }
-  if (table_next_ >= table_end_) return std::nullopt;
-  uint64_t pa = table_next_;
-  table_next_ += kPageSize;
-  return pa;
+  if (table_next_ < table_end_) {
+    uint64_t pa = table_next_;
+    table_next_ += kPageSize;
+    return pa;
+  }
+  // The table pool is used up (PageTables never gives a table back): a
+  // frame of the data pool becomes a table for good.
+  return alloc_run(kPageSize, 0, Placement::kLow);
 }
 
 void PhysAllocator::free_table(uint64_t pa) {

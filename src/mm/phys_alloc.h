@@ -27,13 +27,15 @@ class PhysAllocator {
   // All bounds page aligned, table_end <= data_start <= size.
   PhysAllocator(uint64_t size, uint64_t table_start, uint64_t table_end, uint64_t data_start);
 
-  // One 4 KiB frame for a page table, or nullopt when the pool is empty.
+  // One 4 KiB frame for a page table: from the table pool, or from the
+  // data pool once that is used up; nullopt when neither has one.
   std::optional<uint64_t> alloc_table();
   void free_table(uint64_t pa);
 
   // A run of len bytes (page multiple, > 0). When len >= 2 MiB the run
-  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it, so the
-  // page tables can use 2 MiB pages. nullopt when nothing fits.
+  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it (page
+  // tables with 2 MiB pages would need it; on PVM they use 4 KiB pages
+  // only, see page_tables.h). nullopt when nothing fits.
   std::optional<uint64_t> alloc_run(uint64_t len, uint64_t va, Placement where = Placement::kHigh);
   // Takes exactly [pa, pa+len) if it is entirely free.
   bool alloc_at(uint64_t pa, uint64_t len);

@@ -17,9 +17,16 @@ TEST(PhysAllocator, TableFrames) {
   EXPECT_EQ(pa.alloc_table(), 0u);
   EXPECT_EQ(pa.alloc_table(), P);
   EXPECT_EQ(pa.alloc_table(), 2 * P);
-  EXPECT_EQ(pa.alloc_table(), std::nullopt);
+  // The table pool is used up: frames of the data pool, from its bottom.
+  EXPECT_EQ(pa.alloc_table(), M2);
+  EXPECT_FALSE(pa.is_free(M2, P));
   pa.free_table(P);
   EXPECT_EQ(pa.alloc_table(), P);
+  // Nothing left anywhere.
+  PhysAllocator full(M2 + P, 0, P, M2);
+  EXPECT_EQ(full.alloc_table(), 0u);
+  EXPECT_EQ(full.alloc_table(), M2);
+  EXPECT_EQ(full.alloc_table(), std::nullopt);
 }
 
 TEST(PhysAllocator, SmallRunsComeFromTheTopOrBottom) {
