@@ -140,7 +140,7 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
       sync_(sync),
       layout_(layout),
       page_tables_(&table_mem_) {
-  // The pool grows in 1 GiB steps up to the whole reservation.
+  // The pool grows to 1 GiB boundaries, up to the whole reservation.
   if (sync_)
     phys_.set_growth(phys_size_, 1ull << 30, [this](uint64_t old_end, uint64_t new_end) {
       return sync_->extend(old_end, new_end);

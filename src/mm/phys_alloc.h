@@ -45,9 +45,10 @@ class PhysAllocator {
   // [pa+old_len, pa+new_len) is free.
   bool try_grow(uint64_t pa, uint64_t old_len, uint64_t new_len);
 
-  // The data pool may grow past size() up to `limit`, in steps of `step`
-  // bytes, when `grow(old_end, new_end)` succeeds (the VM registers that
-  // guest-physical memory). Allocation tries the current pool first.
+  // The data pool may grow past size() up to `limit`, to the next multiple
+  // of `step` that holds what an allocation needs, when `grow(old_end,
+  // new_end)` succeeds (the VM registers that guest-physical memory).
+  // Allocation tries the current pool first.
   void set_growth(uint64_t limit, uint64_t step,
                   std::function<bool(uint64_t old_end, uint64_t new_end)> grow);
 
