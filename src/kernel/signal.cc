@@ -6,6 +6,7 @@
 // and signals", for the design.
 #include "kernel/signal.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -776,6 +777,14 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   u.r.rflags = f.rflags;
   deliver(proc, t, u, Restart::kNone, 0);
   store_user(t, u);
+}
+
+void signals_prepare_host() {
+  pthread_t t;
+  if (pthread_create(
+          &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0)
+    fatal("cannot create a host thread: %s", strerror(errno));
+  pthread_join(t, nullptr);
 }
 
 void signals_on_exec(Process& proc) {

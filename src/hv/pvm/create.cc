@@ -47,10 +47,23 @@ UniqueFd open_kvm_or_die() {
   return UniqueFd(fd);
 }
 
+// /dev/kvm is opened once, with the credentials elfuse starts with, and
+// every later VM (a forked child's, the new image's at execve) is created
+// from a duplicate of that descriptor: the guest may have given those
+// credentials up by then (setuid to a user who may not open /dev/kvm, which
+// is usually root's or the kvm group's), and the kernel checks permission
+// only at open. A forked child inherits the descriptor.
+UniqueFd kvm_device_or_die() {
+  static const int device = open_kvm_or_die().release();
+  int fd = fcntl(device, F_DUPFD_CLOEXEC, private_fd_floor());
+  if (fd < 0) fatal("cannot duplicate the /dev/kvm descriptor: %s", strerror(errno));
+  return UniqueFd(fd);
+}
+
 }  // namespace
 
 std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t initial) {
-  UniqueFd kvm = open_kvm_or_die();
+  UniqueFd kvm = kvm_device_or_die();
   int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
   if (api != KVM_API_VERSION)
     fatal("the KVM device is not KVM (KVM_GET_API_VERSION gave %d, elfuse needs %d)", api,
