@@ -79,7 +79,14 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t in
   }
   if (ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
     fatal("/dev/kvm lacks KVM_CAP_SYNC_REGS, which elfuse needs");
-  int vmfd = ioctl(kvm.get(), KVM_CREATE_VM, 0);
+  // KVM_CREATE_VM registers an MMU notifier, which fails with EINTR while a
+  // signal is pending (mm_take_all_locks); the host handler has run when
+  // the ioctl returns, so the next try goes through. Seen in a forked child
+  // that got SIGHUP while it built its VM (tests/guest/jobctl.c).
+  int vmfd;
+  do {
+    vmfd = ioctl(kvm.get(), KVM_CREATE_VM, 0);
+  } while (vmfd < 0 && errno == EINTR);
   if (vmfd < 0) fatal("KVM_CREATE_VM failed: %s", strerror(errno));
   vmfd = move_to_private_fd(vmfd);
   if (vmfd < 0) fatal("cannot move the VM descriptor: %s", strerror(errno));
