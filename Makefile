@@ -29,11 +29,12 @@ BUSYBOX    := /bin/busybox
 # libpython3.11-stdlib, which python3 pulls in), nodejs, gcc, make, git,
 # sqlite3 and perl (Data::Dumper, Storable, File::Find) by the apps.* tests
 # (tests/apps/cases.txt), debootstrap builds the Debian root of the
-# sysroot.debian.* tests, stress-ng the stress.* tests,
+# sysroot.debian.* tests, stress-ng the stress.* tests, openjdk-17-jdk-headless
+# (javac, java) the java.* tests (tests/java/cases.txt);
 # libpython3.11-testsuite holds the CPython tests of check-python.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
                 busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
-                nodejs gcc git sqlite3 perl libpython3.11-testsuite
+                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.

@@ -79,10 +79,10 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t in
   }
   if (ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
     fatal("/dev/kvm lacks KVM_CAP_SYNC_REGS, which elfuse needs");
-  // KVM_CREATE_VM registers an MMU notifier, which fails with EINTR while a
-  // signal is pending (mm_take_all_locks); the host handler has run when
-  // the ioctl returns, so the next try goes through. Seen in a forked child
-  // that got SIGHUP while it built its VM (tests/guest/jobctl.c).
+  // KVM_CREATE_VM registers an MMU notifier, which takes every lock of the mm
+  // and gives up with EINTR when a signal is pending (mm_take_all_locks): a
+  // forked child that a signal reaches while it builds its VM. The host
+  // handler has recorded the signal by the time the ioctl returns; try again.
   int vmfd;
   do {
     vmfd = ioctl(kvm.get(), KVM_CREATE_VM, 0);
