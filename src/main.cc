@@ -38,8 +38,8 @@ namespace {
 
 constexpr const char* kVersion = "elfuse 0.1 (backend: PVM)";
 // Guest-physical memory: one lazily backed host reservation (host address
-// space only). It is registered with KVM 1 GiB at a time as the guest needs
-// it (docs/internals.md, "Guest physical memory").
+// space only). It is registered with KVM as the guest needs it: 256 MiB at
+// start, then up to whole GiBs (docs/internals.md, "Guest physical memory").
 constexpr uint64_t kPhysSize = 64ull << 30;
 
 struct Options {
