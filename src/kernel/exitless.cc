@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -109,13 +108,6 @@ dev_t g_anon_dev = 0;
 bool g_anon_dev_known = false;
 
 thread_local std::atomic<uint32_t>* volatile t_wait_event = nullptr;
-// On a worker: set while it runs a call; `refused` when that call wanted the
-// physical pool to grow (exitless_refuse_growth).
-struct WorkerCall {
-  bool active = false;
-  bool growth_refused = false;
-};
-thread_local WorkerCall t_worker_call;
 
 // ELFUSE_EXITLESS_STATS: counts printed at exit_group (exitless_print_stats).
 std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0};
@@ -259,11 +251,6 @@ bool worker_may_run(Process& proc, const SyscallArgs& a) {
         default:
           return false;
       }
-    case SYS_mmap:
-      // A failed MAP_FIXED may already have replaced what was there; any
-      // other mmap that fails (a pool that would have to grow) changed
-      // nothing, and the thread can run it again.
-      return !(a.a[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE));
     case SYS_open:
     case SYS_stat:
     case SYS_lstat:
@@ -322,16 +309,12 @@ void serve(ExitlessWorker& w) {
   bool refused = a.nr >= SHIM_CHANNEL_NRS || !g_allowed[a.nr] || !worker_may_run(proc, a);
   int64_t r = 0;
   if (!refused) {
-    t_worker_call = WorkerCall{true, false};
     for (;;) {
       SyscallContext ctx{proc, *w.thread, proc.mm()};
       r = dispatch_syscall(ctx, a);
       if (r == -EINTR && retry_on_eintr(a.nr) && !w.interrupt.load() && !w.stop.load()) continue;
       break;
     }
-    // mmap failed, brk left the break where it was: nothing changed.
-    if (t_worker_call.growth_refused) refused = true;
-    t_worker_call = WorkerCall{};
     if ((r == -EPIPE || r == -EFBIG) && is_write(a.nr)) {
       drain_thread_signals();
       refused = true;
@@ -643,12 +626,6 @@ void exitless_wake_from_signal_handler() {
   if (!ev) return;
   ev->fetch_add(1);
   futex(ev, FUTEX_WAKE_PRIVATE, INT_MAX);
-}
-
-bool exitless_refuse_growth() {
-  if (!t_worker_call.active) return false;
-  t_worker_call.growth_refused = true;
-  return true;
 }
 
 FutexWaitScope::FutexWaitScope(Process& proc) : page_(page_of(proc)) {

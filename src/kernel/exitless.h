@@ -66,10 +66,6 @@ void exitless_print_stats();
 // for its worker's answer looks at its signals again.
 void exitless_wake_from_signal_handler();
 
-// True on an exitless worker thread, which must not make the physical pool
-// grow: the call that needed it is then refused and its thread runs it.
-bool exitless_refuse_growth();
-
 // Around a host futex wait of a guest thread: the count the entry's
 // FUTEX_WAKE_PRIVATE answer relies on.
 class FutexWaitScope {

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "hv/hypervisor.h"
-#include "kernel/exitless.h"
 #include "kernel/signal.h"
 #include "mm/memory_manager.h"
 
@@ -155,10 +154,6 @@ inline void ProcessShadowSync::reprotect_end() {
   proc_.vm->reprotect_end();
 }
 inline bool ProcessShadowSync::extend(uint64_t, uint64_t new_end) {
-  // Registering a memslot while the guest runs is what the known pool-growth
-  // bug needs (docs/internals.md): an exitless worker, whose guest thread
-  // spins in the entry meanwhile, leaves it to the thread.
-  if (exitless_refuse_growth()) return false;
   return proc_.vm->register_memory(new_end).ok();
 }
 
