@@ -95,6 +95,15 @@ Result<uint64_t*> PageTables::pt_for(uint64_t* pde, bool create, bool user) {
   return table(pa);
 }
 
+// 4 KiB leaves only, and directory entries are only ever added, for KVM's
+// shadow paging (PVM): KVM links its shadow of a directory entry to a shadow
+// page found by guest frame, and it never sees a host store into the
+// directory. A 2 MiB leaf shadows as a link to a page shared by every
+// mapping of that 2 MiB of guest-physical memory; once the host removed or
+// replaced the leaf, the stale link made a new mapping at that address use
+// the translations another address filled in (docs/internals.md, "Page
+// tables and shadow invalidation"). Leaf PTEs are safe: the MMU notifier on
+// the old frame (ShadowSync) drops their shadow entries.
 Result<void> PageTables::set_range(uint64_t va, uint64_t pa, uint64_t len, uint64_t leaf,
                                    bool user) {
   const bool mapping = leaf != 0;

@@ -1,18 +1,10 @@
 // PageTables: x86-64 4-level page tables that live in guest-physical memory
 // and are written by the host. Entries are derived from VMAs by the
-// MemoryManager.
-//
-// Only 4 KiB leaves, and a table, once linked, stays linked to its entry
-// forever: no 2 MiB pages, no table freed, moved or replaced. KVM's shadow
-// MMU (PVM has no EPT) trusts the guest's non-leaf entries once it has
-// shadowed them, because a guest write to a page table traps; host stores do
-// not. The shadow of a table level is found by the frame it points to (and,
-// for a 2 MiB guest page, by the data frame), so a non-leaf entry the host
-// changes or clears keeps its old shadow link: with 2 MiB pages, a fresh
-// mapping at a virtual address that once had a 2 MiB page over frame X
-// reached whatever now uses X (docs/internals.md "Page tables and shadow
-// invalidation"; tests/guest/mm_reuse.c). Leaves are safe: the MemoryManager
-// drops their shadows through the data frames (ShadowSync).
+// MemoryManager. Only 4 KiB leaves are written, and an entry that points to
+// a table, once written, is never changed or removed: KVM's shadow paging
+// cannot see a host store to a present directory entry, and a stale one
+// aliases guest memory (docs/internals.md, "Page tables and shadow
+// invalidation").
 //
 // KVM walks these tables while vCPUs run, so every entry is written with one
 // aligned 64-bit store, and a table is fully initialised before the entry
@@ -60,13 +52,13 @@ class PageTables {
 
   uint64_t root() const { return root_; }
 
-  // Maps [va, va+len) -> [pa, pa+len), replacing any entries there.
-  // PTE: P, RW if PROT_WRITE, US if user, NX unless PROT_EXEC.
-  // prot == PROT_NONE removes the entries instead. All page aligned,
-  // va canonical lower half. ENOMEM when table frames run out (entries
-  // written so far stay).
+  // Maps [va, va+len) -> [pa, pa+len) with 4 KiB PTEs, replacing any
+  // entries there. PTE: P, RW if PROT_WRITE, US if user, NX unless
+  // PROT_EXEC. prot == PROT_NONE removes the entries instead. All page
+  // aligned, va canonical lower half. ENOMEM when table frames run out
+  // (entries written so far stay).
   Result<void> map(uint64_t va, uint64_t pa, uint64_t len, int prot, bool user);
-  // Removes the leaf entries of [va, va+len); the tables stay.
+  // Clears the PTEs of [va, va+len); the tables stay. Never fails.
   Result<void> unmap(uint64_t va, uint64_t len);
   std::optional<Translation> translate(uint64_t va) const;
 

@@ -105,7 +105,7 @@ TEST_F(MemoryManagerTest, AnonymousMmapIsZeroedMappedAndAccessible) {
   check_consistent();
 }
 
-TEST_F(MemoryManagerTest, LargeMappingsAre2MAligned) {
+TEST_F(MemoryManagerTest, LargeMappingsAre2MiBAligned) {
   uint64_t a = map_anon(8 * M2);
   EXPECT_EQ(a % M2, 0u);
   auto t = mm_->page_tables().translate(a + M2);
