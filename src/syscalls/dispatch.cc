@@ -29,6 +29,7 @@ int64_t enosys(const SyscallArgs& args, const SyscallInfo* info) {
 
 int64_t call_handler(SyscallContext& ctx, const SyscallArgs& args) {
   const SyscallInfo* info = syscall_info(args.nr);
+  if (info && info->status == SyscallStatus::kAbsent) return -ENOSYS;  // decided: no notice
   if (!info || !info->handler) return enosys(args, info);
   return info->handler(ctx, args);
 }

@@ -81,13 +81,20 @@ int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positi
   return host_transfer(*fd, *iov, write, positional ? &pos : nullptr);
 }
 
-// readv/writev: copy the guest's iovec array once, then translate each
-// segment. lib/iov_iter.c: more than UIO_MAXIOV segments or a segment
-// length that is negative as ssize_t is EINVAL; the total is clamped to
-// MAX_RW_COUNT. A segment that is not mapped ends the transfer there (Linux
-// copies up to the fault and returns the short count); only a fault before
-// any byte is EFAULT.
-int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional) {
+// readv/writev/preadv/pwritev/preadv2/pwritev2: copy the guest's iovec
+// array once, then translate each segment. lib/iov_iter.c: more than
+// UIO_MAXIOV segments or a segment length that is negative as ssize_t is
+// EINVAL; the total is clamped to MAX_RW_COUNT. A segment that is not mapped
+// ends the transfer there (Linux copies up to the fault and returns the
+// short count); only a fault before any byte is EFAULT. v2: the RWF_* flags
+// go to the host's preadv2/pwritev2, which checks them (EOPNOTSUPP) and acts
+// on them; pos is then -1 for the file position.
+int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional,
+               bool v2 = false) {
+  int64_t pos = static_cast<int64_t>(a.a[3]);
+  // fs/read_write.c do_preadv/do_pwritev: a negative offset is EINVAL before
+  // the fd is looked up; preadv2's -1 is the readv path instead.
+  if (positional && pos < 0 && !(v2 && pos == -1)) return -EINVAL;
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   uint64_t count = a.a[2];
@@ -114,18 +121,21 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
     host.insert(host.end(), ranges->begin(), ranges->end());
     total += len;
   }
-  int64_t pos = static_cast<int64_t>(a.a[3]);
-  if (host.empty() && !positional) {
-    // Zero bytes: still let the host check the fd and mode.
-    return host_rax(::syscall(write ? SYS_writev : SYS_readv, *fd, nullptr, 0));
-  }
   if (host.size() > kIovMax) host.resize(kIovMax);
   long r;
-  if (positional)
+  if (v2) {
+    // x86_64: pos_l carries the whole offset, pos_h is shifted out.
+    r = ::syscall(write ? SYS_pwritev2 : SYS_preadv2, *fd, host.data(), host.size(), pos, 0,
+                  a.a[5]);
+  } else if (host.empty() && !positional) {
+    // Zero bytes: still let the host check the fd and mode.
+    r = ::syscall(write ? SYS_writev : SYS_readv, *fd, nullptr, 0);
+  } else if (positional) {
     r = write ? ::pwritev(*fd, host.data(), static_cast<int>(host.size()), pos)
               : ::preadv(*fd, host.data(), static_cast<int>(host.size()), pos);
-  else
+  } else {
     r = ::syscall(write ? SYS_writev : SYS_readv, *fd, host.data(), host.size());
+  }
   return host_rax(r);
 }
 
@@ -224,6 +234,13 @@ int64_t sys_preadv(SyscallContext& ctx, const SyscallArgs& a) {
 }
 int64_t sys_pwritev(SyscallContext& ctx, const SyscallArgs& a) {
   return do_rwv(ctx, a, true, true);
+}
+// preadv2/pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags).
+int64_t sys_preadv2(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, false, true, true);
+}
+int64_t sys_pwritev2(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, true, true, true);
 }
 
 int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
@@ -395,6 +412,21 @@ int64_t sys_fadvise64(SyscallContext& ctx, const SyscallArgs& a) {
   if (!fd) return -fd.error();
   return host_rax(
       ::syscall(SYS_fadvise64, *fd, static_cast<int64_t>(a.a[1]), a.a[2], arg_int(a.a[3])));
+}
+
+// readahead(fd, offset, count): the host's page cache is the guest's.
+int64_t sys_readahead(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_readahead, *fd, static_cast<int64_t>(a.a[1]), a.a[2]));
+}
+
+// sync_file_range(fd, offset, nbytes, flags): the host's writeback.
+int64_t sys_sync_file_range(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_sync_file_range, *fd, static_cast<int64_t>(a.a[1]),
+                            static_cast<int64_t>(a.a[2]), arg_uint(a.a[3])));
 }
 
 int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
