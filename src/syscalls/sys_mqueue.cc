@@ -99,8 +99,10 @@ int64_t sys_mq_timedsend(SyscallContext& ctx, const SyscallArgs& a) {
 
 // mq_timedreceive(mqdes, msg, len, prio, abs_timeout): the timeout, the fd
 // and len (at least the queue's message size: EMSGSIZE) are checked before
-// waiting; the message is taken off the queue, then stored (EFAULT loses
-// it, as on Linux), then its priority.
+// waiting; the message is taken off the queue, then its priority is stored,
+// then the message (a failure of either is EFAULT, and the message is lost,
+// as on Linux). A prio pointer elfuse cannot write makes the host receive
+// into a bounce that is dropped.
 int64_t sys_mq_timedreceive(SyscallContext& ctx, const SyscallArgs& a) {
   struct timespec ts {};
   auto timeout = copy_timeout(ctx.mm, a.a[4], &ts);
@@ -122,8 +124,9 @@ int64_t sys_mq_timedreceive(SyscallContext& ctx, const SyscallArgs& a) {
   uint64_t want = static_cast<uint64_t>(attr.mq_msgsize);
   void* buf;
   std::unique_ptr<char[]> bounce;
+  bool prio_ok = !host_prio || ctx.mm.host_ranges(a.a[3], sizeof prio, PROT_WRITE).ok();
   auto ranges = ctx.mm.host_ranges(a.a[1], want, PROT_WRITE);
-  if (ranges && ranges->size() == 1) {
+  if (prio_ok && ranges && ranges->size() == 1) {
     buf = (*ranges)[0].iov_base;
   } else {
     bounce.reset(new char[want ? want : 1]);
@@ -131,8 +134,8 @@ int64_t sys_mq_timedreceive(SyscallContext& ctx, const SyscallArgs& a) {
   }
   long r = ::syscall(SYS_mq_timedreceive, fd, buf, len, host_prio, *timeout);
   if (r < 0) return -static_cast<int64_t>(errno);
-  if (bounce && !ctx.mm.copy_out(a.a[1], bounce.get(), static_cast<uint64_t>(r))) return -EFAULT;
   if (host_prio && !ctx.mm.copy_out(a.a[3], &prio, sizeof prio)) return -EFAULT;
+  if (bounce && !ctx.mm.copy_out(a.a[1], bounce.get(), static_cast<uint64_t>(r))) return -EFAULT;
   return r;
 }
 
