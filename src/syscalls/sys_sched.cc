@@ -221,8 +221,10 @@ int64_t sys_sched_setattr(SyscallContext& ctx, const SyscallArgs& a) {
 
 // sched_getattr(pid, attr, size, flags): size within [VER0, page], NULL
 // attr, pid < 0 and flags are EINVAL first; then the task (ESRCH); then the
-// whole `size` bytes must be below TASK_SIZE (access_ok, EFAULT) and
-// min(size, kernel size) bytes are stored, with that count in attr->size.
+// whole `size` bytes must be below TASK_SIZE (access_ok, EFAULT) and are
+// stored (copy_struct_to_user: the kernel's struct, zeros after it), with
+// min(size, kernel size) in attr->size. The host filled a buffer of the
+// guest's size the same way.
 int64_t sys_sched_getattr(SyscallContext& ctx, const SyscallArgs& a) {
   int pid = arg_int(a.a[0]);
   unsigned usize = arg_uint(a.a[2]);
@@ -233,9 +235,7 @@ int64_t sys_sched_getattr(SyscallContext& ctx, const SyscallArgs& a) {
   if (::syscall(SYS_sched_getattr, pid, attr.data(), usize, 0) < 0)
     return -static_cast<int64_t>(errno);
   if (!linux_access_ok(a.a[1], usize)) return -EFAULT;
-  uint32_t stored;
-  memcpy(&stored, attr.data(), sizeof stored);
-  auto c = ctx.mm.copy_out(a.a[1], attr.data(), std::min<uint32_t>(stored, usize));
+  auto c = ctx.mm.copy_out(a.a[1], attr.data(), usize);
   return c ? 0 : -c.error();
 }
 
