@@ -12,12 +12,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uio_common.h"
 
 namespace elfuse {
 
@@ -260,6 +263,90 @@ int64_t sys_creat(SyscallContext& ctx, const SyscallArgs& a) {
 
 int64_t sys_openat(SyscallContext& ctx, const SyscallArgs& a) {
   return do_openat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], a.a[3]);
+}
+
+namespace {
+
+// include/uapi/linux/openat2.h struct open_how (OPEN_HOW_SIZE_VER0).
+struct OpenHow {
+  uint64_t flags, mode, resolve;
+};
+static_assert(sizeof(OpenHow) == 24);
+
+// After a host openat2 that opened something the guest must not see as
+// is: the exe link (the guest program, not elfuse) and the generated /proc
+// files of the guest itself. Returns the fd to give the guest (r itself, or
+// its replacement) or -errno.
+int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const OpenHow& how,
+                            long r) {
+  int flags = static_cast<int>(how.flags);
+  if (!(flags & O_NOFOLLOW) && !ctx.proc.exe_path.empty() && is_proc_self_exe(ctx.proc, path)) {
+    ::close(static_cast<int>(r));
+    OpenHow plain{how.flags, how.mode, 0};
+    if (ctx.proc.sysroot) {
+      auto fd = ctx.proc.sysroot->open2(AT_FDCWD, ctx.proc.exe_path, how.flags, how.mode, 0);
+      return fd ? *fd : -fd.error();
+    }
+    return host_rax(
+        ::syscall(SYS_openat2, AT_FDCWD, ctx.proc.exe_path.c_str(), &plain, sizeof plain));
+  }
+  char link[256];
+  std::string self = proc_fd_path(static_cast<int>(r));
+  ssize_t n = ::readlink(self.c_str(), link, sizeof link - 1);
+  if (n <= 6 || strncmp(link, "/proc/", 6) != 0) return r;
+  link[n] = 0;
+  if (auto own = open_own_proc_file(ctx.proc, ctx.thread, link, flags)) {
+    ::close(static_cast<int>(r));
+    return *own ? **own : -own->error();
+  }
+  return r;
+}
+
+}  // namespace
+
+// openat2(dirfd, path, how, size), fs/open.c: size below
+// OPEN_HOW_SIZE_VER0 is EINVAL, above a page E2BIG; the struct is read
+// (EFAULT; a non-zero byte past the kernel's struct is E2BIG); the flags,
+// mode and resolve bits are checked (EINVAL) before the path is read. The
+// host makes those checks on a copy; a path that cannot be copied reaches
+// it as a failing one. Without --sysroot the host resolves the path with the
+// guest's RESOLVE_* flags; under it, Sysroot::open2 composes them with the
+// root. What the host opened is then swapped for the guest's own exe or
+// generated /proc file where it was elfuse's.
+int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
+  int dirfd = guest_dirfd(ctx.proc, a.a[0]);
+  uint64_t size = a.a[3];
+  if (size < sizeof(OpenHow)) return -EINVAL;
+  if (size > 4096) return -E2BIG;
+  std::vector<unsigned char> raw(size);
+  if (auto c = ctx.mm.copy_in(raw.data(), a.a[2], size); !c) return -c.error();
+  for (uint64_t i = sizeof(OpenHow); i < size; i++)
+    if (raw[i]) return -E2BIG;
+  OpenHow how;
+  memcpy(&how, raw.data(), sizeof how);
+  auto path = copy_path(ctx.mm, a.a[1]);
+  if (!path) {
+    long r = ::syscall(SYS_openat2, dirfd, uio::failing_path(path.error()), &how, sizeof how);
+    if (r >= 0) ::close(static_cast<int>(r));
+    return -static_cast<int64_t>(r >= 0 ? path.error() : errno);
+  }
+  long r;
+  if (ctx.proc.sysroot) {
+    // The flag checks first: the host answers them for an empty name, which
+    // it then cannot find (ENOENT).
+    long probe = ::syscall(SYS_openat2, AT_FDCWD, "", &how, sizeof how);
+    if (probe >= 0) ::close(static_cast<int>(probe));
+    if (probe < 0 && errno != ENOENT) return -static_cast<int64_t>(errno);
+    auto fd = ctx.proc.sysroot->open2(dirfd, *path, how.flags, how.mode, how.resolve);
+    if (!fd) return -fd.error();
+    r = *fd;
+  } else {
+    r = ::syscall(SYS_openat2, dirfd, path->c_str(), &how, sizeof how);
+    if (r < 0) return -static_cast<int64_t>(errno);
+  }
+  int64_t fd = replace_own_objects(ctx, *path, how, r);
+  if (fd < 0) return fd;
+  return new_fd_result(ctx.proc, fd);
 }
 
 int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
