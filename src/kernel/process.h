@@ -50,6 +50,10 @@ class Thread {
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = SS_DISABLE;
   ThreadSignals signals;  // pending signals and delivery state (kernel/signal.h)
+  // seccomp(2) SECCOMP_MODE_STRICT: every syscall but read, write, exit
+  // and rt_sigreturn kills (src/syscalls/dispatch.cc). Inherited by new
+  // threads and kept by fork and execve, as the kernel's task->seccomp.
+  bool seccomp_strict = false;
 };
 
 struct PreparedExec;
