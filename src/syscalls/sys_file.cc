@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/private_fd.h"
 #include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
@@ -295,11 +296,16 @@ int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const 
   ssize_t n = ::readlink(self.c_str(), link, sizeof link - 1);
   if (n <= 6 || strncmp(link, "/proc/", 6) != 0) return r;
   link[n] = 0;
-  if (auto own = open_own_proc_file(ctx.proc, ctx.thread, link, flags)) {
-    ::close(static_cast<int>(r));
+  // The host's fd steps aside (above the floor) so that a generated file
+  // gets its number, the lowest free one.
+  int aside = move_to_private_fd(static_cast<int>(r));
+  if (aside < 0) return -static_cast<int64_t>(errno);
+  UniqueFd held(aside);
+  if (auto own = open_own_proc_file(ctx.proc, ctx.thread, link, flags))
     return *own ? **own : -own->error();
-  }
-  return r;
+  // Not one of them: back to the lowest free number, with its flags.
+  int back = ::fcntl(aside, (::fcntl(aside, F_GETFD) & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+  return back < 0 ? -static_cast<int64_t>(errno) : back;
 }
 
 }  // namespace
