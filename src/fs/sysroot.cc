@@ -207,7 +207,11 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
   }
   long r = maybe_mount ? (errno = EXDEV, -1)
                        : openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath | extra);
-  if (r >= 0 || errno != EXDEV) return r;
+  // With the guest's RESOLVE_NO_XDEV the EXDEV stands: Linux gives it for
+  // an absolute symlink met in a walk that did not start at the root (the
+  // root is not set yet) and for a mount crossing. (A `..` above the
+  // starting directory is EXDEV here too where Linux allows it.)
+  if (r >= 0 || errno != EXDEV || (extra & RESOLVE_NO_XDEV)) return r;
   Result<std::string> base = guest_base(dirfd);
   if (!base) {
     errno = base.error();
