@@ -433,7 +433,7 @@ Restart restart_class(const SyscallArgs& a) {
     case SYS_vmsplice:
     case SYS_copy_file_range:
     case SYS_getrandom:
-    case SYS_mq_timedsend:     // ipc/mqueue.c wq_sleep
+    case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
     case SYS_mq_timedreceive:
       return Restart::kSys;
     case SYS_futex: {

@@ -42,11 +42,12 @@ inline Result<UniqueFd> lookup_guest_path(SyscallContext& ctx, int dirfd, uint64
                                           bool follow, bool empty_ok = false,
                                           bool directory = false) {
   // A NULL name with AT_EMPTY_PATH is the empty name (getname_maybe_null).
-  std::string path = path_addr == 0 && empty_ok ? std::string() : TRY(fs::copy_path(ctx.mm, path_addr));
+  std::string path =
+      path_addr == 0 && empty_ok ? std::string() : TRY(fs::copy_path(ctx.mm, path_addr));
   if (path.empty()) {
     if (!empty_ok) return Errno{ENOENT};
-    int fd = dirfd == AT_FDCWD ? ::open(".", O_PATH | O_CLOEXEC)
-                               : ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    int fd =
+        dirfd == AT_FDCWD ? ::open(".", O_PATH | O_CLOEXEC) : ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return Errno{errno == EBADF ? EBADF : errno};
     fd = move_to_private_fd(fd);
     if (fd < 0) return Errno{errno};

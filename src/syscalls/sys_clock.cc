@@ -61,7 +61,8 @@ bool settod_valid(int64_t sec, int64_t nsec) {
 bool timex_read_only(unsigned modes) {
   constexpr unsigned kAdjAdjtime = 0x8000, kSingleshot = 0x0001, kReadonly = 0x2000;
   if (modes == 0) return true;
-  return (modes & kAdjAdjtime) && (modes & (kSingleshot | kReadonly)) == (kSingleshot | kReadonly) &&
+  return (modes & kAdjAdjtime) &&
+         (modes & (kSingleshot | kReadonly)) == (kSingleshot | kReadonly) &&
          !(modes & ADJ_SETOFFSET);
 }
 
@@ -78,7 +79,8 @@ int validate_timex(const struct timex& tx, bool aux_clock) {
     if (tx.time.tv_usec >= ((tx.modes & ADJ_NANO) ? 1000000000 : 1000000)) return EINVAL;
   }
   constexpr long kPpmScale = 65536000L;  // PPM_SCALE
-  if ((tx.modes & ADJ_FREQUENCY) && (LLONG_MIN / kPpmScale > tx.freq || LLONG_MAX / kPpmScale < tx.freq))
+  if ((tx.modes & ADJ_FREQUENCY) &&
+      (LLONG_MIN / kPpmScale > tx.freq || LLONG_MAX / kPpmScale < tx.freq))
     return EINVAL;
   if (aux_clock) {
     if ((tx.modes & ADJ_STATUS) && (tx.status & (STA_INS | STA_DEL))) return EINVAL;
@@ -123,8 +125,7 @@ int64_t sys_settimeofday(SyscallContext& ctx, const SyscallArgs& a) {
   if (a.a[0] != 0 && !ctx.mm.copy_in(&tv, a.a[0], sizeof tv)) return -EFAULT;
   if (a.a[1] != 0 && !ctx.mm.copy_in(&tz, a.a[1], sizeof tz)) return -EFAULT;
   if (!host_has_cap(CAP_SYS_TIME)) {
-    return host_rax(
-        ::syscall(SYS_settimeofday, a.a[0] ? &tv : nullptr, a.a[1] ? &tz : nullptr));
+    return host_rax(::syscall(SYS_settimeofday, a.a[0] ? &tv : nullptr, a.a[1] ? &tz : nullptr));
   }
   if (a.a[0] != 0) {
     if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EINVAL;

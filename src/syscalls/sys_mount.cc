@@ -157,8 +157,9 @@ int64_t sys_open_tree(SyscallContext& ctx, const SyscallArgs& a) {
   }
   auto target = lookup_guest_path(ctx, dirfd, a.a[1], follow, empty_ok);
   if (!target) return -target.error();
-  return new_fd_result(ctx.proc, ::syscall(SYS_open_tree, target->get(), "",
-                                           (flags & ~unsigned{AT_SYMLINK_NOFOLLOW}) | AT_EMPTY_PATH));
+  return new_fd_result(ctx.proc,
+                       ::syscall(SYS_open_tree, target->get(), "",
+                                 (flags & ~unsigned{AT_SYMLINK_NOFOLLOW}) | AT_EMPTY_PATH));
 }
 
 // move_mount(from_dirfd, from_path, to_dirfd, to_path, flags): may_mount

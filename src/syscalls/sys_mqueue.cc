@@ -116,8 +116,7 @@ int64_t sys_mq_timedreceive(SyscallContext& ctx, const SyscallArgs& a) {
     // Not a queue, or too small a buffer: nothing is received, and the host
     // gives the answer in the kernel's order (EINVAL for the timeout, EBADF,
     // EMSGSIZE).
-    return host_rax(
-        ::syscall(SYS_mq_timedreceive, fd, uio::fault_ptr(), len, host_prio, *timeout));
+    return host_rax(::syscall(SYS_mq_timedreceive, fd, uio::fault_ptr(), len, host_prio, *timeout));
   }
   // At most mq_msgsize bytes are stored: the guest's first mq_msgsize bytes
   // in place when they are one writable host range, otherwise a bounce.
@@ -166,7 +165,8 @@ int64_t sys_mq_notify(SyscallContext& ctx, const SyscallArgs& a) {
 // oldattr is stored after the change, which stands even when that store
 // fails.
 int64_t sys_mq_getsetattr(SyscallContext& ctx, const SyscallArgs& a) {
-  struct mq_attr set {}, old {};
+  struct mq_attr set {
+  }, old{};
   if (a.a[1] != 0) {
     if (auto c = ctx.mm.copy_in(&set, a.a[1], sizeof set); !c) return -c.error();
   }

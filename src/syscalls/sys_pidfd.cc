@@ -96,15 +96,14 @@ int64_t sys_pidfd_send_signal(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_pidfd_getfd(SyscallContext& ctx, const SyscallArgs& a) {
   int target = arg_int(a.a[1]);
   if (target >= ctx.proc.fds.floor) target = -1;
-  return new_fd_result(ctx.proc, ::syscall(SYS_pidfd_getfd, pidfd_arg(ctx.proc, a.a[0]), target,
-                                           arg_uint(a.a[2])));
+  return new_fd_result(
+      ctx.proc, ::syscall(SYS_pidfd_getfd, pidfd_arg(ctx.proc, a.a[0]), target, arg_uint(a.a[2])));
 }
 
 // process_mrelease(pidfd, flags): reaps the memory of a process that is
 // already being killed; the host's call on the host process.
 int64_t sys_process_mrelease(SyscallContext& ctx, const SyscallArgs& a) {
-  return host_rax(
-      ::syscall(SYS_process_mrelease, pidfd_arg(ctx.proc, a.a[0]), arg_uint(a.a[1])));
+  return host_rax(::syscall(SYS_process_mrelease, pidfd_arg(ctx.proc, a.a[0]), arg_uint(a.a[1])));
 }
 
 // process_madvise(pidfd, iovec, vlen, advice, flags), mm/madvise.c: flags
