@@ -1,9 +1,12 @@
-// File syscalls: open, read/write and their vectored and positional forms,
+// File syscalls: open, openat2, read/write and their vectored and positional
+// forms (preadv2/pwritev2 with their RWF_* flags), readahead,
+// sync_file_range,
 // lseek, close, stat family, getdents64, truncate, sync, statfs, sendfile.
 // Guest fd = host fd below the floor; buffers are translated into host
 // iovecs and handed to the host kernel, which gives the Linux answer.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -281,7 +284,11 @@ static_assert(sizeof(OpenHow) == 24);
 int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const OpenHow& how,
                             long r) {
   int flags = static_cast<int>(how.flags);
-  if (!(flags & O_NOFOLLOW) && !ctx.proc.exe_path.empty() && is_proc_self_exe(ctx.proc, path)) {
+  // RESOLVE_IN_ROOT and RESOLVE_BENEATH walks do not start at "/": an
+  // absolute name there is not the exe link.
+  bool scoped = how.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH);
+  if (!(flags & O_NOFOLLOW) && !scoped && !ctx.proc.exe_path.empty() &&
+      is_proc_self_exe(ctx.proc, path)) {
     ::close(static_cast<int>(r));
     OpenHow plain{how.flags, how.mode, 0};
     if (ctx.proc.sysroot) {
