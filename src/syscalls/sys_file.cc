@@ -1,7 +1,7 @@
 // File syscalls: open, openat2, read/write and their vectored and positional
 // forms (preadv2/pwritev2 with their RWF_* flags), readahead,
-// sync_file_range,
-// lseek, close, stat family, getdents64, truncate, sync, statfs, sendfile.
+// sync_file_range, lseek, close, stat family, getdents64, truncate, sync,
+// statfs, sendfile.
 // Guest fd = host fd below the floor; buffers are translated into host
 // iovecs and handed to the host kernel, which gives the Linux answer.
 #include <fcntl.h>
