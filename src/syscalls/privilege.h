@@ -24,8 +24,10 @@
 namespace elfuse {
 
 // The effective capability set of the calling host thread (= guest thread)
-// holds cap. Checks made against the initial user namespace, as the calls
-// refused here check (capable(), or the init namespaces' user_ns).
+// holds cap. capget(2) answers for the thread's own user namespace; the
+// calls refused here check the initial one (capable()), so in a user
+// namespace of its own a guest with the capability there gets Linux's later
+// checks before the EPERM that Linux gives it at the capability check.
 inline bool host_has_cap(int cap) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
