@@ -6,7 +6,9 @@
 #   make build         configure and build into build/
 #   make demo          run busybox under elfuse
 #   make check         deps, build, format-check, the Debian root (once), then
-#                      every test (ctest)
+#                      every test (ctest) but CPython's own (label cpython)
+#   make check-python  deps, build, then CPython 3.11's regression tests natively
+#                      and under elfuse, per test case (tests/cpython/)
 #   make debian-root   build the Debian root the sysroot.debian.* tests use, if
 #                      missing (scripts/debian-root.sh; cached in $ELFUSE_CACHE,
 #                      default /var/cache/elfuse)
@@ -27,10 +29,12 @@ BUSYBOX    := /bin/busybox
 # libpython3.11-stdlib, which python3 pulls in), nodejs, gcc, make, git,
 # sqlite3 and perl (Data::Dumper, Storable, File::Find) by the apps.* tests
 # (tests/apps/cases.txt), debootstrap builds the Debian root of the
-# sysroot.debian.* tests, stress-ng the stress.* tests.
+# sysroot.debian.* tests, stress-ng the stress.* tests, openjdk-17-jdk-headless
+# (javac, java) the java.* tests (tests/java/cases.txt);
+# libpython3.11-testsuite holds the CPython tests of check-python.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
                 busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
-                nodejs gcc git sqlite3 perl
+                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
@@ -41,7 +45,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check debian-root format format-check bench clean
+.PHONY: all deps build demo check check-python debian-root format format-check bench clean
 
 all: build
 
@@ -77,7 +81,11 @@ demo: deps build
 check: deps build
 	@$(MAKE) format-check
 	@$(MAKE) debian-root
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython
+
+# One module at a time (RUN_SERIAL): see tests/CMakeLists.txt.
+check-python: deps build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L cpython
 
 # Built once, then reused. A failure (not root, no network) does not fail the
 # check: the sysroot.debian.* tests then skip, saying why.

@@ -6,7 +6,8 @@
 #   (b) the issue 6 table: each benchmark natively, under elfuse and under
 #       proot (ptrace), with elfuse/native and elfuse/proot ratios:
 #       single syscalls (bench/syscalls.c, ns per call, median of 5 batches),
-#       processes and threads (bench/procs.c, us per operation), and whole
+#       processes and threads (bench/procs.c, us per operation), a SIGSEGV
+#       handled and returned (bench/segv.c, us per fault), and whole
 #       programs (wall time, median of RUNS runs, the three interleaved)
 #   (c) start-to-exit of a static hello and ls -la /usr/lib
 # proot is optional: without it the proot column says "-".
@@ -55,6 +56,10 @@ for op in "fork 200" "futex 5000" "pthread 500"; do
   n=$($P $op); e=$($elfuse $P $op); p=$(under_proot $P ${op% *} 50)
   row "${op% *}" us "$n" "$e" "$p"
 done
+# A SIGSEGV caught and returned from (bench/segv.c): each of HotSpot's
+# implicit null checks that fires costs this.
+G=$(realpath "$B/bench/segv")
+row sigsegv_handled us "$($G 2000)" "$($elfuse $G 500)" "$(under_proot $G 100)"
 
 # Whole programs, interleaved. The make -j2 build runs in a fresh copy of
 # bench/cproj each time (make clean first).

@@ -201,7 +201,7 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
       sync_(sync),
       layout_(layout),
       page_tables_(&table_mem_) {
-  // The pool grows in 1 GiB steps up to the whole reservation.
+  // The pool grows to 1 GiB boundaries, up to the whole reservation.
   if (sync_)
     phys_.set_growth(phys_size_, 1ull << 30, [this](uint64_t old_end, uint64_t new_end) {
       return sync_->extend(old_end, new_end);
@@ -284,8 +284,8 @@ Result<void> MemoryManager::overlay_copy(void* dst, const void* src, uint64_t le
 }
 
 void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot) {
-  // Only a split of a 2 MiB page or a new table can fail, and only when the
-  // table pool is exhausted: a sizing error of elfuse, not the guest's.
+  // Only a new table can fail, and only when no guest-physical frame is
+  // left for it: a sizing error of elfuse, not the guest's.
   if (!page_tables_.map(va, pa, len, prot, /*user=*/true).ok())
     fatal("out of guest page-table frames");
 }
@@ -355,9 +355,9 @@ Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int f
       if (hint + len <= limit && as_.range_free(hint, hint + len)) return hint;
     }
   }
-  // Large mappings get a 2 MiB congruent address so the page tables can
-  // use 2 MiB pages (Linux aligns large anonymous mappings to PMD_SIZE too,
-  // mm/mmap.c __get_unmapped_area / thp_get_unmapped_area).
+  // Large mappings get a 2 MiB aligned address, as Linux gives large
+  // anonymous mappings (mm/mmap.c __get_unmapped_area /
+  // thp_get_unmapped_area).
   const uint64_t base = std::min(layout_.mmap_base, task);
   if (len >= kHugePageSize) {
     uint64_t off = phys_hint == ~0ull ? 0 : phys_hint;

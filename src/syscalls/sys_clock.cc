@@ -115,20 +115,23 @@ int64_t sys_clock_settime(SyscallContext& ctx, const SyscallArgs& a) {
   return -EPERM;
 }
 
-// settimeofday(tv, tz), kernel/time/time.c: tv and tz are read (EFAULT),
-// tv_usec checked (EINVAL), then do_sys_settimeofday64: the time's range
-// (EINVAL), the capability (EPERM, even for NULL, NULL), the time zone's
-// range (EINVAL). Setting the kernel's time zone is setting the host's.
+// settimeofday(tv, tz), kernel/time/time.c: tv is read (EFAULT) and its
+// tv_usec checked (EINVAL: above USEC_PER_SEC or negative), then tz is read
+// (EFAULT), then do_sys_settimeofday64: the time's range (EINVAL), the
+// capability (EPERM, even for NULL, NULL), the time zone's range (EINVAL).
+// Setting the kernel's time zone is setting the host's.
 int64_t sys_settimeofday(SyscallContext& ctx, const SyscallArgs& a) {
   struct timeval tv {};
   struct timezone tz {};
-  if (a.a[0] != 0 && !ctx.mm.copy_in(&tv, a.a[0], sizeof tv)) return -EFAULT;
+  if (a.a[0] != 0) {
+    if (!ctx.mm.copy_in(&tv, a.a[0], sizeof tv)) return -EFAULT;
+    if (tv.tv_usec > 1000000 || tv.tv_usec < 0) return -EINVAL;
+  }
   if (a.a[1] != 0 && !ctx.mm.copy_in(&tz, a.a[1], sizeof tz)) return -EFAULT;
   if (!host_has_cap(CAP_SYS_TIME)) {
     return host_rax(::syscall(SYS_settimeofday, a.a[0] ? &tv : nullptr, a.a[1] ? &tz : nullptr));
   }
   if (a.a[0] != 0) {
-    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EINVAL;
     if (!settod_valid(tv.tv_sec, tv.tv_usec * 1000)) return -EINVAL;
     return -EPERM;
   }

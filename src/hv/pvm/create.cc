@@ -79,7 +79,14 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t in
   }
   if (ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
     fatal("/dev/kvm lacks KVM_CAP_SYNC_REGS, which elfuse needs");
-  int vmfd = ioctl(kvm.get(), KVM_CREATE_VM, 0);
+  // KVM_CREATE_VM registers an MMU notifier, which takes every lock of the mm
+  // and gives up with EINTR when a signal is pending (mm_take_all_locks): a
+  // forked child that a signal reaches while it builds its VM. The host
+  // handler has recorded the signal by the time the ioctl returns; try again.
+  int vmfd;
+  do {
+    vmfd = ioctl(kvm.get(), KVM_CREATE_VM, 0);
+  } while (vmfd < 0 && errno == EINTR);
   if (vmfd < 0) fatal("KVM_CREATE_VM failed: %s", strerror(errno));
   vmfd = move_to_private_fd(vmfd);
   if (vmfd < 0) fatal("cannot move the VM descriptor: %s", strerror(errno));

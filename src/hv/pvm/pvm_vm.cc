@@ -121,13 +121,14 @@ uint64_t PvmVm::task_size() const {
 
 // One memslot per 1 GiB step: KVM allocates a slot's metadata when it is
 // registered, so memory the guest never uses costs nothing. Adding a slot
-// does not disturb the shadow pages of the others.
+// does not disturb the shadow pages of the others, and needs no pause of
+// the vCPUs that run meanwhile (docs/internals.md, "Guest physical memory").
 Result<void> PvmVm::register_memory(uint64_t end) {
   constexpr uint64_t kSlotSize = 1ull << 30;
   if (end > size_) return Errno{ENOMEM};
   while (registered_ < end) {
     // A slot ends at `end` at most: the first one is only as large as the
-    // initial pool (exec.cc kInitialPhys), as is a forked child's copy.
+    // initial pool (exec.cc kInitialPhys), the next one ends at 1 GiB.
     uint64_t len = std::min(kSlotSize, end - registered_);
     kvm_userspace_memory_region region{};
     region.slot = next_slot_;
