@@ -16,6 +16,7 @@
 #include "common.h"
 
 static int shared_fd;
+static int ready[2];  // the thread's "done" to main
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void* thread_main(void* arg) {
@@ -25,6 +26,7 @@ static void* thread_main(void* arg) {
   SHOW(syscall(SYS_unshare, CLONE_FS));
   SHOW(chdir("sub"));
   SHOW(umask(077));
+  write(ready[1], "x", 1);
   pthread_mutex_lock(&mu);  // main's checks run while this thread lives
   pthread_mutex_unlock(&mu);
   return NULL;
@@ -56,10 +58,12 @@ int main(void) {
   mkdir("sub", 0755);
   umask(022);
   shared_fd = open(".", O_RDONLY);
+  pipe(ready);
   pthread_mutex_lock(&mu);
   pthread_t t;
   pthread_create(&t, NULL, thread_main, NULL);
-  usleep(200000);
+  char c;
+  read(ready[0], &c, 1);
   printf("main: fd still open: %s\n", fcntl(shared_fd, F_GETFD) >= 0 ? "yes" : "no");
   struct stat here, sub;
   stat(".", &here);
