@@ -146,9 +146,12 @@ int main(void) {
   // it the receive goes on (a child sends later).
   struct sigaction alrm = {.sa_handler = on_alarm};
   sigaction(SIGALRM, &alrm, NULL);
-  struct itimerval it = {.it_value = {0, 50000}};
+  // A repeating timer: one that fired before the call could not end it.
+  struct itimerval it = {.it_interval = {0, 50000}, .it_value = {0, 50000}};
+  struct itimerval off = {0};
   setitimer(ITIMER_REAL, &it, NULL);
   SHOW(q_recv(q, buf, sizeof buf, &prio, NULL));
+  setitimer(ITIMER_REAL, &off, NULL);
   alrm.sa_flags = SA_RESTART;
   sigaction(SIGALRM, &alrm, NULL);
   alarms = 0;
@@ -160,7 +163,8 @@ int main(void) {
     _exit(0);
   }
   SHOW(q_recv(q, buf, sizeof buf, &prio, NULL));
-  printf("alarms %d\n", alarms);
+  setitimer(ITIMER_REAL, &off, NULL);
+  printf("interrupted and restarted: %s\n", alarms >= 1 ? "yes" : "no");
   waitpid(child, NULL, 0);
 
   // Notification by signal.
