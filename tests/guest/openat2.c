@@ -31,9 +31,16 @@ struct how {
   uint64_t flags, mode, resolve;
 };
 
+// openat2(2) asks callers to retry EAGAIN: a scoped `..` fails so when any
+// rename happened on the system meanwhile (other tests run in parallel).
 static long o2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve) {
   struct how h = {flags, mode, resolve};
-  return syscall(SYS_openat2, dirfd, path, &h, sizeof h);
+  long r;
+  for (int i = 0; i < 1000; i++) {
+    r = syscall(SYS_openat2, dirfd, path, &h, sizeof h);
+    if (r >= 0 || errno != EAGAIN) break;
+  }
+  return r;
 }
 
 static void same(const char* what, int a, int b) {
