@@ -53,9 +53,13 @@ def render():
         if status == "kEnosys" and name not in notes:
             continue
         out.append("| %d | %s | %s | %s |" % (nr, name, STATUS[status], notes.get(name, "")))
-    out += ["", "Every other x86_64 syscall number returns ENOSYS:", ""]
     rest = [name for _, name, status in rows if status == "kEnosys" and name not in notes]
-    out.append(", ".join(rest) + ".")
+    if rest:
+        out += ["", "Every other x86_64 syscall number returns ENOSYS:", ""]
+        out.append(", ".join(rest) + ".")
+    else:
+        out += ["", "A number x86_64 Linux does not have returns ENOSYS and is reported "
+                "once on stderr."]
     return "\n".join(out) + "\n"
 
 
