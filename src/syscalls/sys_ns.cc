@@ -8,9 +8,7 @@
 // a process with one thread Linux makes the first two no-ops, and so does
 // elfuse.
 #include <fcntl.h>
-#include <linux/nsfs.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +17,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "fs/sysroot.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 
@@ -30,6 +29,29 @@ namespace {
 
 constexpr uint64_t kNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
                                  CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME;
+
+// The CLONE_NEW* type of a namespace file (/proc/PID/ns/NAME, or a bind
+// mount of one), from its link text "NAME:[inode]"; 0 for anything else.
+// (NS_GET_NSTYPE would ask the same of the fd, but an ioctl on an
+// arbitrary guest fd could mean something else to its driver.)
+int ns_type(int fd) {
+  char link[64];
+  std::string self = proc_fd_path(fd);
+  ssize_t n = ::readlink(self.c_str(), link, sizeof link - 1);
+  if (n <= 0) return 0;
+  link[n] = 0;
+  static const struct {
+    const char* name;
+    int type;
+  } kTypes[] = {{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"mnt", CLONE_NEWNS},
+                {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"time", CLONE_NEWTIME},
+                {"user", CLONE_NEWUSER},     {"uts", CLONE_NEWUTS}};
+  for (const auto& t : kTypes) {
+    size_t len = strlen(t.name);
+    if (strncmp(link, t.name, len) == 0 && strncmp(link + len, ":[", 2) == 0) return t.type;
+  }
+  return 0;
+}
 
 size_t guest_threads(Process& p) {
   std::lock_guard lock(p.threads_mu);
@@ -70,7 +92,7 @@ int64_t sys_setns(SyscallContext& ctx, const SyscallArgs& a) {
   int fd = arg_int(a.a[0]);
   int nstype = arg_int(a.a[1]);
   if (fd < 0 || fd >= ctx.proc.fds.floor || ::fcntl(fd, F_GETFD) < 0) return -EBADF;
-  int type = ::ioctl(fd, NS_GET_NSTYPE);
+  int type = ns_type(fd);
   if (type > 0) {
     if (nstype && nstype != type) return -EINVAL;
     if (type == CLONE_NEWUSER) {
