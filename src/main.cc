@@ -24,6 +24,7 @@
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
 #include "kernel/signal.h"
@@ -207,6 +208,8 @@ int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
   signals_prepare_host();
   open_trace(o);
+  // --trace sees every call: nothing is answered inside the guest then.
+  exitless_configure(o.trace);
   std::shared_ptr<const Sysroot> sysroot;
   if (!o.sysroot.empty()) {
     Result<std::shared_ptr<Sysroot>> r = Sysroot::open(o.sysroot);

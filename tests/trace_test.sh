@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # trace_test.sh ELFUSE: --trace=FILE writes one strace-style line per syscall,
 # with decoded arguments, results and errno names; --trace alone writes to
-# stderr; without --trace nothing is written.
+# stderr; without --trace nothing is written. Calls elfuse answers inside the
+# guest without --trace are traced like any other.
 set -euo pipefail
 elfuse=${ELFUSE:-$1}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/elfuse-trace.XXXXXX")
@@ -34,6 +35,16 @@ printf 'hi\n' >in
 expect "$tmp/err2" 'openat(AT_FDCWD, "in", O_RDONLY) = 3'
 expect "$tmp/err2" 'sendfile(1, 3, NULL, 16777216) = 3'
 expect "$tmp/out2" 'hi'
+
+# Calls elfuse otherwise answers inside the guest (getpid, getppid) or hands
+# to its exitless worker (stat, in a loop) are all traced: every one is seen.
+"$elfuse" --trace="$tmp/t4" /bin/busybox sh -c \
+  'echo $$ $PPID; i=0; while [ $i -lt 50 ]; do i=$((i+1)); [ -e / ]; done' >"$tmp/out4"
+read -r pid4 ppid4 <"$tmp/out4"
+expect "$tmp/t4" "getpid() = $pid4"
+expect "$tmp/t4" "getppid() = $ppid4"
+n4=$(grep -c '"/"' "$tmp/t4" || true)
+((n4 >= 50)) || { echo "FAIL: $n4 traced stat calls of /, want 50"; fail=1; }
 
 "$elfuse" /bin/busybox true 2>"$tmp/err3"
 [[ ! -s $tmp/err3 ]] || { echo "FAIL: output on stderr without --trace"; fail=1; }

@@ -20,6 +20,7 @@
 #include "base/private_fd.h"
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "kernel/procfs.h"
 #include "kernel/signal.h"
@@ -203,7 +204,8 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
 Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) {
   ExecRequest& req = prepared.request;
   // Drop the old image: vCPU, VM and every byte of guest memory but the
-  // shim's, which install_shim rewrites.
+  // shim's, which install_shim rewrites. The worker uses all three.
+  exitless_stop_worker(thread);
   thread.vcpu.reset();
   proc.vm.reset();
   proc.memory.reset();
@@ -278,6 +280,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   // fs/exec.c __set_task_comm: the task name is the file's base name.
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);
+  exitless_on_exec(proc, thread);
   return Ok();
 }
 

@@ -38,6 +38,15 @@ struct GuestSigaction {
 };
 static_assert(sizeof(GuestSigaction) == 32);
 
+// The host worker of a thread's exitless syscalls (kernel/exitless.h). The
+// owner stops and joins it first (exitless_stop_worker); destroying a
+// Thread only frees it (a forked child has the parent's Thread objects, not
+// their host threads).
+struct ExitlessWorker;
+struct ExitlessWorkerFree {
+  void operator()(ExitlessWorker* w) const;
+};
+
 class Thread {
  public:
   int tid = 0;
@@ -54,6 +63,8 @@ class Thread {
   // and rt_sigreturn kills (src/syscalls/dispatch.cc). Inherited by new
   // threads and kept by fork and execve, as the kernel's task->seccomp.
   bool seccomp_strict = false;
+  std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
+  int64_t exitless_last_trap = 0;  // steady-clock ns of the last allowlisted trap
 };
 
 struct PreparedExec;
