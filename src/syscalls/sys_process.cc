@@ -18,6 +18,7 @@
 
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
@@ -150,6 +151,7 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       // CONFIG_SECCOMP_FILTER (sys_sandbox.cc).
       if (a.a[1] != SECCOMP_MODE_STRICT) return -EINVAL;
       ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
+      exitless_seccomp_strict(ctx.proc, ctx.thread);
       return 0;
     case PR_GET_PDEATHSIG:
     case PR_GET_CHILD_SUBREAPER: {

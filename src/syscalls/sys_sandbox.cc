@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
@@ -33,6 +34,7 @@ int64_t sys_seccomp(SyscallContext& ctx, const SyscallArgs& a) {
     case SECCOMP_SET_MODE_STRICT:
       if (flags != 0 || a.a[2] != 0) return -EINVAL;
       ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
+      exitless_seccomp_strict(ctx.proc, ctx.thread);
       return 0;
     case SECCOMP_GET_ACTION_AVAIL: {
       if (flags != 0) return -EINVAL;
