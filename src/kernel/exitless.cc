@@ -439,7 +439,7 @@ void bind_ids(Thread& t) {
   GuestEntry* e = t.vcpu ? t.vcpu->entry() : nullptr;
   if (!e) return;
   GuestIds ids;
-  if (g_cfg.answers) {
+  if (g_cfg.answers && !t.seccomp_strict) {
     ids.tid = t.tid;
     ids.uid = getuid();
     ids.euid = geteuid();
@@ -453,9 +453,10 @@ void bind_ids(Thread& t) {
 void publish_process(Process& proc) {
   GuestProcessPage* page = page_of(proc);
   if (!page) return;
-  page->futex_waiters().store(g_cfg.answers ? 0 : GuestProcessPage::kFutexHostOnly);
-  page->set_pid(g_cfg.answers ? getpid() : -1);
-  page->set_ppid(g_cfg.answers && g_ppid_on.load() ? getppid() : -1);
+  bool answers = g_cfg.answers && !proc.seccomp_strict_seen.load();
+  page->futex_waiters().store(answers ? 0 : GuestProcessPage::kFutexHostOnly);
+  page->set_pid(answers ? getpid() : -1);
+  page->set_ppid(answers && g_ppid_on.load() ? getppid() : -1);
 }
 
 }  // namespace
@@ -505,14 +506,14 @@ void exitless_on_fork_child(Process& proc, Thread& thread) {
 
 void exitless_on_exit(Process& proc) {
   // The parent may have died and the process been reparented meanwhile.
-  if (g_ppid_on.load(std::memory_order_relaxed)) {
+  if (g_ppid_on.load(std::memory_order_relaxed) && !proc.seccomp_strict_seen.load()) {
     if (GuestProcessPage* page = page_of(proc)) page->set_ppid(getppid());
   }
 }
 
 void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   GuestEntry* e = thread.vcpu ? thread.vcpu->entry() : nullptr;
-  if (!e) return;
+  if (!e || proc.seccomp_strict_seen.load()) return;
   if (changes_host_thread(nr)) {
     // The worker shares what it had from T when T made it; credentials and
     // unshared tables it would not: a new one is made at the next trap.
@@ -591,6 +592,19 @@ bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* resu
   *args = w->args;
   *result = w->result;
   return true;
+}
+
+void exitless_seccomp_strict(Process& proc, Thread& thread) {
+  proc.seccomp_strict_seen.store(true);
+  exitless_stop_worker(thread);
+  if (GuestEntry* e = thread.vcpu ? thread.vcpu->entry() : nullptr) e->set_allowed({});
+  bind_ids(thread);
+  if (GuestProcessPage* page = page_of(proc)) {
+    // Other threads may be counted in a host futex wait: keep their counts.
+    page->futex_waiters().fetch_or(GuestProcessPage::kFutexHostOnly);
+    page->set_pid(-1);
+    page->set_ppid(-1);
+  }
 }
 
 void exitless_stop_worker(Thread& thread) {

@@ -54,6 +54,12 @@ void exitless_taken_back(Thread& thread);
 // refused it (or had none): then the host runs the call from the registers.
 bool exitless_claimed(Process& proc, Thread& thread, SyscallArgs* args, int64_t* result);
 
+// seccomp's strict mode for `thread` (set by the caller): its calls must
+// all reach dispatch_syscall, which kills for most of them, so none is
+// answered in the guest or served by a worker from now on, and the process
+// page answers nothing for any thread of the process.
+void exitless_seccomp_strict(Process& proc, Thread& thread);
+
 // The thread's worker ends (joined) before the thread leaves, its vCPU or
 // VM goes away, or its host thread's credentials change.
 void exitless_stop_worker(Thread& thread);

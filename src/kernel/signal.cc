@@ -448,6 +448,8 @@ Restart restart_class(const SyscallArgs& a) {
     case SYS_vmsplice:
     case SYS_copy_file_range:
     case SYS_getrandom:
+    case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
+    case SYS_mq_timedreceive:
       return Restart::kSys;
     case SYS_futex: {
       int op = static_cast<int>(a.a[1]) & 127;

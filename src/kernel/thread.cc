@@ -152,6 +152,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   // copy_process: the blocked mask is inherited, pending signals are not;
   // CLONE_VM without CLONE_VFORK clears the alternate stack; no robust list.
   child.sigmask = parent.sigmask;
+  child.seccomp_strict = parent.seccomp_strict;  // copy_seccomp
   child.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
 
   auto* st = new Start;

@@ -919,6 +919,53 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
 }
 
 // mm/madvise.c do_madvise / madvise_walk_vmas.
+// ------------------------------------------------------- remap_file_pages
+
+// mm/mmap.c remap_file_pages: prot must be 0; start and size are truncated
+// to pages; an empty or wrapping range, or a wrapping pgoff, is EINVAL; the
+// range must start in a shared file mapping and continue through VMAs of
+// the same file and flags without a hole (EINVAL). Linux then maps the file
+// again at [start, start+size) from pgoff (MAP_SHARED | MAP_FIXED |
+// MAP_POPULATE, the VMA's prot, MAP_LOCKED if locked). The host does exactly
+// that to each piece's overlay (its own remap_file_pages on the host
+// mapping, which is shared and has the guest's prot), and the VMAs record
+// the new offsets. Pieces whose runs are not contiguous stay separate VMAs
+// where Linux's new mapping is one.
+Result<void> MemoryManager::remap_file_pages(uint64_t start, uint64_t size, uint64_t prot,
+                                             uint64_t pgoff, uint64_t flags) {
+  if (prot) return Errno{EINVAL};
+  start &= ~(kPageSize - 1);
+  size &= ~(kPageSize - 1);
+  if (start + size <= start) return Errno{EINVAL};
+  if (pgoff + (size / kPageSize) < pgoff) return Errno{EINVAL};
+  std::lock_guard lock(mu_);
+  const uint64_t end = start + size;
+  const Vma* first = as_.find(start);
+  if (!first || !(first->flags & MAP_SHARED) ||
+      (first->backing != Vma::kFile && first->backing != Vma::kSharedAnon))
+    return Errno{EINVAL};
+  for (const Vma* v = first; v->end < end;) {
+    const Vma* next = as_.find_next(v->end);
+    if (!next || next->start != v->end) return Errno{EINVAL};
+    if (next->backing != first->backing || next->file_dev != first->file_dev ||
+        next->file_ino != first->file_ino || next->prot != first->prot ||
+        next->max_prot != first->max_prot || next->flags != first->flags ||
+        next->lock != first->lock)
+      return Errno{EINVAL};
+    v = next;
+  }
+  if (pgoff > (UINT64_MAX / kPageSize)) return Errno{EINVAL};
+  const uint64_t offset = pgoff * kPageSize;
+  for (const Vma& piece : as_.pieces(start, end)) {
+    uint64_t piece_pgoff = (offset + (piece.start - start)) / kPageSize;
+    if (::syscall(SYS_remap_file_pages, host_phys(piece.phys), piece.len(), 0, piece_pgoff,
+                  flags & MAP_NONBLOCK) != 0)
+      return Errno{errno};
+  }
+  as_.set_file_offset(start, end, offset);
+  return Ok();
+}
+
 Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
   std::lock_guard lock(mu_);
   switch (advice) {
