@@ -24,6 +24,7 @@
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
 #include "kernel/signal.h"
@@ -37,8 +38,8 @@ namespace {
 
 constexpr const char* kVersion = "elfuse 0.1 (backend: PVM)";
 // Guest-physical memory: one lazily backed host reservation (host address
-// space only). It is registered with KVM 1 GiB at a time as the guest needs
-// it (docs/internals.md, "Guest physical memory").
+// space only). It is registered with KVM as the guest needs it: 256 MiB at
+// start, then up to whole GiBs (docs/internals.md, "Guest physical memory").
 constexpr uint64_t kPhysSize = 64ull << 30;
 
 struct Options {
@@ -215,6 +216,8 @@ int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
   signals_prepare_host();
   open_trace(o);
+  // --trace sees every call: nothing is answered inside the guest then.
+  exitless_configure(o.trace);
   std::shared_ptr<const Sysroot> sysroot;
   if (!o.sysroot.empty()) {
     Result<std::shared_ptr<Sysroot>> r = Sysroot::open(o.sysroot);

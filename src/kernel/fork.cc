@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "vdso/vdso.h"
 
@@ -58,6 +59,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
     (void)proc.mm().copy_out(req.child_tid, &tid, sizeof tid);
   }
   thread.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
+  exitless_on_fork_child(proc, thread);
 }
 
 }  // namespace

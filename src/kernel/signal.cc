@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "base/log.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
 
@@ -197,6 +198,7 @@ void host_handler(int sig, siginfo_t* si, void* ucv) {
     memcpy(&uc->uc_sigmask, &m, sizeof m);
     ts->host_mask.fetch_or(b, std::memory_order_relaxed);
     interrupt_current_vcpu_from_signal_handler();
+    exitless_wake_from_signal_handler();
   } else {
     // A guest thread's host thread before signals_attach_thread: keep it
     // (blocked) for the thread.
@@ -446,6 +448,8 @@ Restart restart_class(const SyscallArgs& a) {
     case SYS_vmsplice:
     case SYS_copy_file_range:
     case SYS_getrandom:
+    case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
+    case SYS_mq_timedreceive:
       return Restart::kSys;
     case SYS_futex: {
       int op = static_cast<int>(a.a[1]) & 127;

@@ -150,6 +150,14 @@ std::vector<Vma> AddressSpace::set_lock(uint64_t start, uint64_t end, Vma::Lock 
   return old;
 }
 
+void AddressSpace::set_file_offset(uint64_t start, uint64_t end, uint64_t offset) {
+  split_at(start);
+  split_at(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->second.start < end; ++it)
+    it->second.file_offset = offset + (it->second.start - start);
+  merge_around(start, end);
+}
+
 std::optional<uint64_t> AddressSpace::find_gap_top_down(uint64_t len, uint64_t low, uint64_t high,
                                                         uint64_t align, uint64_t offset) const {
   if (len == 0 || high < low || high - low < len) return std::nullopt;

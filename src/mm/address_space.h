@@ -120,6 +120,10 @@ class AddressSpace {
   // Returns the pieces with their old state, clipped to [start, end).
   std::vector<Vma> set_lock(uint64_t start, uint64_t end, Vma::Lock lock, bool merge = true);
 
+  // remap_file_pages: [start, end), fully mapped, maps its file from
+  // `offset` on (split at the edges, merged where offsets continue).
+  void set_file_offset(uint64_t start, uint64_t end, uint64_t offset);
+
   // Highest a with [a, a+len) inside [low, high), free, and
   // a % align == offset % align (align a power of two >= 4 KiB).
   std::optional<uint64_t> find_gap_top_down(uint64_t len, uint64_t low, uint64_t high,

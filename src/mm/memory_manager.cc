@@ -201,7 +201,7 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
       sync_(sync),
       layout_(layout),
       page_tables_(&table_mem_) {
-  // The pool grows in 1 GiB steps up to the whole reservation.
+  // The pool grows to 1 GiB boundaries, up to the whole reservation.
   if (sync_)
     phys_.set_growth(phys_size_, 1ull << 30, [this](uint64_t old_end, uint64_t new_end) {
       return sync_->extend(old_end, new_end);
@@ -304,8 +304,8 @@ void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot)
 }
 
 void MemoryManager::write_table_entries(uint64_t va, uint64_t pa, uint64_t len, int prot) {
-  // Only a split of a 2 MiB page or a new table can fail, and only when the
-  // table pool is exhausted: a sizing error of elfuse, not the guest's.
+  // Only a new table can fail, and only when no guest-physical frame is
+  // left for it: a sizing error of elfuse, not the guest's.
   if (!page_tables_.map(va, pa, len, prot, /*user=*/true).ok())
     fatal("out of guest page-table frames");
 }
@@ -375,9 +375,9 @@ Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int f
       if (hint + len <= limit && as_.range_free(hint, hint + len)) return hint;
     }
   }
-  // Large mappings get a 2 MiB congruent address so the page tables can
-  // use 2 MiB pages (Linux aligns large anonymous mappings to PMD_SIZE too,
-  // mm/mmap.c __get_unmapped_area / thp_get_unmapped_area).
+  // Large mappings get a 2 MiB aligned address, as Linux gives large
+  // anonymous mappings (mm/mmap.c __get_unmapped_area /
+  // thp_get_unmapped_area).
   const uint64_t base = std::min(layout_.mmap_base, task);
   if (len >= kHugePageSize) {
     uint64_t off = phys_hint == ~0ull ? 0 : phys_hint;
@@ -1064,6 +1064,53 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
 }
 
 // mm/madvise.c do_madvise / madvise_walk_vmas.
+// ------------------------------------------------------- remap_file_pages
+
+// mm/mmap.c remap_file_pages: prot must be 0; start and size are truncated
+// to pages; an empty or wrapping range, or a wrapping pgoff, is EINVAL; the
+// range must start in a shared file mapping and continue through VMAs of
+// the same file and flags without a hole (EINVAL). Linux then maps the file
+// again at [start, start+size) from pgoff (MAP_SHARED | MAP_FIXED |
+// MAP_POPULATE, the VMA's prot, MAP_LOCKED if locked). The host does exactly
+// that to each piece's overlay (its own remap_file_pages on the host
+// mapping, which is shared and has the guest's prot), and the VMAs record
+// the new offsets. Pieces whose runs are not contiguous stay separate VMAs
+// where Linux's new mapping is one.
+Result<void> MemoryManager::remap_file_pages(uint64_t start, uint64_t size, uint64_t prot,
+                                             uint64_t pgoff, uint64_t flags) {
+  if (prot) return Errno{EINVAL};
+  start &= ~(kPageSize - 1);
+  size &= ~(kPageSize - 1);
+  if (start + size <= start) return Errno{EINVAL};
+  if (pgoff + (size / kPageSize) < pgoff) return Errno{EINVAL};
+  std::lock_guard lock(mu_);
+  const uint64_t end = start + size;
+  const Vma* first = as_.find(start);
+  if (!first || !(first->flags & MAP_SHARED) ||
+      (first->backing != Vma::kFile && first->backing != Vma::kSharedAnon))
+    return Errno{EINVAL};
+  for (const Vma* v = first; v->end < end;) {
+    const Vma* next = as_.find_next(v->end);
+    if (!next || next->start != v->end) return Errno{EINVAL};
+    if (next->backing != first->backing || next->file_dev != first->file_dev ||
+        next->file_ino != first->file_ino || next->prot != first->prot ||
+        next->max_prot != first->max_prot || next->flags != first->flags ||
+        next->lock != first->lock)
+      return Errno{EINVAL};
+    v = next;
+  }
+  if (pgoff > (UINT64_MAX / kPageSize)) return Errno{EINVAL};
+  const uint64_t offset = pgoff * kPageSize;
+  for (const Vma& piece : as_.pieces(start, end)) {
+    uint64_t piece_pgoff = (offset + (piece.start - start)) / kPageSize;
+    if (::syscall(SYS_remap_file_pages, host_phys(piece.phys), piece.len(), 0, piece_pgoff,
+                  flags & MAP_NONBLOCK) != 0)
+      return Errno{errno};
+  }
+  as_.set_file_offset(start, end, offset);
+  return Ok();
+}
+
 Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
   std::lock_guard lock(mu_);
   switch (advice) {

@@ -73,6 +73,10 @@ class MemoryManager {
   Result<uint64_t> mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
                           uint64_t new_addr);
   Result<void> madvise(uint64_t addr, uint64_t len, int advice);
+  // mm/mmap.c remap_file_pages: the emulation Linux keeps (an mmap of the
+  // same file at another offset over a shared file mapping).
+  Result<void> remap_file_pages(uint64_t start, uint64_t size, uint64_t prot, uint64_t pgoff,
+                                uint64_t flags);
   Result<void> msync(uint64_t addr, uint64_t len, int flags);
   uint64_t brk(uint64_t new_brk);  // brk(2) never fails: returns the current break
   // System V shared memory (ipc/shm.c do_shmat, ksys_shmdt): the segment is

@@ -4,6 +4,7 @@
 #include <asm/prctl.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,6 +18,7 @@
 
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
@@ -151,6 +153,17 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       // on the host acts for the guest (the signal is delivered like any
       // other host signal).
       return host_rax(prctl(static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3], a.a[4]));
+    case PR_GET_SECCOMP:
+      // kernel/seccomp.c prctl_get_seccomp: the mode (strict mode never gets
+      // here: prctl kills in it).
+      return ctx.thread.seccomp_strict ? SECCOMP_MODE_STRICT : SECCOMP_MODE_DISABLED;
+    case PR_SET_SECCOMP:
+      // prctl_set_seccomp: strict ignores arg3; a filter is EINVAL without
+      // CONFIG_SECCOMP_FILTER (sys_sandbox.cc).
+      if (a.a[1] != SECCOMP_MODE_STRICT) return -EINVAL;
+      ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
+      exitless_seccomp_strict(ctx.proc, ctx.thread);
+      return 0;
     case PR_GET_PDEATHSIG:
     case PR_GET_CHILD_SUBREAPER: {
       // kernel/sys.c: put_user of an int through arg2.

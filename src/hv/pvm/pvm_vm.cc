@@ -19,8 +19,10 @@
 #include "mm/page_tables.h"
 #include "shim/shim_abi.h"
 
-extern "C" const char shim_user_start[], shim_user_end[], shim_syscall_entry[],
-    shim_syscall_resume[], shim_super_start[], shim_super_end[], shim_boot[];
+extern "C" const char shim_entry_start[], shim_entry_end[], shim_entry_resume_trap[],
+    shim_entry_resume_taken_back[], shim_entry_resume_claimed[], shim_entry_resume_answered[],
+    shim_entry_epilogue[], shim_entry_epilogue_stack[], shim_entry_epilogue_done[],
+    shim_entry_epilogue_end[], shim_super_start[], shim_super_end[], shim_boot[];
 
 namespace elfuse {
 namespace {
@@ -37,8 +39,8 @@ constexpr int kKickSignal = SIGURG;  // see kick()
 uint64_t super_va(uint64_t off) {
   return SHIM_SUPER_BASE + off;
 }
-uint64_t shim_user_va(const char* sym) {
-  return SHIM_USER_BASE + static_cast<uint64_t>(sym - shim_user_start);
+uint64_t entry_off(const char* sym) {
+  return static_cast<uint64_t>(sym - shim_entry_start);
 }
 uint64_t shim_super_va(const char* sym) {
   return SHIM_SUPER_BASE + SHIM_OFF_KCODE + static_cast<uint64_t>(sym - shim_super_start);
@@ -97,7 +99,11 @@ void install_kick_handler() {
 // ---------------------------------------------------------------- VM
 
 PvmVm::PvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size)
-    : kvm_(std::move(kvm)), vm_(std::move(vm)), memory_(memory), size_(size) {
+    : kvm_(std::move(kvm)),
+      vm_(std::move(vm)),
+      memory_(memory),
+      size_(size),
+      process_page_(memory + SHIM_OFF_UPROC) {
   run_size_ = ioctl(kvm_.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
   // KVM_GET_SUPPORTED_CPUID is a property of the host's KVM, the same for
   // every VM: asked once per elfuse (a forked child, which builds a VM of
@@ -121,13 +127,14 @@ uint64_t PvmVm::task_size() const {
 
 // One memslot per 1 GiB step: KVM allocates a slot's metadata when it is
 // registered, so memory the guest never uses costs nothing. Adding a slot
-// does not disturb the shadow pages of the others.
+// does not disturb the shadow pages of the others, and needs no pause of
+// the vCPUs that run meanwhile (docs/internals.md, "Guest physical memory").
 Result<void> PvmVm::register_memory(uint64_t end) {
   constexpr uint64_t kSlotSize = 1ull << 30;
   if (end > size_) return Errno{ENOMEM};
   while (registered_ < end) {
     // A slot ends at `end` at most: the first one is only as large as the
-    // initial pool (exec.cc kInitialPhys), as is a forked child's copy.
+    // initial pool (exec.cc kInitialPhys), the next one ends at 1 GiB.
     uint64_t len = std::min(kSlotSize, end - registered_);
     kvm_userspace_memory_region region{};
     region.slot = next_slot_;
@@ -176,12 +183,15 @@ const PvmVm::HostWindow* PvmVm::host_window(uint64_t gpa) const {
 }
 
 Result<void> PvmVm::install_shim(PageTables& pt) {
-  size_t ulen = shim_user_end - shim_user_start;
+  size_t ulen = shim_entry_end - shim_entry_start;
   size_t klen = shim_super_end - shim_super_start;
-  if (ulen > 4096 || klen > 4096) fatal("shim larger than a page");
+  if (ulen > SHIM_E_DATA || klen > 4096) fatal("shim larger than a page");
   memset(memory_, 0, SHIM_SUPER_SIZE);
-  memcpy(memory_ + SHIM_OFF_UCODE, shim_user_start, ulen);
   memcpy(memory_ + SHIM_OFF_KCODE, shim_super_start, klen);
+  // Nothing answered in the guest until the host says so (kernel/exitless).
+  process_page_.set_pid(-1);
+  process_page_.set_ppid(-1);
+  process_page_.futex_waiters().store(GuestProcessPage::kFutexHostOnly);
 
   // GDT in Linux's layout (arch/x86/include/asm/segment.h).
   uint64_t gdt[10] = {};
@@ -210,13 +220,19 @@ Result<void> PvmVm::install_shim(PageTables& pt) {
     put_gate(memory_ + SHIM_OFF_IDT, v, h, (v == 3 || v == 4) ? 3 : 0);
   }
 
-  // Supervisor pages (no U bit), the per-vCPU TSS and stack slots, the user
-  // stub (R+X) and the doorbell.
-  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UCODE, PROT_READ | PROT_WRITE | PROT_EXEC, false));
-  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_PHYS_END - SHIM_OFF_VCPUS,
+  // Supervisor pages (no U bit), the per-vCPU TSS and stack slots; the
+  // user pages: the process page (R), the doorbell, every vCPU's entry
+  // (R+X) and request page (RW). All are mapped now: a vCPU made later
+  // only fills its two pages.
+  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UPROC, PROT_READ | PROT_WRITE | PROT_EXEC, false));
+  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_MAX_VCPUS * SHIM_VCPU_SLOT,
              PROT_READ | PROT_WRITE, false));
-  TRY(pt.map(SHIM_USER_BASE, SHIM_OFF_UCODE, 4096, PROT_READ | PROT_EXEC, true));
+  TRY(pt.map(SHIM_USER_PROC, SHIM_OFF_UPROC, 4096, PROT_READ, true));
   TRY(pt.map(SHIM_USER_MMIO, SHIM_MMIO_GPA, 4096, PROT_READ | PROT_WRITE, true));
+  TRY(pt.map(SHIM_USER_ENTRY(0), SHIM_OFF_UENTRY(0), SHIM_MAX_VCPUS * 4096ull,
+             PROT_READ | PROT_EXEC, true));
+  TRY(pt.map(SHIM_USER_REQ(0), SHIM_OFF_UREQ(0), SHIM_MAX_VCPUS * 4096ull, PROT_READ | PROT_WRITE,
+             true));
   return Ok();
 }
 
@@ -225,6 +241,7 @@ Result<std::unique_ptr<PvmVcpu>> PvmVm::new_vcpu() {
   if (!idle_.empty()) {
     std::unique_ptr<PvmVcpu> v = std::move(idle_.back());
     idle_.pop_back();
+    v->entry()->clear();
     return v;
   }
   // A thread more than the shim has slots for (or KVM has vCPUs for) is
@@ -247,7 +264,12 @@ Result<std::unique_ptr<PvmVcpu>> PvmVm::new_vcpu() {
   memcpy(tss + 4, &rsp0, 8);
   uint16_t iomap = 0x68;
   memcpy(tss + 0x66, &iomap, 2);
-  return std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_, id);
+  // Its syscall entry: the code, then nothing answered, nothing allowed.
+  memcpy(memory_ + SHIM_OFF_UENTRY(id), shim_entry_start, shim_entry_end - shim_entry_start);
+  auto v =
+      std::make_unique<PvmVcpu>(*this, UniqueFd(fd), static_cast<kvm_run*>(run), run_size_, id);
+  v->entry()->clear();
+  return v;
 }
 
 void PvmVm::release_vcpu(std::unique_ptr<Vcpu> vcpu) {
@@ -312,7 +334,25 @@ void PvmVm::reprotect_end() {
 // ---------------------------------------------------------------- vCPU
 
 PvmVcpu::PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size, int id)
-    : vm_(vm), fd_(std::move(fd)), run_(run), run_size_(run_size), id_(id) {}
+    : vm_(vm),
+      fd_(std::move(fd)),
+      run_(run),
+      run_size_(run_size),
+      id_(id),
+      entry_(vm.memory() + SHIM_OFF_UENTRY(id), vm.memory() + SHIM_OFF_UREQ(id)) {
+  // The guest's TSC rate, for the entry's wait (the same for every vCPU of
+  // this host: asked once).
+  static const int khz = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  entry_.set_tsc_khz(khz > 0 ? static_cast<uint64_t>(khz) : 0);
+}
+
+uint64_t PvmVcpu::entry_va(const char* sym) const {
+  return SHIM_USER_ENTRY(static_cast<uint64_t>(id_)) + entry_off(sym);
+}
+bool PvmVcpu::in_entry(uint64_t rip) const {
+  uint64_t base = SHIM_USER_ENTRY(static_cast<uint64_t>(id_));
+  return rip >= base && rip < base + entry_off(shim_entry_end);
+}
 
 uint64_t PvmVcpu::tss_off() const {
   return SHIM_VCPU_TSS(static_cast<uint64_t>(id_));
@@ -334,8 +374,8 @@ Result<void> PvmVcpu::set_msrs() {
   auto* e = reinterpret_cast<kvm_msr_entry*>(buf + 8);
   m->nmsrs = 4;
   e[0] = {kMsrStar, 0, (uint64_t{SHIM_USER32_CS} << 48) | (uint64_t{SHIM_KERNEL_CS} << 32)};
-  e[1] = {kMsrLstar, 0, shim_user_va(shim_syscall_entry)};
-  e[2] = {kMsrCstar, 0, shim_user_va(shim_syscall_entry)};
+  e[1] = {kMsrLstar, 0, entry_va(shim_entry_start)};
+  e[2] = {kMsrCstar, 0, entry_va(shim_entry_start)};
   e[3] = {kMsrSyscallMask, 0, kSyscallMask};
   int r = ioctl(fd_.get(), kvm_abi::kSetMsrs, m);
   if (r != 4) return Errno{r < 0 ? errno : EINVAL};
@@ -474,18 +514,71 @@ GuestRegs& PvmVcpu::mutable_regs() {
   return *reinterpret_cast<GuestRegs*>(&run_->s.regs.regs);
 }
 
+namespace {
+// SYSRET: RFLAGS comes back from R11. R11 is guest-controlled (code can
+// jump straight to the entry), so only flags user code may change itself
+// pass (arithmetic, TF, DF, AC, NT, ID); IF stays set and IOPL stays 0, as
+// on Linux.
+uint64_t sysret_flags(uint64_t r11) {
+  constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x40000 | 0x200000;
+  return (r11 & kUserFlags) | 0x202;
+}
+}  // namespace
+
 void PvmVcpu::finish_syscall(int64_t result) {
   GuestRegs& r = mutable_regs();
   r.rax = static_cast<uint64_t>(result);
-  // SYSRET: RFLAGS comes back from R11; RCX keeps the return address and
-  // the stub jumps to it. R11 is guest-controlled (code can jump straight to
-  // the stub), so only flags user code may change itself pass (arithmetic,
-  // TF, DF, AC, NT, ID); IF stays set and IOPL stays 0, as on Linux.
-  constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x40000 | 0x200000;
-  r.rflags = (r.r11 & kUserFlags) | 0x202;
+  r.rflags = sysret_flags(r.r11);
+  // The entry's `jmp *%rcx`, done here: the guest resumes at the return
+  // address, outside the entry.
+  r.rip = r.rcx;
+}
+
+// shim.S: from shim_entry_epilogue on, RAX holds the final result and the
+// return needs only RSP (saved in the request page once the entry switched
+// to its own stack), RFLAGS (from R11) and RIP (RCX): done here, the vCPU
+// is at the user's instruction and a signal can be delivered at once.
+// Anywhere else in the entry the call is not complete: SHIM_E_EXIT_REQ
+// makes the entry take the doorbell at its next check (its wait loop, or
+// before the return), and the exit that follows delivers.
+void PvmVcpu::settle_in_entry() {
+  const GuestRegs& cur = regs();
+  uint64_t rip = cur.rip;
+  if (rip >= entry_va(shim_entry_epilogue) && rip < entry_va(shim_entry_epilogue_end)) {
+    GuestRegs& r = mutable_regs();
+    if (rip >= entry_va(shim_entry_epilogue_stack) && rip < entry_va(shim_entry_epilogue_done)) {
+      uint64_t sp;
+      memcpy(&sp, vm_.memory() + SHIM_OFF_UREQ(id_) + SHIM_R_SAVE_RSP, sizeof sp);
+      r.rsp = sp;
+    }
+    r.rflags = sysret_flags(r.r11);
+    r.rip = r.rcx;
+    return;
+  }
+  // A doorbell's `jmp *%rcx` (only reached when guest code jumps there).
+  if (rip == entry_va(shim_entry_resume_trap) || rip == entry_va(shim_entry_resume_taken_back) ||
+      rip == entry_va(shim_entry_resume_claimed) || rip == entry_va(shim_entry_resume_answered)) {
+    mutable_regs().rip = cur.rcx;
+    return;
+  }
+  reinterpret_cast<std::atomic<uint32_t>*>(vm_.memory() + SHIM_OFF_UENTRY(id_) + SHIM_E_EXIT_REQ)
+      ->store(1, std::memory_order_seq_cst);
+  exit_requested_ = true;
 }
 
 VcpuExit PvmVcpu::run() {
+  VcpuExit e = run_once();
+  if (e.kind == ExitKind::kInterrupted && in_entry(regs().rip)) {
+    settle_in_entry();
+  } else if (exit_requested_) {
+    reinterpret_cast<std::atomic<uint32_t>*>(vm_.memory() + SHIM_OFF_UENTRY(id_) + SHIM_E_EXIT_REQ)
+        ->store(0, std::memory_order_relaxed);
+    exit_requested_ = false;
+  }
+  return e;
+}
+
+VcpuExit PvmVcpu::run_once() {
   t_current_run = run_;
   thread_.store(pthread_self());
   int r, err;
@@ -527,7 +620,7 @@ VcpuExit PvmVcpu::run() {
   }
   switch (run_->exit_reason) {
     case KVM_EXIT_MMIO:
-      if (answer_host_window_load()) return run();  // rare: see PvmVm::invalidate
+      if (answer_host_window_load()) return run_once();  // rare: see PvmVm::invalidate
       return exit_from_mmio();
     case KVM_EXIT_IO:
       if (run_->io.port == SHIM_PORT_FAULT) return exit_from_fault_port();
@@ -550,8 +643,16 @@ VcpuExit PvmVcpu::exit_from_mmio() {
   const GuestRegs& r = regs();
   uint64_t gpa = run_->mmio.phys_addr;
   bool doorbell = gpa >= SHIM_MMIO_GPA && gpa < SHIM_MMIO_GPA + 4096;
-  if (doorbell && run_->mmio.is_write && r.rip == shim_user_va(shim_syscall_resume))
-    return {ExitKind::kSyscall, {}, {}};
+  if (doorbell && run_->mmio.is_write) {
+    if (r.rip == entry_va(shim_entry_resume_trap))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kTrap};
+    if (r.rip == entry_va(shim_entry_resume_taken_back))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kTakenBack};
+    if (r.rip == entry_va(shim_entry_resume_claimed))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kClaimed};
+    if (r.rip == entry_va(shim_entry_resume_answered))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kAnswered};
+  }
   if (!doorbell)
     return {ExitKind::kFatal, {}, "MMIO access outside the shim at gpa " + std::to_string(gpa)};
   // Guest code touched the doorbell page itself: to the guest that page is
@@ -702,9 +803,11 @@ uint32_t PvmVcpu::xsave_user_size() {
 }
 
 // The exception stubs and the boot stub live in the supervisor half; every
-// user address is below it.
+// user address is below it. Inside the syscall entry the registers are the
+// entry's (settle_in_entry).
 bool PvmVcpu::at_user_boundary() const {
-  return regs().rip < SHIM_SUPER_BASE;
+  uint64_t rip = regs().rip;
+  return rip < SHIM_SUPER_BASE && !in_entry(rip);
 }
 
 // A fault exit either stopped in the shim's exception stub (RSP points at

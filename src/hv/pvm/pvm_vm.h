@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "hv/guest_entry.h"
 #include "hv/hypervisor.h"
 
 namespace elfuse {
@@ -39,11 +40,13 @@ class PvmVcpu final : public Vcpu {
   uint32_t xsave_user_size() override;
   bool at_user_boundary() const override;
   Result<void> set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) override;
+  GuestEntry* entry() override { return &entry_; }
   Result<void> restore(const VcpuState& state);
   int id() const { return id_; }
 
  private:
   Result<void> common_init();
+  VcpuExit run_once();
   VcpuExit exit_from_fault_port();
   VcpuExit exit_from_mmio();
   bool answer_host_window_load();
@@ -54,6 +57,13 @@ class PvmVcpu final : public Vcpu {
   // This vCPU's TSS and kernel stack (shim_abi.h SHIM_VCPU_*).
   uint64_t tss_off() const;
   uint64_t kstack_top() const;
+  // This vCPU's syscall entry (SHIM_USER_ENTRY(id)): the address of a
+  // label of shim.S's .shim_entry in it, and whether RIP is inside it.
+  uint64_t entry_va(const char* sym) const;
+  bool in_entry(uint64_t rip) const;
+  // A host signal stopped the vCPU inside the entry: finish the return to
+  // the user when the call is complete, else ask the entry to exit.
+  void settle_in_entry();
 
   PvmVm& vm_;
   UniqueFd fd_;
@@ -65,6 +75,8 @@ class PvmVcpu final : public Vcpu {
   uint32_t xsave_size_ = 0;
   int id_;                  // KVM vCPU id = index of the shim's per-vCPU slot
   bool cpuid_set_ = false;  // KVM_SET_CPUID2 once per vCPU (it is reused, see release_vcpu)
+  GuestEntry entry_;
+  bool exit_requested_ = false;  // SHIM_E_EXIT_REQ set by settle_in_entry
 };
 
 class PvmVm final : public Vm {
@@ -81,6 +93,7 @@ class PvmVm final : public Vm {
   Result<void> register_memory(uint64_t end) override;
   uint64_t registered_memory() const override { return registered_; }
   Result<void> map_host_readonly(uint64_t gpa, const void* host, uint64_t len) override;
+  GuestProcessPage* process_page() override { return &process_page_; }
 
   uint8_t* memory() const { return memory_; }
   uint64_t memory_size() const { return size_; }
@@ -114,6 +127,7 @@ class PvmVm final : public Vm {
   UniqueFd vm_;
   uint8_t* memory_;
   uint64_t size_;
+  GuestProcessPage process_page_;
   std::unique_ptr<kvm_cpuid2, void (*)(void*)> cpuid_{nullptr, free};
   int run_size_ = 0;
   uint64_t registered_ = 0;  // guest-physical [0, registered_) is in memslots
