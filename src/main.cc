@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/timing.h"
 #include "fs/program_path.h"
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
@@ -234,7 +235,9 @@ int run(const Options& o) {
     }
     sysroot = std::move(*r);
   }
+  timing_mark("options, fd floor, host signals, exitless configured");
   std::optional<PreparedExec> prepared(prepare_first_or_die(o, sysroot));
+  timing_mark("program found and opened");
 
   auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
@@ -263,6 +266,7 @@ int run(const Options& o) {
 }  // namespace elfuse
 
 int main(int argc, char** argv) {
+  elfuse::timing_mark("main");
   elfuse::Options o = elfuse::parse_options(argc, argv);
   return elfuse::run(o);
 }

@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/timing.h"
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
 #include "kernel/exitless.h"
@@ -223,12 +224,15 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   }
 
   const uint64_t initial = initial_phys(proc.reservation_size);
+  timing_mark("exec: old image dropped");
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, initial);
+  timing_mark("exec: VM created (KVM_CREATE_VM, memslot)");
   // The host's vDSO data pages become guest memory of the new VM. Without
   // them (no usable host vDSO) or with --no-vdso the program gets no vDSO,
   // as under the kernel's vdso=0 (arch_prctl(ARCH_MAP_VDSO_64) can still
   // map one).
   const bool vdso = vdso_attach(*proc.vm).ok() && proc.vdso_enabled;
+  timing_mark("exec: vDSO data attached");
   rlimit stack_limit;
   getrlimit(RLIMIT_STACK, &stack_limit);
   int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
@@ -240,6 +244,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
       PhysAllocator(initial, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,
       make_layout(li));
   TRY(proc.vm->install_shim(proc.mm().page_tables()));
+  timing_mark("exec: memory manager, shim installed");
 
   LoadOptions lo;
   lo.randomize = randomize;
@@ -266,6 +271,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     return Errno{prog.error().linux_errno ? prog.error().linux_errno : ENOEXEC};
   }
   prepared.fd.reset();
+  timing_mark("exec: ELF loaded");
   // fs/binfmt_elf.c load_elf_binary: ARCH_SETUP_ADDITIONAL_PAGES after the
   // program and its interpreter are mapped, before the tables on the stack.
   AuxvInputs auxv_in = auxv_inputs();
@@ -283,6 +289,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   so.rlimit_stack = stack_limit.rlim_cur;
   so.executable = prog->stack_executable;
   MappedStack stack = TRY(map_initial_stack(proc.mm(), std::move(si), so));
+  timing_mark("exec: vDSO mapped, initial stack");
 
   thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
   proc.exe_path = prepared.exe_path;
@@ -291,6 +298,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);
   exitless_on_exec(proc, thread);
+  timing_mark("exec: vCPU created");
   return Ok();
 }
 
