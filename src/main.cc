@@ -215,7 +215,12 @@ void open_trace(const Options& o) {
 
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
-  signals_prepare_host();
+  auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
+  // The first VM is built on another host thread meanwhile (its descriptors
+  // go above the fd floor, set just now).
+  start_first_vm(memory, kPhysSize);
   open_trace(o);
   // --trace sees every call: nothing is answered inside the guest then.
   exitless_configure(o.trace);
@@ -239,9 +244,6 @@ int run(const Options& o) {
   std::optional<PreparedExec> prepared(prepare_first_or_die(o, sysroot));
   timing_mark("program found and opened");
 
-  auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
-                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-  if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
   Process proc(memory, kPhysSize);
   proc.pid = getpid();
   proc.fds = fd_rules;

@@ -278,6 +278,15 @@ void PvmVm::release_vcpu(std::unique_ptr<Vcpu> vcpu) {
   idle_.push_back(std::unique_ptr<PvmVcpu>(static_cast<PvmVcpu*>(vcpu.release())));
 }
 
+void PvmVm::prepare_vcpu() {
+  Result<std::unique_ptr<PvmVcpu>> v = new_vcpu();
+  if (!v.ok()) return;
+  // CPUID (the slow part: KVM asks the host CPU) and the MSRs; the rest
+  // is set when the vCPU is used.
+  if (!(*v)->common_init().ok()) return;  // dropped: create_vcpu tries anew
+  release_vcpu(std::move(v.value()));
+}
+
 Result<std::unique_ptr<Vcpu>> PvmVm::create_vcpu(uint64_t cr3, const VcpuStart& start) {
   std::unique_ptr<PvmVcpu> vcpu = TRY(new_vcpu());
   TRY(vcpu->init(cr3, start));
