@@ -62,6 +62,11 @@ struct VcpuExit {
 struct VcpuState {
   GuestRegs regs;
   std::vector<uint8_t> backend;
+  // restore_vcpu: the FS base to restore instead of the saved one (clone
+  // with CLONE_SETTLS), set with the other segments, not by a
+  // set_fs_base afterwards.
+  bool new_fs_base = false;
+  uint64_t fs_base = 0;
 };
 
 class Vcpu {

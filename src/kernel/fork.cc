@@ -54,13 +54,14 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   (void)vdso_attach(*proc.vm);
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
+  if (req.flags & CLONE_SETTLS) {
+    child_state.new_fs_base = true;
+    child_state.fs_base = req.tls;
+  }
   Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);
   if (!vcpu.ok()) fatal("fork: cannot restore the vCPU in the child: %s", strerror(vcpu.error()));
   thread.vcpu = std::move(vcpu.value());
   timing_mark("fork child: vDSO attached, vCPU restored");
-  if (req.flags & CLONE_SETTLS) {
-    if (!thread.vcpu->set_fs_base(req.tls).ok()) fatal("fork: cannot set the child's TLS");
-  }
   // kernel/fork.c: the child's tid goes to child_tid in the child's memory.
   if (req.flags & CLONE_CHILD_SETTID) {
     int tid = thread.tid;

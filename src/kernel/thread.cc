@@ -141,16 +141,14 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   timing_mark("clone thread: start");
   VcpuState state = TRY(parent.vcpu->save_state());
   if (req.stack) state.regs.rsp = req.stack;
+  if (req.flags & CLONE_SETTLS) {
+    state.new_fs_base = true;
+    state.fs_base = req.tls;
+  }
   timing_mark("clone thread: vCPU state saved");
   std::unique_ptr<Vcpu> vcpu = TRY(proc.vm->restore_vcpu(state));
   timing_mark("clone thread: vCPU restored");
   vcpu->finish_syscall(0);
-  if (req.flags & CLONE_SETTLS) {
-    if (auto r = vcpu->set_fs_base(req.tls); !r.ok()) {
-      proc.vm->release_vcpu(std::move(vcpu));
-      return r.error();
-    }
-  }
   auto owned = std::make_unique<Thread>();
   Thread& child = *owned;
   child.vcpu = std::move(vcpu);
