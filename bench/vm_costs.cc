@@ -16,13 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hv/pvm/kvm_abi.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "hv/pvm/kvm_abi.h"
 
 namespace {
 
@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   int n = argc > 1 ? atoi(argv[1]) : 50;
   uint64_t slot = (argc > 2 ? strtoull(argv[2], nullptr, 10) : 256ull) << 20;
   int kvm = must(open("/dev/kvm", O_RDWR | O_CLOEXEC), "/dev/kvm");
-  auto* mem = static_cast<uint8_t*>(
-      mmap(nullptr, slot, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  auto* mem = static_cast<uint8_t*>(mmap(nullptr, slot, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
   constexpr int kEntries = 256;
   std::vector<uint8_t> cpuid_buf(8 + kEntries * sizeof(kvm_cpuid_entry2));
   auto* cpuid = reinterpret_cast<kvm_cpuid2*>(cpuid_buf.data());

@@ -24,9 +24,9 @@ void timing_mark_slow(const char* what) {
   clock_gettime(CLOCK_MONOTONIC, &mono);
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
   char buf[256];
-  int n = snprintf(buf, sizeof buf, "elfuse-timing: %d %d %.1f %.1f %s\n", getpid(), gettid(),
-                   mono.tv_sec * 1e6 + mono.tv_nsec / 1e3, cpu.tv_sec * 1e6 + cpu.tv_nsec / 1e3,
-                   what);
+  int n =
+      snprintf(buf, sizeof buf, "elfuse-timing: %d %d %.1f %.1f %s\n", getpid(), gettid(),
+               mono.tv_sec * 1e6 + mono.tv_nsec / 1e3, cpu.tv_sec * 1e6 + cpu.tv_nsec / 1e3, what);
   if (n > 0) (void)!write(2, buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1)));
 }
 
@@ -38,8 +38,9 @@ constexpr int kNrs = 512;
 std::atomic<int64_t> g_exits[static_cast<int>(TimingExit::kCount)];
 std::atomic<int64_t> g_trap_nr[kNrs];
 std::atomic<int64_t> g_guest_ns, g_host_ns;
-const char* const kExitNames[] = {"trap",    "taken back", "claimed (worker)", "answered in guest",
-                                  "fault",   "interrupted"};
+const char* const kExitNames[] = {
+    "trap",  "taken back", "claimed (worker)", "answered (exit for a signal)",
+    "fault", "interrupted"};
 }  // namespace
 
 int64_t timing_now_ns() {
@@ -72,25 +73,16 @@ void timing_print_exits() {
     n += snprintf(buf + n, sizeof buf - n, " %s %ld,", kExitNames[k], (long)g_exits[k].load());
   n += snprintf(buf + n, sizeof buf - n, " traps by nr:");
   // The most frequent trapped calls, by number.
-  for (int shown = 0; shown < 12; shown++) {
-    int best = -1;
-    int64_t bv = 0;
-    for (int i = 0; i < kNrs; i++) {
-      int64_t v = g_trap_nr[i].load();
-      if (v > bv) {
-        bool seen = false;
-        (void)seen;
-        best = i;
-        bv = v;
-      }
-    }
-    if (best < 0) break;
-    n += snprintf(buf + n, sizeof buf - n, " %d:%ld", best, (long)bv);
-    g_trap_nr[best].store(-g_trap_nr[best].load());  // shown (sign restored below)
-    if (n > static_cast<int>(sizeof buf) - 64) break;
+  int64_t counts[kNrs];
+  for (int i = 0; i < kNrs; i++) counts[i] = g_trap_nr[i].load();
+  for (int shown = 0; shown < 12 && n < static_cast<int>(sizeof buf) - 64; shown++) {
+    int best = 0;
+    for (int i = 1; i < kNrs; i++)
+      if (counts[i] > counts[best]) best = i;
+    if (counts[best] == 0) break;
+    n += snprintf(buf + n, sizeof buf - n, " %d:%ld", best, static_cast<long>(counts[best]));
+    counts[best] = 0;
   }
-  for (auto& e : g_trap_nr)
-    if (e.load() < 0) e.store(-e.load());
   n += snprintf(buf + n, sizeof buf - n, "\n");
   (void)!write(2, buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1)));
 }

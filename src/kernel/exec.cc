@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -9,9 +11,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <pthread.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -306,8 +305,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   // moment (KVM's new fds before they move up), which the scan must not
   // close.
   if (!first) {
-    madvise(proc.reservation + SHIM_PHYS_END, proc.reservation_size - SHIM_PHYS_END,
-            MADV_DONTNEED);
+    madvise(proc.reservation + SHIM_PHYS_END, proc.reservation_size - SHIM_PHYS_END, MADV_DONTNEED);
     close_on_exec(proc.fds);
   }
   reset_caught_signals(proc);
@@ -351,8 +349,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   }
   const bool vdso = vdso_attached && proc.vdso_enabled;
   bool randomize = !(proc.personality & kAddrNoRandomize) && va_space != 0;
-  LayoutInputs li{proc.vm->task_size(), randomize, stack_limit.rlim_cur,
-                  mmap_min_addr, random_u64};
+  LayoutInputs li{proc.vm->task_size(), randomize, stack_limit.rlim_cur, mmap_min_addr, random_u64};
   proc.memory = std::make_unique<MemoryManager>(
       proc.reservation, proc.reservation_size,
       PhysAllocator(initial, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,

@@ -57,8 +57,8 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request);
 // elfuse's own C library installs its SIGSETXID handler (and unblocks
 // signals 32 and 33 in the calling thread) at the first pthread_create
 // (glibc nptl late_init), which must not happen later, over the guest's
-// disposition and mask, when the guest makes its first thread. Failures are reported by commit_exec, after any
-// error about the program itself, as when the VM was made there.
+// disposition and mask, when the guest makes its first thread. Failures are reported by
+// commit_exec, after any error about the program itself, as when the VM was made there.
 void start_first_vm(uint8_t* reservation, uint64_t size);
 
 // Replaces the image of `proc`: close-on-exec descriptors closed, caught

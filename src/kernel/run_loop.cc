@@ -111,14 +111,15 @@ void run_thread(Process& proc, Thread& thread) {
         thread.timing_first_exit_seen = true;
         timing_mark_slow("first exit from the guest");
       }
-      TimingExit kind = exit.kind == ExitKind::kFault         ? TimingExit::kFault
-                        : exit.kind != ExitKind::kSyscall     ? TimingExit::kInterrupted
+      TimingExit kind = exit.kind == ExitKind::kFault          ? TimingExit::kFault
+                        : exit.kind != ExitKind::kSyscall      ? TimingExit::kInterrupted
                         : exit.form == SyscallForm::kTrap      ? TimingExit::kTrap
                         : exit.form == SyscallForm::kTakenBack ? TimingExit::kTakenBack
                         : exit.form == SyscallForm::kClaimed   ? TimingExit::kClaimed
                                                                : TimingExit::kAnswered;
       uint64_t nr = thread.vcpu->regs().rax;
-      timing_count_exit(kind, nr, t1 - t0, thread.timing_last_run_end ? t0 - thread.timing_last_run_end : 0);
+      timing_count_exit(kind, nr, t1 - t0,
+                        thread.timing_last_run_end ? t0 - thread.timing_last_run_end : 0);
       thread.timing_last_run_end = t1;
       if (!handle_exit(proc, thread, exit)) return;
       continue;

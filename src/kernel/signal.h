@@ -87,7 +87,6 @@ void signals_on_resume(Process& proc, Thread& thread);
 // guest continues.
 void signals_on_fault(Process& proc, Thread& thread, const GuestFault& fault);
 
-
 // execve (fs/exec.c): caught signals go back to SIG_DFL (on the host too),
 // ignored ones stay ignored; mask and pending signals are kept; the
 // alternate signal stack is cleared.

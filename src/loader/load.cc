@@ -84,7 +84,8 @@ ElfOr<bool> write_zeros(Mapper& m, uint64_t addr, uint64_t len) {
 ElfOr<bool> map_file(Mapper& m, uint64_t start, uint64_t end, uint64_t off, int prot) {
   if (start >= end) return true;
   auto r = m.mm.map_fixed_file(start, end - start, prot, m.file.fd(), off, m.name);
-  if (!r.ok()) return mm_error(r.error(), "mapping the file at [" + hex(start) + ", " + hex(end) + ")");
+  if (!r.ok())
+    return mm_error(r.error(), "mapping the file at [" + hex(start) + ", " + hex(end) + ")");
   return true;
 }
 

@@ -37,8 +37,8 @@ int open_kvm(std::string* why) {
              " does not exist: this host has no KVM; load the kvm_pvm module "
              "(modprobe kvm_pvm) or run elfuse on a machine with KVM";
     else if (e == EACCES || e == EPERM)
-      *why = std::string("no permission to open ") + dev +
-             ": add your user to its group (ls -l " + dev + ") or ask an administrator for access";
+      *why = std::string("no permission to open ") + dev + ": add your user to its group (ls -l " +
+             dev + ") or ask an administrator for access";
     else
       *why = std::string("cannot open ") + dev + ": " + strerror(e);
     return -1;
@@ -77,8 +77,7 @@ std::string errno_text(const char* what) {
 
 }  // namespace
 
-std::unique_ptr<Vm> create_vm(uint8_t* memory, uint64_t size, uint64_t initial,
-                              std::string* why) {
+std::unique_ptr<Vm> create_vm(uint8_t* memory, uint64_t size, uint64_t initial, std::string* why) {
   UniqueFd kvm = kvm_device(why);
   if (!kvm.valid()) return nullptr;
   int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
