@@ -298,6 +298,21 @@ void give_spinner() {
   g_spinners.fetch_sub(1);
 }
 
+// W is useful only while it runs at the same time as T: on T's CPU it
+// could only take turns with T, and its spinning would only delay T's next
+// call (and the host's wake-up placement puts a woken thread on its
+// waker's CPU). So before each wake T keeps W off the CPU T runs on, within
+// T's own affinity (which the guest may have narrowed). If T moves later,
+// the calls W catches wait to be claimed and the policy stops the spin;
+// the next wake moves W again.
+void keep_off_thread_cpu(const ExitlessWorker& w) {
+  int cpu = sched_getcpu();
+  cpu_set_t set;
+  if (cpu < 0 || sched_getaffinity(0, sizeof set, &set) != 0) return;
+  if (CPU_ISSET(cpu, &set) && CPU_COUNT(&set) > 1) CPU_CLR(cpu, &set);
+  sched_setaffinity(w.tid.load(), sizeof set, &set);
+}
+
 // ------------------------------------------------------------ worker
 
 // False when there was nothing to claim. `waited_ns`: how long the call
@@ -434,6 +449,7 @@ void start_worker(Process& proc, Thread& t, GuestEntry& e) {
     return;
   }
   w->tid.wait(0);
+  keep_off_thread_cpu(*w);
   t.worker.reset(w);
   e.set_spin_us(g_cfg.entry_spin_us);
   e.set_allowed(g_allowed);
@@ -553,6 +569,7 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   // One wake per sleep: T takes `sleeping` back itself.
   if (now >= w->backoff_until.load(std::memory_order_relaxed) && w->sleeping.exchange(false)) {
     w->gap_ns.store(now - last, std::memory_order_relaxed);
+    keep_off_thread_cpu(*w);
     w->wake.fetch_add(1);
     futex(&w->wake, FUTEX_WAKE_PRIVATE, 1);
   }
