@@ -1,8 +1,8 @@
 // The exitless worker's spin policy (kernel/exitless_policy.h): when spins
 // pay, when the worker stops, how long it sleeps after spins that did not.
-#include "kernel/exitless_policy.h"
-
 #include <gtest/gtest.h>
+
+#include "kernel/exitless_policy.h"
 
 namespace elfuse {
 namespace {
