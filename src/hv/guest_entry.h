@@ -7,6 +7,7 @@
 // Vm::process_page(), and every syscall takes the exit.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bitset>
 #include <cstdint>
@@ -25,6 +26,10 @@ struct GuestIds {
 struct ChannelCall {
   uint64_t nr;
   uint64_t a[6];
+  // How long the call waited to be claimed, from the guest's TSC at its
+  // post (guest-written: only a statistic, clamped to [0, the entry's
+  // spin]; 0 when the TSC rate is unknown).
+  int64_t waited_ns;
 };
 
 // The process page: pid and ppid answers, and the count of threads in a
@@ -80,6 +85,7 @@ class GuestEntry {
   void set_tsc_khz(uint64_t khz) { tsc_khz_ = khz; }
   void set_spin_us(uint64_t us) {
     uint64_t ticks = tsc_khz_ ? us * tsc_khz_ / 1000 : 1;
+    spin_ticks_ = ticks;
     reinterpret_cast<std::atomic<uint64_t>*>(entry_ + SHIM_E_SPIN_TICKS)
         ->store(ticks, std::memory_order_release);
   }
@@ -102,6 +108,14 @@ class GuestEntry {
     call->nr = r64(SHIM_R_NR).load(std::memory_order_relaxed);
     for (int i = 0; i < 6; i++)
       call->a[i] = r64(SHIM_R_ARGS + 8 * i).load(std::memory_order_relaxed);
+    call->waited_ns = 0;
+    if (tsc_khz_) {
+      // The guest's TSC is the host's (PVM runs guest user code natively).
+      uint64_t posted = r64(SHIM_R_DEADLINE).load(std::memory_order_relaxed) - spin_ticks_;
+      int64_t ticks = static_cast<int64_t>(__builtin_ia32_rdtsc() - posted);
+      call->waited_ns = std::clamp<int64_t>(ticks, 0, static_cast<int64_t>(spin_ticks_)) *
+                        1'000'000 / static_cast<int64_t>(tsc_khz_);
+    }
     return true;
   }
   void answer(int64_t result) {
@@ -134,6 +148,7 @@ class GuestEntry {
   uint8_t* entry_;
   uint8_t* req_;
   uint64_t tsc_khz_ = 0;
+  uint64_t spin_ticks_ = 1;
 };
 
 }  // namespace elfuse

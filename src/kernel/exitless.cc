@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "hv/guest_entry.h"
+#include "kernel/exitless_policy.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
 #include "syscalls/dispatch.h"
@@ -40,11 +41,14 @@ struct ExitlessWorker {
   // T -> W: bumped (and futex-woken) to end W's sleep or make it stop.
   std::atomic<uint32_t> wake{0};
   std::atomic<bool> sleeping{false};
-  // Steady-clock ns before which T does not wake a sleeping W: set when W's
-  // spinning served nothing or W found itself preempted while it spun (the
-  // CPUs are oversubscribed, and spinning only takes CPU time from threads
-  // that have work).
+  // Steady-clock ns before which T does not wake a sleeping W: set when a
+  // spin of W's did not pay (the policy), or T's entry gave up on a call.
   std::atomic<int64_t> backoff_until{0};
+  // T -> W: what T lost to calls its entry gave up on (the entry's spin
+  // each), for the policy's judgement of W's current or next spin.
+  std::atomic<int64_t> lost_ns{0};
+  // W's only: whether its spins pay (kernel/exitless_policy.h).
+  ExitlessPolicy policy;
   // T -> W: the time between T's last two allowlisted traps.
   std::atomic<int64_t> gap_ns{0};
   std::atomic<bool> stop{false};
@@ -78,10 +82,10 @@ constexpr int kInterruptSignal = SIGURG;
 // getppid answers the entry gives in a row before it asks the host again.
 constexpr int32_t kPpidBudget = 1000;
 // A spinning worker that finds a gap this long between two turns of its
-// loop was preempted; it then sleeps, and T does not wake it for a while:
-// kBackoffNs, doubled for each fruitless spin in a row (up to 128 times).
+// loop was preempted: it stops spinning (and its policy judges the spin).
 constexpr int64_t kPreemptedNs = 100'000;
-constexpr int64_t kBackoffNs = 1'000'000;
+// T leaves W asleep at least this long after its entry gave up on a call.
+constexpr int64_t kTakenBackSleepNs = 1'000'000;
 
 struct Config {
   bool answers = false;  // ids and FUTEX_WAKE_PRIVATE answered in the guest
@@ -111,6 +115,7 @@ thread_local std::atomic<uint32_t>* volatile t_wait_event = nullptr;
 
 // ELFUSE_EXITLESS_STATS: counts printed at exit_group (exitless_print_stats).
 std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0};
+std::atomic<long> g_taken_back{0}, g_spins{0}, g_bad_spins{0}, g_waited_ns{0};
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts = nullptr) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, ts, nullptr, 0);
@@ -293,16 +298,35 @@ void give_spinner() {
   g_spinners.fetch_sub(1);
 }
 
+// W is useful only while it runs at the same time as T: on T's CPU it
+// could only take turns with T, and its spinning would only delay T's next
+// call (and the host's wake-up placement puts a woken thread on its
+// waker's CPU). So before each wake T keeps W off the CPU T runs on, within
+// T's own affinity (which the guest may have narrowed). If T moves later,
+// the calls W catches wait to be claimed and the policy stops the spin;
+// the next wake moves W again.
+void keep_off_thread_cpu(const ExitlessWorker& w) {
+  int cpu = sched_getcpu();
+  cpu_set_t set;
+  if (cpu < 0 || sched_getaffinity(0, sizeof set, &set) != 0) return;
+  if (CPU_ISSET(cpu, &set) && CPU_COUNT(&set) > 1) CPU_CLR(cpu, &set);
+  sched_setaffinity(w.tid.load(), sizeof set, &set);
+}
+
 // ------------------------------------------------------------ worker
 
-void serve(ExitlessWorker& w) {
+// False when there was nothing to claim. `waited_ns`: how long the call
+// waited to be claimed.
+bool serve(ExitlessWorker& w, int64_t* waited_ns) {
   GuestEntry& e = *w.entry;
   ChannelCall c;
   w.busy.store(1, std::memory_order_seq_cst);
   if (!e.claim(&c)) {
     w.busy.store(0, std::memory_order_seq_cst);
-    return;
+    return false;
   }
+  *waited_ns = c.waited_ns;
+  g_waited_ns.fetch_add(c.waited_ns, std::memory_order_relaxed);
   w.interrupt.store(false);
   SyscallArgs a{c.nr, {c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5]}};
   Process& proc = *w.proc;
@@ -333,6 +357,7 @@ void serve(ExitlessWorker& w) {
     w.event.fetch_add(1);
     futex(&w.event, FUTEX_WAKE_PRIVATE, INT_MAX);
   }
+  return true;
 }
 
 int64_t steady_ns() {
@@ -344,48 +369,43 @@ int64_t steady_ns() {
 void worker_loop(ExitlessWorker& w) {
   GuestEntry& e = *w.entry;
   const int64_t budget = static_cast<int64_t>(g_cfg.worker_spin_us) * 1000;
-  int fruitless = 0;  // spins in a row that served nothing
   while (!w.stop.load()) {
     if (take_spinner()) {
       e.set_worker_awake(true);
+      w.policy.spin_start();
       // Woken by T at a trap: T's next call comes about one gap later.
       int64_t first = std::clamp<int64_t>(2 * w.gap_ns.load(), budget, 4 * budget);
       int64_t last = steady_ns(), deadline = last + first;
-      int served = 0;
-      bool preempted = false;
       while (!w.stop.load(std::memory_order_relaxed)) {
-        if (e.posted()) {
-          serve(w);
-          served++;
+        int64_t waited;
+        if (e.posted() && serve(w, &waited)) {
+          // The calls cost about as much as exits: W is not keeping up.
+          if (!w.policy.served(waited)) break;
           last = steady_ns();
           deadline = last + budget;
           continue;
         }
         int64_t t = steady_ns();
         // One turn of this loop takes well under a microsecond; much more
-        // means the host took the CPU away: stop spinning for a while.
-        if (t - last > kPreemptedNs) {
-          preempted = true;
-          break;
-        }
+        // means the host took the CPU away: T's calls meanwhile waited, or
+        // its entry gave up on them. Stop; the policy judges the spin.
+        if (t - last > kPreemptedNs) break;
         last = t;
         if (t >= deadline) break;
         __builtin_ia32_pause();
       }
       e.set_worker_awake(false);
       give_spinner();
-      // Spinning pays when it catches a stream of calls. One that caught at
-      // most the call right after T's wake, or was preempted: the calls are
-      // too sparse or the CPUs too busy. T leaves W asleep for a while,
-      // longer each time in a row (1 ms, 2 ms, ... 128 ms).
-      fruitless = (served >= 2 && !preempted) ? 0 : std::min(fruitless + 1, 8);
-      if (fruitless) w.backoff_until.store(steady_ns() + (kBackoffNs << (fruitless - 1)));
+      int64_t sleep = w.policy.spin_end(w.lost_ns.exchange(0));
+      g_spins.fetch_add(1, std::memory_order_relaxed);
+      if (sleep) {
+        g_bad_spins.fetch_add(1, std::memory_order_relaxed);
+        w.backoff_until.store(steady_ns() + sleep);
+      }
     }
     // A call posted just before the entry saw AWAKE go to 0.
-    if (e.posted()) {
-      serve(w);
-      continue;
-    }
+    int64_t waited;
+    if (e.posted() && serve(w, &waited)) continue;
     uint32_t seq = w.wake.load();
     w.sleeping.store(true, std::memory_order_seq_cst);
     if (!w.stop.load() && !e.posted()) futex(&w.wake, FUTEX_WAIT_PRIVATE, seq);
@@ -413,6 +433,9 @@ void start_worker(Process& proc, Thread& t, GuestEntry& e) {
   w->proc = &proc;
   w->thread = &t;
   w->entry = &e;
+  ExitlessCosts costs;
+  costs.entry_spin_ns = static_cast<int64_t>(g_cfg.entry_spin_us) * 1000;
+  w->policy = ExitlessPolicy(costs);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 512 << 10);
@@ -426,6 +449,7 @@ void start_worker(Process& proc, Thread& t, GuestEntry& e) {
     return;
   }
   w->tid.wait(0);
+  keep_off_thread_cpu(*w);
   t.worker.reset(w);
   e.set_spin_us(g_cfg.entry_spin_us);
   e.set_allowed(g_allowed);
@@ -545,6 +569,7 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   // One wake per sleep: T takes `sleeping` back itself.
   if (now >= w->backoff_until.load(std::memory_order_relaxed) && w->sleeping.exchange(false)) {
     w->gap_ns.store(now - last, std::memory_order_relaxed);
+    keep_off_thread_cpu(*w);
     w->wake.fetch_add(1);
     futex(&w->wake, FUTEX_WAKE_PRIVATE, 1);
   }
@@ -555,9 +580,13 @@ void exitless_taken_back(Thread& thread) {
   GuestEntry* e = thread.vcpu ? thread.vcpu->entry() : nullptr;
   if (!w || !e) return;
   // W says it watches but does not run (preempted, or not scheduled yet):
-  // no more posting until it finds out itself, and no wake for a while.
+  // no more posting until it finds out itself, and no wake for a while
+  // (W's policy may make it longer when it judges its spin).
+  g_taken_back.fetch_add(1, std::memory_order_relaxed);
   e->set_worker_awake(false);
-  w->backoff_until.store(steady_ns() + kBackoffNs);
+  w->lost_ns.fetch_add(static_cast<int64_t>(g_cfg.entry_spin_us) * 1000);
+  int64_t until = steady_ns() + kTakenBackSleepNs;
+  if (w->backoff_until.load() < until) w->backoff_until.store(until);
 }
 
 bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* result) {
@@ -565,6 +594,9 @@ bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* resu
   GuestEntry* e = t.vcpu->entry();
   if (!w || !e) return false;
   g_claimed_exits.fetch_add(1, std::memory_order_relaxed);
+  // The entry spun for this call before it exited: lost to the exitless
+  // path (a call that blocks, or a worker that runs late).
+  w->lost_ns.fetch_add(static_cast<int64_t>(g_cfg.entry_spin_us) * 1000);
   // A call the worker took and has not answered: wait for the answer,
   // sleeping. A signal for T (recorded by the host handler, which bumps
   // `event`), or another thread's execve, interrupts the worker's call.
@@ -631,8 +663,10 @@ void exitless_print_stats() {
   if (!want || strcmp(want, "1") != 0) return;
   fprintf(stderr,
           "elfuse: exitless: %ld calls served by workers, %ld refused, %ld waited for at an "
-          "exit, %ld allowlisted calls trapped\n",
-          g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load());
+          "exit, %ld allowlisted calls trapped, %ld taken back; %ld spins, %ld that did not pay; "
+          "%ld us waited to be claimed\n",
+          g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load(),
+          g_taken_back.load(), g_spins.load(), g_bad_spins.load(), g_waited_ns.load() / 1000);
 }
 
 void exitless_wake_from_signal_handler() {

@@ -72,13 +72,13 @@ shim_entry_start:
 	mov %r10, R(SHIM_R_ARGS + 24)
 	mov %r8, R(SHIM_R_ARGS + 32)
 	mov %r9, R(SHIM_R_ARGS + 40)
-	movl $SHIM_REQ_POSTED, R(SHIM_R_STATE)	/* after the arguments (TSO) */
 	mov %rdx, R(SHIM_R_SAVE_RDX)
 	rdtsc
 	shl $32, %rdx
 	or %rdx, %rax
 	add E(SHIM_E_SPIN_TICKS), %rax
-	mov %rax, R(SHIM_R_DEADLINE)
+	mov %rax, R(SHIM_R_DEADLINE)	/* the worker's claim reads it too */
+	movl $SHIM_REQ_POSTED, R(SHIM_R_STATE)	/* after the rest (TSO) */
 1:	pause
 	mov R(SHIM_R_STATE), %eax
 	cmp $SHIM_REQ_DONE, %eax

@@ -120,6 +120,8 @@
 #define SHIM_R_ARGS 0x10 /* 6 x uint64 */
 #define SHIM_R_RESULT 0x40
 #define SHIM_R_SAVE_RDX 0x48
+/* uint64: the entry's TSC when it posted + SPIN_TICKS, written before STATE
+ * says POSTED (the worker's claim latency, statistics only). */
 #define SHIM_R_DEADLINE 0x50
 #define SHIM_R_SAVE_RSP 0x58
 /* int32: getppid answers left before the entry asks the host again. */
