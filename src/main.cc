@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/timing.h"
 #include "fs/program_path.h"
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
@@ -214,7 +215,12 @@ void open_trace(const Options& o) {
 
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
-  signals_prepare_host();
+  auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
+  // The first VM is built on another host thread meanwhile (its descriptors
+  // go above the fd floor, set just now).
+  start_first_vm(memory, kPhysSize);
   open_trace(o);
   // --trace sees every call: nothing is answered inside the guest then.
   exitless_configure(o.trace);
@@ -234,11 +240,10 @@ int run(const Options& o) {
     }
     sysroot = std::move(*r);
   }
+  timing_mark("options, fd floor, host signals, exitless configured");
   std::optional<PreparedExec> prepared(prepare_first_or_die(o, sysroot));
+  timing_mark("program found and opened");
 
-  auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
-                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-  if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
   Process proc(memory, kPhysSize);
   proc.pid = getpid();
   proc.fds = fd_rules;
@@ -263,6 +268,7 @@ int run(const Options& o) {
 }  // namespace elfuse
 
 int main(int argc, char** argv) {
+  elfuse::timing_mark("main");
   elfuse::Options o = elfuse::parse_options(argc, argv);
   return elfuse::run(o);
 }

@@ -62,6 +62,11 @@ struct VcpuExit {
 struct VcpuState {
   GuestRegs regs;
   std::vector<uint8_t> backend;
+  // restore_vcpu: the FS base to restore instead of the saved one (clone
+  // with CLONE_SETTLS), set with the other segments, not by a
+  // set_fs_base afterwards.
+  bool new_fs_base = false;
+  uint64_t fs_base = 0;
 };
 
 class Vcpu {
@@ -138,6 +143,10 @@ class Vm {
   // A vCPU whose thread ended: kept for a later restore_vcpu (a new thread).
   // Thread-safe, as is restore_vcpu.
   virtual void release_vcpu(std::unique_ptr<Vcpu> vcpu) = 0;
+  // Creates a vCPU ahead of need and keeps it for the next create_vcpu or
+  // restore_vcpu (start-up does this on another thread while it loads the
+  // program). Nothing happens on failure: create_vcpu then reports it.
+  virtual void prepare_vcpu() {}
   // Makes every vCPU drop cached translations of guest-physical
   // [pa, pa + len) (see docs/internals.md, "Shadow paging").
   virtual void invalidate(uint64_t pa, uint64_t len, bool contents_dead) = 0;
@@ -176,5 +185,13 @@ class Vm {
 // failure prints one line saying what is wrong and what to do, and exits
 // non-zero.
 std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t initial);
+// The same, but on failure nullptr and *why says what create_vm_or_die
+// would have printed (for a VM made on another thread, whose failure is
+// reported where the VM is needed: kernel/exec.cc start_first_vm).
+std::unique_ptr<Vm> create_vm(uint8_t* memory, uint64_t size, uint64_t initial, std::string* why);
+// Opens the hypervisor device now, once per elfuse, if not yet done (its
+// descriptor goes above the private fd floor); a failure is reported by
+// the next create_vm. See kernel/exec.cc start_first_vm for why now.
+void open_hypervisor_device();
 
 }  // namespace elfuse

@@ -2,15 +2,19 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -18,6 +22,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/timing.h"
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
 #include "kernel/exitless.h"
@@ -124,12 +129,101 @@ void reset_caught_signals(Process& proc) {
   signals_on_exec(proc);
 }
 
+// The first program's VM (start_first_vm). Two pieces of work, each done by
+// whichever of the VM thread and the main thread claims it first: building
+// the VM (and its vDSO data slot), then making a vCPU ahead of need. On a
+// busy host the new thread may wait milliseconds for a CPU; the main
+// thread then does the work itself instead of waiting for it.
+struct FirstVm {
+  uint8_t* reservation = nullptr;
+  uint64_t size = 0, initial = 0;
+  std::atomic<int> vm_state{0}, vcpu_state{0};  // kUnclaimed, kClaimed, kDone
+  std::unique_ptr<Vm> vm;                       // valid once vm_state is kDone
+  bool vdso = false;
+  std::string why;     // !vm: what went wrong
+  bool taken = false;  // the main thread's: the first commit_exec took it
+};
+constexpr int kUnclaimed = 0, kClaimed = 1, kDone = 2;
+// Never freed: the thread may look at the states after the main thread is
+// done with them (it then finds nothing to claim).
+FirstVm* g_first = nullptr;
+
+bool claim(std::atomic<int>& state) {
+  int expected = kUnclaimed;
+  return state.compare_exchange_strong(expected, kClaimed);
+}
+void finish(std::atomic<int>& state) {
+  state.store(kDone);
+  state.notify_all();
+}
+void wait_done(std::atomic<int>& state) {
+  for (int v = state.load(); v != kDone; v = state.load()) state.wait(v);
+}
+
+void build_first_vm(FirstVm& f) {
+  f.vm = create_vm(f.reservation, f.size, f.initial, &f.why);
+  if (f.vm) f.vdso = vdso_attach(*f.vm).ok();
+}
+
+void* first_vm_main(void* arg) {
+  FirstVm& f = *static_cast<FirstVm*>(arg);
+  // glibc starts every thread with signals 32 and 33 unblocked (whatever
+  // the creator's mask); this thread takes no signal at all, so that a
+  // process-directed one waits for a guest thread (the raw call: glibc's
+  // own refuses to block those two).
+  uint64_t all = ~uint64_t{0};
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, sizeof all);
+  timing_mark("first VM thread: started");
+  if (!claim(f.vm_state)) return nullptr;
+  build_first_vm(f);
+  timing_mark("first VM thread: VM created, vDSO data attached");
+  // Once vm_state is kDone the Vm object is the main thread's; it waits for
+  // a claimed vCPU before it uses the VM's vCPUs (prepare_vcpu takes the
+  // VM's vCPU lock and touches nothing else of it).
+  Vm* vm = f.vm.get();
+  finish(f.vm_state);
+  if (!vm || !claim(f.vcpu_state)) return nullptr;
+  vm->prepare_vcpu();
+  timing_mark("first VM thread: vCPU created");
+  finish(f.vcpu_state);
+  return nullptr;
+}
+
 std::string base_name(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 }  // namespace
+
+void start_first_vm(uint8_t* reservation, uint64_t size) {
+  auto* f = new FirstVm;
+  f->reservation = reservation;
+  f->size = size;
+  f->initial = initial_phys(size);
+  // The first descriptor above the private floor grows the fd table to
+  // hold it. Growing a table that threads share waits for an RCU grace
+  // period (fs/file.c expand_fdtable: measured 10 ms here), so it is done
+  // while this thread is still alone: /dev/kvm is opened here.
+  open_hypervisor_device();
+  // Every host signal blocked on the thread (it inherits the mask, and
+  // blocks the rest itself): it runs no guest code and must not take the
+  // guest's process-directed signals.
+  // Detached: nobody waits for it to end (it may not have run at all by
+  // the time the main thread has done both pieces).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  int err = pthread_create(&t, &attr, first_vm_main, f);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (err) fatal("cannot create a host thread: %s", strerror(err));
+  g_first = f;
+}
 
 ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
   if (request.execfn.empty()) request.execfn = request.path;
@@ -207,11 +301,21 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   // Drop the old image: vCPU, VM and every byte of guest memory but the
   // shim's, which install_shim rewrites. The worker uses all three.
   exitless_stop_worker(thread);
+  FirstVm* const first = g_first && !g_first->taken ? g_first : nullptr;
+  if (first) first->taken = true;
   thread.vcpu.reset();
   proc.vm.reset();
   proc.memory.reset();
-  madvise(proc.reservation + SHIM_PHYS_END, proc.reservation_size - SHIM_PHYS_END, MADV_DONTNEED);
-  close_on_exec(proc.fds);
+  // The first program's reservation is untouched, and elfuse holds no
+  // guest descriptor with FD_CLOEXEC then (its own were closed by the exec
+  // that started it, and every one it opened since is above the floor);
+  // the first-VM thread may meanwhile hold a descriptor below it for a
+  // moment (KVM's new fds before they move up), which the scan must not
+  // close.
+  if (!first) {
+    madvise(proc.reservation + SHIM_PHYS_END, proc.reservation_size - SHIM_PHYS_END, MADV_DONTNEED);
+    close_on_exec(proc.fds);
+  }
   reset_caught_signals(proc);
   posix_timers_on_exec();
   // kernel/sched/membarrier.c membarrier_exec_mmap: the new mm has no
@@ -223,23 +327,43 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   }
 
   const uint64_t initial = initial_phys(proc.reservation_size);
-  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, initial);
+  rlimit stack_limit;
+  getrlimit(RLIMIT_STACK, &stack_limit);
+  int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
+  const uint64_t mmap_min_addr = read_sysctl("/proc/sys/vm/mmap_min_addr", 65536);
+  timing_mark("exec: old image dropped");
   // The host's vDSO data pages become guest memory of the new VM. Without
   // them (no usable host vDSO) or with --no-vdso the program gets no vDSO,
   // as under the kernel's vdso=0 (arch_prctl(ARCH_MAP_VDSO_64) can still
   // map one).
-  const bool vdso = vdso_attach(*proc.vm).ok() && proc.vdso_enabled;
-  rlimit stack_limit;
-  getrlimit(RLIMIT_STACK, &stack_limit);
-  int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
+  bool vdso_attached;
+  if (first) {
+    if (claim(first->vm_state)) {
+      build_first_vm(*first);
+      finish(first->vm_state);
+      timing_mark("exec: first VM created here, vDSO data attached");
+    } else {
+      wait_done(first->vm_state);
+      timing_mark("exec: first VM taken from its thread");
+    }
+    if (!first->vm) fatal("%s", first->why.c_str());
+    proc.vm = std::move(first->vm);
+    vdso_attached = first->vdso;
+  } else {
+    proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, initial);
+    timing_mark("exec: VM created (KVM_CREATE_VM, memslot)");
+    vdso_attached = vdso_attach(*proc.vm).ok();
+    timing_mark("exec: vDSO data attached");
+  }
+  const bool vdso = vdso_attached && proc.vdso_enabled;
   bool randomize = !(proc.personality & kAddrNoRandomize) && va_space != 0;
-  LayoutInputs li{proc.vm->task_size(), randomize, stack_limit.rlim_cur,
-                  read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
+  LayoutInputs li{proc.vm->task_size(), randomize, stack_limit.rlim_cur, mmap_min_addr, random_u64};
   proc.memory = std::make_unique<MemoryManager>(
       proc.reservation, proc.reservation_size,
       PhysAllocator(initial, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,
       make_layout(li));
   TRY(proc.vm->install_shim(proc.mm().page_tables()));
+  timing_mark("exec: memory manager, shim installed");
 
   LoadOptions lo;
   lo.randomize = randomize;
@@ -266,6 +390,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     return Errno{prog.error().linux_errno ? prog.error().linux_errno : ENOEXEC};
   }
   prepared.fd.reset();
+  timing_mark("exec: ELF loaded");
   // fs/binfmt_elf.c load_elf_binary: ARCH_SETUP_ADDITIONAL_PAGES after the
   // program and its interpreter are mapped, before the tables on the stack.
   AuxvInputs auxv_in = auxv_inputs();
@@ -283,7 +408,14 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   so.rlimit_stack = stack_limit.rlim_cur;
   so.executable = prog->stack_executable;
   MappedStack stack = TRY(map_initial_stack(proc.mm(), std::move(si), so));
+  timing_mark("exec: vDSO mapped, initial stack");
 
+  if (first) {
+    // A vCPU the thread claimed is ready (or failed) once it is kDone;
+    // unclaimed, create_vcpu below makes one.
+    if (!claim(first->vcpu_state)) wait_done(first->vcpu_state);
+    timing_mark("exec: first VM's vCPU ready");
+  }
   thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
   proc.exe_path = prepared.exe_path;
   proc.exec_layout = exec_layout_of(prog.value(), stack, proc.mm().layout().brk_start);
@@ -291,6 +423,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);
   exitless_on_exec(proc, thread);
+  timing_mark("exec: vCPU created");
   return Ok();
 }
 

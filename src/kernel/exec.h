@@ -4,6 +4,7 @@
 // commit replaces the process image (past Linux's "point of no return").
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,17 @@ struct PreparedExec {
 // and parses the ELF it ends at. Errors carry the errno execve(2) would
 // return (ENOENT, EACCES, ENOEXEC, ELOOP...) and a message.
 ElfOr<PreparedExec> prepare_exec(ExecRequest request);
+
+// Before the first program: a host thread starts building its VM (KVM_CREATE_VM,
+// the first memslot, the vDSO's data slot, then a vCPU) while this thread
+// reads the options, finds the program and loads it; the first commit_exec
+// takes that VM. The thread is also the process's first pthread_create:
+// elfuse's own C library installs its SIGSETXID handler (and unblocks
+// signals 32 and 33 in the calling thread) at the first pthread_create
+// (glibc nptl late_init), which must not happen later, over the guest's
+// disposition and mask, when the guest makes its first thread. Failures are reported by
+// commit_exec, after any error about the program itself, as when the VM was made there.
+void start_first_vm(uint8_t* reservation, uint64_t size);
 
 // Replaces the image of `proc`: close-on-exec descriptors closed, caught
 // signals reset, a new VM, memory, program, stack and vCPU for `thread`.

@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/timing.h"
 #include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "vdso/vdso.h"
@@ -24,6 +25,10 @@ namespace {
 // of its own over the same (now copied) guest memory; the page tables and
 // the shim are already in it.
 void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req) {
+  timing_mark("fork child: host fork returned");
+  thread.timing_first_exit_seen = false;
+  thread.timing_last_run_end = 0;
+  timing_reset_exits();
   proc.pid = getpid();
   thread.tid = gettid();
   // Only the calling thread exists in the child (the host fork copies one
@@ -42,17 +47,21 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   uint64_t registered = proc.vm->registered_memory();
   thread.vcpu.reset();
   proc.vm.reset();
+  timing_mark("fork child: state reset, old VM dropped");
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, registered);
+  timing_mark("fork child: VM created (KVM_CREATE_VM, memslots)");
   // The vDSO's data pages, where the copied page tables expect them.
   (void)vdso_attach(*proc.vm);
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
+  if (req.flags & CLONE_SETTLS) {
+    child_state.new_fs_base = true;
+    child_state.fs_base = req.tls;
+  }
   Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);
   if (!vcpu.ok()) fatal("fork: cannot restore the vCPU in the child: %s", strerror(vcpu.error()));
   thread.vcpu = std::move(vcpu.value());
-  if (req.flags & CLONE_SETTLS) {
-    if (!thread.vcpu->set_fs_base(req.tls).ok()) fatal("fork: cannot set the child's TLS");
-  }
+  timing_mark("fork child: vDSO attached, vCPU restored");
   // kernel/fork.c: the child's tid goes to child_tid in the child's memory.
   if (req.flags & CLONE_CHILD_SETTID) {
     int tid = thread.tid;
@@ -65,7 +74,9 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
 }  // namespace
 
 Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req) {
+  timing_mark("fork: start");
   VcpuState state = TRY(thread.vcpu->save_state());
+  timing_mark("fork: vCPU state saved");
   bool vfork = req.flags & CLONE_VFORK;
   int done[2] = {-1, -1};
   if (vfork) {
@@ -85,6 +96,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
                   ? fork()
                   : static_cast<pid_t>(syscall(SYS_clone, req.exit_signal, 0, 0, 0, 0));
   if (pid != 0) {
+    timing_mark("fork parent: host fork returned");
     proc.mm().unlock_after_fork();
     proc.threads_mu.unlock();
   }

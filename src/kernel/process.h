@@ -65,7 +65,9 @@ class Thread {
   // and kept by fork and execve, as the kernel's task->seccomp.
   bool seccomp_strict = false;
   std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
-  int64_t exitless_last_trap = 0;  // steady-clock ns of the last allowlisted trap
+  int64_t exitless_last_trap = 0;       // steady-clock ns of the last allowlisted trap
+  bool timing_first_exit_seen = false;  // ELFUSE_TIMING (base/timing.h)
+  int64_t timing_last_run_end = 0;
 };
 
 struct PreparedExec;

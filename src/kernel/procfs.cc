@@ -59,12 +59,11 @@ bool is_map_shared(const Vma& v) {
   return (v.flags & MAP_TYPE) == MAP_SHARED || (v.flags & MAP_TYPE) == 0x03;
 }
 
-// A VMA whose contents come from a file: an overlay of a file, or the
-// loader's copy of an ELF segment (which records the file's identity).
+// A VMA whose contents come from a file: an overlay of a file (the
+// loader's ELF segments are overlays too).
 bool has_file(const Vma& v) {
   if (v.special) return false;  // the vDSO text's memfd is elfuse's business
-  return v.backing == Vma::kFile || v.backing == Vma::kSharedAnon || v.backing == Vma::kShm ||
-         (v.backing == Vma::kAnon && v.file_ino != 0);
+  return v.backing == Vma::kFile || v.backing == Vma::kSharedAnon || v.backing == Vma::kShm;
 }
 
 VmaFlags vma_flags(const std::vector<Vma>& all, size_t i) {
@@ -120,9 +119,6 @@ Residency residency(const Process& proc, int pagemap_fd, const Vma& v) {
   if (pagemap_fd < 0 || v.backing == Vma::kHost) return r;
   uint64_t host = reinterpret_cast<uint64_t>(proc.reservation + v.phys);
   uint64_t pages = v.len() / kPage;
-  // The loader's copy of a read-only ELF segment would be clean file pages
-  // in the kernel: count it so.
-  bool file_like_copy = v.backing == Vma::kAnon && v.file_ino != 0 && !(v.prot & PROT_WRITE);
   std::vector<uint64_t> buf(512);
   for (uint64_t done = 0; done < pages;) {
     uint64_t n = std::min<uint64_t>(pages - done, buf.size());
@@ -139,7 +135,7 @@ Residency residency(const Process& proc, int pagemap_fd, const Vma& v) {
       bool filepage = e & (1ull << 61);
       if (v.backing == Vma::kSharedAnon || v.backing == Vma::kShm)
         r.shmem++;
-      else if (filepage || file_like_copy)
+      else if (filepage)
         r.file++;
       else
         r.anon++;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/timing.h"
 #include "hv/hypervisor.h"
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
@@ -64,7 +65,29 @@ bool handle_syscall(Process& proc, Thread& thread, SyscallForm form) {
       // nothing of elfuse's needs to run first (the vfork pipe closes
       // with the process).
       exitless_print_stats();
+      timing_mark("exit_group");
+      timing_print_exits();
       _exit(ctx.exit_code);
+  }
+  return true;
+}
+
+// False when the thread left the process (it is gone).
+bool handle_exit(Process& proc, Thread& thread, const VcpuExit& exit) {
+  exitless_on_exit(proc);
+  switch (exit.kind) {
+    case ExitKind::kSyscall:
+      return handle_syscall(proc, thread, exit.form);
+    case ExitKind::kFault:
+      // The guest's handler, or death by the signal (kernel/signal.h).
+      signals_on_fault(proc, thread, exit.fault);
+      return true;
+    case ExitKind::kInterrupted:
+      // A host signal stopped KVM_RUN: deliver what it recorded.
+      signals_on_resume(proc, thread);
+      return true;
+    case ExitKind::kFatal:
+      fatal("the guest cannot continue: %s", exit.detail.c_str());
   }
   return true;
 }
@@ -80,23 +103,29 @@ void run_thread(Process& proc, Thread& thread) {
       leave_thread(proc, thread);
       return;
     }
-    VcpuExit exit = thread.vcpu->run();
-    exitless_on_exit(proc);
-    switch (exit.kind) {
-      case ExitKind::kSyscall:
-        if (!handle_syscall(proc, thread, exit.form)) return;
-        break;
-      case ExitKind::kFault:
-        // The guest's handler, or death by the signal (kernel/signal.h).
-        signals_on_fault(proc, thread, exit.fault);
-        break;
-      case ExitKind::kInterrupted:
-        // A host signal stopped KVM_RUN: deliver what it recorded.
-        signals_on_resume(proc, thread);
-        break;
-      case ExitKind::kFatal:
-        fatal("the guest cannot continue: %s", exit.detail.c_str());
+    if (__builtin_expect(timing_enabled(), 0)) {
+      int64_t t0 = timing_now_ns();
+      VcpuExit exit = thread.vcpu->run();
+      int64_t t1 = timing_now_ns();
+      if (!thread.timing_first_exit_seen) {
+        thread.timing_first_exit_seen = true;
+        timing_mark_slow("first exit from the guest");
+      }
+      TimingExit kind = exit.kind == ExitKind::kFault          ? TimingExit::kFault
+                        : exit.kind != ExitKind::kSyscall      ? TimingExit::kInterrupted
+                        : exit.form == SyscallForm::kTrap      ? TimingExit::kTrap
+                        : exit.form == SyscallForm::kTakenBack ? TimingExit::kTakenBack
+                        : exit.form == SyscallForm::kClaimed   ? TimingExit::kClaimed
+                                                               : TimingExit::kAnswered;
+      uint64_t nr = thread.vcpu->regs().rax;
+      timing_count_exit(kind, nr, t1 - t0,
+                        thread.timing_last_run_end ? t0 - thread.timing_last_run_end : 0);
+      thread.timing_last_run_end = t1;
+      if (!handle_exit(proc, thread, exit)) return;
+      continue;
     }
+    VcpuExit exit = thread.vcpu->run();
+    if (!handle_exit(proc, thread, exit)) return;
   }
 }
 

@@ -803,14 +803,6 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   store_user(t, u);
 }
 
-void signals_prepare_host() {
-  pthread_t t;
-  if (pthread_create(
-          &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0)
-    fatal("cannot create a host thread: %s", strerror(errno));
-  pthread_join(t, nullptr);
-}
-
 void signals_on_exec(Process& proc) {
   for (int sig = 1; sig <= 64; sig++) {
     GuestSigaction& act = proc.sigactions[sig - 1];

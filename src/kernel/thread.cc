@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/timing.h"
 #include "kernel/exec.h"
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
@@ -55,6 +56,7 @@ void* thread_main(void* arg) {
   uint64_t unshare_flags = st->unshare_flags;
   st->tid.store(static_cast<int>(gettid()));
   st->tid.notify_one();
+  timing_mark("thread child: host thread started");
   st->go.wait(0);
   st->unref();
   // clone without CLONE_FS or CLONE_FILES (kernel/fork.c copy_fs,
@@ -136,16 +138,17 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   // The parent stopped at a syscall exit: its registers, segments, FPU and
   // XSAVE state are the child's (kernel/fork.c copy_thread), then RAX = 0
   // and the new stack.
+  timing_mark("clone thread: start");
   VcpuState state = TRY(parent.vcpu->save_state());
   if (req.stack) state.regs.rsp = req.stack;
-  std::unique_ptr<Vcpu> vcpu = TRY(proc.vm->restore_vcpu(state));
-  vcpu->finish_syscall(0);
   if (req.flags & CLONE_SETTLS) {
-    if (auto r = vcpu->set_fs_base(req.tls); !r.ok()) {
-      proc.vm->release_vcpu(std::move(vcpu));
-      return r.error();
-    }
+    state.new_fs_base = true;
+    state.fs_base = req.tls;
   }
+  timing_mark("clone thread: vCPU state saved");
+  std::unique_ptr<Vcpu> vcpu = TRY(proc.vm->restore_vcpu(state));
+  timing_mark("clone thread: vCPU restored");
+  vcpu->finish_syscall(0);
   auto owned = std::make_unique<Thread>();
   Thread& child = *owned;
   child.vcpu = std::move(vcpu);
@@ -178,6 +181,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
     proc.vm->release_vcpu(std::move(child.vcpu));
     return Errno{err == EAGAIN ? EAGAIN : err};
   }
+  timing_mark("clone thread: host thread created");
   st->tid.wait(0);
   int tid = st->tid.load();
   child.tid = tid;
@@ -194,6 +198,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   st->go.store(1);
   st->go.notify_one();
   st->unref();
+  timing_mark("clone thread: child released");
   return tid;
 }
 

@@ -22,7 +22,6 @@ constexpr uint64_t kDefaultMapWindow = (1ull << 47) - kPageSize;
 constexpr uint64_t kMmapRndBits = 28;             // CONFIG_ARCH_MMAP_RND_BITS default
 constexpr uint64_t kBrkRandomRange = 1ull << 30;  // arch_randomize_brk(): SZ_1G on 64-bit
 constexpr uint64_t kStackExpand = 128 * 1024;     // setup_arg_pages(): stack_expand
-constexpr uint64_t kCopyChunk = 1 << 20;
 
 uint64_t next_random(const LoadOptions& o) {
   if (o.random) return o.random();
@@ -49,16 +48,12 @@ struct Mapper {
   const FdReader& file;
   const std::string& name;
   uint64_t bias;
-  uint64_t dev = 0, ino = 0;  // the file's identity, for /proc/self/maps
 };
 
-// file_off: the offset in the file of `start`, or nullopt for zero pages.
-ElfOr<bool> map_range(Mapper& m, uint64_t start, uint64_t end, const std::string& name,
-                      std::optional<uint64_t> file_off = std::nullopt) {
+// Fresh zero pages (a bss), writable while the loader fills them.
+ElfOr<bool> map_zero(Mapper& m, uint64_t start, uint64_t end) {
   if (start >= end) return true;
-  MemoryManager::FileId id{m.dev, m.ino, file_off.value_or(0)};
-  auto r = m.mm.map_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, name, 0,
-                               file_off && m.ino ? &id : nullptr);
+  auto r = m.mm.map_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, "");
   if (!r.ok()) return mm_error(r.error(), "mapping [" + hex(start) + ", " + hex(end) + ")");
   return true;
 }
@@ -82,31 +77,24 @@ ElfOr<bool> write_zeros(Mapper& m, uint64_t addr, uint64_t len) {
   return true;
 }
 
-// Copies file bytes [off, off + len) to guest address addr through a host
-// buffer; bytes past the end of the file read as zero, as a mapping of the
-// file's last page does.
-ElfOr<bool> copy_file(Mapper& m, uint64_t addr, uint64_t off, uint64_t len) {
-  uint64_t in_file = off >= m.file.size() ? 0 : std::min(len, m.file.size() - off);
-  std::vector<uint8_t> buf(std::min(in_file, kCopyChunk));
-  for (uint64_t done = 0; done < in_file;) {
-    uint64_t n = std::min(in_file - done, kCopyChunk);
-    int err = 0;
-    if (!m.file.read_exact(buf.data(), n, off + done, &err))
-      return ElfError{ElfErrorKind::kIo, err,
-                      std::string("reading segment: ") + std::strerror(err)};
-    auto r = m.mm.copy_out(addr + done, buf.data(), n);
-    if (!r.ok()) return mm_error(r.error(), "copying segment to " + hex(addr + done));
-    done += n;
-  }
-  return write_zeros(m, addr + in_file, len - in_file);
+// elf_map(): the file's pages [off, off + end - start) mapped private at
+// [start, end), as Linux's vm_mmap(MAP_PRIVATE|MAP_FIXED) of the file. The
+// page cache is the only copy until the guest stores (check_load() keeps
+// the range inside the file; the host zero-fills the last page past EOF).
+ElfOr<bool> map_file(Mapper& m, uint64_t start, uint64_t end, uint64_t off, int prot) {
+  if (start >= end) return true;
+  auto r = m.mm.map_fixed_file(start, end - start, prot, m.file.fd(), off, m.name);
+  if (!r.ok())
+    return mm_error(r.error(), "mapping the file at [" + hex(start) + ", " + hex(end) + ")");
+  return true;
 }
 
 // One PT_LOAD, as elf_map() + elf_load() leave it: the file pages covering
-// [p_offset, p_offset + p_filesz) at PAGESTART(p_vaddr), the rest of the
-// last file page zeroed if the segment is writable and has a bss, and fresh
-// zero pages up to PAGEALIGN(p_vaddr + p_memsz). A page shared with the
-// previous segment ends up with this segment's contents and protection,
-// as the later MAP_FIXED mmap leaves it in Linux.
+// [p_offset, p_offset + p_filesz) mapped at PAGESTART(p_vaddr), the rest of
+// the last file page zeroed if the segment is writable and has a bss, and
+// fresh zero pages up to PAGEALIGN(p_vaddr + p_memsz). A page shared with
+// the previous segment ends up with this segment's contents and
+// protection, as the later MAP_FIXED mmap leaves it in Linux.
 ElfOr<bool> load_segment(Mapper& m, const ElfSegment& seg, uint64_t& mapped_end) {
   if (seg.memsz == 0) return true;  // elf_load() maps nothing
   uint64_t vaddr = seg.vaddr + m.bias;
@@ -117,17 +105,20 @@ ElfOr<bool> load_segment(Mapper& m, const ElfSegment& seg, uint64_t& mapped_end)
   uint64_t pe = *page_round_up(vaddr + seg.memsz);
   uint64_t map_start = std::max(ps, mapped_end);
 
-  // Writable while filling; a page shared with the previous segment is
-  // already mapped and only needs its protection lifted.
-  TRY_ELF(protect(m, ps, std::min(map_start, pe), PROT_READ | PROT_WRITE));
-  TRY_ELF(map_range(m, map_start, std::max(map_start, file_pe), m.name,
-                    seg.offset - page_off + (map_start - ps)));
-  TRY_ELF(map_range(m, std::max(map_start, file_pe), pe, ""));
+  // The file pages replace whatever an earlier segment left in the first
+  // page (MAP_FIXED). Pages an earlier segment mapped past them are
+  // writable while filling, as are the fresh zero pages.
+  if (seg.filesz > 0) {
+    TRY_ELF(map_file(m, ps, file_pe, seg.offset - page_off, seg.prot));
+    TRY_ELF(protect(m, file_pe, std::min(map_start, pe), PROT_READ | PROT_WRITE));
+  } else {
+    TRY_ELF(protect(m, ps, std::min(map_start, pe), PROT_READ | PROT_WRITE));
+  }
+  TRY_ELF(map_zero(m, std::max(map_start, file_pe), pe));
 
   if (seg.filesz > 0) {
-    TRY_ELF(copy_file(m, ps, seg.offset - page_off, file_pe - ps));
     // padzero(): errors are ignored for a read-only segment, whose tail
-    // therefore keeps the file's bytes.
+    // therefore keeps the file's bytes (a writable one is mapped writable).
     if (seg.memsz > seg.filesz && (seg.prot & PROT_WRITE))
       TRY_ELF(write_zeros(m, vaddr + seg.filesz, file_pe - (vaddr + seg.filesz)));
   } else if (ps < map_start) {
@@ -163,11 +154,6 @@ ElfOr<LoadedObject> map_object(MemoryManager& mm, const FdReader& file, ElfImage
   obj.start = page_round_down(image.lowest_vaddr + bias);
   obj.end = image.highest_vaddr + bias;
   Mapper m{mm, file, name, bias};
-  struct stat st {};
-  if (::fstat(file.fd(), &st) == 0) {
-    m.dev = st.st_dev;
-    m.ino = st.st_ino;
-  }
   uint64_t mapped_end = 0;
   for (const ElfSegment& seg : image.loads) TRY_ELF(load_segment(m, seg, mapped_end));
   if (obj.entry >= mm.layout().task_size)  // BAD_ADDR(e_entry): EINVAL

@@ -29,10 +29,8 @@ bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.phys + a.len() != b.phys) return false;
   // Private anonymous VMAs have no meaningful offset; file and shared
   // anonymous VMAs must continue the same file (mm/vma.c
-  // can_vma_merge_after checks vm_file and vm_pgoff the same way). So must
-  // the loader's copies of ELF segments, which record their file for
-  // /proc/self/maps.
-  if ((a.overlay() || a.file_ino != 0) && a.file_offset + a.len() != b.file_offset) return false;
+  // can_vma_merge_after checks vm_file and vm_pgoff the same way).
+  if (a.overlay() && a.file_offset + a.len() != b.file_offset) return false;
   return true;
 }
 

@@ -683,8 +683,7 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
 }
 
 Result<void> MemoryManager::map_fixed_anon(uint64_t addr, uint64_t len, int prot,
-                                           const std::string& name, int extra_flags,
-                                           const FileId* file) {
+                                           const std::string& name, int extra_flags) {
   std::lock_guard lock(mu_);
   if (!page_aligned(addr) || len == 0) return Errno{EINVAL};
   auto rounded = page_round_up(len);
@@ -696,12 +695,31 @@ Result<void> MemoryManager::map_fixed_anon(uint64_t addr, uint64_t len, int prot
   m.prot = prot;
   m.flags = MAP_PRIVATE | (extra_flags & (MAP_GROWSDOWN | MAP_NORESERVE));
   m.name = name;
-  if (file) {
-    m.file_dev = file->dev;
-    m.file_ino = file->ino;
-    m.file_offset = file->offset;
-  }
   if (name == "[heap]") m.where = PhysAllocator::Placement::kLow;
+  TRY(install(m, /*replace=*/true));
+  return Ok();
+}
+
+Result<void> MemoryManager::map_fixed_file(uint64_t addr, uint64_t len, int prot, int fd,
+                                           uint64_t offset, const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (!page_aligned(addr) || !page_aligned(offset) || len == 0) return Errno{EINVAL};
+  auto rounded = page_round_up(len);
+  if (!rounded || addr > layout_.task_size || *rounded > layout_.task_size - addr)
+    return Errno{ENOMEM};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return Errno{errno};
+  NewMapping m;
+  m.addr = addr;
+  m.len = *rounded;
+  m.prot = prot;
+  m.flags = MAP_PRIVATE;
+  m.backing = Vma::kFile;
+  m.name = name;
+  m.file_offset = offset;
+  m.overlay_fd = fd;
+  m.file_dev = st.st_dev;
+  m.file_ino = st.st_ino;
   TRY(install(m, /*replace=*/true));
   return Ok();
 }

@@ -120,13 +120,15 @@ class MemoryManager {
   // ---- for the loader and the run loop ----
   // Map [addr, addr+len) anonymous private at a fixed address with prot,
   // max_prot = PROT_READ|WRITE|EXEC, named (e.g. "[stack]", "[heap]", "").
-  // file: for /proc/self/maps, the file the contents were copied from (the
-  // loader's ELF segments): its st_dev, st_ino and the offset of addr.
-  struct FileId {
-    uint64_t dev = 0, ino = 0, offset = 0;
-  };
   Result<void> map_fixed_anon(uint64_t addr, uint64_t len, int prot, const std::string& name,
-                              int extra_flags = 0, const FileId* file = nullptr);
+                              int extra_flags = 0);
+  // elf_map (fs/binfmt_elf.c): the file's pages from offset, mapped
+  // MAP_PRIVATE|MAP_FIXED over [addr, addr+len) with prot, as a guest mmap
+  // of the file would be (an overlay: the page cache is the only copy until
+  // a store), named name (for /proc/self/maps). fd is elfuse's own
+  // descriptor of the ELF file; the mapping does not keep it.
+  Result<void> map_fixed_file(uint64_t addr, uint64_t len, int prot, int fd, uint64_t offset,
+                              const std::string& name);
   // install_special_mapping (mm/mmap.c): a mapping the kernel makes itself,
   // here the vDSO's (src/vdso). It keeps its name, is never merged, cannot
   // be split (EINVAL) or grown (EFAULT), and mremap moves it whole.

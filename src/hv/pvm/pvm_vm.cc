@@ -278,6 +278,15 @@ void PvmVm::release_vcpu(std::unique_ptr<Vcpu> vcpu) {
   idle_.push_back(std::unique_ptr<PvmVcpu>(static_cast<PvmVcpu*>(vcpu.release())));
 }
 
+void PvmVm::prepare_vcpu() {
+  Result<std::unique_ptr<PvmVcpu>> v = new_vcpu();
+  if (!v.ok()) return;
+  // CPUID (the slow part: KVM asks the host CPU) and the MSRs; the rest
+  // is set when the vCPU is used.
+  if (!(*v)->common_init().ok()) return;  // dropped: create_vcpu tries anew
+  release_vcpu(std::move(v.value()));
+}
+
 Result<std::unique_ptr<Vcpu>> PvmVm::create_vcpu(uint64_t cr3, const VcpuStart& start) {
   std::unique_ptr<PvmVcpu> vcpu = TRY(new_vcpu());
   TRY(vcpu->init(cr3, start));
@@ -490,17 +499,18 @@ Result<void> PvmVcpu::restore(const VcpuState& st) {
   kvm_sregs sregs;
   memcpy(&sregs, p, sizeof sregs);
   sregs.tr.base = super_va(tss_off());
+  if (st.new_fs_base) sregs.fs.base = st.fs_base;
   if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return Errno{errno};
   kvm_xcrs x{};
   x.nr_xcrs = 1;
   memcpy(&x.xcrs[0].value, p + sizeof(kvm_sregs) + kvm_abi::kXsaveSize, sizeof(uint64_t));
   if (ioctl(fd_.get(), KVM_SET_XCRS, &x) < 0) return Errno{errno};
   if (ioctl(fd_.get(), kvm_abi::kSetXsave, p + sizeof(kvm_sregs)) < 0) return Errno{errno};
-  kvm_regs r;
-  memcpy(&r, &st.regs, sizeof r);
-  if (ioctl(fd_.get(), KVM_SET_REGS, &r) < 0) return Errno{errno};
-  run_->s.regs.regs = r;
+  // The general registers go in through the sync area at the first
+  // KVM_RUN (KVM_SYNC_X86_REGS dirty): no KVM_SET_REGS.
+  memcpy(&run_->s.regs.regs, &st.regs, sizeof run_->s.regs.regs);
   run_->kvm_valid_regs = KVM_SYNC_X86_REGS;
+  run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
   return Ok();
 }
 

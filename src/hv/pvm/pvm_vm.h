@@ -45,6 +45,7 @@ class PvmVcpu final : public Vcpu {
   int id() const { return id_; }
 
  private:
+  friend class PvmVm;  // prepare_vcpu: common_init ahead of use
   Result<void> common_init();
   VcpuExit run_once();
   VcpuExit exit_from_fault_port();
@@ -86,6 +87,7 @@ class PvmVm final : public Vm {
   Result<std::unique_ptr<Vcpu>> create_vcpu(uint64_t cr3, const VcpuStart& start) override;
   Result<std::unique_ptr<Vcpu>> restore_vcpu(const VcpuState& state) override;
   void release_vcpu(std::unique_ptr<Vcpu> vcpu) override;
+  void prepare_vcpu() override;
   void invalidate(uint64_t pa, uint64_t len, bool contents_dead) override;
   void reprotect_begin() override;
   void reprotect_end() override;
