@@ -117,6 +117,7 @@ thread_local std::atomic<uint32_t>* volatile t_wait_event = nullptr;
 
 // ELFUSE_EXITLESS_STATS: counts printed at exit_group (exitless_print_stats).
 std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0};
+// Why allowlisted calls were trapped.
 std::atomic<long> g_trap_far{0}, g_trap_backoff{0}, g_trap_woke{0}, g_trap_busy{0}, g_trap_new{0};
 std::atomic<long> g_taken_back{0}, g_spins{0}, g_bad_spins{0}, g_waited_ns{0};
 
@@ -141,7 +142,7 @@ void set_allowlist() {
         SYS_statx,     SYS_open,       SYS_openat,     SYS_access,   SYS_faccessat, SYS_faccessat2,
         SYS_readlink,  SYS_readlinkat, SYS_getdents64, SYS_getcwd,   SYS_fcntl,     SYS_ioctl,
         SYS_getrandom, SYS_uname,      SYS_mmap,       SYS_munmap,   SYS_mprotect,  SYS_madvise,
-        SYS_brk,       SYS_rt_sigaction})
+        SYS_brk,       SYS_rt_sigaction, SYS_sched_getaffinity})
     g_allowed.set(static_cast<size_t>(nr));
 }
 
@@ -574,19 +575,21 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
       ExitlessPolicy::wake_gap(now, last, w ? w->last_call_ns.load(std::memory_order_relaxed) : 0,
                                static_cast<int64_t>(g_cfg.worker_spin_us) * 1000);
   if (gap < 0) {
-    g_trap_far++;
+    g_trap_far.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (!w) {
-    g_trap_new++;
+    g_trap_new.fetch_add(1, std::memory_order_relaxed);
     start_worker(proc, thread, *e);
     return;
   }
   // One wake per sleep: T takes `sleeping` back itself.
-  if (now < w->backoff_until.load()) g_trap_backoff++;
-  else if (!w->sleeping.load()) g_trap_busy++;
+  if (now < w->backoff_until.load())
+    g_trap_backoff.fetch_add(1, std::memory_order_relaxed);
+  else if (!w->sleeping.load())
+    g_trap_busy.fetch_add(1, std::memory_order_relaxed);
   if (now >= w->backoff_until.load(std::memory_order_relaxed) && w->sleeping.exchange(false)) {
-    g_trap_woke++;
+    g_trap_woke.fetch_add(1, std::memory_order_relaxed);
     w->gap_ns.store(gap, std::memory_order_relaxed);
     keep_off_thread_cpu(*w);
     w->wake.fetch_add(1);
@@ -686,8 +689,11 @@ void exitless_print_stats() {
           "%ld us waited to be claimed\n",
           g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load(),
           g_taken_back.load(), g_spins.load(), g_bad_spins.load(), g_waited_ns.load() / 1000);
-  fprintf(stderr, "elfuse: exitless traps: far %ld new %ld backoff %ld woke %ld notsleeping %ld\n",
-          g_trap_far.load(), g_trap_new.load(), g_trap_backoff.load(), g_trap_woke.load(), g_trap_busy.load());
+  fprintf(stderr,
+          "elfuse: exitless: allowlisted traps: %ld far from the previous call, %ld made a "
+          "worker, %ld woke one, %ld while it backed off, %ld while it was not yet asleep\n",
+          g_trap_far.load(), g_trap_new.load(), g_trap_woke.load(), g_trap_backoff.load(),
+          g_trap_busy.load());
 }
 
 void exitless_wake_from_signal_handler() {
