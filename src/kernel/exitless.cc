@@ -136,13 +136,17 @@ void set_allowlist() {
   // Calls whose Linux semantics do not depend on which thread of the
   // process makes them (fd table, fs and credentials are shared with T);
   // worker_may_run narrows some by their arguments.
-  for (long nr :
-       {SYS_read,      SYS_write,      SYS_pread64,    SYS_pwrite64, SYS_readv,     SYS_writev,
-        SYS_lseek,     SYS_close,      SYS_fstat,      SYS_stat,     SYS_lstat,     SYS_newfstatat,
-        SYS_statx,     SYS_open,       SYS_openat,     SYS_access,   SYS_faccessat, SYS_faccessat2,
-        SYS_readlink,  SYS_readlinkat, SYS_getdents64, SYS_getcwd,   SYS_fcntl,     SYS_ioctl,
-        SYS_getrandom, SYS_uname,      SYS_mmap,       SYS_munmap,   SYS_mprotect,  SYS_madvise,
-        SYS_brk,       SYS_rt_sigaction, SYS_sched_getaffinity})
+  for (long nr : {SYS_read,      SYS_write,        SYS_pread64,
+                  SYS_pwrite64,  SYS_readv,        SYS_writev,
+                  SYS_lseek,     SYS_close,        SYS_fstat,
+                  SYS_stat,      SYS_lstat,        SYS_newfstatat,
+                  SYS_statx,     SYS_open,         SYS_openat,
+                  SYS_access,    SYS_faccessat,    SYS_faccessat2,
+                  SYS_readlink,  SYS_readlinkat,   SYS_getdents64,
+                  SYS_getcwd,    SYS_fcntl,        SYS_ioctl,
+                  SYS_getrandom, SYS_uname,        SYS_mmap,
+                  SYS_munmap,    SYS_mprotect,     SYS_madvise,
+                  SYS_brk,       SYS_rt_sigaction, SYS_sched_getaffinity})
     g_allowed.set(static_cast<size_t>(nr));
 }
 
