@@ -49,7 +49,9 @@ struct ExitlessWorker {
   std::atomic<int64_t> lost_ns{0};
   // W's only: whether its spins pay (kernel/exitless_policy.h).
   ExitlessPolicy policy;
-  // T -> W: the time between T's last two allowlisted traps.
+  // W -> T: steady-clock ns of the last call W served.
+  std::atomic<int64_t> last_call_ns{0};
+  // T -> W: the time between T's last two allowlisted calls.
   std::atomic<int64_t> gap_ns{0};
   std::atomic<bool> stop{false};
   std::atomic<uint32_t> exited{0};
@@ -115,6 +117,8 @@ thread_local std::atomic<uint32_t>* volatile t_wait_event = nullptr;
 
 // ELFUSE_EXITLESS_STATS: counts printed at exit_group (exitless_print_stats).
 std::atomic<long> g_served{0}, g_refused{0}, g_claimed_exits{0}, g_traps_allowed{0};
+// Why allowlisted calls were trapped.
+std::atomic<long> g_trap_far{0}, g_trap_backoff{0}, g_trap_woke{0}, g_trap_busy{0}, g_trap_new{0};
 std::atomic<long> g_taken_back{0}, g_spins{0}, g_bad_spins{0}, g_waited_ns{0};
 
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* ts = nullptr) {
@@ -132,13 +136,17 @@ void set_allowlist() {
   // Calls whose Linux semantics do not depend on which thread of the
   // process makes them (fd table, fs and credentials are shared with T);
   // worker_may_run narrows some by their arguments.
-  for (long nr :
-       {SYS_read,      SYS_write,      SYS_pread64,    SYS_pwrite64, SYS_readv,     SYS_writev,
-        SYS_lseek,     SYS_close,      SYS_fstat,      SYS_stat,     SYS_lstat,     SYS_newfstatat,
-        SYS_statx,     SYS_open,       SYS_openat,     SYS_access,   SYS_faccessat, SYS_faccessat2,
-        SYS_readlink,  SYS_readlinkat, SYS_getdents64, SYS_getcwd,   SYS_fcntl,     SYS_ioctl,
-        SYS_getrandom, SYS_uname,      SYS_mmap,       SYS_munmap,   SYS_mprotect,  SYS_madvise,
-        SYS_brk})
+  for (long nr : {SYS_read,      SYS_write,        SYS_pread64,
+                  SYS_pwrite64,  SYS_readv,        SYS_writev,
+                  SYS_lseek,     SYS_close,        SYS_fstat,
+                  SYS_stat,      SYS_lstat,        SYS_newfstatat,
+                  SYS_statx,     SYS_open,         SYS_openat,
+                  SYS_access,    SYS_faccessat,    SYS_faccessat2,
+                  SYS_readlink,  SYS_readlinkat,   SYS_getdents64,
+                  SYS_getcwd,    SYS_fcntl,        SYS_ioctl,
+                  SYS_getrandom, SYS_uname,        SYS_mmap,
+                  SYS_munmap,    SYS_mprotect,     SYS_madvise,
+                  SYS_brk,       SYS_rt_sigaction, SYS_sched_getaffinity})
     g_allowed.set(static_cast<size_t>(nr));
 }
 
@@ -335,7 +343,12 @@ bool serve(ExitlessWorker& w, int64_t* waited_ns) {
   if (!refused) {
     for (;;) {
       SyscallContext ctx{proc, *w.thread, proc.mm()};
+      ctx.on_worker = true;
       r = dispatch_syscall(ctx, a);
+      if (ctx.refuse) {
+        refused = true;
+        break;
+      }
       if (r == -EINTR && retry_on_eintr(a.nr) && !w.interrupt.load() && !w.stop.load()) continue;
       break;
     }
@@ -374,7 +387,7 @@ void worker_loop(ExitlessWorker& w) {
       e.set_worker_awake(true);
       w.policy.spin_start();
       // Woken by T at a trap: T's next call comes about one gap later.
-      int64_t first = std::clamp<int64_t>(2 * w.gap_ns.load(), budget, 4 * budget);
+      int64_t first = ExitlessPolicy::first_spin_ns(w.gap_ns.load(), budget);
       int64_t last = steady_ns(), deadline = last + first;
       while (!w.stop.load(std::memory_order_relaxed)) {
         int64_t waited;
@@ -382,6 +395,7 @@ void worker_loop(ExitlessWorker& w) {
           // The calls cost about as much as exits: W is not keeping up.
           if (!w.policy.served(waited)) break;
           last = steady_ns();
+          w.last_call_ns.store(last, std::memory_order_relaxed);
           deadline = last + budget;
           continue;
         }
@@ -494,7 +508,7 @@ void exitless_configure(bool observed) {
   int cpus = usable_cpus();
   g_cfg.max_spinners = cpus - 1;
   g_cfg.workers = want_workers && g_cfg.max_spinners > 0;
-  g_cfg.worker_spin_us = cpus >= 4 ? 200 : 50;
+  g_cfg.worker_spin_us = 200;
   if (const char* us = getenv("ELFUSE_EXITLESS_SPIN_US"))
     g_cfg.worker_spin_us = strtoull(us, nullptr, 10);
   set_allowlist();
@@ -561,14 +575,26 @@ void exitless_after_trap(Process& proc, Thread& thread, uint64_t nr) {
   // path, and cost no thread and no spinning.
   int64_t now = steady_ns(), last = thread.exitless_last_trap;
   thread.exitless_last_trap = now;
-  if (now - last > 2 * static_cast<int64_t>(g_cfg.worker_spin_us) * 1000) return;
+  int64_t gap =
+      ExitlessPolicy::wake_gap(now, last, w ? w->last_call_ns.load(std::memory_order_relaxed) : 0,
+                               static_cast<int64_t>(g_cfg.worker_spin_us) * 1000);
+  if (gap < 0) {
+    g_trap_far.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (!w) {
+    g_trap_new.fetch_add(1, std::memory_order_relaxed);
     start_worker(proc, thread, *e);
     return;
   }
   // One wake per sleep: T takes `sleeping` back itself.
+  if (now < w->backoff_until.load())
+    g_trap_backoff.fetch_add(1, std::memory_order_relaxed);
+  else if (!w->sleeping.load())
+    g_trap_busy.fetch_add(1, std::memory_order_relaxed);
   if (now >= w->backoff_until.load(std::memory_order_relaxed) && w->sleeping.exchange(false)) {
-    w->gap_ns.store(now - last, std::memory_order_relaxed);
+    g_trap_woke.fetch_add(1, std::memory_order_relaxed);
+    w->gap_ns.store(gap, std::memory_order_relaxed);
     keep_off_thread_cpu(*w);
     w->wake.fetch_add(1);
     futex(&w->wake, FUTEX_WAKE_PRIVATE, 1);
@@ -667,6 +693,11 @@ void exitless_print_stats() {
           "%ld us waited to be claimed\n",
           g_served.load(), g_refused.load(), g_claimed_exits.load(), g_traps_allowed.load(),
           g_taken_back.load(), g_spins.load(), g_bad_spins.load(), g_waited_ns.load() / 1000);
+  fprintf(stderr,
+          "elfuse: exitless: allowlisted traps: %ld far from the previous call, %ld made a "
+          "worker, %ld woke one, %ld while it backed off, %ld while it was not yet asleep\n",
+          g_trap_far.load(), g_trap_new.load(), g_trap_woke.load(), g_trap_backoff.load(),
+          g_trap_busy.load());
 }
 
 void exitless_wake_from_signal_handler() {

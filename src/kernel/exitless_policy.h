@@ -75,6 +75,24 @@ class ExitlessPolicy {
     return sleep_ns();
   }
 
+  // T trapped at `now_ns` on an allowlisted call; its previous allowlisted
+  // call was trapped at `last_trap_ns` or served by W at `last_served_ns`.
+  // Whether W (asleep, or not made yet) is worth waking: only when the
+  // calls come close together, so sparse ones cost no thread and no spin.
+  // Returns the gap to pass on to W, or -1 to leave W asleep.
+  static int64_t wake_gap(int64_t now_ns, int64_t last_trap_ns, int64_t last_served_ns,
+                          int64_t budget_ns) {
+    int64_t gap = now_ns - (last_trap_ns > last_served_ns ? last_trap_ns : last_served_ns);
+    return gap <= 2 * budget_ns ? gap : -1;
+  }
+
+  // How long W, woken with `gap_ns`, watches for the first call: T's next
+  // call comes about one gap later.
+  static int64_t first_spin_ns(int64_t gap_ns, int64_t budget_ns) {
+    int64_t t = 2 * gap_ns;
+    return t < budget_ns ? budget_ns : t > 4 * budget_ns ? 4 * budget_ns : t;
+  }
+
   // The sleep the current level asks for.
   int64_t sleep_ns() const { return level_ == 0 ? 0 : c_.backoff_ns << (level_ - 1); }
   int level() const { return level_; }

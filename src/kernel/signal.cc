@@ -688,11 +688,15 @@ void signals_detach_thread() {
   t_signals = nullptr;
 }
 
-void signals_set_host_disposition(Thread& thread, int sig, const GuestSigaction& act) {
-  apply_host_action(sig, act);
+bool signals_disposition_discards(int sig, const GuestSigaction& act) {
   // do_sigaction: setting SIG_IGN, or SIG_DFL for a signal whose default is
   // to ignore, discards it if pending (the host does the same for its own).
-  if (act.handler == kSigIgn || (act.handler == kSigDfl && (sigbit(sig) & kDefaultIgnore))) {
+  return act.handler == kSigIgn || (act.handler == kSigDfl && (sigbit(sig) & kDefaultIgnore));
+}
+
+void signals_set_host_disposition(Thread& thread, int sig, const GuestSigaction& act) {
+  apply_host_action(sig, act);
+  if (signals_disposition_discards(sig, act)) {
     thread.signals.pending.fetch_and(~sigbit(sig));
     signals_sync_host_mask(thread);
   }

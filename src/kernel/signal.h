@@ -62,6 +62,9 @@ void signals_detach_thread();
 // handler for a caught signal, SIG_IGN, SIG_DFL) and drops a pending
 // signal that is now ignored (kernel/signal.c do_sigaction).
 void signals_set_host_disposition(Thread& thread, int sig, const GuestSigaction& act);
+// Whether setting `act` for `sig` discards a pending `sig` (and so resets
+// the calling host thread's mask).
+bool signals_disposition_discards(int sig, const GuestSigaction& act);
 
 // Mirrors the guest mask (plus signals recorded but not delivered yet) to
 // the host thread. Unblocking there makes the host deliver what it held.

@@ -279,7 +279,11 @@ int64_t sys_sched_getaffinity(SyscallContext& ctx, const SyscallArgs& a) {
   unsigned len = arg_uint(a.a[1]);
   if (len & (sizeof(long) - 1)) return -EINVAL;
   std::vector<unsigned char> mask(std::min(len, 1u << 16));
-  long r = ::syscall(SYS_sched_getaffinity, arg_int(a.a[0]), mask.size(), mask.data());
+  // pid 0 is the calling thread: on its exitless worker (another host
+  // thread, whose mask elfuse sets) the thread by its tid.
+  int pid = arg_int(a.a[0]);
+  if (pid == 0 && ctx.on_worker) pid = ctx.thread.tid;
+  long r = ::syscall(SYS_sched_getaffinity, pid, mask.size(), mask.data());
   if (r < 0) return -static_cast<int64_t>(errno);
   auto c = ctx.mm.copy_out(a.a[2], mask.data(), static_cast<uint64_t>(r));
   return c ? r : -c.error();

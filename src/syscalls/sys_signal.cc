@@ -56,6 +56,12 @@ int64_t sys_rt_sigaction(SyscallContext& ctx, const SyscallArgs& a) {
     act.flags &= SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER |
                  SA_RESETHAND | 0x800 /* SA_EXPOSE_TAGBITS */ | 0x04000000 /* SA_RESTORER */;
   }
+  // Discarding a pending signal resets the calling host thread's mask
+  // (signals_set_host_disposition): not from the exitless worker.
+  if (act_addr && ctx.on_worker && signals_disposition_discards(sig, act)) {
+    ctx.refuse = true;
+    return 0;
+  }
   GuestSigaction old = ctx.proc.sigactions[sig - 1];
   if (act_addr) {
     ctx.proc.sigactions[sig - 1] = act;

@@ -33,6 +33,12 @@ struct SyscallContext {
   MemoryManager& mm;
   Outcome outcome = Outcome::kReturn;
   int exit_code = 0;
+  // The call runs on the thread's exitless worker, another host thread
+  // (kernel/exitless.h). A handler that would have to act on the calling
+  // host thread itself sets `refuse` before it changes anything: the
+  // thread then runs the call at an exit.
+  bool on_worker = false;
+  bool refuse = false;
 };
 
 using SyscallHandler = int64_t (*)(SyscallContext&, const SyscallArgs&);

@@ -107,5 +107,44 @@ TEST(ExitlessPolicy, TheCostsAreParameters) {
   EXPECT_EQ(spin(p, 100, 5'000), 1 * kMs);
 }
 
+constexpr int64_t kUs = 1'000;
+
+TEST(ExitlessPolicy, CloseCallsWakeTheWorkerSparseOnesDoNot) {
+  constexpr int64_t budget = 200 * kUs;
+  // Two traps 150 us apart: wake, and tell W the gap.
+  EXPECT_EQ(ExitlessPolicy::wake_gap(1'000 * kUs, 850 * kUs, 0, budget), 150 * kUs);
+  // Up to 2 budgets apart still wakes; more does not.
+  EXPECT_EQ(ExitlessPolicy::wake_gap(1'000 * kUs, 600 * kUs, 0, budget), 400 * kUs);
+  EXPECT_EQ(ExitlessPolicy::wake_gap(1'000 * kUs, 599 * kUs, 0, budget), -1);
+  // The first trap of a thread (no previous call).
+  EXPECT_EQ(ExitlessPolicy::wake_gap(1'000 * kUs, 0, 0, budget), -1);
+}
+
+TEST(ExitlessPolicy, ACallTheWorkerServedCountsAsThePreviousCall) {
+  // W served calls until 900 us after T's last trap, then its spin ended:
+  // the next trap, 50 us after W's last call, wakes it again at once.
+  constexpr int64_t budget = 200 * kUs;
+  EXPECT_EQ(ExitlessPolicy::wake_gap(1'000 * kUs, 50 * kUs, 950 * kUs, budget), 50 * kUs);
+  // Long after both: no wake.
+  EXPECT_EQ(ExitlessPolicy::wake_gap(5'000 * kUs, 50 * kUs, 950 * kUs, budget), -1);
+}
+
+TEST(ExitlessPolicy, TheFirstSpinAfterAWakeLastsAboutTwoGaps) {
+  constexpr int64_t budget = 200 * kUs;
+  EXPECT_EQ(ExitlessPolicy::first_spin_ns(0, budget), budget);
+  EXPECT_EQ(ExitlessPolicy::first_spin_ns(150 * kUs, budget), 300 * kUs);
+  EXPECT_EQ(ExitlessPolicy::first_spin_ns(400 * kUs, budget), 800 * kUs);
+  EXPECT_EQ(ExitlessPolicy::first_spin_ns(10'000 * kUs, budget), 4 * budget);
+}
+
+TEST(ExitlessPolicy, CallsEvery300UsBackOffAfterAWake) {
+  // The worst case of the wake rule: each trap wakes W, which catches one
+  // call, and waits 200 us for the next one in vain. Such spins are not
+  // good: W soon sleeps longer than the calls' spacing.
+  ExitlessPolicy p;
+  for (int i = 0; i < 4; i++) spin(p, 1, 300);
+  EXPECT_GE(p.sleep_ns(), 8 * kMs);
+}
+
 }  // namespace
 }  // namespace elfuse
