@@ -13,6 +13,11 @@
 #   make format        reformat the C++ sources with clang-format 14
 #   make format-check  fail if any C++ source is not formatted
 #   make bench         build, then run bench/run.sh
+#   make check-svm     the SVM lane: build, then boot Debian's kernel under QEMU
+#                      TCG with emulated AMD SVM, load kvm_amd, and run the guest
+#                      tests and a subset of the real-program tests under elfuse
+#                      on that hardware KVM (scripts/svm-lane/lane.sh; LANE_TESTS=
+#                      REGEX picks tests)
 #   make clean         remove build/
 
 SHELL      := /bin/bash
@@ -38,7 +43,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check debian-root format format-check bench clean
+.PHONY: all deps build demo check check-svm debian-root format format-check bench clean
 
 all: build
 
@@ -75,6 +80,11 @@ check: deps build
 	@$(MAKE) format-check
 	@$(MAKE) debian-root
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+# The lane installs its own tools (qemu-system-x86, cpio...) and caches the
+# kernel in $(ELFUSE_CACHE)/svm-lane; its last line is the guest's summary.
+check-svm: deps build
+	scripts/svm-lane/lane.sh $(BUILD_DIR)
 
 # Built once, then reused. A failure (not root, no network) does not fail the
 # check: the sysroot.debian.* tests then skip, saying why.

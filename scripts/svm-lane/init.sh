@@ -1,0 +1,99 @@
+#!/bin/busybox sh
+# /init of the SVM lane's initramfs (scripts/svm-lane/lane.sh builds it).
+# Loads kvm_amd, checks that elfuse picks the hardware backend, then runs each
+# test of /lane/tests natively and under elfuse and compares stdout, stderr
+# and exit status, as tests/compare.sh does on the host. Ends with one line
+# "N passed, N failed" and powers off.
+#
+# /lane/tests: one test a line, "NAME|STDIN|COMMAND" (COMMAND in shell word
+# syntax).
+/bin/busybox mkdir -p /proc /sys /dev /tmp /usr/bin /usr/sbin /sbin
+/bin/busybox --install -s /bin
+export PATH=/usr/local/bin:/usr/bin:/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mkdir -p /dev/shm /dev/pts
+mount -t tmpfs shm /dev/shm
+mount -t devpts pts /dev/pts
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+hostname lane
+
+up() { cut -d' ' -f1 /proc/uptime; }
+finish() {
+  echo "LANE done uptime=$(up)"
+  sync
+  poweroff -f
+}
+
+for m in $(cat /lib/modules/order); do
+  insmod /lib/modules/$m 2>/tmp/err || echo "LANE insmod $m: $(cat /tmp/err)"
+done
+if [ ! -e /dev/kvm ] || [ ! -d /sys/module/kvm_amd ]; then
+  echo "LANE no /dev/kvm from kvm_amd"
+  echo "0 passed, 1 failed"
+  finish
+fi
+echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc)"
+
+passed=0
+failed=0
+pass() {
+  passed=$((passed + 1))
+  echo "PASS $1"
+}
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $1"
+}
+
+# elfuse reports the backend it picked.
+v=$(elfuse --version 2>&1)
+echo "LANE elfuse --version: $v"
+case $v in
+  *backend:\ hardware*) pass lane.version ;;
+  *) fail lane.version ;;
+esac
+
+# run LABEL STDIN COMMAND...: in a fresh /tmp/w, the environment compare.sh
+# gives, fds 0-2 only; writes /tmp/LABEL.{out,err,status}.
+run() {
+  label=$1
+  stdin=$2
+  shift 2
+  rm -rf /tmp/w
+  mkdir /tmp/w
+  (
+    cd /tmp/w
+    ulimit -c 0
+    exec timeout 120 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C "$@" \
+      <"$stdin" >/tmp/$label.out 2>/tmp/$label.err
+  )
+  echo $? >/tmp/$label.status
+  rm -rf /tmp/w
+}
+
+while IFS='|' read -r name stdin cmd; do
+  [ -n "$name" ] || continue
+  eval "set -- $cmd"
+  t0=$(up)
+  run native "$stdin" "$@"
+  run elfuse "$stdin" /bin/elfuse "$@"
+  # elfuse's own diagnostics, as compare.sh leaves them out
+  grep -Ev '^elfuse: (guest killed by SIG[A-Z0-9]+: |(unknown )?syscall .*returns ENOSYS$)' \
+    /tmp/elfuse.err >/tmp/elfuse.errf
+  if cmp -s /tmp/native.out /tmp/elfuse.out && cmp -s /tmp/native.err /tmp/elfuse.errf &&
+    cmp -s /tmp/native.status /tmp/elfuse.status; then
+    pass "$name ($(echo "$t0 $(up)" | awk '{ printf "%.1fs", $2 - $1 }'))"
+  else
+    fail "$name"
+    echo "| exit status: native $(cat /tmp/native.status), elfuse $(cat /tmp/elfuse.status)"
+    diff -u /tmp/native.out /tmp/elfuse.out | head -40 | sed 's/^/| out /'
+    diff -u /tmp/native.err /tmp/elfuse.errf | head -40 | sed 's/^/| err /'
+    head -5 /tmp/elfuse.err | sed 's/^/| elfuse stderr: /'
+  fi
+done </lane/tests
+
+echo "$passed passed, $failed failed"
+finish

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The SVM lane (make check-svm): elfuse on hardware KVM, emulated. QEMU's TCG
+# with `-cpu max` offers AMD SVM with nested paging; Debian's own kernel boots
+# under it, loads kvm_amd, and runs elfuse's tests inside, where /dev/kvm is
+# hardware KVM (docs/internals.md, "The SVM lane").
+#
+# usage: scripts/svm-lane/lane.sh [BUILD_DIR]      (default: build)
+#
+# What it does:
+#   1. installs what is missing (as root): qemu-system-x86 cpio xz-utils zstd
+#      kmod busybox-static gcc;
+#   2. downloads Debian's kernel package (what linux-image-amd64 depends on)
+#      with apt-get download and unpacks it with dpkg-deb -x into the cache:
+#      nothing is installed on the host;
+#   3. takes the uncompressed kernel out of the bzImage (its ELF has a PVH
+#      entry, which QEMU boots directly: no firmware, no decompression under
+#      TCG) and the modules kvm_amd needs;
+#   4. builds an initramfs: static busybox, BUILD_DIR/elfuse, the guest test
+#      programs (tests/guest, stripped), the dynamic programs and libraries of
+#      the real-program subset below, and init.sh as /init;
+#   5. boots it (qemu -accel tcg -cpu max -M microvm), bounded by
+#      LANE_TIMEOUT, and prints init.sh's results and summary line.
+#
+# Environment:
+#   ELFUSE_CACHE   cache directory (default /var/cache/elfuse); the kernel
+#                  package and its unpacked tree go to $ELFUSE_CACHE/svm-lane
+#   LANE_TESTS     extended regex: run only the tests whose name matches
+#                  (names as in ctest: guest.glibc.hello, real.ls_la...)
+#   LANE_SMP       vCPUs of the emulated machine (default 2)
+#   LANE_MEM       its memory (default 2G)
+#   LANE_TIMEOUT   seconds for the whole boot (default 1500)
+#   LANE_LOG       where to keep the serial log (default BUILD_DIR/svm-lane.log)
+#   LANE_VERBOSE=1 print every serial line, not only the lane's own
+#
+# Exit status 0 only when the guest reports its summary with no failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=$(realpath "${1:-build}")
+cache=${ELFUSE_CACHE:-/var/cache/elfuse}/svm-lane
+smp=${LANE_SMP:-2}
+mem=${LANE_MEM:-2G}
+timeout_s=${LANE_TIMEOUT:-1500}
+log=${LANE_LOG:-$build/svm-lane.log}
+filter=${LANE_TESTS:-.}
+
+say() { echo "svm-lane: $*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+
+[[ -x $build/elfuse ]] || die "no $build/elfuse (make build first)"
+
+# ------------------------------------------------------------------ 1. tools
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v cpio >/dev/null || need+=(cpio)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v zstd >/dev/null || need+=(zstd)
+command -v modinfo >/dev/null || need+=(kmod)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+dpkg -s busybox-static 2>/dev/null | grep -q '^Status: install ok' || need+=(busybox-static)
+if ((${#need[@]})); then
+  [[ $(id -u) == 0 ]] || die "missing Debian packages; as root: apt-get install -y ${need[*]}"
+  say "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# ------------------------------------------------------------- 2. the kernel
+mkdir -p "$cache"
+kpkg=${LANE_KPKG:-$(apt-cache depends linux-image-amd64 2>/dev/null |
+  awk '/Depends: linux-image-[0-9]/ { print $2; exit }')}
+[[ -n $kpkg ]] || die "apt-cache knows no linux-image-amd64 (apt-get update?)"
+kdir=$cache/$kpkg
+if [[ ! -f $kdir/.unpacked ]]; then
+  say "downloading $kpkg (once)"
+  rm -rf "$kdir" "$cache"/"$kpkg"_*.deb
+  (cd "$cache" && apt-get download "$kpkg" >/dev/null 2>&1) || die "apt-get download $kpkg failed"
+  dpkg-deb -x "$cache"/"$kpkg"_*.deb "$kdir"
+  rm -f "$cache"/"$kpkg"_*.deb
+  touch "$kdir/.unpacked"
+fi
+kver=$(ls "$kdir/lib/modules")
+moddir=$kdir/lib/modules/$kver
+
+# 3. The bzImage carries the kernel as one compressed stream after a setup
+# stub. Find the stream by its magic and decompress it; the result is the
+# vmlinux ELF, whose Xen PVH note lets QEMU start it without firmware.
+vmlinux=$kdir/vmlinux
+has_pvh() { readelf -n "$1" 2>/dev/null | grep -q 'Xen'; }
+if ! has_pvh "$vmlinux"; then
+  bz=$kdir/boot/vmlinuz-$kver
+  found=0
+  for spec in 'fd377a585a00|xz -dc' '28b52ffd|zstd -qdc' '1f8b08|gzip -dc'; do
+    pattern=$(sed 's/../\\x&/g' <<<"${spec%%|*}")
+    tool=${spec#*|}
+    for off in $(LC_ALL=C grep -obUaP "$pattern" "$bz" | cut -d: -f1); do
+      tail -c +$((off + 1)) "$bz" | $tool >"$vmlinux.tmp" 2>/dev/null || true
+      if has_pvh "$vmlinux.tmp"; then
+        mv "$vmlinux.tmp" "$vmlinux"
+        found=1
+        break 2
+      fi
+    done
+  done
+  rm -f "$vmlinux.tmp"
+  ((found)) || die "no PVH kernel found inside $bz"
+fi
+
+# kvm_amd and what it depends on, dependencies first, uncompressed (busybox
+# insmod takes plain .ko files).
+declare -A seen_mod=()
+mod_order=()
+add_module() {
+  local name=$1 path dep
+  [[ -n ${seen_mod[$name]:-} ]] && return
+  seen_mod[$name]=1
+  path=$(find "$moddir/kernel" -name "$name.ko*" -print -quit)
+  [[ -n $path ]] || die "module $name not in $kpkg"
+  for dep in $(modinfo -F depends "$path" | tr ',' ' '); do add_module "$dep"; done
+  mod_order+=("$path")
+}
+add_module kvm-amd
+
+# ------------------------------------------------------------ 4. initramfs
+work=$(mktemp -d "${TMPDIR:-/tmp}/svm-lane.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root"/{bin,lib/modules,lane,tmp,proc,sys,dev}
+cp /bin/busybox "$root/bin/busybox"
+install -m 755 "$here/init.sh" "$root/init"
+cp "$build/elfuse" "$root/bin/elfuse"
+for m in "${mod_order[@]}"; do
+  b=$(basename "$m")
+  b=${b%%.ko*}.ko
+  case $m in
+    *.xz) xz -dc "$m" >"$root/lib/modules/$b" ;;
+    *.zst) zstd -qdc "$m" >"$root/lib/modules/$b" ;;
+    *) cp "$m" "$root/lib/modules/$b" ;;
+  esac
+  echo "$b" >>"$root/lib/modules/order"
+done
+
+# The test list: one line per test, "NAME|STDIN|COMMAND" (COMMAND in shell
+# word syntax, read by init.sh with eval).
+list=$root/lane/tests
+: >"$list"
+dynamic_programs=()
+add_test() { # NAME STDIN COMMAND
+  [[ $1 =~ $filter ]] || return 0
+  echo "$1|$2|$3" >>"$list"
+}
+for libc in glibc musl dynamic; do
+  dir=$build/guest/$libc
+  [[ -d $dir ]] || continue
+  mkdir -p "$root/lane/guest/$libc"
+  for prog in "$dir"/*; do
+    name=$(basename "$prog")
+    [[ guest.$libc.$name =~ $filter ]] || continue
+    strip -o "$root/lane/guest/$libc/$name" "$prog"
+    args=
+    [[ -f $top/tests/guest/$name.args ]] && args=" $(grep -v '^[[:space:]]*#' "$top/tests/guest/$name.args" | tr '\n' ' ')"
+    stdin=/dev/null
+    if [[ -f $top/tests/guest/$name.stdin ]]; then
+      cp "$top/tests/guest/$name.stdin" "$root/lane/guest/$name.stdin"
+      stdin=/lane/guest/$name.stdin
+    fi
+    add_test "guest.$libc.$name" "$stdin" "/lane/guest/$libc/$name$args"
+    [[ $libc == dynamic ]] && dynamic_programs+=("$prog")
+  done
+done
+
+# Every dynamic program's libraries and interpreter, at their own paths.
+copy_with_libs() {
+  local f lib
+  for f in "$@"; do
+    for lib in $(ldd "$f" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
+      [[ -e $root$lib ]] && continue
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+  done
+}
+copy_with_libs "${dynamic_programs[@]}"
+
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
+say "initramfs: $(($(stat -c %s "$work/initramfs.cpio") / 1048576)) MiB, $(wc -l <"$list") tests; kernel $kver"
+
+# ---------------------------------------------------------------- 5. boot
+# tsc_early_khz: the guest's TSC is the host's under TCG; without it the
+# kernel calibrates against the PIT, which fails now and then under TCG and
+# then hangs the boot on microvm (no HPET, no ACPI PM timer).
+gcc -O2 -o "$work/tsc_khz" "$here/tsc_khz.c"
+tsc_khz=$("$work/tsc_khz")
+cmdline="console=ttyS0 panic=-1 quiet tsc_early_khz=$tsc_khz"
+say "booting: qemu -accel tcg -cpu max -M microvm -smp $smp -m $mem (at most ${timeout_s}s)"
+t0=$(date +%s.%N)
+set +e
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -M microvm \
+  -smp "$smp" -m "$mem" -nographic -no-reboot -nodefaults -serial stdio \
+  -kernel "$vmlinux" -initrd "$work/initramfs.cpio" -append "$cmdline" </dev/null 2>&1 |
+  tr -d '\r' | tee "$log" | if [[ ${LANE_VERBOSE:-0} == 1 ]]; then cat; else
+    grep --line-buffered -E '^(LANE|PASS|FAIL|SKIP|[|]|elfuse|[0-9]+ passed)'
+  fi
+rc=${PIPESTATUS[0]}
+set -e
+secs=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
+say "qemu exited with $rc after ${secs}s; serial log: $log"
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 || true)
+[[ -n $summary ]] || die "no summary from the guest (boot failed or timed out; see $log)"
+[[ $summary =~ ^[0-9]+\ passed,\ 0\ failed ]]
