@@ -71,4 +71,16 @@
 #define SHIM_EXC_COUNT 32
 #define SHIM_PORT_FAULT 0xe9
 
+/* Hardware backend (AMD SVM, Intel VMX): a user `syscall` enters
+ * shim_hw_syscall at CPL 0, which exits with `out` to SHIM_PORT_SYSCALL.
+ * The exception gates use IST 1, the top of the vCPU's slot, so an
+ * exception taken at CPL 0 (on the user's RSP, right after `syscall`) still
+ * lands on a known stack. The return to user mode goes through an iretq
+ * frame the host writes below the IST stack's top, preceded by the user's
+ * RAX: [rax, rip, cs, rflags, rsp, ss] (shim_hw_iret). With no user stub
+ * page the user range is Linux's own. */
+#define SHIM_PORT_SYSCALL 0xea
+#define SHIM_HW_IRET_FRAME(i) (SHIM_VCPU_KSTACK_TOP(i) - 64)
+#define SHIM_HW_TASK_SIZE SHIM_UL(0x7ffffffff000)
+
 #endif

@@ -1,0 +1,375 @@
+// Hardware backend (Intel VMX, AMD SVM): see hw_vm.h and
+// docs/internals.md, "Two backends".
+#include "hv/hw/hw_vm.h"
+
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.h"
+#include "mm/page_tables.h"
+#include "shim/shim_abi.h"
+
+extern "C" const char shim_super_start[], shim_super_end[], shim_hw_syscall[], shim_hw_sysret[],
+    shim_hw_iret_flush[], shim_hw_iret[], shim_hw_iretq[];
+
+namespace elfuse {
+namespace {
+
+uint64_t super_va(uint64_t off) {
+  return SHIM_SUPER_BASE + off;
+}
+
+// Flags user code may hold (CF PF AF ZF SF TF DF OF NT RF AC ID); IF and
+// the reserved bit 1 always set; IOPL, VM, VIF, VIP never.
+constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x10000 | 0x40000 | 0x200000;
+constexpr uint64_t kRf = 0x10000;
+// What SYSRET loads from R11 (Intel SDM SYSRET: R11 & 3C7FD7H | 2).
+constexpr uint64_t kSysretFlags = 0x3c7fd7;
+constexpr uint64_t kKernelFlags = 0x2;  // the shim runs with IF clear
+// Lower half of the 48-bit address space: where a user RIP can be.
+constexpr uint64_t kUserVaEnd = 1ull << 47;
+
+uint64_t user_flags(uint64_t f) {
+  return (f & kUserFlags) | 0x202;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- VM
+
+uint64_t HwVm::task_size() const {
+  return SHIM_HW_TASK_SIZE;
+}
+
+Result<void> HwVm::install_shim(PageTables& pt) {
+  size_t klen = shim_super_end - shim_super_start;
+  if (klen > 4096) fatal("shim larger than a page");
+  uint8_t* mem = memory();
+  memset(mem, 0, SHIM_SUPER_SIZE);
+  memcpy(mem + SHIM_OFF_KCODE, shim_super_start, klen);
+  // GDT, TSS, IDT; every exception on IST 1, the vCPU slot's stack.
+  write_descriptor_tables(1);
+  // Supervisor pages only (no U bit): there is no user stub.
+  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UCODE, PROT_READ | PROT_WRITE | PROT_EXEC, false));
+  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_PHYS_END - SHIM_OFF_VCPUS,
+             PROT_READ | PROT_WRITE, false));
+  return Ok();
+}
+
+// RSP0 and IST1 = the top of the vCPU's slot; no I/O bitmap.
+void HwVm::init_tss(int id) {
+  uint8_t* tss = memory() + SHIM_VCPU_TSS(id);
+  uint64_t top = super_va(SHIM_VCPU_KSTACK_TOP(id));
+  memcpy(tss + 4, &top, 8);     // RSP0
+  memcpy(tss + 0x24, &top, 8);  // IST1
+  uint16_t iomap = 0x68;
+  memcpy(tss + 0x66, &iomap, 2);
+}
+
+std::unique_ptr<KvmVcpu> HwVm::make_vcpu(UniqueFd fd, kvm_run* run, size_t run_size, int id) {
+  return std::make_unique<HwVcpu>(*this, std::move(fd), run, run_size, id);
+}
+
+// Linux's flush_tlb_mm_range in spirit: bump the generation every vCPU
+// compares before it enters the guest (HwVcpu::before_entry reloads CR3
+// when it moved), then make each vCPU that is inside KVM_RUN leave it, and
+// wait until it has. When this returns, no vCPU runs user code with a
+// translation older than the page tables. The calling thread's own vCPU is
+// at an exit, so it is not running. With nested paging KVM needs nothing
+// for the host's side: the guest's tables are ordinary guest memory, and
+// MADV_DONTNEED goes through KVM's MMU notifier.
+void HwVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
+  if (len == 0 || pa >= memory_size() || len > memory_size() - pa) return;
+  if (contents_dead) madvise(memory() + pa, len, MADV_DONTNEED);
+  tlb_gen_.fetch_add(1, std::memory_order_seq_cst);
+  std::lock_guard lock(vcpu_mu_);
+  for (KvmVcpu* v : all_) {
+    if (!v->running()) continue;
+    uint64_t seen = v->exits();
+    v->kick();
+    while (v->running() && v->exits() == seen) {
+      timespec ts{0, 20000};
+      nanosleep(&ts, nullptr);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- vCPU
+
+HwVcpu::HwVcpu(HwVm& vm, UniqueFd fd, kvm_run* run, size_t run_size, int id)
+    : KvmVcpu(vm, std::move(fd), run, run_size, id) {}
+
+HwVm& HwVcpu::hw_vm() const {
+  return static_cast<HwVm&>(vm_);
+}
+
+uint64_t HwVcpu::syscall_entry() const {
+  return shim_super_va_of(shim_hw_syscall);
+}
+
+// The program starts in user mode with every GPR zero (ELF_PLAT_INIT),
+// reached through the IRETQ return like any other.
+Result<void> HwVcpu::boot(const VcpuStart& start) {
+  kvm_regs r{};
+  r.rip = start.entry;
+  r.rsp = start.rsp;
+  r.rflags = 0x202;
+  load_regs(r);
+  stop_ = Stop::kShim;
+  flushed_gen_ = hw_vm().tlb_gen();
+  return Ok();
+}
+
+std::vector<uint8_t> HwVcpu::save_extra() const {
+  return {static_cast<uint8_t>(stop_)};
+}
+
+// A state saved at a syscall exit (fork, a new thread): the user view, to
+// be entered through the shim's return.
+Result<void> HwVcpu::restore_extra(const uint8_t* extra, size_t len) {
+  if (len != 1 || extra[0] > static_cast<uint8_t>(Stop::kShim)) return Errno{EINVAL};
+  stop_ = static_cast<Stop>(extra[0]);
+  // The state may come from another VM's vCPU (fork): flush to be sure.
+  force_flush_ = true;
+  return Ok();
+}
+
+void HwVcpu::finish_syscall(int64_t result) {
+  GuestRegs& r = mutable_regs();
+  r.rax = static_cast<uint64_t>(result);
+  // As SYSRET leaves them: RFLAGS from R11, only the flags user code may
+  // hold (R11 may come from a restored state rather than from `syscall`).
+  r.rflags = user_flags(r.r11);
+}
+
+bool HwVcpu::at_user_boundary() const {
+  return stop_ != Stop::kRaw;
+}
+
+Result<void> HwVcpu::set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) {
+  if (stop_ == Stop::kRaw) return Errno{EFAULT};
+  GuestRegs& r = mutable_regs();
+  r.rip = rip;
+  r.rsp = rsp;
+  r.rflags = user_flags(rflags);
+  return Ok();
+}
+
+// Turns the user view into the CPU state that reaches it: SYSRET when the
+// view is what SYSRET gives (RIP = RCX, RFLAGS from R11) and no TLB flush is
+// due, else IRETQ through a frame in the vCPU's slot, reloading CR3 first
+// when the page tables changed since this vCPU's last flush. Runs with
+// running() set, so a shootdown that bumps the generation after the load
+// below waits for this KVM_RUN to end.
+void HwVcpu::before_entry() {
+  if (stop_ == Stop::kRaw) return;
+  uint64_t gen = hw_vm().tlb_gen();
+  bool flush = force_flush_ || gen != flushed_gen_;
+  if (stop_ == Stop::kUser && !flush) {
+    // The CPU is at CPL 3: registers the host changed take effect as they
+    // are, but RFLAGS only with the user's flags.
+    if (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)
+      run_->s.regs.regs.rflags = user_flags(run_->s.regs.regs.rflags);
+    return;
+  }
+  kvm_regs& r = run_->s.regs.regs;
+  uint64_t rflags = user_flags(r.rflags);
+  if (!flush && r.rip == r.rcx && ((r.r11 & kSysretFlags) | 0x2) == rflags && !(rflags & kRf)) {
+    r.rip = shim_super_va_of(shim_hw_sysret);
+  } else {
+    uint64_t off = SHIM_HW_IRET_FRAME(static_cast<uint64_t>(id()));
+    uint64_t frame[6] = {r.rax, r.rip, SHIM_USER_CS, rflags, r.rsp, SHIM_USER_DS};
+    memcpy(vm_.memory() + off, frame, sizeof frame);
+    r.rsp = super_va(off);
+    r.rip = shim_super_va_of(flush ? shim_hw_iret_flush : shim_hw_iret);
+    if (flush) {
+      flushed_gen_ = gen;
+      force_flush_ = false;
+    }
+  }
+  r.rflags = kKernelFlags;
+  run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+  stop_ = Stop::kShim;
+}
+
+void HwVcpu::after_run(int r, int err) {
+  if (r < 0 || run_->exit_reason != KVM_EXIT_IO ||
+      (run_->io.port != SHIM_PORT_SYSCALL && run_->io.port != SHIM_PORT_FAULT))
+    classify();
+}
+
+void HwVcpu::classify() {
+  kvm_regs& r = run_->s.regs.regs;
+  uint64_t rip = r.rip;
+  if (rip < SHIM_SUPER_BASE) {
+    stop_ = Stop::kUser;
+    return;
+  }
+  stop_ = Stop::kShim;
+  if (rip == shim_super_va_of(shim_hw_syscall)) {
+    // `syscall` done, its exit not yet: the view is the user's context at
+    // the `syscall` instruction (2 bytes before RCX), which runs again.
+    // RCX and R11 are what that `syscall` will set anyway.
+    r.rip = r.rcx - 2;
+    r.rflags = user_flags(r.r11);
+    return;
+  }
+  if (rip == shim_super_va_of(shim_hw_sysret)) {
+    r.rip = r.rcx;
+    r.rflags = user_flags(r.r11);
+    return;
+  }
+  bool before_pop = rip >= shim_super_va_of(shim_hw_iret_flush) && rip <= shim_super_va_of(shim_hw_iret);
+  if (before_pop || rip == shim_super_va_of(shim_hw_iretq)) {
+    // The frame this vCPU's before_entry wrote, maybe after the pop.
+    uint64_t off = SHIM_HW_IRET_FRAME(static_cast<uint64_t>(id()));
+    uint64_t frame[6];
+    memcpy(frame, vm_.memory() + off, sizeof frame);
+    if (!before_pop) frame[0] = r.rax;
+    r.rax = frame[0];
+    r.rip = frame[1];
+    r.rflags = frame[3];
+    r.rsp = frame[4];
+    // A flush not yet done (or done: doing it again costs nothing).
+    if (rip < shim_super_va_of(shim_hw_iret)) force_flush_ = true;
+    return;
+  }
+  stop_ = Stop::kRaw;
+}
+
+// The guest-physical entry at table + index, or 0 outside guest memory.
+static uint64_t read_entry(const uint8_t* mem, uint64_t size, uint64_t table, uint64_t index) {
+  uint64_t pa = (table & pte::kAddrMask) + index * 8;
+  if (pa + 8 > size) return 0;
+  uint64_t e;
+  memcpy(&e, mem + pa, 8);
+  return e;
+}
+
+bool HwVcpu::page_fault_is_stale(uint64_t cr3, uint64_t va, uint64_t error_code) const {
+  if (error_code & 8) return false;  // reserved bit: never stale
+  if (va >= kUserVaEnd) return false;
+  bool write = error_code & 2, fetch = error_code & 16;
+  uint64_t table = cr3;
+  for (int level = 0; level < 4; level++) {
+    uint64_t e = read_entry(vm_.memory(), vm_.memory_size(), table, (va >> (39 - 9 * level)) & 511);
+    if (!(e & pte::kPresent) || !(e & pte::kUser)) return false;
+    if (write && !(e & pte::kWrite)) return false;
+    if (fetch && (e & pte::kNx)) return false;
+    if ((level == 1 || level == 2) && (e & pte::kHuge)) return true;
+    table = e;
+  }
+  return true;
+}
+
+HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
+  // The stub's frame at the top of the IST stack: vector, error code, rip,
+  // cs, rflags, rsp, ss. RSP is where the CPU and the stub put it.
+  kvm_regs& r = run_->s.regs.regs;
+  uint64_t top = SHIM_VCPU_KSTACK_TOP(static_cast<uint64_t>(id()));
+  if (r.rsp != super_va(top - 56)) {
+    e = {ExitKind::kFatal, {}, "exception exit with a bad kernel stack"};
+    return FaultAction::kFatal;
+  }
+  uint64_t frame[7];
+  memcpy(frame, vm_.memory() + top - 56, sizeof frame);
+  if ((frame[3] & 3) != 3) {
+    if (frame[0] == 1 && frame[2] == shim_super_va_of(shim_hw_syscall)) {
+      // The single-step trap of a `syscall` executed with TF set, taken at
+      // the entry's first instruction (TF is clear there): the user's own
+      // #DB comes after the return, with TF back from R11. Continue the
+      // entry.
+      r.rip = frame[2];
+      r.rsp = frame[5];
+      r.rflags = frame[4];
+      run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+      stop_ = Stop::kRaw;
+      return FaultAction::kResume;
+    }
+    e = {ExitKind::kFatal,
+         {},
+         "exception " + std::to_string(frame[0]) + " inside the shim at rip " +
+             std::to_string(frame[2])};
+    return FaultAction::kFatal;
+  }
+  // The view: the user's context at the fault.
+  r.rip = frame[2];
+  r.rflags = user_flags(frame[4]);
+  r.rsp = frame[5];
+  stop_ = Stop::kShim;
+  e = {ExitKind::kFault, {}, {}};
+  e.fault.vector = static_cast<uint8_t>(frame[0]);
+  e.fault.error_code = frame[1];
+  e.fault.rip = frame[2];
+  e.fault.rflags = frame[4];
+  e.fault.rsp = frame[5];
+  if (e.fault.vector == 14) {
+    kvm_sregs s;
+    if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) {
+      e = {ExitKind::kFatal, {}, std::string("KVM_GET_SREGS: ") + strerror(errno)};
+      return FaultAction::kFatal;
+    }
+    e.fault.address = s.cr2;
+    // A translation cached before the host widened the mapping (R -> RW,
+    // NX -> X) faults once; the fault itself dropped it (Intel SDM 4.10.4.3,
+    // "optional invalidation"). Linux retries the access; so does this, once
+    // per rip/address, with a flush.
+    if (page_fault_is_stale(s.cr3, s.cr2, frame[1]) &&
+        !(last_stale_rip_ == frame[2] && last_stale_addr_ == s.cr2)) {
+      last_stale_rip_ = frame[2];
+      last_stale_addr_ = s.cr2;
+      force_flush_ = true;
+      return FaultAction::kResume;
+    }
+  }
+  last_stale_addr_ = ~0ull;
+  return FaultAction::kReport;
+}
+
+VcpuExit HwVcpu::run() {
+  for (;;) {
+    // A return to a RIP IRETQ cannot load (non-canonical) is Linux's
+    // #GP on the way out: the program's SIGSEGV.
+    if (stop_ != Stop::kRaw && regs().rip >= kUserVaEnd) {
+      VcpuExit e{ExitKind::kFault, {}, {}};
+      e.fault.vector = 13;
+      e.fault.rip = regs().rip;
+      e.fault.rsp = regs().rsp;
+      e.fault.rflags = regs().rflags;
+      return e;
+    }
+    int err;
+    int r = enter(&err);
+    if (r < 0) return exit_from_error(err);
+    if (run_->exit_reason == KVM_EXIT_IO && run_->io.direction == KVM_EXIT_IO_OUT) {
+      kvm_regs& g = run_->s.regs.regs;
+      if (run_->io.port == SHIM_PORT_SYSCALL && g.rip == shim_super_va_of(shim_hw_syscall)) {
+        // The view: the user's context after the syscall. The host's
+        // finish_syscall sets RAX and RFLAGS.
+        g.rip = g.rcx;
+        g.rflags = user_flags(g.r11);
+        stop_ = Stop::kShim;
+        last_stale_addr_ = ~0ull;
+        return {ExitKind::kSyscall, {}, {}};
+      }
+      if (run_->io.port == SHIM_PORT_FAULT) {
+        VcpuExit e{ExitKind::kFault, {}, {}};
+        switch (decode_fault(e)) {
+          case FaultAction::kReport:
+          case FaultAction::kFatal:
+            return e;
+          case FaultAction::kResume:
+            continue;
+        }
+      }
+    }
+    return exit_unexpected();
+  }
+}
+
+}  // namespace elfuse
