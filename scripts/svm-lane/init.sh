@@ -74,12 +74,13 @@ run() {
   rm -rf /tmp/w
 }
 
+elfuse_args=$(cat /lane/elfuse_args)
 while IFS='|' read -r name stdin cmd; do
   [ -n "$name" ] || continue
   eval "set -- $cmd"
   t0=$(up)
   run native "$stdin" "$@"
-  run elfuse "$stdin" /bin/elfuse "$@"
+  run elfuse "$stdin" /bin/elfuse $elfuse_args "$@"
   # elfuse's own diagnostics, as compare.sh leaves them out
   grep -Ev '^elfuse: (guest killed by SIG[A-Z0-9]+: |(unknown )?syscall .*returns ENOSYS$)' \
     /tmp/elfuse.err >/tmp/elfuse.errf
@@ -91,7 +92,7 @@ while IFS='|' read -r name stdin cmd; do
     echo "| exit status: native $(cat /tmp/native.status), elfuse $(cat /tmp/elfuse.status)"
     diff -u /tmp/native.out /tmp/elfuse.out | head -40 | sed 's/^/| out /'
     diff -u /tmp/native.err /tmp/elfuse.errf | head -40 | sed 's/^/| err /'
-    head -5 /tmp/elfuse.err | sed 's/^/| elfuse stderr: /'
+    tail -n "${lane_err_lines:-5}" /tmp/elfuse.err | sed 's/^/| elfuse stderr: /'
   fi
 done </lane/tests
 

@@ -31,6 +31,9 @@
 #   LANE_TIMEOUT   seconds for the whole boot (default 1500)
 #   LANE_LOG       where to keep the serial log (default BUILD_DIR/svm-lane.log)
 #   LANE_VERBOSE=1 print every serial line, not only the lane's own
+#   LANE_ELFUSE_ARGS  options for elfuse in every test (e.g. --trace)
+#   LANE_CMDLINE   more kernel command line words (lane_err_lines=N: show
+#                  the last N lines of elfuse's stderr of a failed test)
 #
 # Exit status 0 only when the guest reports its summary with no failure.
 set -euo pipefail
@@ -127,7 +130,8 @@ add_module kvm-amd
 
 # ------------------------------------------------------------ 4. initramfs
 work=$(mktemp -d "${TMPDIR:-/tmp}/svm-lane.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The emulator goes with this script, however it ends.
+trap '[[ -f $work/qemu.pid ]] && kill "$(cat "$work/qemu.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,lib/modules,lane,tmp,proc,sys,dev}
 cp /bin/busybox "$root/bin/busybox"
@@ -147,6 +151,7 @@ done
 # The test list: one line per test, "NAME|STDIN|COMMAND" (COMMAND in shell
 # word syntax, read by init.sh with eval).
 list=$root/lane/tests
+printf '%s\n' "${LANE_ELFUSE_ARGS:-}" >"$root/lane/elfuse_args"
 : >"$list"
 dynamic_programs=()
 add_test() { # NAME STDIN COMMAND
@@ -195,12 +200,12 @@ say "initramfs: $(($(stat -c %s "$work/initramfs.cpio") / 1048576)) MiB, $(wc -l
 # then hangs the boot on microvm (no HPET, no ACPI PM timer).
 gcc -O2 -o "$work/tsc_khz" "$here/tsc_khz.c"
 tsc_khz=$("$work/tsc_khz")
-cmdline="console=ttyS0 panic=-1 quiet tsc_early_khz=$tsc_khz"
+cmdline="console=ttyS0 panic=-1 quiet tsc_early_khz=$tsc_khz ${LANE_CMDLINE:-}"
 say "booting: qemu -accel tcg -cpu max -M microvm -smp $smp -m $mem (at most ${timeout_s}s)"
 t0=$(date +%s.%N)
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -M microvm \
-  -smp "$smp" -m "$mem" -nographic -no-reboot -nodefaults -serial stdio \
+  -smp "$smp" -m "$mem" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$work/qemu.pid" \
   -kernel "$vmlinux" -initrd "$work/initramfs.cpio" -append "$cmdline" </dev/null 2>&1 |
   tr -d '\r' | tee "$log" | if [[ ${LANE_VERBOSE:-0} == 1 ]]; then cat; else
     grep --line-buffered -E '^(LANE|PASS|FAIL|SKIP|[|]|elfuse|[0-9]+ passed)'

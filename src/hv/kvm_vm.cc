@@ -459,6 +459,15 @@ Result<uint64_t> KvmVcpu::cr2() {
   return s.cr2;
 }
 
+Result<void> KvmVcpu::enter_cpl0() {
+  kvm_sregs s;
+  if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) return Errno{errno};
+  s.cs = code_or_data_segment(SHIM_KERNEL_CS, 0xb, true, 0);
+  s.ss = code_or_data_segment(SHIM_KERNEL_DS, 0x3, false, 0);
+  if (ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) return Errno{errno};
+  return Ok();
+}
+
 static Result<uint64_t> get_segment_base(int fd, bool fs) {
   kvm_sregs s;
   if (ioctl(fd, KVM_GET_SREGS, &s) < 0) return Errno{errno};

@@ -77,6 +77,9 @@ class KvmVcpu : public Vcpu {
   // Sets the sync-regs area to r and makes it the registers from now on.
   void load_regs(const kvm_regs& r);
   Result<uint64_t> cr2();
+  // Loads the shim's kernel CS and SS (CPL 0), as `syscall` would, for a
+  // vCPU stopped in user mode that must run shim code next.
+  Result<void> enter_cpl0();
 
   KvmVm& vm_;
   UniqueFd fd_;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "base/log.h"
@@ -177,6 +178,9 @@ void HwVcpu::before_entry() {
       run_->s.regs.regs.rflags = user_flags(run_->s.regs.regs.rflags);
     return;
   }
+  // From user mode, the way to the flush is through CPL 0 (a kick stopped
+  // the vCPU in user code after another thread changed the page tables).
+  if (stop_ == Stop::kUser && !enter_cpl0().ok()) fatal("cannot switch the vCPU to CPL 0");
   kvm_regs& r = run_->s.regs.regs;
   uint64_t rflags = user_flags(r.rflags);
   if (!flush && r.rip == r.rcx && ((r.r11 & kSysretFlags) | 0x2) == rflags && !(rflags & kRf)) {
@@ -291,10 +295,14 @@ HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
       stop_ = Stop::kRaw;
       return FaultAction::kResume;
     }
-    e = {ExitKind::kFatal,
-         {},
-         "exception " + std::to_string(frame[0]) + " inside the shim at rip " +
-             std::to_string(frame[2])};
+    char what[160];
+    Result<uint64_t> cr2_now = cr2();
+    snprintf(what, sizeof what,
+             "exception %llu (error code %#llx) inside the shim at rip %#llx, rsp %#llx, cr2 %#llx",
+             static_cast<unsigned long long>(frame[0]), static_cast<unsigned long long>(frame[1]),
+             static_cast<unsigned long long>(frame[2]), static_cast<unsigned long long>(frame[5]),
+             static_cast<unsigned long long>(cr2_now.ok() ? cr2_now.value() : 0));
+    e = {ExitKind::kFatal, {}, what};
     return FaultAction::kFatal;
   }
   // The view: the user's context at the fault.
@@ -317,17 +325,18 @@ HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
     e.fault.address = s.cr2;
     // A translation cached before the host widened the mapping (R -> RW,
     // NX -> X) faults once; the fault itself dropped it (Intel SDM 4.10.4.3,
-    // "optional invalidation"). Linux retries the access; so does this, once
-    // per rip/address, with a flush.
-    if (page_fault_is_stale(s.cr3, s.cr2, frame[1]) &&
-        !(last_stale_rip_ == frame[2] && last_stale_addr_ == s.cr2)) {
-      last_stale_rip_ = frame[2];
-      last_stale_addr_ = s.cr2;
+    // "optional invalidation"). Linux retries the access; so does this,
+    // with a flush. After the flush the walk cannot fail again unless the
+    // tables changed once more: many stale faults in a row without any
+    // other exit mean this walk disagrees with the CPU's, and the fault is
+    // reported rather than retried for ever.
+    if (page_fault_is_stale(s.cr3, s.cr2, frame[1]) && stale_resumes_ < 64) {
+      stale_resumes_++;
       force_flush_ = true;
       return FaultAction::kResume;
     }
   }
-  last_stale_addr_ = ~0ull;
+  stale_resumes_ = 0;
   return FaultAction::kReport;
 }
 
@@ -345,7 +354,10 @@ VcpuExit HwVcpu::run() {
     }
     int err;
     int r = enter(&err);
-    if (r < 0) return exit_from_error(err);
+    if (r < 0) {
+      stale_resumes_ = 0;
+      return exit_from_error(err);
+    }
     if (run_->exit_reason == KVM_EXIT_IO && run_->io.direction == KVM_EXIT_IO_OUT) {
       kvm_regs& g = run_->s.regs.regs;
       if (run_->io.port == SHIM_PORT_SYSCALL && g.rip == shim_super_va_of(shim_hw_syscall)) {
@@ -354,7 +366,7 @@ VcpuExit HwVcpu::run() {
         g.rip = g.rcx;
         g.rflags = user_flags(g.r11);
         stop_ = Stop::kShim;
-        last_stale_addr_ = ~0ull;
+        stale_resumes_ = 0;
         return {ExitKind::kSyscall, {}, {}};
       }
       if (run_->io.port == SHIM_PORT_FAULT) {

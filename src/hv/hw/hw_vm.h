@@ -60,7 +60,7 @@ class HwVcpu final : public KvmVcpu {
   Stop stop_ = Stop::kShim;
   uint64_t flushed_gen_ = 0;  // HwVm::tlb_gen_ at this vCPU's last flush
   bool force_flush_ = false;
-  uint64_t last_stale_rip_ = 0, last_stale_addr_ = ~0ull;
+  int stale_resumes_ = 0;  // stale #PFs retried since the last other exit
 };
 
 class HwVm final : public KvmVm {
