@@ -32,13 +32,14 @@ for m in $(cat /lib/modules/order); do
 done
 if [ ! -e /dev/kvm ] || [ ! -d /sys/module/kvm_amd ]; then
   echo "LANE no /dev/kvm from kvm_amd"
-  echo "0 passed, 1 failed"
+  echo "0 passed, 1 failed, 0 skipped"
   finish
 fi
 echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc)"
 
 passed=0
 failed=0
+skipped=0
 pass() {
   passed=$((passed + 1))
   echo "PASS $1"
@@ -77,6 +78,11 @@ run() {
 elfuse_args=$(cat /lane/elfuse_args)
 while IFS='|' read -r name stdin cmd; do
   [ -n "$name" ] || continue
+  if [ "$stdin" = SKIP ]; then
+    skipped=$((skipped + 1))
+    echo "SKIP $name: $cmd"
+    continue
+  fi
   eval "set -- $cmd"
   t0=$(up)
   run native "$stdin" "$@"
@@ -96,5 +102,5 @@ while IFS='|' read -r name stdin cmd; do
   fi
 done </lane/tests
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 finish

@@ -26,6 +26,9 @@
 #                  package and its unpacked tree go to $ELFUSE_CACHE/svm-lane
 #   LANE_TESTS     extended regex: run only the tests whose name matches
 #                  (names as in ctest: guest.glibc.hello, real.ls_la...)
+#
+# Tests the lane cannot judge are skipped, each with its reason (SKIP lines;
+# the list is `skips` below).
 #   LANE_SMP       vCPUs of the emulated machine (default 2)
 #   LANE_MEM       its memory (default 2G)
 #   LANE_TIMEOUT   seconds for the whole boot (default 1500)
@@ -154,8 +157,19 @@ list=$root/lane/tests
 printf '%s\n' "${LANE_ELFUSE_ARGS:-}" >"$root/lane/elfuse_args"
 : >"$list"
 dynamic_programs=()
+# NAME-REGEX|REASON: the emulated machine differs from any real one there.
+skips=(
+  'glibc_ifunc$|prints XCR0: TCG -cpu max has MPX state (XCR0 bits 3-4) natively, which KVM never offers a guest, and no AMD CPU has'
+)
 add_test() { # NAME STDIN COMMAND
   [[ $1 =~ $filter ]] || return 0
+  local s
+  for s in "${skips[@]}"; do
+    if [[ $1 =~ ${s%%|*} ]]; then
+      echo "$1|SKIP|${s#*|}" >>"$list"
+      return 0
+    fi
+  done
   echo "$1|$2|$3" >>"$list"
 }
 for libc in glibc musl dynamic; do
@@ -215,5 +229,7 @@ set -e
 secs=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
 say "qemu exited with $rc after ${secs}s; serial log: $log"
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 || true)
+grep -q '^LANE done' "$log" || say "the guest did not finish (timed out?)"
+
 [[ -n $summary ]] || die "no summary from the guest (boot failed or timed out; see $log)"
-[[ $summary =~ ^[0-9]+\ passed,\ 0\ failed ]]
+[[ $summary =~ ^[0-9]+\ passed,\ 0\ failed ]] && grep -q '^LANE done' "$log"
