@@ -102,5 +102,26 @@ while IFS='|' read -r name stdin cmd; do
   fi
 done </lane/tests
 
+# LANE_BENCH: behaviour, not speed (docs/performance.md). Exits per syscall
+# from KVM's own counter: two runs of N and 2N calls, the difference / N.
+if [ -d /lane/bench ]; then
+  mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+  exits() { cat /sys/kernel/debug/kvm/exits; }
+  n=2000
+  echo "RESULT getppid native: $(/lane/bench/getppid 20000) ns per call"
+  e0=$(exits)
+  g1=$(elfuse /lane/bench/getppid $n)
+  e1=$(exits)
+  g2=$(elfuse /lane/bench/getppid $((2 * n)))
+  e2=$(exits)
+  echo "RESULT getppid under elfuse: $g1 / $g2 ns per call; KVM exits per syscall: $(((e2 - e1 - (e1 - e0)) * 100 / n))/100"
+  t0=$(up)
+  for i in 1 2 3 4 5 6 7 8 9 10; do /lane/bench/hello >/dev/null; done
+  t1=$(up)
+  for i in 1 2 3 4 5 6 7 8 9 10; do elfuse /lane/bench/hello >/dev/null; done
+  t2=$(up)
+  echo "RESULT hello start-to-exit: native $(echo "$t0 $t1" | awk '{ printf "%.1f", ($2 - $1) * 100 }') ms, elfuse $(echo "$t1 $t2" | awk '{ printf "%.1f", ($2 - $1) * 100 }') ms (mean of 10)"
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 finish

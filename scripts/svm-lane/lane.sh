@@ -35,6 +35,10 @@
 #   LANE_LOG       where to keep the serial log (default BUILD_DIR/svm-lane.log)
 #   LANE_VERBOSE=1 print every serial line, not only the lane's own
 #   LANE_ELFUSE_ARGS  options for elfuse in every test (e.g. --trace)
+#   LANE_BENCH=1   also time bench/getppid and bench/hello natively and under
+#                  elfuse, and count KVM exits per syscall (RESULT lines; the
+#                  lane's timings say nothing about hardware, see
+#                  docs/performance.md)
 #   LANE_CMDLINE   more kernel command line words (lane_err_lines=N: show
 #                  the last N lines of elfuse's stderr of a failed test)
 #
@@ -192,6 +196,11 @@ for libc in glibc musl dynamic; do
   done
 done
 
+if [[ ${LANE_BENCH:-0} == 1 ]]; then
+  mkdir -p "$root/lane/bench"
+  for b in getppid hello; do cp "$build/bench/$b" "$root/lane/bench/$b"; done
+fi
+
 # Every dynamic program's libraries and interpreter, at their own paths.
 copy_with_libs() {
   local f lib
@@ -221,8 +230,8 @@ set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -M microvm \
   -smp "$smp" -m "$mem" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$work/qemu.pid" \
   -kernel "$vmlinux" -initrd "$work/initramfs.cpio" -append "$cmdline" </dev/null 2>&1 |
-  tr -d '\r' | tee "$log" | if [[ ${LANE_VERBOSE:-0} == 1 ]]; then cat; else
-    grep --line-buffered -E '^(LANE|PASS|FAIL|SKIP|[|]|elfuse|[0-9]+ passed)'
+  sed -u 's/\r$//' | tee "$log" | if [[ ${LANE_VERBOSE:-0} == 1 ]]; then cat; else
+    grep --line-buffered -E '^(LANE|PASS|FAIL|SKIP|RESULT|[|]|elfuse|[0-9]+ passed)'
   fi
 rc=${PIPESTATUS[0]}
 set -e

@@ -2,6 +2,8 @@
 // docs/internals.md, "Two backends".
 #include "hv/hw/hw_vm.h"
 
+#include "hv/hw/hw_logic.h"
+
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -25,21 +27,97 @@ uint64_t super_va(uint64_t off) {
   return SHIM_SUPER_BASE + off;
 }
 
-// Flags user code may hold (CF PF AF ZF SF TF DF OF NT RF AC ID); IF and
-// the reserved bit 1 always set; IOPL, VM, VIF, VIP never.
-constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x10000 | 0x40000 | 0x200000;
-constexpr uint64_t kRf = 0x10000;
+constexpr uint64_t kKernelFlags = 0x2;  // the shim runs with IF clear
 // What SYSRET loads from R11 (Intel SDM SYSRET: R11 & 3C7FD7H | 2).
 constexpr uint64_t kSysretFlags = 0x3c7fd7;
-constexpr uint64_t kKernelFlags = 0x2;  // the shim runs with IF clear
-// Lower half of the 48-bit address space: where a user RIP can be.
-constexpr uint64_t kUserVaEnd = 1ull << 47;
+constexpr uint64_t kRf = 0x10000;
 
-uint64_t user_flags(uint64_t f) {
-  return (f & kUserFlags) | 0x202;
+using hw::kUserVaEnd;
+using hw::user_flags;
+
+GuestRegs& as_guest(kvm_regs& r) {
+  static_assert(sizeof(GuestRegs) == sizeof(kvm_regs));
+  return *reinterpret_cast<GuestRegs*>(&r);
+}
+
+hw::ShimEntries shim_entries() {
+  return {shim_super_va_of(shim_hw_syscall), shim_super_va_of(shim_hw_sysret),
+          shim_super_va_of(shim_hw_iret_flush), shim_super_va_of(shim_hw_iret),
+          shim_super_va_of(shim_hw_iretq)};
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- logic
+
+namespace hw {
+
+Return choose_return(const GuestRegs& v, bool flush) {
+  if (flush) return Return::kIretFlush;
+  uint64_t rflags = user_flags(v.rflags);
+  if (v.rip == v.rcx && v.rip < kUserVaEnd && ((v.r11 & kSysretFlags) | 0x2) == rflags &&
+      !(rflags & kRf))
+    return Return::kSysret;
+  return Return::kIret;
+}
+
+StopPlace stop_place(uint64_t rip, uint64_t super_base, const ShimEntries& e) {
+  if (rip < super_base) return StopPlace::kUser;
+  if (rip == e.syscall) return StopPlace::kSyscallEntry;
+  if (rip == e.sysret) return StopPlace::kSysret;
+  if (rip >= e.iret_flush && rip <= e.iret) return StopPlace::kIretBeforePop;
+  if (rip == e.iretq) return StopPlace::kIretq;
+  return StopPlace::kOther;
+}
+
+bool user_view(StopPlace place, const uint64_t frame[6], GuestRegs& r) {
+  switch (place) {
+    case StopPlace::kUser:
+      return true;
+    case StopPlace::kSyscallEntry:
+      // The `syscall` instruction (2 bytes before RCX) runs again; RCX and
+      // R11 are what it will set anyway.
+      r.rip = r.rcx - 2;
+      r.rflags = user_flags(r.r11);
+      return true;
+    case StopPlace::kSysret:
+      r.rip = r.rcx;
+      r.rflags = user_flags(r.r11);
+      return true;
+    case StopPlace::kIretBeforePop:
+    case StopPlace::kIretq:
+      if (place == StopPlace::kIretBeforePop) r.rax = frame[0];
+      r.rip = frame[1];
+      r.rflags = user_flags(frame[3]);
+      r.rsp = frame[4];
+      return true;
+    case StopPlace::kOther:
+      break;
+  }
+  return false;
+}
+
+bool page_fault_is_stale(const uint8_t* mem, uint64_t size, uint64_t cr3, uint64_t va,
+                         uint64_t error_code) {
+  if (error_code & 8) return false;  // reserved bit: never stale
+  if (va >= kUserVaEnd) return false;
+  bool write = error_code & 2, fetch = error_code & 16;
+  uint64_t table = cr3;
+  for (int level = 0; level < 4; level++) {
+    uint64_t pa = (table & pte::kAddrMask) + ((va >> (39 - 9 * level)) & 511) * 8;
+    if (pa > size || size - pa < 8) return false;
+    uint64_t e;
+    memcpy(&e, mem + pa, 8);
+    if (!(e & pte::kPresent) || !(e & pte::kUser)) return false;
+    if (write && !(e & pte::kWrite)) return false;
+    if (fetch && (e & pte::kNx)) return false;
+    if ((level == 1 || level == 2) && (e & pte::kHuge)) return true;
+    table = e;
+  }
+  return true;
+}
+
+}  // namespace hw
 
 // ---------------------------------------------------------------- VM
 
@@ -183,7 +261,8 @@ void HwVcpu::before_entry() {
   if (stop_ == Stop::kUser && !enter_cpl0().ok()) fatal("cannot switch the vCPU to CPL 0");
   kvm_regs& r = run_->s.regs.regs;
   uint64_t rflags = user_flags(r.rflags);
-  if (!flush && r.rip == r.rcx && ((r.r11 & kSysretFlags) | 0x2) == rflags && !(rflags & kRf)) {
+  hw::Return how = hw::choose_return(as_guest(r), flush);
+  if (how == hw::Return::kSysret) {
     r.rip = shim_super_va_of(shim_hw_sysret);
   } else {
     uint64_t off = SHIM_HW_IRET_FRAME(static_cast<uint64_t>(id()));
@@ -209,66 +288,20 @@ void HwVcpu::after_run(int r, int err) {
 
 void HwVcpu::classify() {
   kvm_regs& r = run_->s.regs.regs;
-  uint64_t rip = r.rip;
-  if (rip < SHIM_SUPER_BASE) {
-    stop_ = Stop::kUser;
+  hw::StopPlace place = hw::stop_place(r.rip, SHIM_SUPER_BASE, shim_entries());
+  uint64_t frame[6] = {};
+  if (place == hw::StopPlace::kIretBeforePop || place == hw::StopPlace::kIretq) {
+    // The frame this vCPU's before_entry wrote; after the pop, RSP is past
+    // RAX's word and RAX is the user's.
+    memcpy(frame, vm_.memory() + SHIM_HW_IRET_FRAME(static_cast<uint64_t>(id())), sizeof frame);
+    // A flush maybe not yet done: doing it again costs nothing.
+    if (r.rip < shim_super_va_of(shim_hw_iret)) force_flush_ = true;
+  }
+  if (!hw::user_view(place, frame, as_guest(r))) {
+    stop_ = Stop::kRaw;
     return;
   }
-  stop_ = Stop::kShim;
-  if (rip == shim_super_va_of(shim_hw_syscall)) {
-    // `syscall` done, its exit not yet: the view is the user's context at
-    // the `syscall` instruction (2 bytes before RCX), which runs again.
-    // RCX and R11 are what that `syscall` will set anyway.
-    r.rip = r.rcx - 2;
-    r.rflags = user_flags(r.r11);
-    return;
-  }
-  if (rip == shim_super_va_of(shim_hw_sysret)) {
-    r.rip = r.rcx;
-    r.rflags = user_flags(r.r11);
-    return;
-  }
-  bool before_pop = rip >= shim_super_va_of(shim_hw_iret_flush) && rip <= shim_super_va_of(shim_hw_iret);
-  if (before_pop || rip == shim_super_va_of(shim_hw_iretq)) {
-    // The frame this vCPU's before_entry wrote, maybe after the pop.
-    uint64_t off = SHIM_HW_IRET_FRAME(static_cast<uint64_t>(id()));
-    uint64_t frame[6];
-    memcpy(frame, vm_.memory() + off, sizeof frame);
-    if (!before_pop) frame[0] = r.rax;
-    r.rax = frame[0];
-    r.rip = frame[1];
-    r.rflags = frame[3];
-    r.rsp = frame[4];
-    // A flush not yet done (or done: doing it again costs nothing).
-    if (rip < shim_super_va_of(shim_hw_iret)) force_flush_ = true;
-    return;
-  }
-  stop_ = Stop::kRaw;
-}
-
-// The guest-physical entry at table + index, or 0 outside guest memory.
-static uint64_t read_entry(const uint8_t* mem, uint64_t size, uint64_t table, uint64_t index) {
-  uint64_t pa = (table & pte::kAddrMask) + index * 8;
-  if (pa + 8 > size) return 0;
-  uint64_t e;
-  memcpy(&e, mem + pa, 8);
-  return e;
-}
-
-bool HwVcpu::page_fault_is_stale(uint64_t cr3, uint64_t va, uint64_t error_code) const {
-  if (error_code & 8) return false;  // reserved bit: never stale
-  if (va >= kUserVaEnd) return false;
-  bool write = error_code & 2, fetch = error_code & 16;
-  uint64_t table = cr3;
-  for (int level = 0; level < 4; level++) {
-    uint64_t e = read_entry(vm_.memory(), vm_.memory_size(), table, (va >> (39 - 9 * level)) & 511);
-    if (!(e & pte::kPresent) || !(e & pte::kUser)) return false;
-    if (write && !(e & pte::kWrite)) return false;
-    if (fetch && (e & pte::kNx)) return false;
-    if ((level == 1 || level == 2) && (e & pte::kHuge)) return true;
-    table = e;
-  }
-  return true;
+  stop_ = place == hw::StopPlace::kUser ? Stop::kUser : Stop::kShim;
 }
 
 HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
@@ -330,7 +363,8 @@ HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
     // tables changed once more: many stale faults in a row without any
     // other exit mean this walk disagrees with the CPU's, and the fault is
     // reported rather than retried for ever.
-    if (page_fault_is_stale(s.cr3, s.cr2, frame[1]) && stale_resumes_ < 64) {
+    if (hw::page_fault_is_stale(vm_.memory(), vm_.memory_size(), s.cr3, s.cr2, frame[1]) &&
+        stale_resumes_ < 64) {
       stale_resumes_++;
       force_flush_ = true;
       return FaultAction::kResume;

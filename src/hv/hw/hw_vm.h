@@ -52,9 +52,6 @@ class HwVcpu final : public KvmVcpu {
   // The exception exit: the frame on the IST stack.
   enum class FaultAction { kReport, kResume, kFatal };
   FaultAction decode_fault(VcpuExit& e);
-  // A #PF whose access the page tables allow now (a stale translation of
-  // a mapping that was widened): true when resuming is the answer.
-  bool page_fault_is_stale(uint64_t cr3, uint64_t va, uint64_t error_code) const;
   HwVm& hw_vm() const;
 
   Stop stop_ = Stop::kShim;
