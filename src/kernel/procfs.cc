@@ -219,7 +219,9 @@ std::string kb_line(const char* label, uint64_t bytes) {
 // VM_SOFTDIRTY ("sd") marks every new VMA on a kernel built with
 // CONFIG_MEM_SOFT_DIRTY (Debian's is; others are not), until a write of 4 to
 // clear_refs, which the guest cannot do. The host kernel says which: its own
-// smaps of this process shows the flag or not.
+// smaps of this process shows the flag or not. The exec stack is the
+// exception: setup_arg_pages' mprotect_fixup gives it VM_STACK_FLAGS
+// without the bit (fs/exec.c), so a growsdown VMA goes without it.
 bool host_marks_soft_dirty() {
   static const bool marks = [] {
     int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
@@ -257,7 +259,7 @@ std::string vm_flags_line(const VmaFlags& f) {
   add(f.growsdown, "gd");
   add(f.account, "ac");
   add(f.noreserve, "nr");
-  add(host_marks_soft_dirty(), "sd");
+  add(!f.growsdown && host_marks_soft_dirty(), "sd");
   s += '\n';
   return s;
 }
