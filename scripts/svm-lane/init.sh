@@ -19,6 +19,11 @@ mount -t tmpfs shm /dev/shm
 mount -t devpts pts /dev/pts
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
 hostname lane
+# Transparent huge pages as on our development machines (madvise; Debian's
+# kernel default is always). With "always" the host backs untouched guest
+# pages next to touched ones with the same huge page, and /proc/PID/smaps
+# Rss under elfuse counts them (a known difference, docs/internals.md /proc).
+echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
 # Loopback, as every host has it (the socket tests use 127.0.0.1).
 ip link set lo up
 
