@@ -44,7 +44,7 @@ struct Options {
   bool trace = false;
   std::string trace_file;
   bool no_aslr = false;
-  std::string sysroot;            // --sysroot DIR; empty: the host's root
+  std::string sysroot;  // --sysroot DIR; empty: the host's root
   Backend backend = Backend::kAuto;
   std::vector<std::string> argv;  // PROGRAM ARGS...
 };

@@ -34,12 +34,12 @@ struct ShimEntries {
   uint64_t syscall, sysret, iret_flush, iret, iretq;
 };
 enum class StopPlace {
-  kUser,          // below the supervisor half
-  kSyscallEntry,  // `syscall` done, its `out` not yet
-  kSysret,        // about to SYSRET
-  kIretBeforePop, // in shim_hw_iret_flush or at shim_hw_iret: RAX in the frame
-  kIretq,         // RAX popped, the frame at RSP
-  kOther,         // an exception stub
+  kUser,           // below the supervisor half
+  kSyscallEntry,   // `syscall` done, its `out` not yet
+  kSysret,         // about to SYSRET
+  kIretBeforePop,  // in shim_hw_iret_flush or at shim_hw_iret: RAX in the frame
+  kIretq,          // RAX popped, the frame at RSP
+  kOther,          // an exception stub
 };
 StopPlace stop_place(uint64_t rip, uint64_t super_base, const ShimEntries& e);
 

@@ -2,8 +2,6 @@
 // docs/internals.md, "Two backends".
 #include "hv/hw/hw_vm.h"
 
-#include "hv/hw/hw_logic.h"
-
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -14,6 +12,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "hv/hw/hw_logic.h"
 #include "mm/page_tables.h"
 #include "shim/shim_abi.h"
 
