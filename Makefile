@@ -6,7 +6,9 @@
 #   make build         configure and build into build/
 #   make demo          run busybox under elfuse
 #   make check         deps, build, format-check, the Debian root (once), then
-#                      every test (ctest)
+#                      every test (ctest) but CPython's own (label cpython)
+#   make check-python  deps, build, then CPython 3.11's regression tests natively
+#                      and under elfuse, per test case (tests/cpython/)
 #   make debian-root   build the Debian root the sysroot.debian.* tests use, if
 #                      missing (scripts/debian-root.sh; cached in $ELFUSE_CACHE,
 #                      default /var/cache/elfuse)
@@ -29,10 +31,15 @@ BUSYBOX    := /bin/busybox
 
 # Debian packages the build, the tests and the demo need. gawk and python3 are
 # run by the real.* tests (tests/real/cases.txt; python3's sqlite3 module is in
-# libpython3.11-stdlib, which python3 pulls in), debootstrap builds the Debian
-# root of the sysroot.debian.* tests, stress-ng the stress.* tests.
+# libpython3.11-stdlib, which python3 pulls in), nodejs, gcc, make, git,
+# sqlite3 and perl (Data::Dumper, Storable, File::Find) by the apps.* tests
+# (tests/apps/cases.txt), debootstrap builds the Debian root of the
+# sysroot.debian.* tests, stress-ng the stress.* tests, openjdk-17-jdk-headless
+# (javac, java) the java.* tests (tests/java/cases.txt);
+# libpython3.11-testsuite holds the CPython tests of check-python.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
-                busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng
+                busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
+                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
@@ -43,7 +50,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check check-svm debian-root format format-check bench clean
+.PHONY: all deps build demo check check-python check-svm debian-root format format-check bench clean
 
 all: build
 
@@ -79,7 +86,11 @@ demo: deps build
 check: deps build
 	@$(MAKE) format-check
 	@$(MAKE) debian-root
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython
+
+# One module at a time (RUN_SERIAL): see tests/CMakeLists.txt.
+check-python: deps build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L cpython
 
 # The lane installs its own tools (qemu-system-x86, cpio...) and caches the
 # kernel in $(ELFUSE_CACHE)/svm-lane; its last line is the guest's summary.
@@ -104,10 +115,10 @@ format-check:
 	  { echo "format-check: run 'make format' to fix the files above" >&2; exit 1; }
 	@echo "format-check: $(words $(FORMAT_FILES)) files formatted"
 
+# proot is the ptrace-based comparison in bench/run.sh's table.
 bench: build
-	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
-	elif [ -f bench/run.sh ]; then bash bench/run.sh $(BUILD_DIR); \
-	else echo "no bench/run.sh yet"; fi
+	@$(MAKE) deps DEB_PACKAGES="proot"
+	bash bench/run.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,66 +1,99 @@
 #!/usr/bin/env bash
-# Runs every benchmark once and prints ratios measured in this one run:
-#   (a) getppid natively, under elfuse, and the bare user-mode MMIO exit
-#   (b) start-to-exit of a static hello natively and under elfuse
-#   (c) wall time of real dynamic programs natively and under elfuse (issue 3):
-#       python3 -c pass and ls -la /usr/lib, median of 11 runs each, interleaved
-#   (d) processes and threads (issue 4): fork+exit+wait, vfork+exec+wait of a
-#       static program, pthread create+join, futex ping-pong (bench/procs.c)
+# Runs every benchmark once and prints ratios measured in this one run
+# (docs/performance.md explains each line):
+#   (a) the bare exit: getppid under elfuse against the cheapest user-mode
+#       MMIO exit this platform offers (bench/bare_exit.cc)
+#   (b) the issue 6 table: each benchmark natively, under elfuse and under
+#       proot (ptrace), with elfuse/native and elfuse/proot ratios:
+#       single syscalls (bench/syscalls.c, ns per call, median of 5 batches),
+#       processes and threads (bench/procs.c, us per operation), a SIGSEGV
+#       handled and returned (bench/segv.c, us per fault), and whole
+#       programs (wall time, median of RUNS runs, the three interleaved)
+#   (c) start-to-exit of a static hello and ls -la /usr/lib
+# proot is optional: without it the proot column says "-".
 set -euo pipefail
 B=${1:-build}
 N=${N:-20000}
-elfuse=$B/elfuse
+RUNS=${RUNS:-11}
+elfuse=$(realpath "$B/elfuse")
+S=$(realpath "$B/bench/syscalls")
+P=$(realpath "$B/bench/procs")
+PROOT=$(command -v proot || true)
 
-native=$($B/bench/getppid $N)
-guest=$($elfuse $B/bench/getppid $N)
-bare=$($B/bench/bench_bare_exit $N)
-
-# Start-to-exit: median of 21 runs each, interleaved.
-start_ns() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $((t1 - t0)); }
-nat=(); elf=()
-for i in $(seq 21); do
-  nat+=("$(start_ns $B/bench/hello)")
-  elf+=("$(start_ns $elfuse $B/bench/hello)")
-done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-hn=$(median "${nat[@]}"); he=$(median "${elf[@]}")
+# Wall time of one run in microseconds, output discarded.
+wall_us() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000))
+}
 
-# Dynamic programs: median of 11 runs each, native and elfuse interleaved.
-py=/usr/bin/python3; ls=/bin/ls  # Debian's, not whatever PATH finds first
-pn=(); pe=(); ln=(); le=()
-for i in $(seq 11); do
-  pn+=("$(start_ns "$py" -c pass)")
-  pe+=("$(start_ns $elfuse "$py" -c pass)")
-  ln+=("$(start_ns "$ls" -la /usr/lib)")
-  le+=("$(start_ns $elfuse "$ls" -la /usr/lib)")
+row() {  # label unit native elfuse proot
+  awk -v l="$1" -v u="$2" -v n="$3" -v e="$4" -v p="$5" 'BEGIN {
+    ps = (p == "-") ? "-" : sprintf("%.1f", p)
+    pr = (p == "-") ? "-" : sprintf("%.2f", e / p)
+    printf "%-30s %-3s %11.1f %11.1f %11s %8.2fx %8sx\n", l, u, n, e, ps, e / n, pr
+  }'
+}
+under_proot() { if [ -n "$PROOT" ]; then "$PROOT" "$@"; else echo -; fi; }
+
+# (a) the bare exit
+ge=$($elfuse $S getppid $N)
+bare=$($B/bench/bench_bare_exit $N)
+printf 'getppid under elfuse %.1f ns, bare user MMIO exit %.1f ns: %.2f (aim <= 1.15)\n\n' \
+  "$ge" "$bare" "$(awk -v a="$ge" -v b="$bare" 'BEGIN { print a / b }')"
+
+# (b) the table
+printf '%-30s %-3s %11s %11s %11s %9s %9s\n' benchmark "" native elfuse proot elf/nat elf/proot
+for m in getppid getpid read_zero pipe open_close clock_gettime; do
+  n=$($S $m $N); e=$($elfuse $S $m $N); p=$(under_proot $S $m $((N / 10)))
+  row "$m" ns "$n" "$e" "$p"
 done
-pyn=$(median "${pn[@]}"); pye=$(median "${pe[@]}")
-lsn=$(median "${ln[@]}"); lse=$(median "${le[@]}")
-
-# Processes and threads (issue 4): bench/procs.c, microseconds per operation
-# (median of 5 batches inside the program), native and elfuse back to back.
-P=$B/bench/procs
-ops=("fork 200" "vfork_exec 100 $(realpath $B/bench/true)" "pthread 500" "futex 5000")
-labels=("fork+exit+wait" "vfork+exec+wait (static)" "pthread create+join" "futex ping-pong round trip")
-procs_lines=""
-for i in "${!ops[@]}"; do
+for op in "fork 200" "futex 5000" "pthread 500"; do
   # shellcheck disable=SC2086
-  pn_us=$($P ${ops[$i]}); pe_us=$($elfuse $P ${ops[$i]})
-  procs_lines+=$(printf '%-28s native %8.1f us   elfuse %8.1f us   %.1fx' "${labels[$i]}" "$pn_us" "$pe_us" \
-    "$(awk -v a="$pe_us" -v b="$pn_us" 'BEGIN { print a / b }')")$'\n'
+  n=$($P $op); e=$($elfuse $P $op); p=$(under_proot $P ${op% *} 50)
+  row "${op% *}" us "$n" "$e" "$p"
+done
+# A SIGSEGV caught and returned from (bench/segv.c): each of HotSpot's
+# implicit null checks that fires costs this.
+G=$(realpath "$B/bench/segv")
+row sigsegv_handled us "$($G 2000)" "$($elfuse $G 500)" "$(under_proot $G 100)"
+
+# Whole programs, interleaved. The make -j2 build runs in a fresh copy of
+# bench/cproj each time (make clean first).
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cp -r "$(dirname "$0")/cproj" "$work/cproj"
+mk() { "$@" /usr/bin/make -s -C "$work/cproj" clean >/dev/null; "$@" /usr/bin/make -s -j2 -C "$work/cproj"; }
+progs=("busybox true|/bin/busybox true" "python3 -c pass|/usr/bin/python3 -c pass")
+if command -v java >/dev/null; then progs+=("java -version|$(readlink -f "$(command -v java)") -version"); fi
+progs+=("make -j2 (7 files)|mk")
+for entry in "${progs[@]}"; do
+  label=${entry%%|*}; cmd=${entry#*|}
+  ns=(); es=(); ps=()
+  for i in $(seq "$RUNS"); do
+    if [ "$cmd" = mk ]; then
+      ns+=("$(wall_us mk)"); es+=("$(wall_us mk "$elfuse")")
+      [ -n "$PROOT" ] && ps+=("$(wall_us mk "$PROOT")")
+    else
+      # shellcheck disable=SC2086
+      ns+=("$(wall_us $cmd)"); es+=("$(wall_us "$elfuse" $cmd)")
+      # shellcheck disable=SC2086
+      [ -n "$PROOT" ] && ps+=("$(wall_us "$PROOT" $cmd)")
+    fi
+  done
+  p=-; [ -n "$PROOT" ] && p=$(median "${ps[@]}")
+  row "$label" us "$(median "${ns[@]}")" "$(median "${es[@]}")" "$p"
 done
 
-awk -v n="$native" -v g="$guest" -v b="$bare" -v hn="$hn" -v he="$he" \
-    -v pyn="$pyn" -v pye="$pye" -v lsn="$lsn" -v lse="$lse" 'BEGIN {
-  printf "getppid native           %10.1f ns\n", n
-  printf "getppid under elfuse     %10.1f ns   %.1fx native\n", g, g / n
-  printf "bare user MMIO exit      %10.1f ns\n", b
-  printf "getppid / bare exit      %10.2f       (aim: <= 1.15)\n", g / b
-  printf "hello start-to-exit native  %8.2f ms\n", hn / 1e6
-  printf "hello start-to-exit elfuse  %8.2f ms   %.1fx native\n", he / 1e6, he / hn
-  printf "python3 -c pass native      %8.2f ms\n", pyn / 1e6
-  printf "python3 -c pass elfuse      %8.2f ms   %.1fx native\n", pye / 1e6, pye / pyn
-  printf "ls -la /usr/lib native      %8.2f ms\n", lsn / 1e6
-  printf "ls -la /usr/lib elfuse      %8.2f ms   %.1fx native\n", lse / 1e6, lse / lsn
-}'
-printf '%s' "$procs_lines"
+# (c) start-to-exit of small programs, native and elfuse only
+hn=(); he=(); ln=(); le=()
+for i in $(seq "$RUNS"); do
+  hn+=("$(wall_us $B/bench/hello)"); he+=("$(wall_us $elfuse $B/bench/hello)")
+  ln+=("$(wall_us /bin/ls -la /usr/lib)"); le+=("$(wall_us $elfuse /bin/ls -la /usr/lib)")
+done
+row "hello (static) start-to-exit" us "$(median "${hn[@]}")" "$(median "${he[@]}")" -
+row "ls -la /usr/lib" us "$(median "${ln[@]}")" "$(median "${le[@]}")" -
+echo
+echo "proot: ${PROOT:-not installed (apt-get install proot)}; runs per program: $RUNS"

@@ -26,6 +26,7 @@
 #include "kernel/exec.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
+#include "kernel/signal.h"
 #include "kernel/thread.h"
 #include "syscalls/dispatch.h"
 
@@ -186,6 +187,19 @@ FdRules setup_fd_floor() {
   // Room above the floor: a vCPU descriptor per guest thread (up to
   // SHIM_MAX_VCPUS = 1024) plus elfuse's others.
   constexpr uint64_t kPrivate = 1024 + 128;
+  // With CAP_SYS_RESOURCE (and fs.nr_open allowing it) elfuse raises its own
+  // hard limit above the guest's, so the guest keeps every descriptor its
+  // hard limit allows, as natively: the floor is that limit.
+  if (hard < 65536 + kPrivate) {
+    rlimit wider = {lim.rlim_cur, hard + kPrivate};
+    if (setrlimit(RLIMIT_NOFILE, &wider) == 0) {
+      rules.floor = static_cast<int>(hard);
+      wider.rlim_cur = wider.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &wider);
+      set_private_fd_floor(rules.floor);
+      return rules;
+    }
+  }
   uint64_t floor = hard >= 65536 + kPrivate ? 65536
                    : hard > 2 * kPrivate    ? hard - kPrivate
                    : hard > 256             ? hard - 128
@@ -213,6 +227,7 @@ void open_trace(const Options& o) {
 
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
+  signals_prepare_host();
   open_trace(o);
   std::shared_ptr<const Sysroot> sysroot;
   if (!o.sysroot.empty()) {

@@ -51,6 +51,10 @@ printf '#!/bin/sh\necho "script $0 [$1] $#"\n' > "$root/bin/hello.sh"
 chmod +x "$root/bin/hello.sh"
 printf '#!/bin/busybox sh -e\necho "with arg: $0"\n' > "$root/work/arg.sh"
 chmod +x "$root/work/arg.sh"
+# Guest test programs (static glibc) that have a mode for this root.
+if [[ -n ${GUEST_BIN:-} && -x $GUEST_BIN/inotify ]]; then
+  cp "$GUEST_BIN/inotify" "$root/bin/inotify"
+fi
 
 # ---------------------------------------------------------------- the cases
 cmd=()
@@ -63,6 +67,9 @@ case $case_name in
   fs_ops) cmd=(/bin/sh -c 'cd /tmp; mkdir -p d/e; echo one > d/f; mv d/f d/e/g; ln d/e/g h; ln -s ../../a/abs d/s; cat d/s; stat -c "%h %F" h d/e; chmod 600 h; stat -c "%a" d/e/g; touch -d "2001-02-03 04:05:06" h; stat -c "%Y" d/e/g; ls -R d; rm -r d h; ls -a; mkdir /tmp/x/; rmdir /tmp/x/; rm /a; echo "rm dir: $?"') ;;
   shebang) cmd=(/bin/sh -c 'hello.sh one two; /work/arg.sh; cd /work; ./arg.sh; env hello.sh three') ;;
   relative_start) cmd=(bin/cat etc/hostname) ;;
+  inotify)
+    [[ -x $root/bin/inotify ]] || { echo "SKIP: no GUEST_BIN/inotify"; exit 77; }
+    cmd=(/bin/inotify sysroot) ;;
   *) echo "sysroot_test.sh: unknown case $case_name" >&2; exit 2 ;;
 esac
 

@@ -64,12 +64,31 @@ struct Probe {
   UniqueFd fd;
 };
 
+// /dev/kvm is opened once, with the credentials elfuse starts with, and
+// every later probe (a forked child's VM, the new image's at execve) uses a
+// duplicate of that descriptor: the guest may have given those credentials
+// up by then (setuid to a user who may not open /dev/kvm, which is usually
+// root's or the kvm group's), and the kernel checks permission only at
+// open. A forked child inherits the descriptor. -errno when it cannot be
+// opened.
+int kvm_device_fd() {
+  static const int device = [] {
+    int fd = open(kvm_device(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int moved = move_to_private_fd(fd);
+    return moved < 0 ? -errno : moved;
+  }();
+  if (device < 0) return device;
+  int fd = fcntl(device, F_DUPFD_CLOEXEC, private_fd_floor());
+  return fd < 0 ? -errno : fd;
+}
+
 Probe probe_kvm() {
   Probe p;
   const char* dev = kvm_device();
-  int fd = open(dev, O_RDWR | O_CLOEXEC);
+  int fd = kvm_device_fd();
   if (fd < 0) {
-    int e = errno;
+    int e = -fd;
     if (e == ENOENT)
       p.problem = std::string(dev) +
                   " does not exist: this host has no KVM; elfuse needs hardware virtualization "
@@ -160,12 +179,18 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t in
       chosen = p.available;
     }
   }
-  int vmfd = ioctl(p.fd.get(), KVM_CREATE_VM, 0);
+  // KVM_CREATE_VM registers an MMU notifier, which takes every lock of the
+  // mm and gives up with EINTR when a signal is pending (mm_take_all_locks):
+  // a forked child that a signal reaches while it builds its VM. The host
+  // handler has recorded the signal by the time the ioctl returns; try again.
+  int vmfd;
+  do {
+    vmfd = ioctl(p.fd.get(), KVM_CREATE_VM, 0);
+  } while (vmfd < 0 && errno == EINTR);
   if (vmfd < 0) fatal("KVM_CREATE_VM failed: %s", strerror(errno));
   vmfd = move_to_private_fd(vmfd);
   if (vmfd < 0) fatal("cannot move the VM descriptor: %s", strerror(errno));
-  int kvmfd = move_to_private_fd(p.fd.release());
-  if (kvmfd < 0) fatal("cannot move the /dev/kvm descriptor: %s", strerror(errno));
+  int kvmfd = p.fd.release();  // already above the floor (kvm_device_fd)
   std::unique_ptr<KvmVm> vm;
   if (chosen == Backend::kPvm)
     vm = std::make_unique<PvmVm>(UniqueFd(kvmfd), UniqueFd(vmfd), memory, size);

@@ -190,6 +190,9 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   close_on_exec(proc.fds);
   reset_caught_signals(proc);
   posix_timers_on_exec();
+  // kernel/sched/membarrier.c membarrier_exec_mmap: the new mm has no
+  // registrations (the host process keeps its own; see sys_sched.cc).
+  proc.membarrier_registered = 0;
   if (proc.vfork_done_fd >= 0) {
     close(proc.vfork_done_fd);
     proc.vfork_done_fd = -1;

@@ -31,6 +31,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   new (&proc.threads_mu) std::mutex();
   new (&proc.threads_cv) std::condition_variable();
   proc.mm().reset_lock_in_child();
+  proc.mm().drop_locks_in_child();
   std::erase_if(proc.threads, [&](const std::unique_ptr<Thread>& t) { return t.get() != &thread; });
   proc.zapping.store(false);
   proc.zapper = nullptr;

@@ -107,6 +107,10 @@ class Process {
   // vfork: the parent waits until this descriptor (the child's end of a
   // pipe) is closed by the child's execve or exit. -1 otherwise.
   int vfork_done_fd = -1;
+  // membarrier(2) registrations since the last execve, as the
+  // MEMBARRIER_CMD_REGISTER_* bits the guest made (MEMBARRIER_CMD_GET_
+  // REGISTRATIONS answers them); the host process's may be older.
+  std::atomic<int> membarrier_registered{0};
   // --sysroot DIR (src/fs/sysroot.h); null: guest paths are host paths.
   std::shared_ptr<const Sysroot> sysroot;
 

@@ -51,8 +51,8 @@ int own_pid(const Process& p) {
 
 // The kernel's vm_flags bits we can tell from a Vma.
 struct VmaFlags {
-  bool read, write, exec, shared, mayread, maywrite, mayexec, mayshare, growsdown, account,
-      noreserve;
+  bool read, write, exec, shared, mayread, maywrite, mayexec, mayshare, growsdown, locked,
+      lockonfault, account, noreserve;
 };
 
 bool is_map_shared(const Vma& v) {
@@ -62,7 +62,7 @@ bool is_map_shared(const Vma& v) {
 // A VMA whose contents come from a file: an overlay of a file, or the
 // loader's copy of an ELF segment (which records the file's identity).
 bool has_file(const Vma& v) {
-  return v.backing == Vma::kFile || v.backing == Vma::kSharedAnon ||
+  return v.backing == Vma::kFile || v.backing == Vma::kSharedAnon || v.backing == Vma::kShm ||
          (v.backing == Vma::kAnon && v.file_ino != 0);
 }
 
@@ -80,6 +80,8 @@ VmaFlags vma_flags(const std::vector<Vma>& all, size_t i) {
   f.maywrite = v.max_prot & PROT_WRITE;
   f.mayexec = v.max_prot & PROT_EXEC;
   f.growsdown = v.flags & MAP_GROWSDOWN;
+  f.locked = v.lock != Vma::kUnlocked;
+  f.lockonfault = v.lock == Vma::kLockedOnFault;
   f.noreserve = v.flags & MAP_NORESERVE;
   // VM_ACCOUNT (mm/mmap.c accountable_mapping): private, writable when
   // mapped or made writable by mprotect, and kept when it is made
@@ -129,7 +131,7 @@ Residency residency(const Process& proc, int pagemap_fd, const Vma& v) {
       r.resident++;
       if (e & (1ull << 56)) r.private_pages++;
       bool filepage = e & (1ull << 61);
-      if (v.backing == Vma::kSharedAnon)
+      if (v.backing == Vma::kSharedAnon || v.backing == Vma::kShm)
         r.shmem++;
       else if (filepage || file_like_copy)
         r.file++;
@@ -257,6 +259,8 @@ std::string vm_flags_line(const VmaFlags& f) {
   add(f.mayexec, "me");
   add(f.mayshare, "ms");
   add(f.growsdown, "gd");
+  add(f.locked, "lo");
+  add(f.lockonfault, "lf");
   add(f.account, "ac");
   add(f.noreserve, "nr");
   add(!f.growsdown && host_marks_soft_dirty(), "sd");
@@ -295,7 +299,8 @@ void show_smap(const Process& proc, const std::vector<Vma>& all, size_t i, int p
   out += "Private_Hugetlb:       0 kB\n";  // width 7 in __show_smap
   out += kb_line("Swap:           ", r.swap * kPage);
   out += kb_line("SwapPss:        ", r.swap * kPage);
-  out += kb_line("Locked:         ", 0);
+  // __show_smap: the VMA's Pss when it is VM_LOCKED.
+  out += kb_line("Locked:         ", v.lock != Vma::kUnlocked ? rss : 0);
   out += "THPeligible:           0\n";
   out += vm_flags_line(vma_flags(all, i));
 }
@@ -460,7 +465,7 @@ std::string status_text(Process& proc, const Thread& caller, const OwnProcTarget
   std::string vm;
   vm += kb_field("VmPeak", c.total_vm * kPage);
   vm += kb_field("VmSize", c.total_vm * kPage);
-  vm += kb_field("VmLck", 0);
+  vm += kb_field("VmLck", proc.memory->locked_bytes());
   vm += kb_field("VmPin", 0);
   vm += kb_field("VmHWM", rss);
   vm += kb_field("VmRSS", rss);

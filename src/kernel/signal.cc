@@ -6,9 +6,11 @@
 // and signals", for the design.
 #include "kernel/signal.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -316,13 +318,24 @@ uint32_t mxcsr_mask_of(const uint8_t* area) {
   return m ? m : 0xffbf;  // the architectural default when the CPU reports 0
 }
 
+// MXCSR_MASK is a property of the CPU, the same for every vCPU: read once, so
+// that sigreturn needs no KVM_GET_XSAVE (each vCPU ioctl costs a vcpu_load).
+uint32_t cpu_mxcsr_mask(Vcpu& vcpu) {
+  static std::atomic<uint32_t> cached{0};
+  uint32_t m = cached.load(std::memory_order_relaxed);
+  if (m) return m;
+  alignas(64) uint8_t area[kXsaveAreaSize];
+  if (!vcpu.get_xsave(area).ok()) fatal("KVM_GET_XSAVE failed");
+  m = mxcsr_mask_of(area);
+  cached.store(m, std::memory_order_relaxed);
+  return m;
+}
+
 // arch/x86/kernel/fpu/signal.c __fpu_restore_sig / check_xstate_in_sigframe,
 // for a 64-bit frame. Returns false for a frame the kernel would refuse
 // (XRSTOR/FXRSTOR would fault): the caller sends SIGSEGV.
 bool restore_fpu(MemoryManager& mm, Vcpu& vcpu, uint64_t fpstate) {
-  alignas(64) uint8_t cur[kXsaveAreaSize];
-  if (!vcpu.get_xsave(cur).ok()) fatal("KVM_GET_XSAVE failed");
-  uint32_t mxcsr_mask = mxcsr_mask_of(cur);
+  uint32_t mxcsr_mask = cpu_mxcsr_mask(vcpu);
   alignas(64) uint8_t area[kXsaveAreaSize];
   init_fpu_area(area, mxcsr_mask);
   if (fpstate == 0) return vcpu.set_xsave(area).ok();  // no FPU state: init
@@ -776,6 +789,14 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   u.r.rflags = f.rflags;
   deliver(proc, t, u, Restart::kNone, 0);
   store_user(t, u);
+}
+
+void signals_prepare_host() {
+  pthread_t t;
+  if (pthread_create(
+          &t, nullptr, [](void*) -> void* { return nullptr; }, nullptr) != 0)
+    fatal("cannot create a host thread: %s", strerror(errno));
+  pthread_join(t, nullptr);
 }
 
 void signals_on_exec(Process& proc) {

@@ -87,6 +87,13 @@ void signals_on_resume(Process& proc, Thread& thread);
 // guest continues.
 void signals_on_fault(Process& proc, Thread& thread, const GuestFault& fault);
 
+// Once, before the first program: elfuse's own C library installs its
+// SIGSETXID handler (and unblocks signals 32 and 33 in the calling thread)
+// at the process's first pthread_create (glibc nptl late_init). That must
+// not happen later, over the guest's disposition and mask, when the guest
+// creates its first thread: a thread created and joined here sets it off.
+void signals_prepare_host();
+
 // execve (fs/exec.c): caught signals go back to SIG_DFL (on the host too),
 // ignored ones stay ignored; mask and pending signals are kept; the
 // alternate signal stack is cleared.

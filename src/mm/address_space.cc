@@ -17,8 +17,11 @@ bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.end != b.start) return false;
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.flags != b.flags ||
       a.backing != b.backing || a.name != b.name || a.file_dev != b.file_dev ||
-      a.file_ino != b.file_ino)
+      a.file_ino != b.file_ino || a.lock != b.lock)
     return false;
+  // A System V shm VMA has vm_ops->close (shm_close), and such VMAs never
+  // merge (mm/vma.c is_mergeable_vma): each piece counts in shm_nattch.
+  if (a.backing == Vma::kShm) return false;
   if (a.phys + a.len() != b.phys) return false;
   // Private anonymous VMAs have no meaningful offset; file and shared
   // anonymous VMAs must continue the same file (mm/vma.c
@@ -130,6 +133,16 @@ Result<std::vector<Vma>> AddressSpace::protect(uint64_t start, uint64_t end, int
   for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->second.start < end; ++it)
     it->second.prot = prot;
   merge_around(start, end);
+  return old;
+}
+
+std::vector<Vma> AddressSpace::set_lock(uint64_t start, uint64_t end, Vma::Lock lock, bool merge) {
+  std::vector<Vma> old = pieces(start, end);
+  split_at(start);
+  split_at(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->second.start < end; ++it)
+    it->second.lock = lock;
+  if (merge) merge_around(start, end);
   return old;
 }
 

@@ -19,7 +19,9 @@ namespace elfuse {
 inline constexpr int kProtRWX = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 struct Vma {
-  enum Backing { kAnon, kSharedAnon, kFile };
+  enum Backing { kAnon, kSharedAnon, kFile, kShm };
+  // mlock state (the kernel's VM_LOCKED and VM_LOCKONFAULT).
+  enum Lock { kUnlocked = 0, kLocked = 1, kLockedOnFault = 2 };
 
   uint64_t start = 0, end = 0;  // [start, end), page aligned
   int prot = PROT_NONE;
@@ -31,6 +33,8 @@ struct Vma {
   int flags = MAP_PRIVATE;  // MAP_PRIVATE / MAP_SHARED / MAP_GROWSDOWN / MAP_NORESERVE
   // kFile and kSharedAnon runs are overlaid by a host mapping of the file
   // (kSharedAnon: a host memfd); see docs/internals.md "File mappings".
+  // kShm runs are a host shmat(2) of a System V segment ("System V shared
+  // memory" there).
   Backing backing = kAnon;
   uint64_t phys = 0;  // guest-physical address of `start`; the run is contiguous
   // The file of a kFile / kSharedAnon VMA (st_dev, st_ino of the host file
@@ -38,6 +42,11 @@ struct Vma {
   uint64_t file_dev = 0, file_ino = 0;
   uint64_t file_offset = 0;  // offset in the file of `start` (kFile, kSharedAnon)
   std::string name;          // "[heap]", "[stack]", a path, or ""
+  // kShm: which shmat call made this VMA (the kernel's per-attach struct
+  // file: shmdt(2) only detaches the pieces of one attach) and the
+  // segment's size (shm_segsz) at that attach.
+  uint64_t shm_attach = 0, shm_size = 0;
+  Lock lock = kUnlocked;
 
   uint64_t len() const { return end - start; }
   bool contains(uint64_t addr) const { return addr >= start && addr < end; }
@@ -97,6 +106,12 @@ class AddressSpace {
   // (Linux mprotect may have changed earlier VMAs by then; we do not).
   // Returns the pieces with their old state, clipped to [start, end).
   Result<std::vector<Vma>> protect(uint64_t start, uint64_t end, int prot);
+
+  // Sets the mlock state of [start, end), which must be fully mapped
+  // (mm/mlock.c mlock_fixup: splits at the edges, merges where it can
+  // unless !merge: fork's dup_mmap clears the locks VMA by VMA).
+  // Returns the pieces with their old state, clipped to [start, end).
+  std::vector<Vma> set_lock(uint64_t start, uint64_t end, Vma::Lock lock, bool merge = true);
 
   // Highest a with [a, a+len) inside [low, high), free, and
   // a % align == offset % align (align a power of two >= 4 KiB).

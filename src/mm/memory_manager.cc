@@ -19,6 +19,9 @@
 #include "mm/memory_manager.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -28,6 +31,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "base/checked.h"
@@ -78,6 +82,63 @@ bool narrows(int old_prot, int new_prot) {
 int host_prot(int guest_prot) {
   if (!(guest_prot & kProtRWX)) return PROT_NONE;
   return PROT_READ | (guest_prot & PROT_WRITE);
+}
+
+// The host protection of a VMA's overlay. A System V segment's also carries
+// PROT_EXEC: every host VMA of a segment counts in shm_nattch, so the host
+// VMAs must split wherever the guest's do (an mprotect that only adds or
+// drops PROT_EXEC splits the guest VMA too). The host never executes it.
+int overlay_prot(const Vma& v, int guest_prot) {
+  int hp = host_prot(guest_prot);
+  if (v.backing == Vma::kShm && hp != PROT_NONE) hp |= guest_prot & PROT_EXEC;
+  return hp;
+}
+
+// mm/mlock.c can_do_mlock and capable(CAP_IPC_LOCK), from the host thread's
+// own credentials (the guest's are the host's: capget/capset pass through).
+bool capable_ipc_lock() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32));
+}
+uint64_t memlock_limit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return 0;
+  return rl.rlim_cur;
+}
+bool can_do_mlock() {
+  return memlock_limit() != 0 || capable_ipc_lock();
+}
+
+// The host's view of one of its own mappings, from /proc/self/maps: the
+// device, inode and name the kernel prints for the mapping starting at
+// host address `start` (a System V segment's inode number and
+// "/SYSV<key> (deleted)" name are the kernel's to give).
+bool host_mapping_identity(const void* start, uint64_t* dev, uint64_t* ino, std::string* name) {
+  FILE* f = ::fopen("/proc/self/maps", "re");
+  if (!f) return false;
+  char line[PATH_MAX + 256];
+  const auto want = reinterpret_cast<uint64_t>(start);
+  bool found = false;
+  while (::fgets(line, sizeof line, f)) {
+    unsigned long long s = 0, e = 0, off = 0, i = 0;
+    unsigned maj = 0, min = 0;
+    int pos = 0;
+    if (std::sscanf(line, "%llx-%llx %*s %llx %x:%x %llu %n", &s, &e, &off, &maj, &min, &i, &pos) <
+        6)
+      continue;
+    if (s != want) continue;
+    *dev = makedev(maj, min);
+    *ino = i;
+    std::string n = line + pos;
+    while (!n.empty() && (n.back() == '\n' || n.back() == ' ')) n.pop_back();
+    *name = n;
+    found = true;
+    break;
+  }
+  ::fclose(f);
+  return found;
 }
 
 // include/uapi/asm-generic/mman-common.h and linux/mman.h LEGACY_MAP_MASK:
@@ -149,8 +210,12 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
 
 MemoryManager::~MemoryManager() {
   std::lock_guard lock(mu_);
-  for (const Vma& v : as_)
+  for (const Vma& v : as_) {
+    // execve unlocks (fs/exec.c: the old mm goes); the next image's runs
+    // must be discardable again.
+    host_unlock(v);
     if (v.overlay()) restore_anon(v.phys, v.len());
+  }
 }
 
 // ---------------------------------------------------------------- helpers
@@ -165,6 +230,7 @@ void MemoryManager::restore_anon(uint64_t pa, uint64_t len) {
 }
 
 void MemoryManager::release_piece(const Vma& piece) {
+  host_unlock(piece);
   if (piece.overlay()) restore_anon(piece.phys, piece.len());
   release_run(piece.phys, piece.len());
 }
@@ -176,10 +242,11 @@ void MemoryManager::invalidate_live(const Vma& piece) {
   }
   uint8_t* h = host_phys(piece.phys);
   if (piece.flags & MAP_SHARED) {
-    // Every page of a shared overlay lives in the page cache (file or
-    // memfd): dropping the host PTEs loses nothing and is the cheap,
-    // safe notifier (pvm/README.md 7.5, 8).
-    ::madvise(h, piece.len(), MADV_DONTNEED);
+    // Every page of a shared overlay lives in the page cache (file, memfd
+    // or shm segment): dropping the host PTEs loses nothing and is the
+    // cheap, safe notifier (pvm/README.md 7.5, 8). The host refuses plain
+    // MADV_DONTNEED on locked memory.
+    ::madvise(h, piece.len(), piece.lock ? MADV_DONTNEED_LOCKED : MADV_DONTNEED);
     return;
   }
   // A private overlay may hold copied-on-write pages that exist nowhere
@@ -320,7 +387,24 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
     if (!r) return Errno{ENOMEM};
     pa = *r;
   }
-  if (m.overlay_fd >= 0) {
+  uint64_t file_dev = m.file_dev, file_ino = m.file_ino;
+  std::string name = m.name;
+  if (m.backing == Vma::kShm) {
+    // The segment itself over the run (SHM_REMAP: the run's anonymous
+    // memory makes way), with the guest's protection: the host counts this
+    // attach in shm_nattch as Linux counts the guest's. A fresh run has no
+    // shadow entries, so nothing to invalidate.
+    void* r = ::shmat(m.shm_id, host_phys(pa), m.shm_host_flags);
+    if (r == reinterpret_cast<void*>(-1)) {
+      int e = errno;
+      restore_anon(pa, m.len);
+      release_run(pa, m.len);
+      return Errno{e};
+    }
+    // The inode number and name /proc/self/maps shows are the kernel's
+    // (i_ino = shmid, "/SYSV<key> (deleted)").
+    (void)host_mapping_identity(r, &file_dev, &file_ino, &name);
+  } else if (m.overlay_fd >= 0) {
     // The overlay (design.md "Memory"): the host maps the file over the run
     // with the guest's protection, so the page cache is the only copy. A
     // fresh run has no shadow entries yet, so nothing to invalidate.
@@ -343,11 +427,18 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
   v.backing = m.backing;
   v.phys = pa;
   v.file_offset = m.file_offset;
-  v.file_dev = m.file_dev;
-  v.file_ino = m.file_ino;
-  v.name = m.name;
+  v.file_dev = file_dev;
+  v.file_ino = file_ino;
+  v.name = name;
+  v.shm_attach = m.shm_attach;
+  v.shm_size = m.shm_size;
+  // mm->def_flags (mlockall(MCL_FUTURE)) joins what the mapping asked for.
+  v.lock = def_lock_ != Vma::kUnlocked ? def_lock_ : m.lock;
   if (!as_.insert(v).ok()) fatal("mm: inserting over a mapped range");
   write_ptes(v.start, pa, m.len, v.prot);
+  // mmap(MAP_LOCKED) populates and locks; a failure there is not the
+  // mapping's (do_mmap ignores mm_populate's result).
+  host_lock(v);
   return m.addr;
 }
 
@@ -386,6 +477,12 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   uint64_t phys_hint = ~0ull;
   uint64_t where = TRY(unmapped_area(addr, len, flags, phys_hint));
   if ((flags & MAP_FIXED_NOREPLACE) && !as_.range_free(where, where + len)) return Errno{EEXIST};
+  // do_mmap: MAP_LOCKED needs mlock rights (EPERM); a locked mapping
+  // (MAP_LOCKED or mlockall(MCL_FUTURE)) must fit RLIMIT_MEMLOCK (EAGAIN).
+  const Vma::Lock lock_kind = (flags & MAP_LOCKED) ? Vma::kLocked : Vma::kUnlocked;
+  if ((flags & MAP_LOCKED) && !can_do_mlock()) return Errno{EPERM};
+  if (!lock_future_ok(def_lock_ != Vma::kUnlocked ? def_lock_ : lock_kind, len))
+    return Errno{EAGAIN};
 
   NewMapping m;
   m.addr = where;
@@ -472,7 +569,8 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
     }
   }
   m.flags = (m.flags & ~kMapTypeMask) | (shared ? MAP_SHARED : MAP_PRIVATE);
-  // MAP_POPULATE, MAP_LOCKED, MAP_NONBLOCK: memory is mapped eagerly anyway.
+  m.lock = lock_kind;
+  // MAP_POPULATE, MAP_NONBLOCK: memory is mapped eagerly anyway.
   return install(m, /*replace=*/flags & MAP_FIXED);
 }
 
@@ -546,9 +644,9 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
   // vCPU could use it. Widening: the host first, then the guest PTEs (a
   // guest store must never find a read-only host page). Narrowing: the
   // guest PTEs, the shadow invalidation, then the host.
-  const int hp = host_prot(prot);
   for (const Vma& v : old) {
-    if (!v.overlay() || (hp & ~host_prot(v.prot)) == 0) continue;
+    const int hp = overlay_prot(v, prot);
+    if (!v.overlay() || (hp & ~overlay_prot(v, v.prot)) == 0) continue;
     if (::mprotect(host_phys(v.phys), v.len(), hp) != 0) {
       // Cannot happen within max_prot (the host mapping was made with the
       // fd that decided max_prot) short of host memory: put the guest's
@@ -556,22 +654,36 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
       int e = errno;
       for (const Vma& o : old) {
         (void)as_.protect(o.start, o.end, o.prot);
-        if (o.overlay()) ::mprotect(host_phys(o.phys), o.len(), host_prot(o.prot));
+        if (o.overlay()) ::mprotect(host_phys(o.phys), o.len(), overlay_prot(o, o.prot));
       }
       return Errno{e == EACCES ? EACCES : ENOMEM};
     }
   }
   for (const Vma& v : old) write_ptes(v.start, v.phys, v.len(), prot);
+  // mprotect_fixup: private locked memory that becomes writable is
+  // populated (populate_vma_page_range breaks COW); the host mlock2 of the
+  // run with its new protection does that (host_lock).
   for (const Vma& v : old) {
+    if (v.lock != Vma::kLocked || (v.prot & PROT_WRITE) || (v.flags & MAP_SHARED) ||
+        !(prot & PROT_WRITE))
+      continue;
+    Vma now = v;
+    now.prot = prot;
+    host_lock(now);
+  }
+  for (const Vma& v : old) {
+    const int hp = overlay_prot(v, prot), old_hp = overlay_prot(v, v.prot);
     if (!narrows(v.prot, prot)) continue;
     Vma now = v;
     now.prot = prot;
-    const int old_hp = host_prot(v.prot);
-    if (v.overlay() && (old_hp & ~hp) != 0) {
+    if (v.overlay() && (old_hp & ~hp & (PROT_READ | PROT_WRITE)) != 0) {
       // The host narrowing is itself an MMU notifier on these frames
       // (mm/mprotect.c change_protection), after the PTE stores.
       ::mprotect(host_phys(v.phys), v.len(), hp);
     } else {
+      // Only PROT_EXEC left a segment's host VMA (overlay_prot): follow it,
+      // then the notifier proper.
+      if (v.overlay() && old_hp != hp) ::mprotect(host_phys(v.phys), v.len(), hp);
       invalidate_live(now);
     }
   }
@@ -592,6 +704,7 @@ Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Pla
     ext.file_offset = v.file_offset + v.len();
     if (!as_.insert(ext).ok()) fatal("mm: growing over a mapped range");
     write_ptes(ext.start, ext.phys, delta, ext.prot);
+    host_lock(ext);
     return Ok();
   }
   // The run cannot grow: move the whole VMA to a new run at the same
@@ -600,11 +713,13 @@ Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Pla
   auto pa = phys_.alloc_run(new_len, v.start, where);
   if (!pa) return Errno{ENOMEM};
   Vma nv = v;
+  host_unlock(v);  // the host moves or discards only unlocked memory
   if (v.overlay()) {
     clear_ptes(v.start, v.len());
     if (auto r = move_overlay(v, *pa, new_len); !r.ok()) {
       write_ptes(v.start, v.phys, v.len(), v.prot);
       phys_.free_run(*pa, new_len);
+      host_lock(v);
       return r;
     }
   } else {
@@ -616,6 +731,7 @@ Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Pla
   if (!as_.insert(nv).ok()) fatal("mm: regrowing over a mapped range");
   write_ptes(nv.start, nv.phys, new_len, nv.prot);
   release_run(v.phys, v.len());  // anonymous again (move_overlay)
+  host_lock(nv);
   return Ok();
 }
 
@@ -627,13 +743,17 @@ Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t o
   const Vma src = v.clipped(addr, addr + old_len);
   uint64_t pa = src.phys;
   bool same_run = true;
+  host_unlock(src);  // the host moves or discards only unlocked memory
   if (new_len > old_len) {
     // An overlay grows only by moving (grow_vma): the host extends the file
     // mapping at its new run.
     bool at_run_end = src.end == v.end && !src.overlay();
     if (!at_run_end || !phys_.try_grow(src.phys, old_len, new_len)) {
       auto r = phys_.alloc_run(new_len, dest);
-      if (!r) return Errno{ENOMEM};
+      if (!r) {
+        host_lock(src);
+        return Errno{ENOMEM};
+      }
       pa = *r;
       same_run = false;
       if (src.overlay()) {
@@ -641,6 +761,7 @@ Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t o
         if (auto m = move_overlay(src, pa, new_len); !m.ok()) {
           write_ptes(src.start, src.phys, old_len, src.prot);
           phys_.free_run(pa, new_len);
+          host_lock(src);
           return Errno{m.error()};
         }
       } else {
@@ -661,6 +782,7 @@ Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t o
   } else {
     release_run(src.phys, old_len);
   }
+  host_lock(nv);
   if (keep_old) {
     // MREMAP_DONTUNMAP: the old range stays mapped, empty (private anon).
     NewMapping m;
@@ -689,6 +811,8 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
   // vma_to_resize / resize_is_valid
   if (old_len == 0) return Errno{EINVAL};  // duplicating a shared mapping: unsupported
   if (old_len > v->end - addr) return Errno{EFAULT};
+  // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
+  if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   const bool dontunmap = flags & MREMAP_DONTUNMAP;
   if (dontunmap && !(v->backing == Vma::kAnon && (v->flags & MAP_PRIVATE)))
     return Errno{EINVAL};  // only private anonymous (Linux before 5.13)
@@ -735,6 +859,8 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   if (!v) return Errno{EFAULT};
   if (old_len == 0) return Errno{EINVAL};  // see mremap_to
   if (old_len > v->end - addr) return Errno{EFAULT};
+  // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
+  if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   const Vma copy = *v;
   // Expand in place when the range ends the VMA and the space after it is
   // free (vma_expandable).
@@ -759,22 +885,28 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
   switch (advice) {
     case MADV_DONTNEED:
     case MADV_DONTNEED_LOCKED:
+      // madvise_dontneed_free_valid_vma: only MADV_DONTNEED_LOCKED may drop
+      // locked pages.
+      if (piece.lock && advice == MADV_DONTNEED) return Errno{EINVAL};
       // zap_page_range_single on the host does exactly the guest's: private
       // anonymous pages read as zero afterwards, private file pages read
       // the file again (their copies are dropped), shared file and shmem
       // pages keep their data in the page cache. It also drops KVM's
       // shadow entries of those frames.
-      host_discard(host_phys(piece.phys), piece.len());
+      if (piece.lock)
+        ::madvise(host_phys(piece.phys), piece.len(), MADV_DONTNEED_LOCKED);
+      else
+        host_discard(host_phys(piece.phys), piece.len());
       return Ok();
     case MADV_FREE:
-      if (piece.backing != Vma::kAnon) return Errno{EINVAL};  // vma_is_anonymous
+      if (piece.backing != Vma::kAnon || piece.lock) return Errno{EINVAL};  // vma_is_anonymous
       // Freeing at once is one of the behaviours MADV_FREE allows.
       host_discard(host_phys(piece.phys), piece.len());
       return Ok();
     case MADV_REMOVE:
       // madvise_remove: a file, mapped shared and may-write
       // (vma_is_shared_maywrite), then a hole punched in the file.
-      if (piece.backing == Vma::kAnon) return Errno{EINVAL};
+      if (piece.lock || piece.backing == Vma::kAnon) return Errno{EINVAL};
       if (!(piece.flags & MAP_SHARED) || !(piece.max_prot & PROT_WRITE)) return Errno{EACCES};
       if (::madvise(host_phys(piece.phys), piece.len(), MADV_REMOVE) != 0) return Errno{errno};
       return Ok();
@@ -848,8 +980,8 @@ Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
 // mm/msync.c SYSCALL_DEFINE3(msync). Dirty shared pages live in the host
 // page cache already (the overlay), so MS_ASYNC has nothing to start and
 // MS_INVALIDATE nothing to drop; MS_SYNC is the host's msync on the overlay,
-// which is vfs_fsync_range on the same file range. No VMA is VM_LOCKED
-// (mlock does not lock), so MS_INVALIDATE never gives EBUSY.
+// which is vfs_fsync_range on the same file range. MS_INVALIDATE on locked
+// memory is EBUSY.
 Result<void> MemoryManager::msync(uint64_t addr, uint64_t len, int flags) {
   std::lock_guard lock(mu_);
   if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return Errno{EINVAL};
@@ -874,6 +1006,8 @@ Result<void> MemoryManager::msync(uint64_t addr, uint64_t len, int flags) {
       if (start >= *end) return Errno{ENOMEM};
       unmapped = true;
     }
+    // Locked memory cannot be invalidated.
+    if ((flags & MS_INVALIDATE) && v->lock != Vma::kUnlocked) return Errno{EBUSY};
     const Vma piece = v->clipped(start, *end);
     start = v->end;
     // Only VM_SHARED file mappings are written back: a shared mapping of a
@@ -1073,6 +1207,231 @@ std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const
     return hi;
   }
   return std::nullopt;
+}
+
+// ---------------------------------------------------------------- System V shm
+
+namespace {
+// arch/x86: SHMLBA is PAGE_SIZE (no __ARCH_FORCE_SHMLBA).
+constexpr uint64_t kShmLba = kPageSize;
+}  // namespace
+
+// ipc/shm.c do_shmat, in its order: the address and flag checks, then the
+// segment (EINVAL when there is none, EACCES without read permission: the
+// host's IPC_STAT makes both checks, as shmat needs read access in any
+// case), the overlap check without SHM_REMAP, then do_mmap of the whole
+// segment, MAP_SHARED. The host's own shmat over the run then checks write
+// and exec permission and counts the attach.
+Result<uint64_t> MemoryManager::shmat(int shmid, uint64_t addr, int shmflg) {
+  std::lock_guard lock(mu_);
+  if (shmid < 0) return Errno{EINVAL};
+  bool fixed = false;
+  if (addr) {
+    if (addr & (kShmLba - 1)) {
+      if (!(shmflg & SHM_RND)) return Errno{EINVAL};
+      addr &= ~(kShmLba - 1);
+      // A remap must not round down to address 0.
+      if (!addr && (shmflg & SHM_REMAP)) return Errno{EINVAL};
+    }
+    fixed = true;
+  } else if (shmflg & SHM_REMAP) {
+    return Errno{EINVAL};
+  }
+  int prot = (shmflg & SHM_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
+  if (shmflg & SHM_EXEC) prot |= PROT_EXEC;
+  struct shmid_ds ds {};
+  if (::shmctl(shmid, IPC_STAT, &ds) != 0) return Errno{errno};
+  const uint64_t size = ds.shm_segsz;
+  auto len = page_round_up(size);
+  if (!len || *len == 0) return Errno{ENOMEM};
+  if (fixed && !(shmflg & SHM_REMAP)) {
+    auto end = checked_add(addr, size);
+    if (!end || !as_.range_free(addr, *end)) return Errno{EINVAL};
+  }
+  const int mflags = MAP_SHARED | (fixed ? MAP_FIXED : 0);
+  const uint64_t where = TRY(unmapped_area(addr, *len, mflags));
+  if (!lock_future_ok(def_lock_, *len)) return Errno{EAGAIN};
+  NewMapping m;
+  m.addr = where;
+  m.len = *len;
+  m.prot = prot;
+  // The attach's file is opened read-only for SHM_RDONLY: a shared mapping
+  // of it can never become writable (VM_MAYWRITE cleared by do_mmap).
+  m.max_prot = (shmflg & SHM_RDONLY) ? (kProtRWX & ~PROT_WRITE) : kProtRWX;
+  m.flags = MAP_SHARED;
+  m.backing = Vma::kShm;
+  m.shm_id = shmid;
+  m.shm_host_flags = SHM_REMAP | (shmflg & (SHM_RDONLY | SHM_EXEC));
+  m.shm_attach = next_shm_attach_++;
+  m.shm_size = size;
+  return install(m, /*replace=*/fixed);
+}
+
+// ipc/shm.c ksys_shmdt: from the first VMA ending above addr, the first
+// piece of a segment attached at addr (its offset in the segment equals its
+// distance from addr) is detached; then every further piece of that same
+// attach that lies within the segment's size from addr. EINVAL when there
+// was none.
+Result<void> MemoryManager::shmdt(uint64_t addr) {
+  std::lock_guard lock(mu_);
+  if (addr & kPageMask) return Errno{EINVAL};
+  auto attached_at_addr = [&](const Vma& v) {
+    return v.backing == Vma::kShm && (v.start - addr) / kPageSize == v.file_offset / kPageSize;
+  };
+  uint64_t cur = addr, attach = 0, size = 0;
+  bool found = false;
+  while (const Vma* v = as_.find_next(cur)) {
+    cur = v->end;
+    if (attached_at_addr(*v)) {
+      attach = v->shm_attach;
+      size = v->shm_size;
+      const uint64_t s = v->start, e = v->end;
+      unmap_range(s, e);
+      found = true;
+      break;
+    }
+  }
+  if (!found) return Errno{EINVAL};
+  size = page_round_up(size).value_or(~0ull & ~kPageMask);
+  while (const Vma* v = as_.find_next(cur)) {
+    if (v->end - addr > size) break;
+    cur = v->end;
+    if (attached_at_addr(*v) && v->shm_attach == attach) {
+      const uint64_t s = v->start, e = v->end;
+      unmap_range(s, e);
+    }
+  }
+  return Ok();
+}
+
+// ---------------------------------------------------------------- mlock
+
+void MemoryManager::host_lock(const Vma& v) {
+  if (v.lock == Vma::kUnlocked) return;
+  // Linux does not populate memory the guest cannot access; neither may
+  // the host (a PROT_NONE reservation of gigabytes would be faulted in).
+  const bool on_fault = v.lock == Vma::kLockedOnFault || !(v.prot & kProtRWX);
+  ::syscall(SYS_mlock2, host_phys(v.phys), v.len(), on_fault ? MLOCK_ONFAULT : 0);
+}
+
+void MemoryManager::host_unlock(const Vma& v) {
+  if (v.lock != Vma::kUnlocked) ::munlock(host_phys(v.phys), v.len());
+}
+
+uint64_t MemoryManager::locked_bytes_locked() const {
+  uint64_t n = 0;
+  for (const Vma& v : as_)
+    if (v.lock != Vma::kUnlocked) n += v.len();
+  return n;
+}
+
+uint64_t MemoryManager::locked_bytes() const {
+  std::lock_guard lock(mu_);
+  return locked_bytes_locked();
+}
+
+bool MemoryManager::lock_future_ok(Vma::Lock lock, uint64_t len) const {
+  if (lock == Vma::kUnlocked || capable_ipc_lock()) return true;
+  const uint64_t limit = memlock_limit() / kPageSize;
+  return (locked_bytes_locked() + len) / kPageSize <= limit;
+}
+
+// mm/mlock.c apply_vma_lock_flags: VMA by VMA from start; a hole ends the
+// walk with ENOMEM, the VMAs before it keep their new state.
+Result<void> MemoryManager::apply_lock(uint64_t start, uint64_t end, Vma::Lock kind) {
+  if (end < start) return Errno{EINVAL};
+  if (end == start) return Ok();
+  if (!as_.find(start)) return Errno{ENOMEM};
+  uint64_t cur = start;
+  while (cur < end) {
+    const Vma* v = as_.find(cur);
+    if (!v) return Errno{ENOMEM};
+    const uint64_t piece_end = std::min(v->end, end);
+    for (const Vma& old : as_.set_lock(cur, piece_end, kind)) {
+      if (old.lock == kind) continue;
+      Vma now = old;
+      now.lock = kind;
+      host_unlock(old);
+      host_lock(now);
+    }
+    cur = piece_end;
+  }
+  return Ok();
+}
+
+// mm/mlock.c do_mlock.
+Result<void> MemoryManager::mlock(uint64_t start, uint64_t len, Vma::Lock kind) {
+  std::lock_guard lock(mu_);
+  if (!can_do_mlock()) return Errno{EPERM};
+  // len = PAGE_ALIGN(len + offset_in_page(start)), wrapping as the kernel's.
+  len = (len + (start & kPageMask) + kPageMask) & ~kPageMask;
+  start &= ~kPageMask;
+  const bool capable = capable_ipc_lock();
+  const uint64_t limit = memlock_limit() / kPageSize;
+  uint64_t locked = len / kPageSize + locked_bytes_locked() / kPageSize;
+  if (locked > limit && !capable) {
+    // Pages already locked in the range are not counted twice
+    // (count_mm_mlocked_page_nr).
+    uint64_t already = 0;
+    for (const Vma& p : as_.pieces(start, start + len < start ? ~0ull : start + len))
+      if (p.lock != Vma::kUnlocked) already += p.len();
+    locked -= std::min(locked, already / kPageSize);
+  }
+  if (locked > limit && !capable) return Errno{ENOMEM};
+  TRY(apply_lock(start, start + len, kind));
+  // __mm_populate (the host mlock2 did the populating): a VMA the guest
+  // cannot access fails get_user_pages with EFAULT, which mlock reports
+  // as ENOMEM (__mlock_posix_error_return); MLOCK_ONFAULT populates nothing.
+  if (kind == Vma::kLocked)
+    for (const Vma& p : as_.pieces(start, start + len))
+      if (!(p.prot & kProtRWX)) return Errno{ENOMEM};
+  return Ok();
+}
+
+Result<void> MemoryManager::munlock(uint64_t start, uint64_t len) {
+  std::lock_guard lock(mu_);
+  len = (len + (start & kPageMask) + kPageMask) & ~kPageMask;
+  start &= ~kPageMask;
+  return apply_lock(start, start + len, Vma::kUnlocked);
+}
+
+// mm/mlock.c mlockall and apply_mlockall_flags.
+Result<void> MemoryManager::mlockall(int flags) {
+  std::lock_guard lock(mu_);
+  if (!flags || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT)
+    return Errno{EINVAL};
+  if (!can_do_mlock()) return Errno{EPERM};
+  if (flags & MCL_CURRENT) {
+    uint64_t total = 0;
+    for (const Vma& v : as_) total += v.len();
+    if (total / kPageSize > memlock_limit() / kPageSize && !capable_ipc_lock())
+      return Errno{ENOMEM};
+  }
+  const Vma::Lock kind = (flags & MCL_ONFAULT) ? Vma::kLockedOnFault : Vma::kLocked;
+  def_lock_ = (flags & MCL_FUTURE) ? kind : Vma::kUnlocked;
+  if (!(flags & MCL_CURRENT)) return Ok();
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const Vma& v : as_) ranges.emplace_back(v.start, v.end);
+  for (auto [s, e] : ranges) (void)apply_lock(s, e, kind);
+  return Ok();
+}
+
+Result<void> MemoryManager::munlockall() {
+  std::lock_guard lock(mu_);
+  def_lock_ = Vma::kUnlocked;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const Vma& v : as_) ranges.emplace_back(v.start, v.end);
+  for (auto [s, e] : ranges) (void)apply_lock(s, e, Vma::kUnlocked);
+  return Ok();
+}
+
+void MemoryManager::drop_locks_in_child() {
+  std::lock_guard lock(mu_);
+  def_lock_ = Vma::kUnlocked;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const Vma& v : as_)
+    if (v.lock != Vma::kUnlocked) ranges.emplace_back(v.start, v.end);
+  for (auto [s, e] : ranges) as_.set_lock(s, e, Vma::kUnlocked, /*merge=*/false);
 }
 
 }  // namespace elfuse

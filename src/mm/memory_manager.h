@@ -75,6 +75,23 @@ class MemoryManager {
   Result<void> madvise(uint64_t addr, uint64_t len, int advice);
   Result<void> msync(uint64_t addr, uint64_t len, int flags);
   uint64_t brk(uint64_t new_brk);  // brk(2) never fails: returns the current break
+  // System V shared memory (ipc/shm.c do_shmat, ksys_shmdt): the segment is
+  // a host shmat(2) over the VMA's run (docs/internals.md "System V shared
+  // memory"). shmid, addr and shmflg as the guest passed them.
+  Result<uint64_t> shmat(int shmid, uint64_t addr, int shmflg);
+  Result<void> shmdt(uint64_t addr);
+  // mm/mlock.c: mlock/mlock2 (kind kLocked or kLockedOnFault), munlock,
+  // mlockall, munlockall. The host run of a locked VMA is locked too.
+  Result<void> mlock(uint64_t start, uint64_t len, Vma::Lock kind);
+  Result<void> munlock(uint64_t start, uint64_t len);
+  Result<void> mlockall(int flags);
+  Result<void> munlockall();
+  // mm->locked_vm in bytes (VmLck in /proc/self/status).
+  uint64_t locked_bytes() const;
+  // A forked child: memory locks and mlockall(MCL_FUTURE) are not
+  // inherited (kernel/fork.c dup_mmap, mm_init); the host fork already
+  // dropped the host's locks.
+  void drop_locks_in_child();
 
   // ---- checked access to guest memory ----
   // EFAULT unless every byte is mapped with PROT_READ (copy_in) or
@@ -153,6 +170,10 @@ class MemoryManager {
     // (MAP_SHARED when flags say so, else MAP_PRIVATE), and its identity.
     int overlay_fd = -1;
     uint64_t file_dev = 0, file_ino = 0;
+    // kShm: the segment, the host shmat flags, and the attach's identity.
+    int shm_id = -1, shm_host_flags = 0;
+    uint64_t shm_attach = 0, shm_size = 0;
+    Vma::Lock lock = Vma::kUnlocked;  // VM_LOCKED (MAP_LOCKED, mlockall(MCL_FUTURE))
   };
 
   // get_unmapped_area: the address for a new mapping of len bytes.
@@ -200,6 +221,17 @@ class MemoryManager {
   Result<uint64_t> mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len, int flags,
                              uint64_t new_addr);
   Result<void> check_access(uint64_t guest, uint64_t len, int prot) const;
+  // The host side of a VMA's mlock state: mlock2 of its run (on fault for
+  // kLockedOnFault, and for inaccessible memory, which Linux does not
+  // populate), or munlock. Called before a run is discarded or moved
+  // (the host refuses MADV_DONTNEED on locked memory) and after.
+  void host_lock(const Vma& v);
+  void host_unlock(const Vma& v);
+  // apply_vma_lock_flags: [start, end) page aligned.
+  Result<void> apply_lock(uint64_t start, uint64_t end, Vma::Lock kind);
+  uint64_t locked_bytes_locked() const;
+  // mm/mlock.c mlock_future_ok: may len more bytes be locked?
+  bool lock_future_ok(Vma::Lock lock, uint64_t len) const;
   Result<void> madvise_vma(const Vma& piece, int advice);
 
   uint8_t* reservation_;
@@ -213,6 +245,9 @@ class MemoryManager {
   // Guest threads make memory syscalls and copies concurrently (one host
   // thread per vCPU). Recursive because mremap uses munmap internally.
   mutable std::recursive_mutex mu_;
+  // mlockall(MCL_FUTURE): the lock state of new mappings (mm->def_flags).
+  Vma::Lock def_lock_ = Vma::kUnlocked;
+  uint64_t next_shm_attach_ = 1;
 };
 
 }  // namespace elfuse

@@ -1,4 +1,4 @@
-// Event descriptors: epoll, eventfd, timerfd, signalfd. The objects are the
+// Event descriptors: epoll, eventfd, timerfd, signalfd, inotify. The objects are the
 // host kernel's (guest fds are host fds), so readiness, edge and level
 // triggering, EPOLLONESHOT/EPOLLEXCLUSIVE, and what happens when watched fds
 // are closed or dup'd are the kernel's own; elfuse translates pointers and
@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -172,6 +173,60 @@ int64_t sys_signalfd(SyscallContext& ctx, const SyscallArgs& a) {
 
 int64_t sys_signalfd4(SyscallContext& ctx, const SyscallArgs& a) {
   return do_signalfd(ctx, a.a[0], a.a[1], a.a[2], arg_int(a.a[3]));
+}
+
+// inotify (fs/notify/inotify/inotify_user.c): the instance is the host's,
+// its events are read with read(2) from the guest fd like any other host
+// fd, and carry names relative to the watched directory, which need no
+// translation. Only the path of inotify_add_watch is the guest's.
+int64_t sys_inotify_init(SyscallContext& ctx, const SyscallArgs&) {
+  return new_fd_result(ctx.proc, syscall(SYS_inotify_init1, 0));
+}
+
+int64_t sys_inotify_init1(SyscallContext& ctx, const SyscallArgs& a) {
+  return new_fd_result(ctx.proc, syscall(SYS_inotify_init1, arg_int(a.a[0])));
+}
+
+// inotify_add_watch(fd, pathname, mask): the mask checks (EINVAL), the fd
+// (EBADF, EINVAL for a non-inotify fd), then the lookup (user_path_at:
+// EFAULT, ENAMETOOLONG, ENOENT...) and read permission (EACCES). The host
+// makes all of them in that order: elfuse's own fds reach it as -1 (EBADF),
+// an unreadable path as NULL (EFAULT), an over-long one as over-long.
+// Under --sysroot the path is resolved inside the root (following the last
+// symlink unless IN_DONT_FOLLOW, a directory for IN_ONLYDIR) and the host
+// watches /proc/self/fd/N, whose magic link it follows to exactly that
+// object; a failed lookup is reported after the host's own checks of the
+// mask and fd.
+int64_t sys_inotify_add_watch(SyscallContext& ctx, const SyscallArgs& a) {
+  int fd = arg_int(a.a[0]);
+  if (fd >= ctx.proc.fds.floor) fd = -1;
+  const uint32_t mask = fs::arg_uint(a.a[2]);
+  auto path = fs::copy_path(ctx.mm, a.a[1]);
+  if (!path) {
+    if (path.error() != ENAMETOOLONG)
+      return host_rax(syscall(SYS_inotify_add_watch, fd, nullptr, mask));
+    std::string longer(fs::kPathMax, 'x');
+    return host_rax(syscall(SYS_inotify_add_watch, fd, longer.c_str(), mask));
+  }
+  const bool follow = !(mask & IN_DONT_FOLLOW);
+  if (!ctx.proc.sysroot) {
+    std::string host = follow ? fs::followed_host_path(ctx.proc, *path) : *path;
+    return host_rax(syscall(SYS_inotify_add_watch, fd, host.c_str(), mask));
+  }
+  auto obj = fs::root_lookup(ctx.proc, AT_FDCWD, *path, follow, mask & IN_ONLYDIR);
+  if (!obj) {
+    long r = syscall(SYS_inotify_add_watch, fd, "", mask);
+    if (r < 0 && errno != ENOENT) return -static_cast<int64_t>(errno);
+    return -static_cast<int64_t>(obj.error());
+  }
+  std::string host = proc_fd_path(obj->get());
+  return host_rax(syscall(SYS_inotify_add_watch, fd, host.c_str(), mask & ~IN_DONT_FOLLOW));
+}
+
+int64_t sys_inotify_rm_watch(SyscallContext& ctx, const SyscallArgs& a) {
+  int fd = arg_int(a.a[0]);
+  if (fd >= ctx.proc.fds.floor) fd = -1;
+  return host_rax(syscall(SYS_inotify_rm_watch, fd, arg_int(a.a[1])));
 }
 
 }  // namespace elfuse

@@ -2,11 +2,15 @@
 // or above the floor looks closed, and every fd created for the guest stays
 // below min(floor, virtual RLIMIT_NOFILE) (FdRules in kernel/process.h).
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
@@ -33,6 +37,17 @@ constexpr unsigned long kTcsets2 = 0x402c542b;
 constexpr unsigned long kTcsetsw2 = 0x402c542c;
 constexpr unsigned long kTcsetsf2 = 0x402c542d;
 constexpr unsigned long kFigetbsz = 2;
+// include/uapi/linux/vm_sockets.h: _IO(7, 0xb9), yet it writes a u32 through
+// the argument.
+constexpr unsigned long kVmSocketsGetLocalCid = 0x7b9;
+// include/uapi/linux/if.h struct ifreq, struct ifconf.
+constexpr uint32_t kIfreqSize = 40;
+struct GuestIfconf {
+  int32_t len;
+  int32_t pad;
+  uint64_t buf;
+};
+static_assert(sizeof(GuestIfconf) == 16);
 
 int64_t do_dup3(SyscallContext& ctx, uint64_t old_reg, uint64_t new_reg, unsigned flags,
                 bool is_dup2) {
@@ -92,7 +107,10 @@ int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, s
   return ret;
 }
 
-enum class IoDir { kNoArg, kValue, kIn, kOut, kNewFd };
+// kInOut: the struct is read, handed to the host, and written back (struct
+// ifreq requests: net/socket.c get_user_ifreq, put_user_ifreq). kIfconf:
+// SIOCGIFCONF, whose struct holds a pointer (see ifconf()).
+enum class IoDir { kNoArg, kValue, kIn, kOut, kInOut, kNewFd, kIfconf };
 struct IoctlSpec {
   unsigned long req;
   IoDir dir;
@@ -143,7 +161,49 @@ constexpr IoctlSpec kIoctls[] = {
     {FIONCLEX, IoDir::kNoArg, 0},
     {FIOQSIZE, IoDir::kOut, 8},
     {kFigetbsz, IoDir::kOut, 4},
+    // Sockets (net/socket.c sock_ioctl, net/core/dev_ioctl.c): the queries.
+    // The SIOCS* requests that change interfaces are not translated.
+    {SIOCATMARK, IoDir::kOut, 4},
+    {SIOCGSTAMP, IoDir::kOut, 16},
+    {SIOCGSTAMPNS, IoDir::kOut, 16},
+    {SIOCGIFNAME, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFINDEX, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFFLAGS, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFADDR, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFDSTADDR, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFBRDADDR, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFNETMASK, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFMETRIC, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFMTU, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFHWADDR, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFMAP, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFTXQLEN, IoDir::kInOut, kIfreqSize},
+    {SIOCGIFCONF, IoDir::kIfconf, sizeof(GuestIfconf)},
+    {kVmSocketsGetLocalCid, IoDir::kOut, 4},
 };
+
+// SIOCGIFCONF (net/core/dev_ioctl.c dev_ifconf): the struct is read
+// (EFAULT); a NULL buffer asks only for the length needed; otherwise up to
+// len bytes of struct ifreq are written to the guest's buffer, and len
+// becomes what was written. The host fills a host buffer of the same size.
+int64_t ifconf(SyscallContext& ctx, int fd, unsigned req, uint64_t arg) {
+  GuestIfconf gc;
+  if (auto c = ctx.mm.copy_in(&gc, arg, sizeof gc); !c) return fd_or(fd, c.error());
+  constexpr int32_t kMaxLen = 1 << 16;
+  std::vector<unsigned char> host(gc.buf ? std::clamp(gc.len, 0, kMaxLen) : 0);
+  struct ifconf hc {};
+  hc.ifc_len = gc.buf ? static_cast<int>(host.size()) : gc.len;
+  hc.ifc_buf = gc.buf ? reinterpret_cast<char*>(host.data()) : nullptr;
+  long r = ::syscall(SYS_ioctl, fd, req, &hc);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  if (gc.buf && hc.ifc_len > 0) {
+    auto c = ctx.mm.copy_out(gc.buf, host.data(), static_cast<uint64_t>(hc.ifc_len));
+    if (!c) return -c.error();
+  }
+  gc.len = hc.ifc_len;
+  if (auto c = ctx.mm.copy_out(arg, &gc, sizeof gc); !c) return -c.error();
+  return r;
+}
 
 }  // namespace
 
@@ -231,8 +291,8 @@ int64_t sys_fcntl(SyscallContext& ctx, const SyscallArgs& a) {
   }
 }
 
-// ioctl(2) for terminals and generic fd requests, with the argument buffer
-// translated; any other request is ENOTTY, which is what Linux answers for
+// ioctl(2) for terminals, generic fd requests and socket queries, with the
+// argument buffer translated; any other request is ENOTTY, which is what Linux answers for
 // a request the fd's driver does not know.
 int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
   auto fdr = guest_fd(ctx.proc, a.a[0]);
@@ -265,6 +325,17 @@ int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
       if (!c) return -c.error();
       return r;
     }
+    case IoDir::kInOut: {
+      auto c = ctx.mm.copy_in(buf, arg, spec->size);
+      if (!c) return fd_or(fd, c.error());
+      r = ::syscall(SYS_ioctl, fd, req, buf);
+      if (r < 0) return -static_cast<int64_t>(errno);
+      c = ctx.mm.copy_out(arg, buf, spec->size);
+      if (!c) return -c.error();
+      return r;
+    }
+    case IoDir::kIfconf:
+      return ifconf(ctx, fd, req, arg);
   }
   return -ENOTTY;
 }

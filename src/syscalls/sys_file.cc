@@ -87,7 +87,11 @@ int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positi
 // MAX_RW_COUNT. A segment that is not mapped ends the transfer there (Linux
 // copies up to the fault and returns the short count); only a fault before
 // any byte is EFAULT.
-int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional) {
+// preadv2/pwritev2 (v2) pass their RWF_* flags to the host, which checks
+// them after the iovec as Linux does (EOPNOTSUPP); a position of -1 there
+// means the file position.
+int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional,
+               bool v2 = false) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   uint64_t count = a.a[2];
@@ -115,6 +119,14 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
     total += len;
   }
   int64_t pos = static_cast<int64_t>(a.a[3]);
+  if (v2) {
+    if (host.size() > kIovMax) host.resize(kIovMax);
+    // The high half of the position (a.a[4]) is unused on 64-bit; the host
+    // call takes the same split, with the flags last.
+    return host_rax(::syscall(write ? SYS_pwritev2 : SYS_preadv2, *fd,
+                              host.empty() ? nullptr : host.data(), host.size(), pos, 0,
+                              arg_int(a.a[5])));
+  }
   if (host.empty() && !positional) {
     // Zero bytes: still let the host check the fd and mode.
     return host_rax(::syscall(write ? SYS_writev : SYS_readv, *fd, nullptr, 0));
@@ -224,6 +236,13 @@ int64_t sys_preadv(SyscallContext& ctx, const SyscallArgs& a) {
 }
 int64_t sys_pwritev(SyscallContext& ctx, const SyscallArgs& a) {
   return do_rwv(ctx, a, true, true);
+}
+// preadv2/pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags).
+int64_t sys_preadv2(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, false, true, true);
+}
+int64_t sys_pwritev2(SyscallContext& ctx, const SyscallArgs& a) {
+  return do_rwv(ctx, a, true, true, true);
 }
 
 int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {

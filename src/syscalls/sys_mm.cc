@@ -34,6 +34,31 @@ int64_t sys_mprotect(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.mprotect(a.a[0], a.a[1], static_cast<int>(a.a[2])));
 }
 
+// Protection keys. The guest runs with CR4.PKE clear (its CPUID says OSPKE
+// 0), so it gets what Linux answers on a CPU without enabled protection
+// keys (mm/mprotect.c): no key can be allocated or freed, and a key other
+// than -1 fails after do_mprotect_pkey's range checks.
+int64_t sys_pkey_alloc(SyscallContext&, const SyscallArgs&) {
+  return -EINVAL;
+}
+
+int64_t sys_pkey_free(SyscallContext&, const SyscallArgs&) {
+  return -EINVAL;
+}
+
+int64_t sys_pkey_mprotect(SyscallContext& ctx, const SyscallArgs& a) {
+  const int pkey = static_cast<int>(a.a[3]);
+  if (pkey == -1) return sys_mprotect(ctx, a);
+  const uint64_t start = a.a[0], len = a.a[1];
+  const int prot = static_cast<int>(a.a[2]);
+  if ((prot & (PROT_GROWSDOWN | PROT_GROWSUP)) == (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+  if (start & (kPageSize - 1)) return -EINVAL;
+  if (len == 0) return 0;
+  const uint64_t end = start + ((len + kPageSize - 1) & ~(kPageSize - 1));  // wraps as Linux's
+  if (end <= start) return -ENOMEM;
+  return -EINVAL;
+}
+
 // mremap(old_address, old_size, new_size, flags, new_address)
 int64_t sys_mremap(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.mremap(a.a[0], a.a[1], a.a[2], static_cast<int>(a.a[3]), a.a[4]));
@@ -123,6 +148,32 @@ int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
     start += n * kPage;
   }
   return 0;
+}
+
+// mlock(addr, len), mlock2(addr, len, flags), munlock, mlockall,
+// munlockall: mm/mlock.c, see MemoryManager::mlock. mlock2 checks its
+// flags first (EINVAL).
+int64_t sys_mlock(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.mlock(a.a[0], a.a[1], Vma::kLocked));
+}
+
+int64_t sys_mlock2(SyscallContext& ctx, const SyscallArgs& a) {
+  const unsigned flags = fs::arg_uint(a.a[2]);
+  if (flags & ~MLOCK_ONFAULT) return -EINVAL;
+  return to_rax(
+      ctx.mm.mlock(a.a[0], a.a[1], (flags & MLOCK_ONFAULT) ? Vma::kLockedOnFault : Vma::kLocked));
+}
+
+int64_t sys_munlock(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.munlock(a.a[0], a.a[1]));
+}
+
+int64_t sys_mlockall(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.mlockall(fs::arg_int(a.a[0])));
+}
+
+int64_t sys_munlockall(SyscallContext& ctx, const SyscallArgs&) {
+  return to_rax(ctx.mm.munlockall());
 }
 
 }  // namespace elfuse

@@ -129,4 +129,59 @@ int64_t sys_getcpu(SyscallContext& ctx, const SyscallArgs& a) {
   return bad ? -EFAULT : 0;
 }
 
+// membarrier(cmd, flags, cpu_id), kernel/sched/membarrier.c. Guest threads
+// are host threads of this process running KVM_RUN, and guest memory is
+// this process's memory, so the host's barrier on this process is the
+// guest's (docs/internals.md "membarrier"). What the host process cannot
+// show is execve: elfuse does not exec on the host, so the host keeps
+// registrations Linux would drop (membarrier_exec_mmap). The guest's own
+// registrations since its last execve are kept in Process and checked
+// first; the host checks the rest (and a fork's reset) itself.
+int64_t sys_membarrier(SyscallContext& ctx, const SyscallArgs& a) {
+  constexpr int kQuery = 0, kPrivExp = 1 << 3, kRegPrivExp = 1 << 4, kPrivExpSync = 1 << 5,
+                kRegPrivExpSync = 1 << 6, kPrivExpRseq = 1 << 7, kRegPrivExpRseq = 1 << 8,
+                kRegGlobalExp = 1 << 2, kGetRegistrations = 1 << 9;
+  constexpr unsigned kFlagCpu = 1;
+  const int cmd = arg_int(a.a[0]);
+  const unsigned flags = arg_uint(a.a[1]);
+  const int cpu = arg_int(a.a[2]);
+  auto host = [&] { return ::syscall(SYS_membarrier, cmd, flags, cpu); };
+  const bool flags_ok = cmd == kPrivExpRseq ? (flags == 0 || flags == kFlagCpu) : flags == 0;
+  if (!flags_ok) return host_rax(host());  // EINVAL
+  int need = 0;
+  switch (cmd) {
+    case kPrivExp:
+      need = kRegPrivExp;
+      break;
+    case kPrivExpSync:
+      need = kRegPrivExpSync;
+      break;
+    case kPrivExpRseq:
+      need = kRegPrivExpRseq;
+      break;
+    case kRegGlobalExp:
+    case kRegPrivExp:
+    case kRegPrivExpSync:
+    case kRegPrivExpRseq: {
+      long r = host();
+      if (r == 0) ctx.proc.membarrier_registered.fetch_or(cmd);
+      return host_rax(r);
+    }
+    case kGetRegistrations: {
+      long r = host();
+      if (r < 0) return host_rax(r);
+      return r & ctx.proc.membarrier_registered.load();
+    }
+    default:
+      return host_rax(host());
+  }
+  if (!(ctx.proc.membarrier_registered.load() & need)) {
+    // A command this kernel does not have is EINVAL before the EPERM.
+    long mask = ::syscall(SYS_membarrier, kQuery, 0, 0);
+    if (mask >= 0 && !(mask & cmd)) return host_rax(host());
+    return -EPERM;
+  }
+  return host_rax(host());
+}
+
 }  // namespace elfuse

@@ -57,6 +57,12 @@ inline bool linux_access_ok(uint64_t addr, uint64_t len) {
   return len <= kTaskSizeMax && addr <= kTaskSizeMax - len;
 }
 
+// An address no host copy_from_user/copy_to_user accepts (above the user
+// range). When a guest pointer cannot be read, handing this to the host call
+// in its place makes the host fail with EFAULT exactly where Linux would,
+// after the checks the kernel makes first (bad flags, fd, permission).
+inline void* const kHostFaultingAddress = reinterpret_cast<void*>(~uint64_t{0} - 4095);
+
 // Host syscall return (-1 + errno) -> RAX value.
 inline int64_t host_rax(long r) {
   return r < 0 ? -static_cast<int64_t>(errno) : r;

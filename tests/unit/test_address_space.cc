@@ -131,6 +131,46 @@ TEST(AddressSpace, FileMergeNeedsContiguousOffsets) {
   EXPECT_EQ(ruler(as), "|aabbb.......|");
 }
 
+// mlock state: set_lock splits at the edges and merges back only equal
+// states (mm/mlock.c mlock_fixup); without merge (fork) pieces stay apart.
+TEST(AddressSpace, SetLockSplitsAndMerges) {
+  AddressSpace as;
+  ASSERT_TRUE(as.insert(anon(0, 8)).ok());
+  std::vector<Vma> old = as.set_lock(pg(2), pg(4), Vma::kLocked);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].lock, Vma::kUnlocked);
+  EXPECT_EQ(ruler(as), "|aabbcccc....|");
+  as.set_lock(pg(4), pg(5), Vma::kLockedOnFault);
+  EXPECT_EQ(ruler(as), "|aabbcddd....|");
+  as.set_lock(pg(4), pg(5), Vma::kLocked);
+  EXPECT_EQ(ruler(as), "|aabbbccc....|");
+  as.set_lock(pg(2), pg(5), Vma::kUnlocked, /*merge=*/false);
+  EXPECT_EQ(ruler(as), "|aabbbccc....|");
+  as.set_lock(pg(0), pg(8), Vma::kUnlocked);
+  EXPECT_EQ(ruler(as), "|aaaaaaaa....|");
+}
+
+// System V shm VMAs never merge, not even the pieces of one attach
+// (vm_ops->close: each piece counts in shm_nattch).
+TEST(AddressSpace, ShmNeverMerges) {
+  AddressSpace as;
+  Vma a = anon(0, 4);
+  a.backing = Vma::kShm;
+  a.flags = MAP_SHARED;
+  a.shm_attach = 1;
+  ASSERT_TRUE(as.insert(a).ok());
+  ASSERT_TRUE(as.protect(pg(1), pg(2), PROT_READ).ok());
+  ASSERT_TRUE(as.protect(pg(1), pg(2), PROT_READ | PROT_WRITE).ok());
+  EXPECT_EQ(ruler(as), "|abcc........|");
+  Vma b = anon(4, 2);
+  b.backing = Vma::kShm;
+  b.flags = MAP_SHARED;
+  b.shm_attach = 1;
+  b.file_offset = 4 * P;
+  ASSERT_TRUE(as.insert(b).ok());
+  EXPECT_EQ(ruler(as), "|abccdd......|");
+}
+
 // File VMAs: a split keeps max_prot and shifts file_offset; merging needs
 // the same file (dev, ino), the same max_prot and continuing offsets.
 TEST(AddressSpace, FileVmaSplitAndMergeKeepMaxProtAndOffset) {

@@ -1,0 +1,67 @@
+/* Cost of single system calls, nanoseconds per call, median of 5 batches:
+ *   syscalls MODE N
+ *     getppid        raw getppid syscall (forwarded to the host)
+ *     getpid         raw getpid syscall
+ *     read_zero      1-byte read of /dev/zero
+ *     pipe           1-byte write then 1-byte read on a pipe
+ *     open_close     openat + close of /dev/null
+ *     clock_gettime  clock_gettime(CLOCK_MONOTONIC) through libc (vDSO if any)
+ * Built static; bench/run.sh runs it natively, under elfuse and under proot. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) return 2;
+  const char* mode = argv[1];
+  long n = atol(argv[2]);
+  int zero = open("/dev/zero", O_RDONLY);
+  int p[2];
+  if (zero < 0 || pipe(p) != 0) return 1;
+  char c = 0;
+  struct timespec ts;
+  double batch[5];
+  for (int b = 0; b < 5; b++) {
+    double t0 = now_ns();
+    if (!strcmp(mode, "getppid")) {
+      for (long i = 0; i < n; i++) syscall(SYS_getppid);
+    } else if (!strcmp(mode, "getpid")) {
+      for (long i = 0; i < n; i++) syscall(SYS_getpid);
+    } else if (!strcmp(mode, "read_zero")) {
+      for (long i = 0; i < n; i++)
+        if (read(zero, &c, 1) != 1) return 1;
+    } else if (!strcmp(mode, "pipe")) {
+      for (long i = 0; i < n; i++)
+        if (write(p[1], &c, 1) != 1 || read(p[0], &c, 1) != 1) return 1;
+    } else if (!strcmp(mode, "open_close")) {
+      for (long i = 0; i < n; i++) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd < 0) return 1;
+        close(fd);
+      }
+    } else if (!strcmp(mode, "clock_gettime")) {
+      for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
+    } else {
+      return 2;
+    }
+    batch[b] = (now_ns() - t0) / n;
+  }
+  qsort(batch, 5, sizeof batch[0], cmp);
+  printf("%.1f\n", batch[2]);
+  return 0;
+}
