@@ -83,10 +83,13 @@ int kvm_device_fd() {
   return fd < 0 ? -errno : fd;
 }
 
-Probe probe_kvm() {
+// cached: through kvm_device_fd (a VM); else a plain open (--version, which
+// runs before the private fd floor is set up).
+Probe probe_kvm(bool cached) {
   Probe p;
   const char* dev = kvm_device();
-  int fd = kvm_device_fd();
+  int fd = cached ? kvm_device_fd() : open(dev, O_RDWR | O_CLOEXEC);
+  if (!cached && fd < 0) fd = -errno;
   if (fd < 0) {
     int e = -fd;
     if (e == ENOENT)
@@ -149,7 +152,7 @@ void force_backend(Backend b) {
 }
 
 std::string backend_description() {
-  Probe p = probe_kvm();
+  Probe p = probe_kvm(false);
   if (g_forced != Backend::kAuto) {
     std::string name = g_forced == Backend::kPvm ? "PVM" : "hardware KVM";
     return name + " (forced by --backend" +
@@ -164,7 +167,7 @@ std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t in
   // Probed once per elfuse process: a forked child keeps its parent's
   // answer.
   static Backend chosen = Backend::kAuto;
-  Probe p = probe_kvm();
+  Probe p = probe_kvm(true);
   if (!p.fd.valid()) fatal("%s", p.problem.c_str());
   if (chosen == Backend::kAuto) {
     if (g_forced != Backend::kAuto) {

@@ -110,8 +110,8 @@ int64_t set_uts_name(SyscallContext& ctx, const SyscallArgs& a, long nr) {
   int len = arg_int(a.a[1]);
   if (len < 0 || len > kNewUtsLen) return host_rax(::syscall(nr, nullptr, len));
   char name[kNewUtsLen];
-  void* host_name = ctx.mm.copy_in(name, a.a[0], static_cast<uint64_t>(len)) ? name
-                                                                            : kHostFaultingAddress;
+  void* host_name =
+      ctx.mm.copy_in(name, a.a[0], static_cast<uint64_t>(len)) ? name : kHostFaultingAddress;
   return host_rax(::syscall(nr, host_name, len));
 }
 }  // namespace
