@@ -81,13 +81,20 @@ fi
 
 # ------------------------------------------------------------- 2. the kernel
 mkdir -p "$cache"
-kpkg=${LANE_KPKG:-$(apt-cache depends linux-image-amd64 2>/dev/null |
-  awk '/Depends: linux-image-[0-9]/ { print $2; exit }')}
+kernel_package() {
+  apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+kpkg=${LANE_KPKG:-$(kernel_package)}
+if [[ -z $kpkg && $(id -u) == 0 ]]; then
+  apt-get update -qq
+  kpkg=$(kernel_package)
+fi
 [[ -n $kpkg ]] || die "apt-cache knows no linux-image-amd64 (apt-get update?)"
 kdir=$cache/$kpkg
 if [[ ! -f $kdir/.unpacked ]]; then
   say "downloading $kpkg (once)"
-  rm -rf "$kdir" "$cache"/"$kpkg"_*.deb
+  # Kernels the archive no longer points at go (about 400 MB unpacked each).
+  rm -rf "$cache"/linux-image-* "$cache"/*.deb
   (cd "$cache" && apt-get download "$kpkg" >/dev/null 2>&1) || die "apt-get download $kpkg failed"
   dpkg-deb -x "$cache"/"$kpkg"_*.deb "$kdir"
   rm -f "$cache"/"$kpkg"_*.deb
