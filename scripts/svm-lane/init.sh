@@ -34,15 +34,20 @@ finish() {
   poweroff -f
 }
 
+# kvm_amd's module parameters come from the kernel command line
+# (lane_kvm_amd="vgif=0 ..."), for trying what TCG's SVM does with each.
 for m in $(cat /lib/modules/order); do
-  insmod /lib/modules/$m 2>/tmp/err || echo "LANE insmod $m: $(cat /tmp/err)"
+  params=
+  [ "$m" = kvm-amd.ko ] && params=${lane_kvm_amd:-}
+  insmod /lib/modules/$m $params 2>/tmp/err || echo "LANE insmod $m: $(cat /tmp/err)"
 done
+echo "LANE kvm_amd vgif=$(cat /sys/module/kvm_amd/parameters/vgif 2>/dev/null)
 if [ ! -e /dev/kvm ] || [ ! -d /sys/module/kvm_amd ]; then
   echo "LANE no /dev/kvm from kvm_amd"
   echo "0 passed, 1 failed, 0 skipped"
   finish
 fi
-echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc)"
+echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc) clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
 passed=0
 failed=0

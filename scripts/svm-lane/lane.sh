@@ -263,7 +263,7 @@ say "initramfs: $(($(stat -c %s "$work/initramfs.cpio") / 1048576)) MiB, $(wc -l
 # then hangs the boot on microvm (no HPET, no ACPI PM timer).
 gcc -O2 -o "$work/tsc_khz" "$here/tsc_khz.c"
 tsc_khz=$("$work/tsc_khz")
-cmdline="console=ttyS0 panic=-1 quiet tsc_early_khz=$tsc_khz ${LANE_CMDLINE:-}"
+cmdline="console=ttyS0 panic=-1 quiet tsc_early_khz=$tsc_khz tsc=reliable ${LANE_CMDLINE:-}"
 say "booting: qemu -accel tcg -cpu max -M microvm -smp $smp -m $mem (at most ${timeout_s}s)"
 t0=$(date +%s.%N)
 set +e
