@@ -41,7 +41,7 @@ for m in $(cat /lib/modules/order); do
   [ "$m" = kvm-amd.ko ] && params=${lane_kvm_amd:-}
   insmod /lib/modules/$m $params 2>/tmp/err || echo "LANE insmod $m: $(cat /tmp/err)"
 done
-echo "LANE kvm_amd vgif=$(cat /sys/module/kvm_amd/parameters/vgif 2>/dev/null)
+echo "LANE kvm_amd vgif=$(cat /sys/module/kvm_amd/parameters/vgif 2>/dev/null)"
 if [ ! -e /dev/kvm ] || [ ! -d /sys/module/kvm_amd ]; then
   echo "LANE no /dev/kvm from kvm_amd"
   echo "0 passed, 1 failed, 0 skipped"
