@@ -287,6 +287,19 @@ void HwVcpu::after_run(int r, int err) {
 
 void HwVcpu::classify() {
   kvm_regs& r = run_->s.regs.regs;
+  // An exception (or interrupt) the CPU was delivering when KVM_RUN stopped
+  // (a kick during the IDT/IST push) is re-injected at the next entry, at
+  // whatever RIP and CPL the vCPU then has. RIP still names the faulting
+  // user instruction, but changing it would deliver that exception to the
+  // wrong place (a user #PF taken at CPL 0 in a return stub): let the
+  // delivery finish first; its stub exits within a few instructions.
+  kvm_vcpu_events ev{};
+  if (ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &ev) == 0 &&
+      (ev.exception.injected || ev.exception.pending || ev.interrupt.injected ||
+       ev.nmi.injected)) {
+    stop_ = Stop::kRaw;
+    return;
+  }
   hw::StopPlace place = hw::stop_place(r.rip, SHIM_SUPER_BASE, shim_entries());
   uint64_t frame[6] = {};
   if (place == hw::StopPlace::kIretBeforePop || place == hw::StopPlace::kIretq) {

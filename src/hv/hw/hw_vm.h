@@ -33,8 +33,9 @@ class HwVcpu final : public KvmVcpu {
     // context the guest goes back to; before_entry() turns it into a SYSRET
     // or an IRETQ through the shim.
     kShim,
-    // Inside an exception stub before its exit (KVM_RUN interrupted there):
-    // regs() are the CPU's, at CPL 0; the stub runs on to its exit.
+    // Inside an exception stub before its exit (KVM_RUN interrupted there),
+    // or with an exception KVM will re-inject (its delivery was under way):
+    // regs() are the CPU's; the delivery and the stub run on to its exit.
     kRaw,
   };
 
