@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "base/log.h"
@@ -436,8 +437,19 @@ VcpuExit KvmVcpu::exit_unexpected() {
   switch (run_->exit_reason) {
     case KVM_EXIT_INTR:
       return {ExitKind::kInterrupted, {}, {}};
-    case KVM_EXIT_SHUTDOWN:
-      return {ExitKind::kFatal, {}, "the guest triple-faulted (KVM_EXIT_SHUTDOWN)"};
+    case KVM_EXIT_SHUTDOWN: {
+      // Where it happened, for the report.
+      char where[160] = "";
+      kvm_sregs sr;
+      const kvm_regs& r = run_->s.regs.regs;
+      if (ioctl(fd_.get(), KVM_GET_SREGS, &sr) == 0)
+        snprintf(where, sizeof where, " at rip %#llx rsp %#llx cs %#x ss %#x cr2 %#llx",
+                 static_cast<unsigned long long>(r.rip), static_cast<unsigned long long>(r.rsp),
+                 sr.cs.selector, sr.ss.selector, static_cast<unsigned long long>(sr.cr2));
+      return {ExitKind::kFatal,
+              {},
+              std::string("the guest triple-faulted (KVM_EXIT_SHUTDOWN)") + where};
+    }
     case KVM_EXIT_INTERNAL_ERROR:
       return {ExitKind::kFatal,
               {},

@@ -295,8 +295,7 @@ void HwVcpu::classify() {
   // delivery finish first; its stub exits within a few instructions.
   kvm_vcpu_events ev{};
   if (ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &ev) == 0 &&
-      (ev.exception.injected || ev.exception.pending || ev.interrupt.injected ||
-       ev.nmi.injected)) {
+      (ev.exception.injected || ev.exception.pending || ev.interrupt.injected || ev.nmi.injected)) {
     stop_ = Stop::kRaw;
     return;
   }
