@@ -214,6 +214,10 @@ Result<void> HwVcpu::restore_extra(const uint8_t* extra, size_t len) {
   stop_ = static_cast<Stop>(extra[0]);
   // The state may come from another VM's vCPU (fork): flush to be sure.
   force_flush_ = true;
+  // A reused vCPU (its thread ended) may still hold an event KVM would
+  // re-inject; the saved state, taken at a syscall exit, has none.
+  kvm_vcpu_events ev{};
+  if (ioctl(fd_.get(), KVM_SET_VCPU_EVENTS, &ev) < 0) return Errno{errno};
   return Ok();
 }
 
