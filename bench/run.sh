@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every benchmark once and prints ratios measured in this one run
 # (docs/performance.md explains each line):
-#   (a) the bare exit: getppid under elfuse against the cheapest user-mode
-#       MMIO exit this platform offers (bench/bare_exit.cc)
+#   (a) the bare exit: a call forwarded through an exit (a 1-byte read with
+#       the exitless worker off; getppid is answered inside the guest now)
+#       against the cheapest user-mode MMIO exit this platform offers
+#       (bench/bare_exit.cc)
 #   (b) the issue 6 table: each benchmark natively, under elfuse and under
 #       proot (ptrace), with elfuse/native and elfuse/proot ratios:
 #       single syscalls (bench/syscalls.c, ns per call, median of 5 batches),
@@ -10,6 +12,9 @@
 #       handled and returned (bench/segv.c, us per fault), and whole
 #       programs (wall time, median of RUNS runs, the three interleaved)
 #   (c) start-to-exit of a static hello and ls -la /usr/lib
+#   (d) forwarded syscalls with elfuse's exitless worker off (ELFUSE_EXITLESS=0),
+#       to compare with their rows in (b) (docs/internals.md, "Syscalls
+#       without an exit")
 # proot is optional: without it the proot column says "-".
 set -euo pipefail
 B=${1:-build}
@@ -40,17 +45,20 @@ row() {  # label unit native elfuse proot
 under_proot() { if [ -n "$PROOT" ]; then "$PROOT" "$@"; else echo -; fi; }
 
 # (a) the bare exit
-ge=$($elfuse $S getppid $N)
+ge=$(ELFUSE_EXITLESS=0 $elfuse $S read_zero $N)
 bare=$($B/bench/bench_bare_exit $N)
-printf 'getppid under elfuse %.1f ns, bare user MMIO exit %.1f ns: %.2f (aim <= 1.15)\n\n' \
+printf 'read through an exit %.1f ns, bare user MMIO exit %.1f ns: %.2f (aim <= 1.15)\n\n' \
   "$ge" "$bare" "$(awk -v a="$ge" -v b="$bare" 'BEGIN { print a / b }')"
 
 # (b) the table
 printf '%-30s %-3s %11s %11s %11s %9s %9s\n' benchmark "" native elfuse proot elf/nat elf/proot
-for m in getppid getpid read_zero pipe open_close clock_gettime; do
+for m in getppid getpid futexwake read_zero pread fstatat pipe open_close clock_gettime; do
   n=$($S $m $N); e=$($elfuse $S $m $N); p=$(under_proot $S $m $((N / 10)))
   row "$m" ns "$n" "$e" "$p"
 done
+# clock_gettime without the vDSO: every call a syscall (as proot's always are).
+row "clock_gettime --no-vdso" ns "$($S clock_gettime $N)" \
+  "$($elfuse --no-vdso $S clock_gettime $((N / 10)))" -
 for op in "fork 200" "futex 5000" "pthread 500"; do
   # shellcheck disable=SC2086
   n=$($P $op); e=$($elfuse $P $op); p=$(under_proot $P ${op% *} 50)
@@ -95,5 +103,11 @@ for i in $(seq "$RUNS"); do
 done
 row "hello (static) start-to-exit" us "$(median "${hn[@]}")" "$(median "${he[@]}")" -
 row "ls -la /usr/lib" us "$(median "${ln[@]}")" "$(median "${le[@]}")" -
+
+# (d) the exit path for the forwarded calls of (b)
+for m in read_zero pread fstatat pipe open_close; do
+  n=$($S $m $N); e=$(ELFUSE_EXITLESS=0 $elfuse $S $m $N)
+  row "$m, exitless off" ns "$n" "$e" -
+done
 echo
 echo "proot: ${PROOT:-not installed (apt-get install proot)}; runs per program: $RUNS"

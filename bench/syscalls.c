@@ -2,15 +2,22 @@
  *   syscalls MODE N
  *     getppid        raw getppid syscall (forwarded to the host)
  *     getpid         raw getpid syscall
+ *     futexwake      FUTEX_WAKE_PRIVATE of a word nobody waits on
  *     read_zero      1-byte read of /dev/zero
+ *     pread          1-byte pread of /dev/zero
+ *     fstatat        newfstatat("/")
  *     pipe           1-byte write then 1-byte read on a pipe
  *     open_close     openat + close of /dev/null
  *     clock_gettime  clock_gettime(CLOCK_MONOTONIC) through libc (vDSO if any)
- * Built static; bench/run.sh runs it natively, under elfuse and under proot. */
+ * Built static; bench/run.sh runs it natively, under elfuse and under proot.
+ * Under elfuse, getpid, getppid and futexwake are answered inside the guest
+ * and the others go to the exitless worker when it is awake (ELFUSE_EXITLESS=0:
+ * every one through an exit). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +42,8 @@ int main(int argc, char** argv) {
   if (zero < 0 || pipe(p) != 0) return 1;
   char c = 0;
   struct timespec ts;
+  struct stat st;
+  int word = 0;
   double batch[5];
   for (int b = 0; b < 5; b++) {
     double t0 = now_ns();
@@ -42,6 +51,14 @@ int main(int argc, char** argv) {
       for (long i = 0; i < n; i++) syscall(SYS_getppid);
     } else if (!strcmp(mode, "getpid")) {
       for (long i = 0; i < n; i++) syscall(SYS_getpid);
+    } else if (!strcmp(mode, "futexwake")) {
+      for (long i = 0; i < n; i++) syscall(SYS_futex, &word, 129 /* FUTEX_WAKE_PRIVATE */, 1, 0, 0, 0);
+    } else if (!strcmp(mode, "pread")) {
+      for (long i = 0; i < n; i++)
+        if (pread(zero, &c, 1, 0) != 1) return 1;
+    } else if (!strcmp(mode, "fstatat")) {
+      for (long i = 0; i < n; i++)
+        if (fstatat(AT_FDCWD, "/", &st, 0) != 0) return 1;
     } else if (!strcmp(mode, "read_zero")) {
       for (long i = 0; i < n; i++)
         if (read(zero, &c, 1) != 1) return 1;

@@ -2,7 +2,8 @@
 """Writes docs/syscalls.md from src/syscalls/syscalls.def (the one list).
 
 Rows:   SYSCALL(nr, name, status, kinds...)
-Notes:  // note NAME: text      (what a kPartial row lacks, or why kEnosys)
+Notes:  // note NAME: text      (what a kPartial row lacks, what a kRefused or
+                                 kAbsent row answers and why, or why kEnosys)
 Usage:  gen_syscalls_md.py [--check]   (--check: fail if the file is stale)
 """
 import os
@@ -13,7 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEF = os.path.join(ROOT, "src", "syscalls", "syscalls.def")
 OUT = os.path.join(ROOT, "docs", "syscalls.md")
 
-STATUS = {"kFull": "implemented", "kPartial": "partial", "kEnosys": "ENOSYS"}
+STATUS = {"kFull": "implemented", "kPartial": "partial", "kRefused": "refused",
+          "kAbsent": "absent", "kEnosys": "ENOSYS"}
 
 
 def render():
@@ -32,11 +34,17 @@ def render():
         "",
         "Generated from `src/syscalls/syscalls.def` by `scripts/gen_syscalls_md.py`;",
         "do not edit by hand. `implemented`: Linux semantics and errno. `partial`:",
-        "implemented with the limits in the note. `ENOSYS`: returns -ENOSYS (as a",
-        "kernel built without the call would) and is reported once on stderr.",
+        "implemented with the limits in the note. `refused`: Linux's argument checks,",
+        "then the errno Linux gives a caller without the needed privilege or a kernel",
+        "without the feature, as the note says; the host is never changed. `absent`:",
+        "returns -ENOSYS without a word, as the Linux the note names (numbers x86_64",
+        "Linux itself answers ENOSYS, features configured out). `ENOSYS`: not",
+        "implemented: returns -ENOSYS (as a kernel built without the call would) and",
+        "is reported once on stderr.",
         "",
-        "Implemented: %d, partial: %d, ENOSYS: %d." % (
-            counts["kFull"], counts["kPartial"], counts["kEnosys"]),
+        "Implemented: %d, partial: %d, refused: %d, absent: %d, ENOSYS: %d." % (
+            counts["kFull"], counts["kPartial"], counts["kRefused"], counts["kAbsent"],
+            counts["kEnosys"]),
         "",
         "| nr | name | status | note |",
         "|---:|---|---|---|",
@@ -45,9 +53,13 @@ def render():
         if status == "kEnosys" and name not in notes:
             continue
         out.append("| %d | %s | %s | %s |" % (nr, name, STATUS[status], notes.get(name, "")))
-    out += ["", "Every other x86_64 syscall number returns ENOSYS:", ""]
     rest = [name for _, name, status in rows if status == "kEnosys" and name not in notes]
-    out.append(", ".join(rest) + ".")
+    if rest:
+        out += ["", "Every other x86_64 syscall number returns ENOSYS:", ""]
+        out.append(", ".join(rest) + ".")
+    else:
+        out += ["", "A number x86_64 Linux does not have returns ENOSYS and is reported "
+                "once on stderr."]
     return "\n".join(out) + "\n"
 
 

@@ -24,6 +24,7 @@
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
 #include "kernel/signal.h"
@@ -37,14 +38,15 @@ namespace {
 
 constexpr const char* kVersion = "elfuse 0.1";
 // Guest-physical memory: one lazily backed host reservation (host address
-// space only). It is registered with KVM 1 GiB at a time as the guest needs
-// it (docs/internals.md, "Guest physical memory").
+// space only). It is registered with KVM as the guest needs it: 256 MiB at
+// start, then up to whole GiBs (docs/internals.md, "Guest physical memory").
 constexpr uint64_t kPhysSize = 64ull << 30;
 
 struct Options {
   bool trace = false;
   std::string trace_file;
   bool no_aslr = false;
+  bool no_vdso = false;
   std::string sysroot;  // --sysroot DIR; empty: the host's root
   Backend backend = Backend::kAuto;
   std::vector<std::string> argv;  // PROGRAM ARGS...
@@ -52,11 +54,15 @@ struct Options {
 
 void usage(FILE* out) {
   fprintf(out,
-          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--sysroot DIR] [--backend=KIND] [--]\n"
-          "              PROGRAM [ARGS...]\n"
+          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--no-vdso] [--sysroot DIR]\n"
+          "              [--backend=KIND] [--] PROGRAM [ARGS...]\n"
           "Runs a Linux x86_64 program inside a KVM virtual machine.\n"
-          "  --trace[=FILE]  print every syscall, strace-style (default: stderr)\n"
+          "  --trace[=FILE]  print every syscall, strace-style (default: stderr); calls\n"
+          "                  answered by the vDSO (clock_gettime, gettimeofday, time,\n"
+          "                  getcpu) are not syscalls and do not show, as under strace\n"
           "  --no-aslr       no address-space randomization (as setarch -R)\n"
+          "  --no-vdso       give programs no vDSO (as the kernel's vdso=0): those calls\n"
+          "                  become syscalls, slower, and --trace shows them\n"
           "  --sysroot DIR   resolve every guest path inside DIR, as chroot DIR would\n"
           "                  (starts in DIR's /; PROGRAM and PATH are looked up inside)\n"
           "  --backend=KIND  pvm, hardware (Intel VMX / AMD SVM) or auto (default: the\n"
@@ -81,6 +87,8 @@ Options parse_options(int argc, char** argv) {
       o.trace_file = a.substr(8);
     } else if (a == "--no-aslr") {
       o.no_aslr = true;
+    } else if (a == "--no-vdso") {
+      o.no_vdso = true;
     } else if (a == "--sysroot" || a.rfind("--sysroot=", 0) == 0) {
       if (a == "--sysroot") {
         if (i + 1 >= argc) {
@@ -229,6 +237,8 @@ int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
   signals_prepare_host();
   open_trace(o);
+  // --trace sees every call: nothing is answered inside the guest then.
+  exitless_configure(o.trace);
   std::shared_ptr<const Sysroot> sysroot;
   if (!o.sysroot.empty()) {
     Result<std::shared_ptr<Sysroot>> r = Sysroot::open(o.sysroot);
@@ -255,6 +265,7 @@ int run(const Options& o) {
   proc.fds = fd_rules;
   proc.personality = o.no_aslr ? 0x0040000 /* ADDR_NO_RANDOMIZE */ : 0;
   proc.no_aslr_option = o.no_aslr;
+  proc.vdso_enabled = !o.no_vdso;
   proc.sysroot = sysroot;
 
   auto thread = std::make_unique<Thread>();

@@ -52,9 +52,11 @@ chmod +x "$root/bin/hello.sh"
 printf '#!/bin/busybox sh -e\necho "with arg: $0"\n' > "$root/work/arg.sh"
 chmod +x "$root/work/arg.sh"
 # Guest test programs (static glibc) that have a mode for this root.
-if [[ -n ${GUEST_BIN:-} && -x $GUEST_BIN/inotify ]]; then
-  cp "$GUEST_BIN/inotify" "$root/bin/inotify"
-fi
+for prog in inotify openat2; do
+  if [[ -n ${GUEST_BIN:-} && -x $GUEST_BIN/$prog ]]; then
+    cp "$GUEST_BIN/$prog" "$root/bin/$prog"
+  fi
+done
 
 # ---------------------------------------------------------------- the cases
 cmd=()
@@ -70,6 +72,9 @@ case $case_name in
   inotify)
     [[ -x $root/bin/inotify ]] || { echo "SKIP: no GUEST_BIN/inotify"; exit 77; }
     cmd=(/bin/inotify sysroot) ;;
+  openat2)
+    [[ -x $root/bin/openat2 ]] || { echo "SKIP: no GUEST_BIN/openat2"; exit 77; }
+    cmd=(/bin/openat2 sysroot) ;;
   *) echo "sysroot_test.sh: unknown case $case_name" >&2; exit 2 ;;
 esac
 

@@ -173,19 +173,21 @@ Result<std::string> Sysroot::guest_cwd() const {
 // leaves it (`..` above it, an absolute symlink) is EXDEV there and is then
 // redone from the root as "<guest path of dirfd>/<path>", so `..` and
 // absolute symlinks mean what they mean under chroot(2).
-long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64_t mode) const {
+long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64_t mode,
+                      uint64_t extra) const {
   if (path.empty()) {
     errno = ENOENT;  // fs/namei.c getname_flags without LOOKUP_EMPTY
     return -1;
   }
   if (path[0] == '/') {
     if (std::optional<HostMount> m = host_mount_path(path)) {
-      if (m->in_root) return openat2_retry(root_fd(), m->path.c_str(), flags, mode, kInRoot);
+      if (m->in_root)
+        return openat2_retry(root_fd(), m->path.c_str(), flags, mode, kInRoot | extra);
       // The host's /proc, /sys, /dev, magic links included (as under a
       // chroot with them mounted).
-      return openat2_retry(AT_FDCWD, m->path.c_str(), flags, mode, 0);
+      return openat2_retry(AT_FDCWD, m->path.c_str(), flags, mode, extra);
     }
-    return openat2_retry(root_fd(), path.c_str(), flags, mode, kInRoot);
+    return openat2_retry(root_fd(), path.c_str(), flags, mode, kInRoot | extra);
   }
   if (dirfd != AT_FDCWD) {
     if (auto c = check_dirfd(dirfd); !c) {
@@ -203,9 +205,13 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
     if (path.compare(k, n, d) == 0 && (path.size() == k + n || path[k + n] == '/'))
       maybe_mount = true;
   }
-  long r =
-      maybe_mount ? (errno = EXDEV, -1) : openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath);
-  if (r >= 0 || errno != EXDEV) return r;
+  long r = maybe_mount ? (errno = EXDEV, -1)
+                       : openat2_retry(dirfd, path.c_str(), flags, mode, kBeneath | extra);
+  // With the guest's RESOLVE_NO_XDEV the EXDEV stands: Linux gives it for
+  // an absolute symlink met in a walk that did not start at the root (the
+  // root is not set yet) and for a mount crossing. (A `..` above the
+  // starting directory is EXDEV here too where Linux allows it.)
+  if (r >= 0 || errno != EXDEV || (extra & RESOLVE_NO_XDEV)) return r;
   Result<std::string> base = guest_base(dirfd);
   if (!base) {
     errno = base.error();
@@ -216,7 +222,8 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
     errno = ENAMETOOLONG;
     return -1;
   }
-  return resolve(AT_FDCWD, full, flags, mode);  // absolute: in the root or a host mount
+  // Absolute: in the root or a host mount.
+  return resolve(AT_FDCWD, full, flags, mode, extra);
 }
 
 Result<int> Sysroot::open(int dirfd, const std::string& path, int flags, unsigned mode) const {
@@ -227,6 +234,20 @@ Result<int> Sysroot::open(int dirfd, const std::string& path, int flags, unsigne
   f |= O_LARGEFILE;  // force_o_largefile() on 64-bit
   if (f & O_PATH) f &= ~static_cast<uint64_t>(O_LARGEFILE);
   long r = resolve(dirfd, path, f, m);
+  if (r < 0) return Errno{errno};
+  return static_cast<int>(r);
+}
+
+Result<int> Sysroot::open2(int dirfd, const std::string& path, uint64_t flags, uint64_t mode,
+                           uint64_t resolve_flags) const {
+  long r;
+  if (resolve_flags & (RESOLVE_IN_ROOT | RESOLVE_BENEATH)) {
+    // The walk is scoped to dirfd (or the cwd), both inside the root.
+    if (dirfd != AT_FDCWD) TRY(check_dirfd(dirfd));
+    r = openat2_retry(dirfd, path.c_str(), flags, mode, resolve_flags);
+  } else {
+    r = resolve(dirfd, path, flags, mode, resolve_flags);
+  }
   if (r < 0) return Errno{errno};
   return static_cast<int>(r);
 }

@@ -30,6 +30,14 @@ class Sysroot {
   // guest's) or the errno openat would give.
   Result<int> open(int dirfd, const std::string& path, int flags, unsigned mode) const;
 
+  // openat2(2) of a guest path with the guest's own open_how (flags and
+  // mode already accepted by the host's checks). RESOLVE_IN_ROOT and
+  // RESOLVE_BENEATH scope the walk to the guest's dirfd, which is inside the
+  // root, as they do natively; the other RESOLVE_* flags restrict the walk
+  // inside the root. Returns the new host fd or openat2's errno.
+  Result<int> open2(int dirfd, const std::string& path, uint64_t flags, uint64_t mode,
+                    uint64_t resolve) const;
+
   // The object a guest path names, as a private O_PATH fd. follow: the last
   // component's symlink is followed (inside the root); directory: O_DIRECTORY.
   Result<UniqueFd> lookup(int dirfd, const std::string& path, bool follow,
@@ -66,7 +74,9 @@ class Sysroot {
  private:
   Sysroot(UniqueFd root, std::string prefix) : root_(std::move(root)), prefix_(std::move(prefix)) {}
   // openat2 in the root; -1 with errno on failure.
-  long resolve(int dirfd, const std::string& path, uint64_t flags, uint64_t mode) const;
+  // extra: RESOLVE_* flags of the guest's own, added to every walk.
+  long resolve(int dirfd, const std::string& path, uint64_t flags, uint64_t mode,
+               uint64_t extra = 0) const;
   Result<std::string> guest_base(int dirfd) const;
 
   UniqueFd root_;

@@ -4,6 +4,7 @@
 // SVM); hv/kvm_vm.h is what they share. docs/internals.md, "Two backends".
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,8 @@
 namespace elfuse {
 
 class PageTables;
+class GuestEntry;
+class GuestProcessPage;
 
 // General registers in struct kvm_regs order.
 struct GuestRegs {
@@ -39,10 +42,20 @@ struct GuestFault {
   bool write_to_readonly_host = false;  // KVM_RUN EFAULT: see docs/internals.md
 };
 
+// How far the guest's own syscall entry got with a kSyscall exit
+// (src/hv/guest_entry.h). A backend without one reports kTrap only.
+enum class SyscallForm {
+  kTrap,       // the host runs the call: RAX = number, arguments in registers
+  kTakenBack,  // likewise; the entry had posted it, the worker did not take it
+  kClaimed,    // the host worker claimed it: its answer is the result
+  kAnswered,   // done in the guest: RAX = the result; only return to the user
+};
+
 struct VcpuExit {
   ExitKind kind;
-  GuestFault fault;    // kFault
-  std::string detail;  // kFatal: what happened, for the error message
+  GuestFault fault;                       // kFault
+  std::string detail;                     // kFatal: what happened, for the error message
+  SyscallForm form = SyscallForm::kTrap;  // kSyscall
 };
 
 // Everything a vCPU needs to continue elsewhere (fork): the general
@@ -62,7 +75,8 @@ class Vcpu {
   // ioctl).
   virtual const GuestRegs& regs() const = 0;
   virtual GuestRegs& mutable_regs() = 0;
-  // Completes a kSyscall exit: RAX = result, RCX/R11 as SYSRET leaves them.
+  // Completes a kSyscall exit: RAX = result, RCX/R11 as SYSRET leaves them,
+  // RIP = the return address (RCX).
   virtual void finish_syscall(int64_t result) = 0;
   virtual Result<void> set_fs_base(uint64_t base) = 0;
   virtual Result<uint64_t> fs_base() = 0;
@@ -92,6 +106,9 @@ class Vcpu {
   // with (the PVM backend rewrites the shim's iretq frame). The general
   // registers go through mutable_regs().
   virtual Result<void> set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflags) = 0;
+  // The guest's syscall entry of this vCPU, when the backend has one that
+  // answers calls or hands them to a host worker (hv/guest_entry.h).
+  virtual GuestEntry* entry() { return nullptr; }
 };
 
 // Size of the areas get_xsave/set_xsave exchange (struct kvm_xsave).
@@ -135,8 +152,23 @@ class Vm {
   // reservation). Registered memory stays registered.
   virtual Result<void> register_memory(uint64_t end) = 0;
   virtual uint64_t registered_memory() const = 0;
+  // Makes host memory [host, host + len) guest-physical [gpa, gpa + len),
+  // read-only: a memslot over a mapping of elfuse's own, above the guest
+  // memory given at creation (the host's vDSO data pages, src/vdso).
+  // invalidate() on that range drops every vCPU's translations of it.
+  // Call before vCPUs run. The vDSO also needs the guest to read the
+  // host's TSC unchanged (no TSC offset or scaling) and its own TSC_AUX
+  // (RDPID/RDTSCP): a backend that cannot give both refuses (ENOTSUP, the
+  // default), and guests then run without a vDSO.
+  virtual Result<void> map_host_readonly(uint64_t gpa, const void* host, uint64_t len) {
+    return Errno{ENOTSUP};
+  }
   // The user range the guest gets: [0, task_size()).
   virtual uint64_t task_size() const = 0;
+  // The page the guest's syscall entries read pid, ppid and the futex
+  // waiter count from (hv/guest_entry.h); nullptr without one. Valid until
+  // the VM is destroyed.
+  virtual GuestProcessPage* process_page() { return nullptr; }
 };
 
 enum class Backend { kAuto, kPvm, kHardware };

@@ -16,7 +16,7 @@
 #include "hv/kvm_abi.h"
 #include "shim/shim_abi.h"
 
-extern "C" const char shim_user_start[], shim_super_start[];
+extern "C" const char shim_super_start[];
 
 namespace elfuse {
 namespace {
@@ -87,9 +87,6 @@ void install_kick_handler() {
 uint64_t shim_super_va_of(const char* sym) {
   return SHIM_SUPER_BASE + SHIM_OFF_KCODE + static_cast<uint64_t>(sym - shim_super_start);
 }
-uint64_t shim_user_va_of(const char* sym) {
-  return SHIM_USER_BASE + static_cast<uint64_t>(sym - shim_user_start);
-}
 
 // ---------------------------------------------------------------- VM
 
@@ -124,13 +121,14 @@ uint64_t KvmVm::task_size() const {
 
 // One memslot per 1 GiB step: KVM allocates a slot's metadata when it is
 // registered, so memory the guest never uses costs nothing. Adding a slot
-// does not disturb the shadow pages of the others.
+// does not disturb the shadow pages of the others, and needs no pause of
+// the vCPUs that run meanwhile (docs/internals.md, "Guest physical memory").
 Result<void> KvmVm::register_memory(uint64_t end) {
   constexpr uint64_t kSlotSize = 1ull << 30;
   if (end > size_) return Errno{ENOMEM};
   while (registered_ < end) {
     // A slot ends at `end` at most: the first one is only as large as the
-    // initial pool (exec.cc kInitialPhys), as is a forked child's copy.
+    // initial pool (exec.cc kInitialPhys), the next one ends at 1 GiB.
     uint64_t len = std::min(kSlotSize, end - registered_);
     kvm_userspace_memory_region region{};
     region.slot = next_slot_;
@@ -142,6 +140,40 @@ Result<void> KvmVm::register_memory(uint64_t end) {
     registered_ += len;
   }
   return Ok();
+}
+
+Result<void> KvmVm::set_host_window_slot(const HostWindow& w, bool present) {
+  kvm_userspace_memory_region region{};
+  region.slot = w.slot;
+  region.flags = KVM_MEM_READONLY;
+  region.guest_phys_addr = w.gpa;
+  region.memory_size = present ? w.len : 0;  // 0 deletes the slot
+  region.userspace_addr = w.host;
+  if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) return Errno{errno};
+  return Ok();
+}
+
+// A read-only memslot over the host pages. KVM resolves a VM_PFNMAP/VM_IO
+// host mapping (the kernel's [vvar]) through its remapped-pfn path, so the
+// guest reads the very pages the host kernel updates.
+Result<void> KvmVm::add_host_window(uint64_t gpa, const void* host, uint64_t len) {
+  auto h = reinterpret_cast<uint64_t>(host);
+  if (len == 0 || (gpa | h | len) & 0xfff || gpa < size_ || gpa + len < gpa ||
+      (gpa < SHIM_MMIO_GPA + 4096 && gpa + len > SHIM_MMIO_GPA))
+    return Errno{EINVAL};
+  for (const HostWindow& w : host_windows_)
+    if (gpa < w.gpa + w.len && w.gpa < gpa + len) return Errno{EEXIST};
+  HostWindow w{next_slot_, gpa, len, h};
+  TRY(set_host_window_slot(w, true));
+  next_slot_++;
+  host_windows_.push_back(w);
+  return Ok();
+}
+
+const KvmVm::HostWindow* KvmVm::host_window(uint64_t gpa) const {
+  for (const HostWindow& w : host_windows_)
+    if (gpa >= w.gpa && gpa - w.gpa < w.len) return &w;
+  return nullptr;
 }
 
 void KvmVm::write_descriptor_tables(unsigned ist) {
@@ -178,6 +210,7 @@ Result<std::unique_ptr<KvmVcpu>> KvmVm::new_vcpu() {
   if (!idle_.empty()) {
     std::unique_ptr<KvmVcpu> v = std::move(idle_.back());
     idle_.pop_back();
+    v->reuse();
     return v;
   }
   // A thread more than the shim has slots for (or KVM has vCPUs for) is

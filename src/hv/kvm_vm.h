@@ -48,6 +48,7 @@ class KvmVcpu : public Vcpu {
   uint64_t exits() const { return exits_.load(); }
 
  protected:
+  friend class KvmVm;  // reuse()
   // Backend hooks.
   // MSR_LSTAR (and CSTAR): where a user `syscall` goes.
   virtual uint64_t syscall_entry() const = 0;
@@ -58,6 +59,9 @@ class KvmVcpu : public Vcpu {
   virtual Result<void> restore_extra(const uint8_t* extra, size_t len) {
     return len == 0 ? Result<void>(Ok()) : Result<void>(Errno{EINVAL});
   }
+  // A vCPU of a thread that ended, taken for a new thread (before init or
+  // restore): back to a fresh vCPU's backend state.
+  virtual void reuse() {}
   // Called with running_ set, right before each KVM_RUN (the hardware
   // backend prepares the return to user mode and the TLB flush here).
   virtual void before_entry() {}
@@ -118,8 +122,24 @@ class KvmVm : public Vm {
   uint64_t memory_size() const { return size_; }
   const kvm_cpuid2* cpuid() const { return cpuid_.get(); }
 
+  // Host memory mapped read-only into guest-physical space above the guest
+  // memory (Vm::map_host_readonly). Filled before vCPUs run, then only read.
+  struct HostWindow {
+    uint32_t slot;
+    uint64_t gpa, len;
+    uint64_t host;
+  };
+  // The window holding guest-physical gpa, or nullptr.
+  const HostWindow* host_window(uint64_t gpa) const;
+
  protected:
   friend class KvmVcpu;
+  // A read-only memslot over [host, host + len) at gpa (the memslot half
+  // of map_host_readonly; whether the guest may use it is the backend's
+  // decision).
+  Result<void> add_host_window(uint64_t gpa, const void* host, uint64_t len);
+  // Adds (present) or deletes the window's memslot.
+  Result<void> set_host_window_slot(const HostWindow& w, bool present);
   // The backend's vCPU object over a new KVM vCPU.
   virtual std::unique_ptr<KvmVcpu> make_vcpu(UniqueFd fd, kvm_run* run, size_t run_size,
                                              int id) = 0;
@@ -144,6 +164,7 @@ class KvmVm : public Vm {
   // vCPU before its VM, and ids stop at KVM_MAX_VCPUS: reuse keeps the
   // limit on live threads, not on threads ever created.
   std::vector<std::unique_ptr<KvmVcpu>> idle_;
+  std::vector<HostWindow> host_windows_;
   UniqueFd kvm_;
   UniqueFd vm_;
   uint8_t* memory_;
@@ -155,8 +176,7 @@ class KvmVm : public Vm {
   int next_vcpu_id_ = 0;
 };
 
-// Helpers both backends use.
-uint64_t shim_super_va_of(const char* sym);  // a .shim_super symbol's address
-uint64_t shim_user_va_of(const char* sym);   // a .shim_user symbol's address
+// A .shim_super symbol's address (both backends' supervisor code).
+uint64_t shim_super_va_of(const char* sym);
 
 }  // namespace elfuse

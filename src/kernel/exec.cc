@@ -10,14 +10,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
 #include "base/private_fd.h"
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "kernel/procfs.h"
 #include "kernel/signal.h"
@@ -25,6 +28,7 @@
 #include "mm/layout.h"
 #include "shim/shim_abi.h"
 #include "syscalls/posix_timer.h"
+#include "vdso/vdso.h"
 
 namespace elfuse {
 namespace {
@@ -33,9 +37,28 @@ namespace {
 constexpr uint64_t kTablePoolStart = SHIM_PHYS_END;
 constexpr uint64_t kTablePoolEnd = 64ull << 20;
 constexpr uint64_t kDataStart = 64ull << 20;
-// Guest-physical memory registered at start; the pool grows in 1 GiB steps
-// (PhysAllocator::set_growth, Vm::register_memory).
-constexpr uint64_t kInitialPhys = 1ull << 30;
+// Guest-physical memory registered at start; the pool grows to 1 GiB, then
+// in 1 GiB steps (PhysAllocator::set_growth, Vm::register_memory). KVM's
+// per-slot metadata makes a smaller first slot cheaper: 256 MiB instead of
+// 1 GiB saves about 0.5 ms of CPU per VM, at exec and at fork
+// (docs/performance.md).
+constexpr uint64_t kInitialPhys = 256ull << 20;
+
+// ELFUSE_INITIAL_PHYS=MiB replaces kInitialPhys, for tests and measurements
+// only (to make the pool grow early or not at all); not a user option.
+uint64_t initial_phys(uint64_t reservation_size) {
+  static const uint64_t from_env = [] {
+    const char* s = getenv("ELFUSE_INITIAL_PHYS");
+    if (!s || !*s) return uint64_t{0};
+    char* end;
+    unsigned long long mib = strtoull(s, &end, 10);
+    if (*end || mib == 0) return uint64_t{0};
+    return uint64_t{mib} << 20;
+  }();
+  uint64_t v = from_env ? from_env : kInitialPhys;
+  return std::clamp<uint64_t>(v, kDataStart + (2ull << 20), reservation_size);
+}
+
 constexpr int kAddrNoRandomize = 0x0040000;
 
 uint64_t random_u64() {
@@ -182,7 +205,8 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
 Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) {
   ExecRequest& req = prepared.request;
   // Drop the old image: vCPU, VM and every byte of guest memory but the
-  // shim's, which install_shim rewrites.
+  // shim's, which install_shim rewrites. The worker uses all three.
+  exitless_stop_worker(thread);
   thread.vcpu.reset();
   proc.vm.reset();
   proc.memory.reset();
@@ -198,7 +222,14 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     proc.vfork_done_fd = -1;
   }
 
-  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, kInitialPhys);
+  const uint64_t initial = initial_phys(proc.reservation_size);
+  proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, initial);
+  // The host's vDSO data pages become guest memory of the new VM. Without
+  // them (no usable host vDSO, or a backend that cannot share them) or with
+  // --no-vdso the program gets no vDSO, as under the kernel's vdso=0
+  // (arch_prctl(ARCH_MAP_VDSO_64) can still map one when they are there).
+  proc.vdso_attached = vdso_attach(*proc.vm).ok();
+  const bool vdso = proc.vdso_attached && proc.vdso_enabled;
   rlimit stack_limit;
   getrlimit(RLIMIT_STACK, &stack_limit);
   int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
@@ -207,7 +238,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
                   read_sysctl("/proc/sys/vm/mmap_min_addr", 65536), random_u64};
   proc.memory = std::make_unique<MemoryManager>(
       proc.reservation, proc.reservation_size,
-      PhysAllocator(kInitialPhys, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,
+      PhysAllocator(initial, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,
       make_layout(li));
   TRY(proc.vm->install_shim(proc.mm().page_tables()));
 
@@ -236,12 +267,16 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     return Errno{prog.error().linux_errno ? prog.error().linux_errno : ENOEXEC};
   }
   prepared.fd.reset();
+  // fs/binfmt_elf.c load_elf_binary: ARCH_SETUP_ADDITIONAL_PAGES after the
+  // program and its interpreter are mapped, before the tables on the stack.
+  AuxvInputs auxv_in = auxv_inputs();
+  if (vdso) auxv_in.sysinfo_ehdr = TRY(vdso_map(proc.mm(), 0));
 
   InitialStackInput si;
   si.argv = std::move(req.argv);
   si.envp = std::move(req.envp);
   si.execfn = req.path;
-  si.auxv = linux_auxv(auxv_inputs(), prog.value());
+  si.auxv = linux_auxv(auxv_in, prog.value());
   (void)!getrandom(si.random.data(), si.random.size(), 0);
   si.align_random = randomize ? static_cast<uint32_t>(random_u64() % 8192) : 0;
   si.rlimit_stack = stack_limit.rlim_cur;
@@ -256,6 +291,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   // fs/exec.c __set_task_comm: the task name is the file's base name.
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);
+  exitless_on_exec(proc, thread);
   return Ok();
 }
 

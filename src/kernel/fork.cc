@@ -12,7 +12,9 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "kernel/exitless.h"
 #include "kernel/process.h"
+#include "vdso/vdso.h"
 
 namespace elfuse {
 namespace {
@@ -41,6 +43,8 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   thread.vcpu.reset();
   proc.vm.reset();
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, registered);
+  // The vDSO's data pages, where the copied page tables expect them.
+  proc.vdso_attached = vdso_attach(*proc.vm).ok();
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
   Result<std::unique_ptr<Vcpu>> vcpu = proc.vm->restore_vcpu(child_state);
@@ -55,6 +59,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
     (void)proc.mm().copy_out(req.child_tid, &tid, sizeof tid);
   }
   thread.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
+  exitless_on_fork_child(proc, thread);
 }
 
 }  // namespace

@@ -38,6 +38,15 @@ struct GuestSigaction {
 };
 static_assert(sizeof(GuestSigaction) == 32);
 
+// The host worker of a thread's exitless syscalls (kernel/exitless.h). The
+// owner stops and joins it first (exitless_stop_worker); destroying a
+// Thread only frees it (a forked child has the parent's Thread objects, not
+// their host threads).
+struct ExitlessWorker;
+struct ExitlessWorkerFree {
+  void operator()(ExitlessWorker* w) const;
+};
+
 class Thread {
  public:
   int tid = 0;
@@ -50,6 +59,13 @@ class Thread {
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = SS_DISABLE;
   ThreadSignals signals;  // pending signals and delivery state (kernel/signal.h)
+  // seccomp(2) SECCOMP_MODE_STRICT: every syscall but read, write, exit
+  // and rt_sigreturn kills (src/syscalls/dispatch.cc); none is answered
+  // without the host (exitless_seccomp_strict). Inherited by new threads
+  // and kept by fork and execve, as the kernel's task->seccomp.
+  bool seccomp_strict = false;
+  std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
+  int64_t exitless_last_trap = 0;  // steady-clock ns of the last allowlisted trap
 };
 
 struct PreparedExec;
@@ -104,6 +120,11 @@ class Process {
   // Shown in uname(2) and AT_* values.
   uint64_t auxv_hwcap = 0, auxv_hwcap2 = 0;
   bool no_aslr_option = false;  // --no-aslr
+  bool vdso_enabled = true;     // false: --no-vdso (src/vdso/vdso.h)
+  // The VM has the host's vDSO data pages (vdso_attach succeeded; not on a
+  // backend that refuses Vm::map_host_readonly): without them no vDSO can
+  // be mapped, not even by arch_prctl(ARCH_MAP_VDSO_64).
+  bool vdso_attached = false;
   // vfork: the parent waits until this descriptor (the child's end of a
   // pipe) is closed by the child's execve or exit. -1 otherwise.
   int vfork_done_fd = -1;
@@ -111,6 +132,10 @@ class Process {
   // MEMBARRIER_CMD_REGISTER_* bits the guest made (MEMBARRIER_CMD_GET_
   // REGISTRATIONS answers them); the host process's may be older.
   std::atomic<int> membarrier_registered{0};
+  // A thread of this process is in seccomp's strict mode: the process page
+  // answers nothing in the guest (pid, ppid, futex wakes), so that every
+  // call of that thread reaches dispatch_syscall (src/kernel/exitless.h).
+  std::atomic<bool> seccomp_strict_seen{false};
   // --sysroot DIR (src/fs/sysroot.h); null: guest paths are host paths.
   std::shared_ptr<const Sysroot> sysroot;
 

@@ -51,8 +51,8 @@ int own_pid(const Process& p) {
 
 // The kernel's vm_flags bits we can tell from a Vma.
 struct VmaFlags {
-  bool read, write, exec, shared, mayread, maywrite, mayexec, mayshare, growsdown, locked,
-      lockonfault, account, noreserve;
+  bool read, write, exec, shared, mayread, maywrite, mayexec, mayshare, growsdown, pfnmap, locked,
+      io, dontexpand, lockonfault, account, noreserve, dontdump;
 };
 
 bool is_map_shared(const Vma& v) {
@@ -62,6 +62,7 @@ bool is_map_shared(const Vma& v) {
 // A VMA whose contents come from a file: an overlay of a file, or the
 // loader's copy of an ELF segment (which records the file's identity).
 bool has_file(const Vma& v) {
+  if (v.special) return false;  // the vDSO text's memfd is elfuse's business
   return v.backing == Vma::kFile || v.backing == Vma::kSharedAnon || v.backing == Vma::kShm ||
          (v.backing == Vma::kAnon && v.file_ino != 0);
 }
@@ -83,6 +84,10 @@ VmaFlags vma_flags(const std::vector<Vma>& all, size_t i) {
   f.locked = v.lock != Vma::kUnlocked;
   f.lockonfault = v.lock == Vma::kLockedOnFault;
   f.noreserve = v.flags & MAP_NORESERVE;
+  // _install_special_mapping adds VM_DONTEXPAND; the vDSO data pages are
+  // VM_IO|VM_PFNMAP|VM_DONTDUMP (lib/vdso/datastore.c, vdso/vma.c).
+  f.dontexpand = v.special;
+  f.pfnmap = f.io = f.dontdump = v.backing == Vma::kHost;
   // VM_ACCOUNT (mm/mmap.c accountable_mapping): private, writable when
   // mapped or made writable by mprotect, and kept when it is made
   // read-only again. The VMA does not remember having been writable; the
@@ -111,7 +116,8 @@ struct Residency {
 
 Residency residency(const Process& proc, int pagemap_fd, const Vma& v) {
   Residency r;
-  if (pagemap_fd < 0) return r;
+  // PFN mappings have no pages the kernel counts (vm_normal_page).
+  if (pagemap_fd < 0 || v.backing == Vma::kHost) return r;
   uint64_t host = reinterpret_cast<uint64_t>(proc.reservation + v.phys);
   uint64_t pages = v.len() / kPage;
   // The loader's copy of a read-only ELF segment would be clean file pages
@@ -158,6 +164,7 @@ std::string hex_width(uint64_t v, int width) {
 }
 
 std::string vma_name(const Process& proc, const Vma& v) {
+  if (v.special) return v.name;                                     // vm_special_mapping.name
   if (v.backing == Vma::kSharedAnon) return "/dev/zero (deleted)";  // shmem_zero_setup
   if (!has_file(v)) {
     // fs/proc/task_mmu.c get_vma_name: vma_is_initial_heap and
@@ -259,10 +266,14 @@ std::string vm_flags_line(const VmaFlags& f) {
   add(f.mayexec, "me");
   add(f.mayshare, "ms");
   add(f.growsdown, "gd");
+  add(f.pfnmap, "pf");
   add(f.locked, "lo");
+  add(f.io, "io");
+  add(f.dontexpand, "de");
   add(f.lockonfault, "lf");
   add(f.account, "ac");
   add(f.noreserve, "nr");
+  add(f.dontdump, "dd");
   add(!f.growsdown && host_marks_soft_dirty(), "sd");
   s += '\n';
   return s;
@@ -278,16 +289,26 @@ void show_smap(const Process& proc, const std::vector<Vma>& all, size_t i, int p
   uint64_t rss = r.resident * kPage;
   uint64_t priv = r.private_pages * kPage, shared = rss - std::min(rss, priv);
   bool dirty = r.anon + r.shmem > 0 && r.file == 0;
+  uint64_t pss = rss, pss_dirty = dirty ? rss : 0;
+  uint64_t shared_clean = dirty ? 0 : shared, shared_dirty = dirty ? shared : 0;
+  uint64_t private_clean = dirty ? 0 : priv, private_dirty = dirty ? priv : 0;
+  if (v.special) {
+    // The kernel's vDSO pages are mapped by every process (Pss rounds to
+    // 0); a page the program wrote is its own anonymous copy.
+    shared_clean = r.file * kPage;
+    shared_dirty = private_clean = 0;
+    pss = pss_dirty = private_dirty = r.anon * kPage;
+  }
   out += kb_line("Size:           ", v.len());
   out += kb_line("KernelPageSize: ", kPage);
   out += kb_line("MMUPageSize:    ", kPage);
   out += kb_line("Rss:            ", rss);
-  out += kb_line("Pss:            ", rss);
-  out += kb_line("Pss_Dirty:      ", dirty ? rss : 0);
-  out += kb_line("Shared_Clean:   ", dirty ? 0 : shared);
-  out += kb_line("Shared_Dirty:   ", dirty ? shared : 0);
-  out += kb_line("Private_Clean:  ", dirty ? 0 : priv);
-  out += kb_line("Private_Dirty:  ", dirty ? priv : 0);
+  out += kb_line("Pss:            ", pss);
+  out += kb_line("Pss_Dirty:      ", pss_dirty);
+  out += kb_line("Shared_Clean:   ", shared_clean);
+  out += kb_line("Shared_Dirty:   ", shared_dirty);
+  out += kb_line("Private_Clean:  ", private_clean);
+  out += kb_line("Private_Dirty:  ", private_dirty);
   out += kb_line("Referenced:     ", rss);
   out += kb_line("Anonymous:      ", r.anon * kPage);
   out += kb_line("KSM:            ", 0);

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "hv/hypervisor.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
@@ -13,19 +14,41 @@
 namespace elfuse {
 namespace {
 
+// A syscall that is complete, result in hand: back to the user, where Linux
+// delivers signals and restarts an interrupted syscall (kernel/signal.h).
+void return_to_user(Process& proc, Thread& thread, const SyscallArgs& args, int64_t result) {
+  thread.vcpu->finish_syscall(result);
+  signals_on_syscall_return(proc, thread, args, result);
+}
+
 // False when the thread left the process (it is gone).
-bool handle_syscall(Process& proc, Thread& thread) {
+bool handle_syscall(Process& proc, Thread& thread, SyscallForm form) {
   const GuestRegs& r = thread.vcpu->regs();
   SyscallArgs args{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
+  if (form == SyscallForm::kAnswered) {
+    // The guest's entry answered it; it only needed the host for a signal.
+    // No syscall number: nothing to restart.
+    int64_t result = static_cast<int64_t>(r.rax);
+    return_to_user(proc, thread, SyscallArgs{~uint64_t{0}, {}}, result);
+    return true;
+  }
+  if (form == SyscallForm::kClaimed) {
+    // The worker has it: its answer, as if this thread had made the call.
+    int64_t result;
+    if (exitless_claimed(proc, thread, &args, &result)) {
+      return_to_user(proc, thread, args, result);
+      return true;
+    }
+    // Refused: the call is this thread's to run.
+  }
+  if (form == SyscallForm::kTakenBack) exitless_taken_back(thread);
   SyscallContext ctx{proc, thread, proc.mm()};
   int64_t result = dispatch_syscall(ctx, args);
   switch (ctx.outcome) {
     case Outcome::kReturn:
       // The vCPU may be a new one now (the child of a fork).
-      thread.vcpu->finish_syscall(result);
-      // Linux delivers signals on the way back to user mode, and restarts
-      // an interrupted syscall there (kernel/signal.h).
-      signals_on_syscall_return(proc, thread, args, result);
+      exitless_after_trap(proc, thread, args.nr);
+      return_to_user(proc, thread, args, result);
       return true;
     case Outcome::kNoReturn:
       signals_on_resume(proc, thread);
@@ -40,6 +63,7 @@ bool handle_syscall(Process& proc, Thread& thread) {
       // thread at once, wherever it is (KVM_RUN, a blocking host call);
       // nothing of elfuse's needs to run first (the vfork pipe closes
       // with the process).
+      exitless_print_stats();
       _exit(ctx.exit_code);
   }
   return true;
@@ -49,6 +73,7 @@ bool handle_syscall(Process& proc, Thread& thread) {
 
 void run_thread(Process& proc, Thread& thread) {
   signals_attach_thread(thread);
+  exitless_thread_start(proc, thread);
   for (;;) {
     // Another thread's execve (de_thread) stops this one at its next exit.
     if (__builtin_expect(thread.signals.stop.load(std::memory_order_relaxed), 0)) {
@@ -56,9 +81,10 @@ void run_thread(Process& proc, Thread& thread) {
       return;
     }
     VcpuExit exit = thread.vcpu->run();
+    exitless_on_exit(proc);
     switch (exit.kind) {
       case ExitKind::kSyscall:
-        if (!handle_syscall(proc, thread)) return;
+        if (!handle_syscall(proc, thread, exit.form)) return;
         break;
       case ExitKind::kFault:
         // The guest's handler, or death by the signal (kernel/signal.h).

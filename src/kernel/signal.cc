@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "base/log.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
 
@@ -197,6 +198,7 @@ void host_handler(int sig, siginfo_t* si, void* ucv) {
     memcpy(&uc->uc_sigmask, &m, sizeof m);
     ts->host_mask.fetch_or(b, std::memory_order_relaxed);
     interrupt_current_vcpu_from_signal_handler();
+    exitless_wake_from_signal_handler();
   } else {
     // A guest thread's host thread before signals_attach_thread: keep it
     // (blocked) for the thread.
@@ -446,6 +448,8 @@ Restart restart_class(const SyscallArgs& a) {
     case SYS_vmsplice:
     case SYS_copy_file_range:
     case SYS_getrandom:
+    case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
+    case SYS_mq_timedreceive:
       return Restart::kSys;
     case SYS_futex: {
       int op = static_cast<int>(a.a[1]) & 127;
@@ -760,14 +764,22 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   } else {
     bool mapped = f.vector == 14 && proc.mm().vmas().find(f.address) != nullptr;
     fs = signal_for_fault(f, mapped);
+    // A read of a vDSO data page the host kernel has no page for: its
+    // fault handler's VM_FAULT_SIGBUS. A write or an instruction fetch
+    // there is an access error first (the VMA is read-only, not
+    // executable): SIGSEGV.
+    constexpr uint64_t kPfWrite = 2, kPfFetch = 16;
+    if (mapped && !(f.error_code & (kPfWrite | kPfFetch)) && proc.mm().host_page_sigbus(f.address))
+      fs = {SIGBUS, BUS_ADRERR, f.address};
   }
   const GuestSigaction& act = proc.sigactions[fs.signo - 1];
   // force_sig_info_to_task: a blocked or ignored fault signal is reset to
   // the default action, which kills.
   if (act.handler <= kSigIgn || (t.sigmask & sigbit(fs.signo))) {
-    if (f.write_to_readonly_host) {
-      log_error("guest killed by SIGBUS: address 0x%llx (past the end of the mapped file)",
-                static_cast<unsigned long long>(fs.address));
+    if (fs.signo == SIGBUS) {
+      log_error("guest killed by SIGBUS: address 0x%llx (%s)",
+                static_cast<unsigned long long>(fs.address),
+                f.write_to_readonly_host ? "past the end of the mapped file" : "no page there");
       die_by_signal(SIGBUS);
     }
     die_of_fault(proc, f);

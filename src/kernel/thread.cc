@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
@@ -151,6 +152,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   // copy_process: the blocked mask is inherited, pending signals are not;
   // CLONE_VM without CLONE_VFORK clears the alternate stack; no robust list.
   child.sigmask = parent.sigmask;
+  child.seccomp_strict = parent.seccomp_strict;  // copy_seccomp
   child.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
 
   auto* st = new Start;
@@ -196,6 +198,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
 }
 
 void exit_thread(Process& proc, Thread& t, int code) {
+  exitless_stop_worker(t);
   // kernel/exit.c do_exit -> exit_mm -> mm_release: robust futexes first
   // (futex_exit_release), then clear_child_tid: store 0 and wake one
   // waiter (pthread_join), with a shared futex as the kernel does.
@@ -218,12 +221,16 @@ void exit_thread(Process& proc, Thread& t, int code) {
 }
 
 void leave_thread(Process& proc, Thread& t) {
+  exitless_stop_worker(t);
   signals_detach_thread();
   std::lock_guard lock(proc.threads_mu);
   remove_locked(proc, t);
 }
 
 bool de_thread(Process& proc, Thread& self, PreparedExec& prepared) {
+  // The worker goes first, without threads_mu (a call it serves may take
+  // it): whatever follows, this thread's calls are done with.
+  exitless_stop_worker(self);
   bool leader = self.tid == proc.pid;
   std::unique_lock lock(proc.threads_mu);
   if (proc.threads.size() == 1 && leader) return true;

@@ -15,6 +15,10 @@ Vma Vma::clipped(uint64_t s, uint64_t e) const {
 
 bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.end != b.start) return false;
+  // A special mapping never merges with another mapping (mm/vma.c: its
+  // vm_ops differ); two pieces of one (split here for a moment by a
+  // protect() that changed nothing) do.
+  if (a.special != b.special) return false;
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.flags != b.flags ||
       a.backing != b.backing || a.name != b.name || a.file_dev != b.file_dev ||
       a.file_ino != b.file_ino || a.lock != b.lock)
@@ -144,6 +148,14 @@ std::vector<Vma> AddressSpace::set_lock(uint64_t start, uint64_t end, Vma::Lock 
     it->second.lock = lock;
   if (merge) merge_around(start, end);
   return old;
+}
+
+void AddressSpace::set_file_offset(uint64_t start, uint64_t end, uint64_t offset) {
+  split_at(start);
+  split_at(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->second.start < end; ++it)
+    it->second.file_offset = offset + (it->second.start - start);
+  merge_around(start, end);
 }
 
 std::optional<uint64_t> AddressSpace::find_gap_top_down(uint64_t len, uint64_t low, uint64_t high,

@@ -19,7 +19,10 @@ namespace elfuse {
 inline constexpr int kProtRWX = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 struct Vma {
-  enum Backing { kAnon, kSharedAnon, kFile, kShm };
+  // kHost: read-only host memory outside the reservation, at guest-physical
+  // `phys` (a memslot over it; MemoryManager::map_special): the host
+  // vDSO's data pages.
+  enum Backing { kAnon, kSharedAnon, kFile, kShm, kHost };
   // mlock state (the kernel's VM_LOCKED and VM_LOCKONFAULT).
   enum Lock { kUnlocked = 0, kLocked = 1, kLockedOnFault = 2 };
 
@@ -42,6 +45,10 @@ struct Vma {
   uint64_t file_dev = 0, file_ino = 0;
   uint64_t file_offset = 0;  // offset in the file of `start` (kFile, kSharedAnon)
   std::string name;          // "[heap]", "[stack]", a path, or ""
+  // A mapping the kernel made itself (install_special_mapping: [vvar],
+  // [vvar_vclock], [vdso]): never merged, never split (EINVAL), never
+  // grown (EFAULT); it keeps its name wherever mremap moves it.
+  bool special = false;
   // kShm: which shmat call made this VMA (the kernel's per-attach struct
   // file: shmdt(2) only detaches the pieces of one attach) and the
   // segment's size (shm_segsz) at that attach.
@@ -53,7 +60,7 @@ struct Vma {
   uint64_t phys_of(uint64_t va) const { return phys + (va - start); }
   // True when the run is a host mapping of a file or memfd, not a piece of
   // the anonymous reservation.
-  bool overlay() const { return backing != kAnon; }
+  bool overlay() const { return backing != kAnon && backing != kHost; }
   // The part of this VMA inside [s, e) (which must intersect it), with phys
   // and file_offset shifted to match.
   Vma clipped(uint64_t s, uint64_t e) const;
@@ -112,6 +119,10 @@ class AddressSpace {
   // unless !merge: fork's dup_mmap clears the locks VMA by VMA).
   // Returns the pieces with their old state, clipped to [start, end).
   std::vector<Vma> set_lock(uint64_t start, uint64_t end, Vma::Lock lock, bool merge = true);
+
+  // remap_file_pages: [start, end), fully mapped, maps its file from
+  // `offset` on (split at the edges, merged where offsets continue).
+  void set_file_offset(uint64_t start, uint64_t end, uint64_t offset);
 
   // Highest a with [a, a+len) inside [low, high), free, and
   // a % align == offset % align (align a power of two >= 4 KiB).

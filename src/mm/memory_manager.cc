@@ -201,7 +201,7 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
       sync_(sync),
       layout_(layout),
       page_tables_(&table_mem_) {
-  // The pool grows in 1 GiB steps up to the whole reservation.
+  // The pool grows to 1 GiB boundaries, up to the whole reservation.
   if (sync_)
     phys_.set_growth(phys_size_, 1ull << 30, [this](uint64_t old_end, uint64_t new_end) {
       return sync_->extend(old_end, new_end);
@@ -230,6 +230,11 @@ void MemoryManager::restore_anon(uint64_t pa, uint64_t len) {
 }
 
 void MemoryManager::release_piece(const Vma& piece) {
+  if (piece.backing == Vma::kHost) {
+    // Not ours to discard or reuse: only the guest's translations go.
+    if (sync_) sync_->narrowed(piece.phys, piece.len());
+    return;
+  }
   host_unlock(piece);
   if (piece.overlay()) restore_anon(piece.phys, piece.len());
   release_run(piece.phys, piece.len());
@@ -284,8 +289,23 @@ Result<void> MemoryManager::overlay_copy(void* dst, const void* src, uint64_t le
 }
 
 void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot) {
-  // Only a split of a 2 MiB page or a new table can fail, and only when the
-  // table pool is exhausted: a sizing error of elfuse, not the guest's.
+  if (pa >= phys_size_) {
+    // Host pages (kHost): a page at a time, none for a SIGBUS page.
+    for (const HostWindow& w : host_windows_) {
+      if (pa < w.gpa || pa - w.gpa >= w.len) continue;
+      for (uint64_t off = 0; off < len; off += kPageSize)
+        if (!w.sigbus[(pa + off - w.gpa) / kPageSize])
+          write_table_entries(va + off, pa + off, kPageSize, prot);
+      return;
+    }
+    fatal("mm: no host memory at guest-physical 0x%llx", static_cast<unsigned long long>(pa));
+  }
+  write_table_entries(va, pa, len, prot);
+}
+
+void MemoryManager::write_table_entries(uint64_t va, uint64_t pa, uint64_t len, int prot) {
+  // Only a new table can fail, and only when no guest-physical frame is
+  // left for it: a sizing error of elfuse, not the guest's.
   if (!page_tables_.map(va, pa, len, prot, /*user=*/true).ok())
     fatal("out of guest page-table frames");
 }
@@ -355,9 +375,9 @@ Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int f
       if (hint + len <= limit && as_.range_free(hint, hint + len)) return hint;
     }
   }
-  // Large mappings get a 2 MiB congruent address so the page tables can
-  // use 2 MiB pages (Linux aligns large anonymous mappings to PMD_SIZE too,
-  // mm/mmap.c __get_unmapped_area / thp_get_unmapped_area).
+  // Large mappings get a 2 MiB aligned address, as Linux gives large
+  // anonymous mappings (mm/mmap.c __get_unmapped_area /
+  // thp_get_unmapped_area).
   const uint64_t base = std::min(layout_.mmap_base, task);
   if (len >= kHugePageSize) {
     uint64_t off = phys_hint == ~0ull ? 0 : phys_hint;
@@ -430,16 +450,101 @@ Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
   v.file_dev = file_dev;
   v.file_ino = file_ino;
   v.name = name;
+  v.special = m.special;
   v.shm_attach = m.shm_attach;
   v.shm_size = m.shm_size;
-  // mm->def_flags (mlockall(MCL_FUTURE)) joins what the mapping asked for.
-  v.lock = def_lock_ != Vma::kUnlocked ? def_lock_ : m.lock;
+  // mm->def_flags (mlockall(MCL_FUTURE)) joins what the mapping asked for;
+  // a special mapping is never locked (__install_special_mapping).
+  v.lock = m.special ? Vma::kUnlocked : def_lock_ != Vma::kUnlocked ? def_lock_ : m.lock;
   if (!as_.insert(v).ok()) fatal("mm: inserting over a mapped range");
   write_ptes(v.start, pa, m.len, v.prot);
   // mmap(MAP_LOCKED) populates and locks; a failure there is not the
   // mapping's (do_mmap ignores mm_populate's result).
   host_lock(v);
   return m.addr;
+}
+
+// ---------------------------------------------------------------- special mappings
+
+uint8_t* MemoryManager::host_window(uint64_t pa) const {
+  for (const HostWindow& w : host_windows_)
+    if (pa >= w.gpa && pa - w.gpa < w.len) return w.host + (pa - w.gpa);
+  fatal("mm: no host memory at guest-physical 0x%llx", static_cast<unsigned long long>(pa));
+}
+
+const Vma* MemoryManager::special_split(uint64_t start, uint64_t end) const {
+  const Vma* a = as_.find(start);
+  if (a && a->special && a->start < start) return a;
+  const Vma* b = as_.find(end);
+  if (b && b->special && b->start < end) return b;
+  return nullptr;
+}
+
+Result<uint64_t> MemoryManager::free_area(uint64_t hint, uint64_t len) const {
+  std::lock_guard lock(mu_);
+  auto rounded = page_round_up(len);
+  if (!rounded || *rounded == 0) return Errno{EINVAL};
+  return unmapped_area(hint, *rounded, 0);
+}
+
+Result<void> MemoryManager::map_special(uint64_t addr, uint64_t len, const SpecialMapping& sm) {
+  std::lock_guard lock(mu_);
+  if (!page_aligned(addr) || !page_aligned(len) || len == 0 || addr > layout_.task_size ||
+      len > layout_.task_size - addr)
+    return Errno{EINVAL};
+  if (!as_.range_free(addr, addr + len)) return Errno{EEXIST};
+  if (sm.fd >= 0) {
+    // The text: a private overlay of the file, like a MAP_PRIVATE mmap.
+    struct stat st {};
+    if (::fstat(sm.fd, &st) != 0) return Errno{errno};
+    NewMapping m;
+    m.addr = addr;
+    m.len = len;
+    m.prot = sm.prot;
+    m.max_prot = sm.max_prot;
+    m.flags = MAP_PRIVATE;
+    m.backing = Vma::kFile;
+    m.name = sm.name;
+    m.special = true;
+    m.overlay_fd = sm.fd;
+    m.file_dev = st.st_dev;
+    m.file_ino = st.st_ino;
+    TRY(install(m, /*replace=*/false));
+    return Ok();
+  }
+  if (!sm.host || sm.gpa < phys_size_) return Errno{EINVAL};
+  bool known = false;
+  for (const HostWindow& w : host_windows_)
+    known |= sm.gpa >= w.gpa && sm.gpa - w.gpa < w.len && len <= w.len - (sm.gpa - w.gpa);
+  if (!known) {
+    // Which pages the host kernel maps: a write(2) from each to a pipe
+    // copies through the kernel, which fails with EFAULT where a load
+    // would raise SIGBUS (process_vm_readv cannot tell: it refuses every
+    // VM_PFNMAP page).
+    HostWindow w{sm.gpa, len, sm.host, std::vector<bool>(len / kPageSize, true)};
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Errno{errno};
+    UniqueFd rd(p[0]), wr(p[1]);
+    for (uint64_t i = 0; i < len / kPageSize; i++) {
+      char c;
+      w.sigbus[i] = ::write(wr.get(), sm.host + i * kPageSize, 1) != 1;
+      if (!w.sigbus[i]) (void)!::read(rd.get(), &c, 1);
+    }
+    host_windows_.push_back(std::move(w));
+  }
+  Vma v;
+  v.start = addr;
+  v.end = addr + len;
+  v.prot = sm.prot & kProtRWX;
+  v.max_prot = sm.max_prot;
+  v.flags = MAP_PRIVATE;
+  v.backing = Vma::kHost;
+  v.phys = sm.gpa;
+  v.name = sm.name;
+  v.special = true;
+  if (!as_.insert(v).ok()) fatal("mm: inserting over a mapped range");
+  write_ptes(v.start, v.phys, len, v.prot);
+  return Ok();
 }
 
 // ---------------------------------------------------------------- mmap
@@ -570,6 +675,9 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   }
   m.flags = (m.flags & ~kMapTypeMask) | (shared ? MAP_SHARED : MAP_PRIVATE);
   m.lock = lock_kind;
+  // __mmap_region unmaps what MAP_FIXED replaces: splitting a special
+  // mapping there fails.
+  if ((flags & MAP_FIXED) && special_split(where, where + len)) return Errno{EINVAL};
   // MAP_POPULATE, MAP_NONBLOCK: memory is mapped eagerly anyway.
   return install(m, /*replace=*/flags & MAP_FIXED);
 }
@@ -607,6 +715,7 @@ Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
   if (!page_aligned(addr) || addr > task || len > task - addr) return Errno{EINVAL};
   len = page_round_up(len).value();  // len <= task: cannot overflow
   if (len == 0) return Errno{EINVAL};
+  if (special_split(addr, addr + len)) return Errno{EINVAL};
   unmap_range(addr, addr + len);
   return Ok();
 }
@@ -639,6 +748,11 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
   } else if (grows & PROT_GROWSUP) {
     return Errno{EINVAL};  // no VM_GROWSUP VMAs on x86
   }
+  // mprotect_fixup splits a VMA whose flags change at the edges of the
+  // range, after the VM_MAY* check of that VMA: a special mapping refuses
+  // the split.
+  if (const Vma* sp = special_split(start, *end); sp && sp->prot != prot)
+    return Errno{(prot & ~sp->max_prot) ? EACCES : EINVAL};
   std::vector<Vma> old = TRY(as_.protect(start, *end, prot));
   // Overlays: the host protection must equal the guest's at every moment a
   // vCPU could use it. Widening: the host first, then the guest PTEs (a
@@ -808,14 +922,18 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
   }
   const Vma* v = as_.find(addr);
   if (!v) return Errno{EFAULT};
-  // vma_to_resize / resize_is_valid
+  // remap_is_valid
   if (old_len == 0) return Errno{EINVAL};  // duplicating a shared mapping: unsupported
+  const bool dontunmap = flags & MREMAP_DONTUNMAP;
+  if (dontunmap && v->special) return Errno{EINVAL};  // VM_DONTEXPAND
   if (old_len > v->end - addr) return Errno{EFAULT};
+  if (new_len > old_len && v->special) return Errno{EFAULT};  // VM_DONTEXPAND
   // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
   if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
-  const bool dontunmap = flags & MREMAP_DONTUNMAP;
   if (dontunmap && !(v->backing == Vma::kAnon && (v->flags & MAP_PRIVATE)))
     return Errno{EINVAL};  // only private anonymous (Linux before 5.13)
+  // prep_move_vma: the moved range must be the whole special mapping.
+  if (special_split(addr, addr + old_len)) return Errno{EINVAL};
   uint64_t dest = new_addr;
   if (!(flags & MREMAP_FIXED)) {
     int mflags = (v->flags & MAP_SHARED) ? MAP_SHARED : 0;
@@ -859,6 +977,7 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   if (!v) return Errno{EFAULT};
   if (old_len == 0) return Errno{EINVAL};  // see mremap_to
   if (old_len > v->end - addr) return Errno{EFAULT};
+  if (v->special) return Errno{EFAULT};  // remap_is_valid: VM_DONTEXPAND
   // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
   if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   const Vma copy = *v;
@@ -882,6 +1001,32 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
 
 // Per-VMA part of madvise_vma_behavior (mm/madvise.c).
 Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
+  if (piece.special) {
+    // Special mappings are VM_DONTEXPAND, [vvar]'s also VM_PFNMAP|VM_IO
+    // and without a page the kernel could drop or fault in for madvise.
+    const bool pfnmap = piece.backing == Vma::kHost;
+    switch (advice) {
+      case MADV_DODUMP:  // VM_SPECIAL
+      case MADV_REMOVE:  // no vm_file
+        return Errno{EINVAL};
+      case MADV_DONTNEED:
+      case MADV_DONTNEED_LOCKED:
+      case MADV_FREE:
+      case MADV_COLD:
+      case MADV_PAGEOUT:
+      case MADV_DOFORK:  // VM_IO
+        if (pfnmap) return Errno{EINVAL};
+        break;
+      case MADV_POPULATE_READ:
+      case MADV_POPULATE_WRITE:
+        if (pfnmap) return Errno{EFAULT};  // GUP refuses VM_IO|VM_PFNMAP
+        break;
+      case MADV_WIPEONFORK:  // no vm_file, not shared: accepted
+        return Ok();
+      default:
+        break;
+    }
+  }
   switch (advice) {
     case MADV_DONTNEED:
     case MADV_DONTNEED_LOCKED:
@@ -919,6 +1064,53 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
 }
 
 // mm/madvise.c do_madvise / madvise_walk_vmas.
+// ------------------------------------------------------- remap_file_pages
+
+// mm/mmap.c remap_file_pages: prot must be 0; start and size are truncated
+// to pages; an empty or wrapping range, or a wrapping pgoff, is EINVAL; the
+// range must start in a shared file mapping and continue through VMAs of
+// the same file and flags without a hole (EINVAL). Linux then maps the file
+// again at [start, start+size) from pgoff (MAP_SHARED | MAP_FIXED |
+// MAP_POPULATE, the VMA's prot, MAP_LOCKED if locked). The host does exactly
+// that to each piece's overlay (its own remap_file_pages on the host
+// mapping, which is shared and has the guest's prot), and the VMAs record
+// the new offsets. Pieces whose runs are not contiguous stay separate VMAs
+// where Linux's new mapping is one.
+Result<void> MemoryManager::remap_file_pages(uint64_t start, uint64_t size, uint64_t prot,
+                                             uint64_t pgoff, uint64_t flags) {
+  if (prot) return Errno{EINVAL};
+  start &= ~(kPageSize - 1);
+  size &= ~(kPageSize - 1);
+  if (start + size <= start) return Errno{EINVAL};
+  if (pgoff + (size / kPageSize) < pgoff) return Errno{EINVAL};
+  std::lock_guard lock(mu_);
+  const uint64_t end = start + size;
+  const Vma* first = as_.find(start);
+  if (!first || !(first->flags & MAP_SHARED) ||
+      (first->backing != Vma::kFile && first->backing != Vma::kSharedAnon))
+    return Errno{EINVAL};
+  for (const Vma* v = first; v->end < end;) {
+    const Vma* next = as_.find_next(v->end);
+    if (!next || next->start != v->end) return Errno{EINVAL};
+    if (next->backing != first->backing || next->file_dev != first->file_dev ||
+        next->file_ino != first->file_ino || next->prot != first->prot ||
+        next->max_prot != first->max_prot || next->flags != first->flags ||
+        next->lock != first->lock)
+      return Errno{EINVAL};
+    v = next;
+  }
+  if (pgoff > (UINT64_MAX / kPageSize)) return Errno{EINVAL};
+  const uint64_t offset = pgoff * kPageSize;
+  for (const Vma& piece : as_.pieces(start, end)) {
+    uint64_t piece_pgoff = (offset + (piece.start - start)) / kPageSize;
+    if (::syscall(SYS_remap_file_pages, host_phys(piece.phys), piece.len(), 0, piece_pgoff,
+                  flags & MAP_NONBLOCK) != 0)
+      return Errno{errno};
+  }
+  as_.set_file_offset(start, end, offset);
+  return Ok();
+}
+
 Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
   std::lock_guard lock(mu_);
   switch (advice) {
@@ -1108,6 +1300,7 @@ Result<void> MemoryManager::copy_in(void* dst, uint64_t guest_src, uint64_t len)
     const Vma* v = as_.find(cur);
     uint64_t n = std::min(end, v->end) - cur;
     const uint8_t* h = host_phys(v->phys_of(cur));
+    if (v->backing == Vma::kHost) TRY(check_host_pages(v->phys_of(cur), n));
     if (v->overlay())
       TRY(overlay_copy(d, h, n));
     else
@@ -1154,6 +1347,7 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
     uint64_t n = std::min<uint64_t>(v->end - cur, max - out.size());
     const char* p = reinterpret_cast<const char*>(host_phys(v->phys_of(cur)));
     char page[kPageSize];
+    if (v->backing == Vma::kHost) TRY(check_host_pages(v->phys_of(cur), n));
     if (v->overlay()) {
       // A page at a time through the kernel (see overlay_copy).
       n = std::min<uint64_t>(n, kPageSize - (cur & kPageMask));
@@ -1207,6 +1401,26 @@ std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const
     return hi;
   }
   return std::nullopt;
+}
+
+Result<void> MemoryManager::check_host_pages(uint64_t pa, uint64_t len) const {
+  for (const HostWindow& w : host_windows_) {
+    if (pa < w.gpa || pa - w.gpa >= w.len) continue;
+    for (uint64_t off = page_round_down(pa - w.gpa); off < pa - w.gpa + len; off += kPageSize)
+      if (off >= w.len || w.sigbus[off / kPageSize]) return Errno{EFAULT};
+    return Ok();
+  }
+  return Errno{EFAULT};
+}
+
+bool MemoryManager::host_page_sigbus(uint64_t va) const {
+  std::lock_guard lock(mu_);
+  const Vma* v = as_.find(va);
+  if (!v || v->backing != Vma::kHost || !prot_allows(v->prot, PROT_READ)) return false;
+  uint64_t pa = v->phys_of(va);
+  for (const HostWindow& w : host_windows_)
+    if (pa >= w.gpa && pa - w.gpa < w.len) return w.sigbus[(pa - w.gpa) / kPageSize];
+  return false;
 }
 
 // ---------------------------------------------------------------- System V shm
@@ -1347,6 +1561,11 @@ Result<void> MemoryManager::apply_lock(uint64_t start, uint64_t end, Vma::Lock k
     const Vma* v = as_.find(cur);
     if (!v) return Errno{ENOMEM};
     const uint64_t piece_end = std::min(v->end, end);
+    // mlock_fixup leaves VM_SPECIAL mappings (the vDSO's) unlocked.
+    if (v->special) {
+      cur = piece_end;
+      continue;
+    }
     for (const Vma& old : as_.set_lock(cur, piece_end, kind)) {
       if (old.lock == kind) continue;
       Vma now = old;
@@ -1384,7 +1603,7 @@ Result<void> MemoryManager::mlock(uint64_t start, uint64_t len, Vma::Lock kind) 
   // as ENOMEM (__mlock_posix_error_return); MLOCK_ONFAULT populates nothing.
   if (kind == Vma::kLocked)
     for (const Vma& p : as_.pieces(start, start + len))
-      if (!(p.prot & kProtRWX)) return Errno{ENOMEM};
+      if (!p.special && !(p.prot & kProtRWX)) return Errno{ENOMEM};
   return Ok();
 }
 

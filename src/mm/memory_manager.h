@@ -73,6 +73,10 @@ class MemoryManager {
   Result<uint64_t> mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
                           uint64_t new_addr);
   Result<void> madvise(uint64_t addr, uint64_t len, int advice);
+  // mm/mmap.c remap_file_pages: the emulation Linux keeps (an mmap of the
+  // same file at another offset over a shared file mapping).
+  Result<void> remap_file_pages(uint64_t start, uint64_t size, uint64_t prot, uint64_t pgoff,
+                                uint64_t flags);
   Result<void> msync(uint64_t addr, uint64_t len, int flags);
   uint64_t brk(uint64_t new_brk);  // brk(2) never fails: returns the current break
   // System V shared memory (ipc/shm.c do_shmat, ksys_shmdt): the segment is
@@ -104,6 +108,9 @@ class MemoryManager {
   // Host iovecs covering [guest, guest+len), split at VMA edges, each byte
   // checked for prot (PROT_READ or PROT_WRITE). len 0 gives an empty vector.
   Result<std::vector<iovec>> host_ranges(uint64_t guest, uint64_t len, int prot) const;
+  // A #PF at va hit a page of a special mapping that Linux would answer
+  // with SIGBUS (BUS_ADRERR at va), not SIGSEGV.
+  bool host_page_sigbus(uint64_t va) const;
   // After KVM_RUN failed with EFAULT: the guest address of a page of a file
   // overlay the host cannot fault in (wholly past the end of the file: the
   // guest's SIGBUS, mm/filemap.c filemap_fault), or nullopt. gpa_hint: the
@@ -120,8 +127,31 @@ class MemoryManager {
   };
   Result<void> map_fixed_anon(uint64_t addr, uint64_t len, int prot, const std::string& name,
                               int extra_flags = 0, const FileId* file = nullptr);
-  // Host pointer for guest-physical address pa (no checks).
-  uint8_t* host_phys(uint64_t pa) const { return reservation_ + pa; }
+  // install_special_mapping (mm/mmap.c): a mapping the kernel makes itself,
+  // here the vDSO's (src/vdso). It keeps its name, is never merged, cannot
+  // be split (EINVAL) or grown (EFAULT), and mremap moves it whole.
+  struct SpecialMapping {
+    std::string name;
+    int prot = PROT_READ;
+    int max_prot = PROT_READ;  // the VM_MAY* bits
+    // Either host pages outside the reservation that the VM maps read-only
+    // at guest-physical `gpa` (Vm::map_host_readonly; Vma::kHost: the
+    // host's [vvar] pages, VM_PFNMAP|VM_IO in the kernel)...
+    uint64_t gpa = 0;
+    uint8_t* host = nullptr;
+    // ...or a file mapped private over a fresh run (the vDSO text): a store
+    // copies on write, MADV_DONTNEED brings the file's bytes back.
+    int fd = -1;
+  };
+  Result<void> map_special(uint64_t addr, uint64_t len, const SpecialMapping& m);
+  // get_unmapped_area(NULL, hint, len, 0, 0): where a new mapping of len
+  // bytes goes (at the hint if free, else top-down below the mmap base).
+  Result<uint64_t> free_area(uint64_t hint, uint64_t len) const;
+  // Host pointer for guest-physical address pa (no checks): the
+  // reservation, or the host pages of a special mapping.
+  uint8_t* host_phys(uint64_t pa) const {
+    return pa < phys_size_ ? reservation_ + pa : host_window(pa);
+  }
   uint64_t cr3() const { return page_tables_.root(); }
   PageTables& page_tables() { return page_tables_; }
   const AddressSpace& vmas() const { return as_; }
@@ -166,6 +196,7 @@ class MemoryManager {
     std::string name;
     uint64_t file_offset = 0;
     PhysAllocator::Placement where = PhysAllocator::Placement::kHigh;
+    bool special = false;  // SpecialMapping with an fd
     // kFile / kSharedAnon: the host fd whose file is mapped over the run
     // (MAP_SHARED when flags say so, else MAP_PRIVATE), and its identity.
     int overlay_fd = -1;
@@ -175,6 +206,16 @@ class MemoryManager {
     uint64_t shm_attach = 0, shm_size = 0;
     Vma::Lock lock = Vma::kUnlocked;  // VM_LOCKED (MAP_LOCKED, mlockall(MCL_FUTURE))
   };
+
+  // Host memory behind guest-physical addresses outside the reservation
+  // (SpecialMapping::host). Fatal for an address no window covers.
+  uint8_t* host_window(uint64_t pa) const;
+  // EFAULT when [pa, pa + len) of a host window has a page the host kernel
+  // does not map (copy_from_user fails there too).
+  Result<void> check_host_pages(uint64_t pa, uint64_t len) const;
+  // vm_ops->may_split of a special mapping (mm/mmap.c special_mapping_split):
+  // the special VMA that an operation on [start, end) would split, if any.
+  const Vma* special_split(uint64_t start, uint64_t end) const;
 
   // get_unmapped_area: the address for a new mapping of len bytes.
   // phys_hint: a physical address the range will map, to pick a 2 MiB
@@ -207,6 +248,7 @@ class MemoryManager {
   // SIGBUS in elfuse itself. EFAULT then, as Linux's copy_from_user gives.
   static Result<void> overlay_copy(void* dst, const void* src, uint64_t len);
   void write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot);
+  void write_table_entries(uint64_t va, uint64_t pa, uint64_t len, int prot);
   void clear_ptes(uint64_t va, uint64_t len);
   // Moves contents between runs of the reservation (host pages, not copies,
   // where the host allows it).
@@ -248,6 +290,16 @@ class MemoryManager {
   // mlockall(MCL_FUTURE): the lock state of new mappings (mm->def_flags).
   Vma::Lock def_lock_ = Vma::kUnlocked;
   uint64_t next_shm_attach_ = 1;
+  struct HostWindow {
+    uint64_t gpa, len;
+    uint8_t* host;
+    // Pages the host kernel refuses to map (its fault handler's
+    // VM_FAULT_SIGBUS: [vvar_vclock] without that paravirtual clock, the
+    // time-namespace page outside one). They get no guest PTE, so a guest
+    // access is a #PF, which is the guest's SIGBUS (host_page_sigbus).
+    std::vector<bool> sigbus;
+  };
+  std::vector<HostWindow> host_windows_;  // a process's are made at exec, kept by fork
 };
 
 }  // namespace elfuse

@@ -86,19 +86,8 @@ Result<uint64_t*> PageTables::pd_for(uint64_t va, bool create, bool user) {
 Result<uint64_t*> PageTables::pt_for(uint64_t* pde, bool create, bool user) {
   uint64_t e = load(pde);
   if (e & pte::kPresent) {
-    if (!(e & pte::kHuge)) {
-      if (create && user && !(e & pte::kUser)) store(pde, e | pte::kUser);
-      return table(e & pte::kAddrMask);
-    }
-    // Split the 2 MiB page into 512 4 KiB entries with the same flags, fully
-    // written before the PDE switches to the new table.
-    uint64_t pa = TRY(new_table());
-    uint64_t* pt = table(pa);
-    const uint64_t base = e & pte::kAddrMask & ~(kHugePageSize - 1);
-    const uint64_t flags = e & ~pte::kAddrMask & ~pte::kHuge;
-    for (uint64_t i = 0; i < kEntries; ++i) store(&pt[i], (base + i * kPageSize) | flags);
-    store(pde, pa | dir_flags(user || (e & pte::kUser)));
-    return pt;
+    if (create && user && !(e & pte::kUser)) store(pde, e | pte::kUser);
+    return table(e & pte::kAddrMask);
   }
   if (!create) return static_cast<uint64_t*>(nullptr);
   uint64_t pa = TRY(new_table());
@@ -106,6 +95,15 @@ Result<uint64_t*> PageTables::pt_for(uint64_t* pde, bool create, bool user) {
   return table(pa);
 }
 
+// 4 KiB leaves only, and directory entries are only ever added, for KVM's
+// shadow paging (PVM): KVM links its shadow of a directory entry to a shadow
+// page found by guest frame, and it never sees a host store into the
+// directory. A 2 MiB leaf shadows as a link to a page shared by every
+// mapping of that 2 MiB of guest-physical memory; once the host removed or
+// replaced the leaf, the stale link made a new mapping at that address use
+// the translations another address filled in (docs/internals.md, "Page
+// tables and shadow invalidation"). Leaf PTEs are safe: the MMU notifier on
+// the old frame (ShadowSync) drops their shadow entries.
 Result<void> PageTables::set_range(uint64_t va, uint64_t pa, uint64_t len, uint64_t leaf,
                                    bool user) {
   const bool mapping = leaf != 0;
@@ -116,23 +114,12 @@ Result<void> PageTables::set_range(uint64_t va, uint64_t pa, uint64_t len, uint6
       va += step, pa += step, len -= step;
       continue;
     }
-    uint64_t* pde = &pd[index_at(va, 21)];
     const uint64_t block_end = align_down(va, kHugePageSize) + kHugePageSize;
     const uint64_t chunk = std::min(len, block_end - va);
-    const uint64_t old = load(pde);
-    const bool whole_block = chunk == kHugePageSize;
-    const bool old_is_table = (old & pte::kPresent) && !(old & pte::kHuge);
-    if (whole_block && mapping && (pa & (kHugePageSize - 1)) == 0) {
-      store(pde, pa | leaf | pte::kHuge);
-      if (old_is_table) retired_.push_back(old & pte::kAddrMask);
-    } else if (whole_block && !mapping && !old_is_table) {
-      store(pde, 0);
-    } else {
-      uint64_t* pt = TRY(pt_for(pde, mapping, user));
-      if (pt) {
-        for (uint64_t off = 0; off < chunk; off += kPageSize)
-          store(&pt[index_at(va + off, 12)], mapping ? (pa + off) | leaf : 0);
-      }
+    uint64_t* pt = TRY(pt_for(&pd[index_at(va, 21)], mapping, user));
+    if (pt) {
+      for (uint64_t off = 0; off < chunk; off += kPageSize)
+        store(&pt[index_at(va + off, 12)], mapping ? (pa + off) | leaf : 0);
     }
     va += chunk, pa += chunk, len -= chunk;
   }
@@ -157,13 +144,9 @@ std::optional<PageTables::Translation> PageTables::translate(uint64_t va) const 
   }
   uint64_t pde = load(&t[index_at(va, 21)]);
   if (!(pde & pte::kPresent)) return std::nullopt;
-  if (pde & pte::kHuge) {
-    uint64_t base = pde & pte::kAddrMask & ~(kHugePageSize - 1);
-    return Translation{base + (va & (kHugePageSize - 1)), pde & ~pte::kAddrMask, kHugePageSize};
-  }
   uint64_t e = load(&table(pde & pte::kAddrMask)[index_at(va, 12)]);
   if (!(e & pte::kPresent)) return std::nullopt;
-  return Translation{(e & pte::kAddrMask) + (va & kPageMask), e & ~pte::kAddrMask, kPageSize};
+  return Translation{(e & pte::kAddrMask) + (va & kPageMask), e & ~pte::kAddrMask};
 }
 
 }  // namespace elfuse

@@ -1,7 +1,10 @@
 // PageTables: x86-64 4-level page tables that live in guest-physical memory
 // and are written by the host. Entries are derived from VMAs by the
-// MemoryManager; 2 MiB pages are used wherever virtual and physical addresses
-// are both 2 MiB aligned over a whole 2 MiB block.
+// MemoryManager. Only 4 KiB leaves are written, and an entry that points to
+// a table, once written, is never changed or removed: KVM's shadow paging
+// cannot see a host store to a present directory entry, and a stale one
+// aliases guest memory (docs/internals.md, "Page tables and shadow
+// invalidation").
 //
 // KVM walks these tables while vCPUs run, so every entry is written with one
 // aligned 64-bit store, and a table is fully initialised before the entry
@@ -10,7 +13,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 
 #include "base/result.h"
 
@@ -31,7 +33,6 @@ namespace pte {
 inline constexpr uint64_t kPresent = 1ull << 0;
 inline constexpr uint64_t kWrite = 1ull << 1;
 inline constexpr uint64_t kUser = 1ull << 2;
-inline constexpr uint64_t kHuge = 1ull << 7;  // PS in a PDE
 inline constexpr uint64_t kNx = 1ull << 63;
 inline constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
 }  // namespace pte
@@ -39,9 +40,8 @@ inline constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
 class PageTables {
  public:
   struct Translation {
-    uint64_t pa;         // physical address of va itself
-    uint64_t flags;      // leaf entry without its address bits
-    uint64_t page_size;  // 4 KiB or 2 MiB
+    uint64_t pa;     // physical address of va itself
+    uint64_t flags;  // leaf entry without its address bits
   };
 
   // Allocates the PML4; aborts (fatal) when no table frame is available,
@@ -52,23 +52,18 @@ class PageTables {
 
   uint64_t root() const { return root_; }
 
-  // Maps [va, va+len) -> [pa, pa+len), replacing any entries there.
-  // PTE: P, RW if PROT_WRITE, US if user, NX unless PROT_EXEC.
-  // prot == PROT_NONE removes the entries instead. All page aligned,
-  // va canonical lower half. ENOMEM when table frames run out (entries
-  // written so far stay).
+  // Maps [va, va+len) -> [pa, pa+len) with 4 KiB PTEs, replacing any
+  // entries there. PTE: P, RW if PROT_WRITE, US if user, NX unless
+  // PROT_EXEC. prot == PROT_NONE removes the entries instead. All page
+  // aligned, va canonical lower half. ENOMEM when table frames run out
+  // (entries written so far stay).
   Result<void> map(uint64_t va, uint64_t pa, uint64_t len, int prot, bool user);
-  // Removes the entries of [va, va+len). Splitting a 2 MiB page may need a
-  // table frame: ENOMEM if none (nothing changed in that block).
+  // Clears the PTEs of [va, va+len); the tables stay. Never fails.
   Result<void> unmap(uint64_t va, uint64_t len);
   std::optional<Translation> translate(uint64_t va) const;
 
   // Leaf flags PageTables writes for prot (without the address).
   static uint64_t leaf_flags(int prot, bool user);
-  // Table frames that were detached (a 4 KiB table replaced by a 2 MiB
-  // entry). They are kept, not reused: KVM's shadow of a table page reused
-  // for something else was not tested (docs/pvm/README.md section 7.5).
-  const std::vector<uint64_t>& retired_tables() const { return retired_; }
 
  private:
   uint64_t* table(uint64_t pa) const;
@@ -76,15 +71,14 @@ class PageTables {
   static uint64_t load(const uint64_t* slot);
   // The PD covering va, creating PML4E/PDPTE levels when create is set.
   Result<uint64_t*> pd_for(uint64_t va, bool create, bool user);
-  // The PT under the PDE, creating it (or splitting a 2 MiB entry) when
-  // create is set; nullptr when absent and !create.
+  // The PT under the PDE, creating it when create is set; nullptr when
+  // absent and !create.
   Result<uint64_t*> pt_for(uint64_t* pde, bool create, bool user);
   Result<void> set_range(uint64_t va, uint64_t pa, uint64_t len, uint64_t leaf, bool user);
   Result<uint64_t> new_table();
 
   TableMemory* mem_;
   uint64_t root_ = 0;
-  std::vector<uint64_t> retired_;
 };
 
 }  // namespace elfuse

@@ -21,10 +21,14 @@ std::optional<uint64_t> PhysAllocator::alloc_table() {
     free_tables_.pop_back();
     return pa;
   }
-  if (table_next_ >= table_end_) return std::nullopt;
-  uint64_t pa = table_next_;
-  table_next_ += kPageSize;
-  return pa;
+  if (table_next_ < table_end_) {
+    uint64_t pa = table_next_;
+    table_next_ += kPageSize;
+    return pa;
+  }
+  // The table pool is used up (PageTables never gives a table back): a
+  // frame of the data pool becomes a table for good.
+  return alloc_run(kPageSize, 0, Placement::kLow);
 }
 
 void PhysAllocator::free_table(uint64_t pa) {
@@ -60,10 +64,11 @@ void PhysAllocator::set_growth(uint64_t limit, uint64_t step,
 
 // Registering guest memory costs KVM per-page metadata (docs/internals.md),
 // so the pool starts small and grows a step at a time, as needed.
+// The new end is the first step boundary at or past min_end, so an initial
+// pool that is not a whole step grows to one step, then by whole steps.
 bool PhysAllocator::extend(uint64_t min_end) {
   if (!grow_ || min_end <= size_ || min_end > growth_limit_) return false;
-  uint64_t want = std::max(min_end, size_ + growth_step_);
-  uint64_t new_end = std::min(growth_limit_, align_up(want, growth_step_));
+  uint64_t new_end = std::min(growth_limit_, align_up(min_end, growth_step_));
   if (!grow_(size_, new_end)) return false;
   uint64_t old_end = size_;
   size_ = new_end;

@@ -27,13 +27,15 @@ class PhysAllocator {
   // All bounds page aligned, table_end <= data_start <= size.
   PhysAllocator(uint64_t size, uint64_t table_start, uint64_t table_end, uint64_t data_start);
 
-  // One 4 KiB frame for a page table, or nullopt when the pool is empty.
+  // One 4 KiB frame for a page table: from the table pool, or from the
+  // data pool once that is used up; nullopt when neither has one.
   std::optional<uint64_t> alloc_table();
   void free_table(uint64_t pa);
 
   // A run of len bytes (page multiple, > 0). When len >= 2 MiB the run
-  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it, so the
-  // page tables can use 2 MiB pages. nullopt when nothing fits.
+  // satisfies pa % 2 MiB == va % 2 MiB if any free range allows it (page
+  // tables with 2 MiB pages would need it; on PVM they use 4 KiB pages
+  // only, see page_tables.h). nullopt when nothing fits.
   std::optional<uint64_t> alloc_run(uint64_t len, uint64_t va, Placement where = Placement::kHigh);
   // Takes exactly [pa, pa+len) if it is entirely free.
   bool alloc_at(uint64_t pa, uint64_t len);
@@ -43,9 +45,10 @@ class PhysAllocator {
   // [pa+old_len, pa+new_len) is free.
   bool try_grow(uint64_t pa, uint64_t old_len, uint64_t new_len);
 
-  // The data pool may grow past size() up to `limit`, in steps of `step`
-  // bytes, when `grow(old_end, new_end)` succeeds (the VM registers that
-  // guest-physical memory). Allocation tries the current pool first.
+  // The data pool may grow past size() up to `limit`, to the next multiple
+  // of `step` that holds what an allocation needs, when `grow(old_end,
+  // new_end)` succeeds (the VM registers that guest-physical memory).
+  // Allocation tries the current pool first.
   void set_growth(uint64_t limit, uint64_t step,
                   std::function<bool(uint64_t old_end, uint64_t new_end)> grow);
 

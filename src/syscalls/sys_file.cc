@@ -1,9 +1,12 @@
-// File syscalls: open, read/write and their vectored and positional forms,
-// lseek, close, stat family, getdents64, truncate, sync, statfs, sendfile.
+// File syscalls: open, openat2, read/write and their vectored and positional
+// forms (preadv2/pwritev2 with their RWF_* flags), readahead,
+// sync_file_range, lseek, close, stat family, getdents64, truncate, sync,
+// statfs, sendfile.
 // Guest fd = host fd below the floor; buffers are translated into host
 // iovecs and handed to the host kernel, which gives the Linux answer.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -12,12 +15,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "base/private_fd.h"
 #include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uio_common.h"
 
 namespace elfuse {
 
@@ -81,17 +88,20 @@ int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positi
   return host_transfer(*fd, *iov, write, positional ? &pos : nullptr);
 }
 
-// readv/writev: copy the guest's iovec array once, then translate each
-// segment. lib/iov_iter.c: more than UIO_MAXIOV segments or a segment
-// length that is negative as ssize_t is EINVAL; the total is clamped to
-// MAX_RW_COUNT. A segment that is not mapped ends the transfer there (Linux
-// copies up to the fault and returns the short count); only a fault before
-// any byte is EFAULT.
-// preadv2/pwritev2 (v2) pass their RWF_* flags to the host, which checks
-// them after the iovec as Linux does (EOPNOTSUPP); a position of -1 there
-// means the file position.
+// readv/writev/preadv/pwritev/preadv2/pwritev2: copy the guest's iovec
+// array once, then translate each segment. lib/iov_iter.c: more than
+// UIO_MAXIOV segments or a segment length that is negative as ssize_t is
+// EINVAL; the total is clamped to MAX_RW_COUNT. A segment that is not mapped
+// ends the transfer there (Linux copies up to the fault and returns the
+// short count); only a fault before any byte is EFAULT. v2: the RWF_* flags
+// go to the host's preadv2/pwritev2, which checks them (EOPNOTSUPP) and acts
+// on them; pos is then -1 for the file position.
 int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional,
                bool v2 = false) {
+  int64_t pos = static_cast<int64_t>(a.a[3]);
+  // fs/read_write.c do_preadv/do_pwritev: a negative offset is EINVAL before
+  // the fd is looked up; preadv2's -1 is the readv path instead.
+  if (positional && pos < 0 && !(v2 && pos == -1)) return -EINVAL;
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   uint64_t count = a.a[2];
@@ -118,26 +128,21 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
     host.insert(host.end(), ranges->begin(), ranges->end());
     total += len;
   }
-  int64_t pos = static_cast<int64_t>(a.a[3]);
-  if (v2) {
-    if (host.size() > kIovMax) host.resize(kIovMax);
-    // The high half of the position (a.a[4]) is unused on 64-bit; the host
-    // call takes the same split, with the flags last.
-    return host_rax(::syscall(write ? SYS_pwritev2 : SYS_preadv2, *fd,
-                              host.empty() ? nullptr : host.data(), host.size(), pos, 0,
-                              arg_int(a.a[5])));
-  }
-  if (host.empty() && !positional) {
-    // Zero bytes: still let the host check the fd and mode.
-    return host_rax(::syscall(write ? SYS_writev : SYS_readv, *fd, nullptr, 0));
-  }
   if (host.size() > kIovMax) host.resize(kIovMax);
   long r;
-  if (positional)
+  if (v2) {
+    // x86_64: pos_l carries the whole offset, pos_h is shifted out.
+    r = ::syscall(write ? SYS_pwritev2 : SYS_preadv2, *fd, host.data(), host.size(), pos, 0,
+                  a.a[5]);
+  } else if (host.empty() && !positional) {
+    // Zero bytes: still let the host check the fd and mode.
+    r = ::syscall(write ? SYS_writev : SYS_readv, *fd, nullptr, 0);
+  } else if (positional) {
     r = write ? ::pwritev(*fd, host.data(), static_cast<int>(host.size()), pos)
               : ::preadv(*fd, host.data(), static_cast<int>(host.size()), pos);
-  else
+  } else {
     r = ::syscall(write ? SYS_writev : SYS_readv, *fd, host.data(), host.size());
+  }
   return host_rax(r);
 }
 
@@ -262,6 +267,99 @@ int64_t sys_creat(SyscallContext& ctx, const SyscallArgs& a) {
 
 int64_t sys_openat(SyscallContext& ctx, const SyscallArgs& a) {
   return do_openat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], a.a[3]);
+}
+
+namespace {
+
+// include/uapi/linux/openat2.h struct open_how (OPEN_HOW_SIZE_VER0).
+struct OpenHow {
+  uint64_t flags, mode, resolve;
+};
+static_assert(sizeof(OpenHow) == 24);
+
+// After a host openat2 that opened something the guest must not see as
+// is: the exe link (the guest program, not elfuse) and the generated /proc
+// files of the guest itself. Returns the fd to give the guest (r itself, or
+// its replacement) or -errno.
+int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const OpenHow& how,
+                            long r) {
+  int flags = static_cast<int>(how.flags);
+  // RESOLVE_IN_ROOT and RESOLVE_BENEATH walks do not start at "/": an
+  // absolute name there is not the exe link.
+  bool scoped = how.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH);
+  if (!(flags & O_NOFOLLOW) && !scoped && !ctx.proc.exe_path.empty() &&
+      is_proc_self_exe(ctx.proc, path)) {
+    ::close(static_cast<int>(r));
+    OpenHow plain{how.flags, how.mode, 0};
+    if (ctx.proc.sysroot) {
+      auto fd = ctx.proc.sysroot->open2(AT_FDCWD, ctx.proc.exe_path, how.flags, how.mode, 0);
+      return fd ? *fd : -fd.error();
+    }
+    return host_rax(
+        ::syscall(SYS_openat2, AT_FDCWD, ctx.proc.exe_path.c_str(), &plain, sizeof plain));
+  }
+  char link[256];
+  std::string self = proc_fd_path(static_cast<int>(r));
+  ssize_t n = ::readlink(self.c_str(), link, sizeof link - 1);
+  if (n <= 6 || strncmp(link, "/proc/", 6) != 0) return r;
+  link[n] = 0;
+  // The host's fd steps aside (above the floor) so that a generated file
+  // gets its number, the lowest free one.
+  int aside = move_to_private_fd(static_cast<int>(r));
+  if (aside < 0) return -static_cast<int64_t>(errno);
+  UniqueFd held(aside);
+  if (auto own = open_own_proc_file(ctx.proc, ctx.thread, link, flags))
+    return *own ? **own : -own->error();
+  // Not one of them: back to the lowest free number, with its flags.
+  int back = ::fcntl(aside, (::fcntl(aside, F_GETFD) & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+  return back < 0 ? -static_cast<int64_t>(errno) : back;
+}
+
+}  // namespace
+
+// openat2(dirfd, path, how, size), fs/open.c: size below
+// OPEN_HOW_SIZE_VER0 is EINVAL, above a page E2BIG; the struct is read
+// (EFAULT; a non-zero byte past the kernel's struct is E2BIG); the flags,
+// mode and resolve bits are checked (EINVAL) before the path is read. The
+// host makes those checks on a copy; a path that cannot be copied reaches
+// it as a failing one. Without --sysroot the host resolves the path with the
+// guest's RESOLVE_* flags; under it, Sysroot::open2 composes them with the
+// root. What the host opened is then swapped for the guest's own exe or
+// generated /proc file where it was elfuse's.
+int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
+  int dirfd = guest_dirfd(ctx.proc, a.a[0]);
+  uint64_t size = a.a[3];
+  if (size < sizeof(OpenHow)) return -EINVAL;
+  if (size > 4096) return -E2BIG;
+  std::vector<unsigned char> raw(size);
+  if (auto c = ctx.mm.copy_in(raw.data(), a.a[2], size); !c) return -c.error();
+  for (uint64_t i = sizeof(OpenHow); i < size; i++)
+    if (raw[i]) return -E2BIG;
+  OpenHow how;
+  memcpy(&how, raw.data(), sizeof how);
+  auto path = copy_path(ctx.mm, a.a[1]);
+  if (!path) {
+    long r = ::syscall(SYS_openat2, dirfd, uio::failing_path(path.error()), &how, sizeof how);
+    if (r >= 0) ::close(static_cast<int>(r));
+    return -static_cast<int64_t>(r >= 0 ? path.error() : errno);
+  }
+  long r;
+  if (ctx.proc.sysroot) {
+    // The flag checks first: the host answers them for an empty name, which
+    // it then cannot find (ENOENT).
+    long probe = ::syscall(SYS_openat2, AT_FDCWD, "", &how, sizeof how);
+    if (probe >= 0) ::close(static_cast<int>(probe));
+    if (probe < 0 && errno != ENOENT) return -static_cast<int64_t>(errno);
+    auto fd = ctx.proc.sysroot->open2(dirfd, *path, how.flags, how.mode, how.resolve);
+    if (!fd) return -fd.error();
+    r = *fd;
+  } else {
+    r = ::syscall(SYS_openat2, dirfd, path->c_str(), &how, sizeof how);
+    if (r < 0) return -static_cast<int64_t>(errno);
+  }
+  int64_t fd = replace_own_objects(ctx, *path, how, r);
+  if (fd < 0) return fd;
+  return new_fd_result(ctx.proc, fd);
 }
 
 int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
@@ -414,6 +512,21 @@ int64_t sys_fadvise64(SyscallContext& ctx, const SyscallArgs& a) {
   if (!fd) return -fd.error();
   return host_rax(
       ::syscall(SYS_fadvise64, *fd, static_cast<int64_t>(a.a[1]), a.a[2], arg_int(a.a[3])));
+}
+
+// readahead(fd, offset, count): the host's page cache is the guest's.
+int64_t sys_readahead(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_readahead, *fd, static_cast<int64_t>(a.a[1]), a.a[2]));
+}
+
+// sync_file_range(fd, offset, nbytes, flags): the host's writeback.
+int64_t sys_sync_file_range(SyscallContext& ctx, const SyscallArgs& a) {
+  auto fd = guest_fd(ctx.proc, a.a[0]);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(SYS_sync_file_range, *fd, static_cast<int64_t>(a.a[1]),
+                            static_cast<int64_t>(a.a[2]), arg_uint(a.a[3])));
 }
 
 int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {

@@ -9,8 +9,10 @@
 
 #include <cerrno>
 #include <ctime>
+#include <optional>
 #include <vector>
 
+#include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "syscalls/table.h"
 
@@ -57,6 +59,10 @@ int64_t sys_futex(SyscallContext& ctx, const SyscallArgs& a) {
     if (!w2.ok()) return -w2.error();
     word2 = *w2;
   }
+  // A waiter is counted from before the kernel reads the word (the guest
+  // entry answers FUTEX_WAKE_PRIVATE itself only while nobody waits).
+  std::optional<FutexWaitScope> waiting;
+  if (uses_timeout(cmd)) waiting.emplace(ctx.proc);
   long r = uses_timeout(cmd) ? syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), timeout,
                                        word2, static_cast<uint32_t>(a.a[5]))
                              : syscall(SYS_futex, *word, op, static_cast<uint32_t>(a.a[2]), val2,
@@ -99,6 +105,7 @@ int64_t sys_futex_waitv(SyscallContext& ctx, const SyscallArgs& a) {
     if (!word.ok()) return -word.error();
     w.uaddr = reinterpret_cast<uint64_t>(*word);
   }
+  FutexWaitScope waiting(ctx.proc);
   return host_rax(
       syscall(SYS_futex_waitv, waiters.data(), nr, 0, timeout, static_cast<int>(a.a[4])));
 }

@@ -9,7 +9,6 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
-#include <sys/timex.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,28 +98,6 @@ int64_t sys_uname(SyscallContext& ctx, const SyscallArgs& a) {
   struct utsname u {};
   long r = ::syscall(SYS_uname, &u);
   return out_struct(ctx, r, a.a[0], u);
-}
-
-// sethostname/setdomainname(name, len), kernel/sys.c: EPERM without
-// CAP_SYS_ADMIN, then EINVAL for a length outside [0, __NEW_UTS_LEN], then
-// EFAULT. They change the host's UTS namespace, which is the guest's.
-namespace {
-int64_t set_uts_name(SyscallContext& ctx, const SyscallArgs& a, long nr) {
-  constexpr int kNewUtsLen = 64;
-  int len = arg_int(a.a[1]);
-  if (len < 0 || len > kNewUtsLen) return host_rax(::syscall(nr, nullptr, len));
-  char name[kNewUtsLen];
-  void* host_name =
-      ctx.mm.copy_in(name, a.a[0], static_cast<uint64_t>(len)) ? name : kHostFaultingAddress;
-  return host_rax(::syscall(nr, host_name, len));
-}
-}  // namespace
-
-int64_t sys_sethostname(SyscallContext& ctx, const SyscallArgs& a) {
-  return set_uts_name(ctx, a, SYS_sethostname);
-}
-int64_t sys_setdomainname(SyscallContext& ctx, const SyscallArgs& a) {
-  return set_uts_name(ctx, a, SYS_setdomainname);
 }
 
 int64_t sys_sysinfo(SyscallContext& ctx, const SyscallArgs& a) {
@@ -341,50 +318,6 @@ int64_t sys_gettimeofday(SyscallContext& ctx, const SyscallArgs& a) {
     if (!c) return -c.error();
   }
   return 0;
-}
-
-// Setting the clocks (kernel/time/posix-timers.c, kernel/time/time.c) acts
-// on the host's clocks, as the same program with elfuse's credentials would
-// natively (EPERM without CAP_SYS_TIME). A guest pointer that cannot be read
-// becomes kHostFaultingAddress, so the host's checks keep their order
-// (clock_settime: EINVAL for a clock that cannot be set before EFAULT).
-int64_t sys_clock_settime(SyscallContext& ctx, const SyscallArgs& a) {
-  struct timespec ts {};
-  void* host_ts = ctx.mm.copy_in(&ts, a.a[1], sizeof ts) ? &ts : kHostFaultingAddress;
-  return host_rax(::syscall(SYS_clock_settime, arg_int(a.a[0]), host_ts));
-}
-
-// settimeofday(tv, tz): either may be NULL; tv is read (EFAULT) and
-// checked (EINVAL) before tz is read.
-int64_t sys_settimeofday(SyscallContext& ctx, const SyscallArgs& a) {
-  struct timeval tv {};
-  struct timezone tz {};
-  void* host_tv = nullptr;
-  void* host_tz = nullptr;
-  if (a.a[0]) host_tv = ctx.mm.copy_in(&tv, a.a[0], sizeof tv) ? &tv : kHostFaultingAddress;
-  if (a.a[1]) host_tz = ctx.mm.copy_in(&tz, a.a[1], sizeof tz) ? &tz : kHostFaultingAddress;
-  return host_rax(::syscall(SYS_settimeofday, host_tv, host_tz));
-}
-
-namespace {
-// adjtimex/clock_adjtime: the struct timex is read first (EFAULT), the host
-// adjusts or only reports (modes 0), and the struct is written back when
-// the call succeeded; the result is the clock state (TIME_OK...).
-int64_t adjust_clock(SyscallContext& ctx, uint64_t addr, bool with_clock, int clock) {
-  struct timex tx {};
-  if (auto c = ctx.mm.copy_in(&tx, addr, sizeof tx); !c) return -c.error();
-  long r = with_clock ? ::syscall(SYS_clock_adjtime, clock, &tx) : ::syscall(SYS_adjtimex, &tx);
-  if (r < 0) return -static_cast<int64_t>(errno);
-  if (auto c = ctx.mm.copy_out(addr, &tx, sizeof tx); !c) return -c.error();
-  return r;
-}
-}  // namespace
-
-int64_t sys_adjtimex(SyscallContext& ctx, const SyscallArgs& a) {
-  return adjust_clock(ctx, a.a[0], false, 0);
-}
-int64_t sys_clock_adjtime(SyscallContext& ctx, const SyscallArgs& a) {
-  return adjust_clock(ctx, a.a[1], true, arg_int(a.a[0]));
 }
 
 // time(2): returns the seconds and stores them when tloc is not NULL.

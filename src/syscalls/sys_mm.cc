@@ -26,6 +26,12 @@ int64_t sys_mmap(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.mmap(a.a[0], a.a[1], static_cast<int>(a.a[2]), flags, fd, a.a[5]));
 }
 
+// remap_file_pages(start, size, prot, pgoff, flags): MemoryManager has
+// Linux's emulation.
+int64_t sys_remap_file_pages(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.remap_file_pages(a.a[0], a.a[1], a.a[2], a.a[3], a.a[4]));
+}
+
 int64_t sys_munmap(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.munmap(a.a[0], a.a[1]));
 }

@@ -1,52 +1,184 @@
-// Process file descriptors: pidfd_open, pidfd_send_signal, pidfd_getfd
-// (kernel/pid.c, kernel/signal.c). Guest pids are host pids, so a pidfd is
-// the host's pidfd of that process (or thread): poll, waitid(P_PIDFD) and
-// the other calls that take one see the kernel's own object.
-#include <signal.h>
+// Calls that name a process by a pidfd or compare processes: pidfd_open,
+// pidfd_send_signal, pidfd_getfd, process_mrelease, process_madvise, kcmp.
+// Guest pids and tids are host pids and tids, and a pidfd is a host fd, so
+// the host answers for processes; elfuse steps in where a descriptor number
+// (its own fds above the floor stay invisible) or guest memory is involved.
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <vector>
 
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uio_common.h"
 
 namespace elfuse {
 
 using namespace fs;
 
-// pidfd_open(pid, flags): a new fd, close-on-exec, checked against the
-// guest's fd limit.
+namespace {
+
+// include/uapi/linux/pidfd.h: the sentinels that name the caller.
+constexpr int kPidfdSelfThread = -10000;
+constexpr int kPidfdSelfThreadGroup = -20000;
+
+// A pidfd argument: one of elfuse's fds is a closed one. The sentinels
+// (negative) go to the host, which knows them or answers EBADF.
+int pidfd_arg(const Process& p, uint64_t reg) {
+  int fd = arg_int(reg);
+  return fd >= p.fds.floor ? -1 : fd;
+}
+
+// An fd number in another process's table (pidfd_getfd, kcmp): one at or
+// above the floor is elfuse's in an elfuse process, so it is treated as not
+// open (a number no fd table reaches).
+uint64_t foreign_fd(const Process& p, uint64_t fd) {
+  return fd >= static_cast<uint64_t>(p.fds.floor) ? uint64_t{INT_MAX} : fd;
+}
+
+// The pid a host pidfd refers to (fs/pidfs.c fdinfo "Pid:"), or -1.
+int pidfd_pid(int fd) {
+  if (fd == kPidfdSelfThread || fd == kPidfdSelfThreadGroup) return ::getpid();
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  FILE* f = fopen(path, "re");
+  if (!f) return -1;
+  char line[256];
+  int pid = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "Pid:\t%d", &pid) == 1) break;
+  fclose(f);
+  return pid;
+}
+
+// True when pid is the calling process or one of its threads: the memory
+// of such a target is the guest's own.
+bool own_process(int pid) {
+  if (pid <= 0) return false;
+  if (pid == ::getpid()) return true;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d", pid);
+  return ::access(path, F_OK) == 0;
+}
+
+}  // namespace
+
+// pidfd_open(pid, flags): the host's pidfd for a host (= guest) pid or,
+// with PIDFD_THREAD, tid.
 int64_t sys_pidfd_open(SyscallContext& ctx, const SyscallArgs& a) {
-  long r = ::syscall(SYS_pidfd_open, static_cast<pid_t>(a.a[0]), arg_uint(a.a[1]));
-  return new_fd_result(ctx.proc, r);
+  return new_fd_result(ctx.proc,
+                       ::syscall(SYS_pidfd_open, static_cast<pid_t>(a.a[0]), arg_uint(a.a[1])));
 }
 
-// pidfd_send_signal(pidfd, sig, info, flags): the flags, the fd and the
-// target are checked before the siginfo is copied (EFAULT last); the host
-// makes the checks on the guest's copy of it, as rt_sigqueueinfo does.
+// pidfd_send_signal(pidfd, sig, info, flags), kernel/signal.c: flags, the
+// pidfd and the target are checked before the siginfo is read (EFAULT), so
+// an unreadable one reaches the host as a faulting pointer. A signal to the
+// guest itself is a host signal to elfuse, delivered as kill(2)'s are.
 int64_t sys_pidfd_send_signal(SyscallContext& ctx, const SyscallArgs& a) {
-  int pidfd = guest_dirfd(ctx.proc, a.a[0]);
-  int sig = arg_int(a.a[1]);
-  unsigned flags = arg_uint(a.a[3]);
   siginfo_t info;
-  void* host_info = nullptr;
+  const void* host_info = nullptr;
   if (a.a[2] != 0) {
-    host_info = &info;
-    if (!ctx.mm.copy_in(&info, a.a[2], sizeof info)) host_info = kHostFaultingAddress;
+    host_info = ctx.mm.copy_in(&info, a.a[2], sizeof info) ? &info : uio::fault_ptr();
   }
-  return host_rax(::syscall(SYS_pidfd_send_signal, pidfd, sig, host_info, flags));
+  return host_rax(::syscall(SYS_pidfd_send_signal, pidfd_arg(ctx.proc, a.a[0]), arg_int(a.a[1]),
+                            host_info, arg_uint(a.a[3])));
 }
 
-// pidfd_getfd(pidfd, targetfd, flags): a duplicate of another process's fd.
-// That process's elfuse descriptors (at or above the floor) are not its
-// guest's: they answer EBADF as a closed fd would, after the pidfd and
-// permission checks.
+// pidfd_getfd(pidfd, targetfd, flags): a dup of another (or this)
+// process's fd, with the kernel's checks (flags EINVAL, the pidfd EBADF,
+// ptrace access EPERM, the target fd EBADF) made by the host. elfuse's own
+// fds in the target (at or above the floor) count as closed.
 int64_t sys_pidfd_getfd(SyscallContext& ctx, const SyscallArgs& a) {
-  int pidfd = guest_dirfd(ctx.proc, a.a[0]);
-  int target = guest_dirfd(ctx.proc, a.a[1]);
-  long r = ::syscall(SYS_pidfd_getfd, pidfd, target, arg_uint(a.a[2]));
-  return new_fd_result(ctx.proc, r);
+  int target = arg_int(a.a[1]);
+  if (target >= ctx.proc.fds.floor) target = -1;
+  return new_fd_result(
+      ctx.proc, ::syscall(SYS_pidfd_getfd, pidfd_arg(ctx.proc, a.a[0]), target, arg_uint(a.a[2])));
+}
+
+// process_mrelease(pidfd, flags): reaps the memory of a process that is
+// already being killed; the host's call on the host process.
+int64_t sys_process_mrelease(SyscallContext& ctx, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_process_mrelease, pidfd_arg(ctx.proc, a.a[0]), arg_uint(a.a[1])));
+}
+
+// process_madvise(pidfd, iovec, vlen, advice, flags), mm/madvise.c: flags
+// (EINVAL) and the iovec array (import_iovec: EINVAL, EFAULT) come first;
+// then the pidfd, ptrace access, the advice a remote process may get and
+// the capability, which the host checks when asked with no ranges. The
+// caller's own memory is the guest's: each range is madvise(2) on it, and
+// the call returns the bytes advised up to the first range that fails
+// (unmapped: ENOMEM), or that range's error when it is the first
+// (vector_madvise).
+// Another process's guest addresses are not its host addresses: EPERM, as
+// for a caller without CAP_SYS_NICE.
+int64_t sys_process_madvise(SyscallContext& ctx, const SyscallArgs& a) {
+  if (arg_uint(a.a[4]) != 0) return -EINVAL;
+  uint64_t vlen = a.a[2];
+  if (vlen > kIovMax) return -EINVAL;
+  std::vector<iovec> iov(vlen);
+  if (vlen > 0) {
+    if (auto c = ctx.mm.copy_in(iov.data(), a.a[1], vlen * sizeof(iovec)); !c) return -c.error();
+  }
+  uint64_t total = 0;
+  for (auto& v : iov) {
+    if (static_cast<int64_t>(v.iov_len) < 0) return -EINVAL;
+    if (!linux_access_ok(reinterpret_cast<uint64_t>(v.iov_base), v.iov_len)) return -EFAULT;
+    v.iov_len = std::min<uint64_t>(v.iov_len, kMaxRwCount - total);
+    total += v.iov_len;
+  }
+  int pidfd = pidfd_arg(ctx.proc, a.a[0]);
+  int advice = arg_int(a.a[3]);
+  static iovec none;
+  if (::syscall(SYS_process_madvise, pidfd, &none, 0, advice, 0) < 0)
+    return -static_cast<int64_t>(errno);
+  if (!own_process(pidfd_pid(pidfd))) return -EPERM;
+  uint64_t done = 0;
+  int64_t err = 0;
+  for (const auto& v : iov) {
+    auto r = ctx.mm.madvise(reinterpret_cast<uint64_t>(v.iov_base), v.iov_len, advice);
+    if (!r) {
+      err = -r.error();
+      break;
+    }
+    done += v.iov_len;
+  }
+  return done ? static_cast<int64_t>(done) : err;
+}
+
+// kcmp(pid1, pid2, type, idx1, idx2), kernel/kcmp.c: both tasks (ESRCH),
+// ptrace access (EPERM), then the type. The host compares its own objects,
+// which are the guest's: the processes' memory, fd tables, fs, signal
+// handlers, I/O contexts and SysV undo lists are those of the host
+// processes and threads. KCMP_FILE and KCMP_EPOLL_TFD name fds: elfuse's
+// own count as not open; the epoll slot is read after the first fd is
+// found (EFAULT), so an unreadable one reaches the host as a faulting
+// pointer.
+int64_t sys_kcmp(SyscallContext& ctx, const SyscallArgs& a) {
+  constexpr int kKcmpFile = 0, kKcmpEpollTfd = 7;
+  pid_t pid1 = static_cast<pid_t>(a.a[0]), pid2 = static_cast<pid_t>(a.a[1]);
+  int type = arg_int(a.a[2]);
+  uint64_t idx1 = a.a[3], idx2 = a.a[4];
+  struct {
+    uint32_t efd, tfd, toff;
+  } slot{};
+  if (type == kKcmpFile) {
+    idx1 = foreign_fd(ctx.proc, idx1);
+    idx2 = foreign_fd(ctx.proc, idx2);
+  } else if (type == kKcmpEpollTfd) {
+    idx1 = foreign_fd(ctx.proc, idx1);
+    if (ctx.mm.copy_in(&slot, idx2, sizeof slot)) {
+      slot.efd = static_cast<uint32_t>(foreign_fd(ctx.proc, slot.efd));
+      idx2 = reinterpret_cast<uint64_t>(&slot);
+    } else {
+      idx2 = reinterpret_cast<uint64_t>(uio::fault_ptr());
+    }
+  }
+  return host_rax(::syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2));
 }
 
 }  // namespace elfuse

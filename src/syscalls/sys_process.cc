@@ -4,6 +4,7 @@
 #include <asm/prctl.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,12 +18,14 @@
 
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
 #include "kernel/thread.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "vdso/vdso.h"
 
 namespace elfuse {
 
@@ -60,6 +63,18 @@ int64_t sys_arch_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       return 1;  // CPUID is never made to fault here
     case ARCH_SET_CPUID:
       return -ENODEV;  // no CPUID faulting, as on CPUs without it
+    case ARCH_MAP_VDSO_64: {
+      // prctl_map_vdso (CONFIG_CHECKPOINT_RESTORE, for CRIU): map_vdso_once
+      // at the hint, then the text's size. Also under --no-vdso, as the
+      // kernel does under vdso=0. ARCH_MAP_VDSO_32 (a 32-bit vDSO elfuse
+      // does not have) stays EINVAL, as does ARCH_MAP_VDSO_X32 on kernels
+      // without CONFIG_X86_X32_ABI. Without the host's data pages in the VM
+      // (a backend that cannot share them) it is EINVAL as without a vDSO.
+      if (!ctx.proc.vdso_attached) return -EINVAL;
+      Result<uint64_t> r = vdso_map_once(ctx.mm, arg);
+      if (!r.ok()) return r.error() == ENOENT ? -EINVAL : -r.error();
+      return static_cast<int64_t>(vdso_text_size());
+    }
     default:
       return -EINVAL;
   }
@@ -140,6 +155,17 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       // on the host acts for the guest (the signal is delivered like any
       // other host signal).
       return host_rax(prctl(static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3], a.a[4]));
+    case PR_GET_SECCOMP:
+      // kernel/seccomp.c prctl_get_seccomp: the mode (strict mode never gets
+      // here: prctl kills in it).
+      return ctx.thread.seccomp_strict ? SECCOMP_MODE_STRICT : SECCOMP_MODE_DISABLED;
+    case PR_SET_SECCOMP:
+      // prctl_set_seccomp: strict ignores arg3; a filter is EINVAL without
+      // CONFIG_SECCOMP_FILTER (sys_sandbox.cc).
+      if (a.a[1] != SECCOMP_MODE_STRICT) return -EINVAL;
+      ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
+      exitless_seccomp_strict(ctx.proc, ctx.thread);
+      return 0;
     case PR_GET_PDEATHSIG:
     case PR_GET_CHILD_SUBREAPER: {
       // kernel/sys.c: put_user of an int through arg2.

@@ -3,7 +3,8 @@
 // pids/tids and each guest thread runs on its own host thread, so the host's
 // scheduler state is the guest's: the calls go to the host, with the
 // kernel's own argument checks done first where a guest pointer is involved
-// (kernel/sched/syscalls.c, kernel/sched/core.c, kernel/sys.c).
+// (kernel/sched/syscalls.c, kernel/sched/core.c, kernel/sys.c), and the I/O
+// priorities (block/ioprio.c).
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "syscalls/fs_common.h"
@@ -182,6 +184,69 @@ int64_t sys_membarrier(SyscallContext& ctx, const SyscallArgs& a) {
     return -EPERM;
   }
   return host_rax(host());
+}
+
+namespace {
+// include/uapi/linux/sched/types.h: SCHED_ATTR_SIZE_VER0; the kernel reads
+// at most a page of struct sched_attr (kernel/sched/syscalls.c).
+constexpr uint32_t kSchedAttrSizeVer0 = 48;
+constexpr uint32_t kSchedAttrMax = 4096;
+}  // namespace
+
+// sched_setattr(pid, attr, flags), kernel/sched/syscalls.c: NULL attr,
+// pid < 0 or any flag is EINVAL; then sched_copy_attr reads attr->size
+// (EFAULT), refuses a size above a page or below SCHED_ATTR_SIZE_VER0 (0
+// means VER0), reads `size` bytes (a larger struct than the kernel's must
+// end in zeros) and on E2BIG writes the kernel's size back. The host does
+// those checks on a copy of the guest's bytes; its size answer goes back to
+// the guest, as the kernel's put_user would (its failure ignored, as there).
+int64_t sys_sched_setattr(SyscallContext& ctx, const SyscallArgs& a) {
+  int pid = arg_int(a.a[0]);
+  if (a.a[1] == 0 || pid < 0 || arg_uint(a.a[2]) != 0) return -EINVAL;
+  uint32_t size;
+  if (auto c = ctx.mm.copy_in(&size, a.a[1], sizeof size); !c) return -c.error();
+  std::vector<unsigned char> attr(kSchedAttrMax + sizeof size, 0);
+  uint32_t copy = size == 0 ? kSchedAttrSizeVer0 : size;
+  if (copy >= kSchedAttrSizeVer0 && copy <= kSchedAttrMax) {
+    if (auto c = ctx.mm.copy_in(attr.data(), a.a[1], copy); !c) return -c.error();
+  }
+  memcpy(attr.data(), &size, sizeof size);
+  long r = ::syscall(SYS_sched_setattr, pid, attr.data(), 0);
+  if (r < 0 && errno == E2BIG) {
+    (void)ctx.mm.copy_out(a.a[1], attr.data(), sizeof size);
+    return -E2BIG;
+  }
+  return host_rax(r);
+}
+
+// sched_getattr(pid, attr, size, flags): size within [VER0, page], NULL
+// attr, pid < 0 and flags are EINVAL first; then the task (ESRCH); then the
+// whole `size` bytes must be below TASK_SIZE (access_ok, EFAULT) and are
+// stored (copy_struct_to_user: the kernel's struct, zeros after it), with
+// min(size, kernel size) in attr->size. The host filled a buffer of the
+// guest's size the same way.
+int64_t sys_sched_getattr(SyscallContext& ctx, const SyscallArgs& a) {
+  int pid = arg_int(a.a[0]);
+  unsigned usize = arg_uint(a.a[2]);
+  if (a.a[1] == 0 || pid < 0 || usize > kSchedAttrMax || usize < kSchedAttrSizeVer0 ||
+      arg_uint(a.a[3]) != 0)
+    return -EINVAL;
+  std::vector<unsigned char> attr(usize, 0);
+  if (::syscall(SYS_sched_getattr, pid, attr.data(), usize, 0) < 0)
+    return -static_cast<int64_t>(errno);
+  if (!linux_access_ok(a.a[1], usize)) return -EFAULT;
+  auto c = ctx.mm.copy_out(a.a[1], attr.data(), usize);
+  return c ? 0 : -c.error();
+}
+
+// ioprio_set(which, who, ioprio) / ioprio_get(which, who), block/ioprio.c:
+// integers only; guest pids, pgids and uids are the host's, and each guest
+// thread is its host thread, so the host's I/O priorities are the guest's.
+int64_t sys_ioprio_set(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_ioprio_set, arg_int(a.a[0]), arg_int(a.a[1]), arg_int(a.a[2])));
+}
+int64_t sys_ioprio_get(SyscallContext&, const SyscallArgs& a) {
+  return host_rax(::syscall(SYS_ioprio_get, arg_int(a.a[0]), arg_int(a.a[1])));
 }
 
 }  // namespace elfuse

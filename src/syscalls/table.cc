@@ -8,6 +8,8 @@ namespace {
 
 #define ELFUSE_HANDLER_kFull(name) &sys_##name
 #define ELFUSE_HANDLER_kPartial(name) &sys_##name
+#define ELFUSE_HANDLER_kRefused(name) &sys_##name
+#define ELFUSE_HANDLER_kAbsent(name) nullptr
 #define ELFUSE_HANDLER_kEnosys(name) nullptr
 
 using enum ArgKind;

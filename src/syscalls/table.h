@@ -8,7 +8,13 @@
 
 namespace elfuse {
 
-enum class SyscallStatus { kFull, kPartial, kEnosys };
+// kFull: Linux semantics. kPartial: with the limits its note names.
+// kRefused: answers as Linux answers a caller without the needed privilege,
+// or a kernel without the feature (the note says which), with Linux's
+// argument checks first. kAbsent: -ENOSYS without a word, as the Linux its
+// note names (x86_64's unused numbers, features configured out). kEnosys:
+// not implemented yet: -ENOSYS and a one-line notice on stderr.
+enum class SyscallStatus { kFull, kPartial, kRefused, kAbsent, kEnosys };
 
 // How --trace prints an argument. Kinds that need the result (kBufOut,
 // kStructOut) are printed after the call.
@@ -47,7 +53,7 @@ struct SyscallInfo {
   uint16_t nr;
   const char* name;
   SyscallStatus status;
-  SyscallHandler handler;  // nullptr for kEnosys
+  SyscallHandler handler;  // nullptr for kAbsent and kEnosys
   ArgKind args[6];
 };
 
@@ -59,6 +65,8 @@ const SyscallInfo* syscall_table_end();
 
 #define ELFUSE_DECLARE_kFull(name) int64_t sys_##name(SyscallContext&, const SyscallArgs&);
 #define ELFUSE_DECLARE_kPartial(name) ELFUSE_DECLARE_kFull(name)
+#define ELFUSE_DECLARE_kRefused(name) ELFUSE_DECLARE_kFull(name)
+#define ELFUSE_DECLARE_kAbsent(name)
 #define ELFUSE_DECLARE_kEnosys(name)
 #define SYSCALL(nr, name, status, ...) ELFUSE_DECLARE_##status(name)
 #include "syscalls/syscalls.def"

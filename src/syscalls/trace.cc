@@ -338,6 +338,7 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
       std::string s = type == 1   ? "MAP_SHARED"
                       : type == 2 ? "MAP_PRIVATE"
                       : type == 3 ? "MAP_SHARED_VALIDATE"
+                      : type == 8 ? "MAP_DROPPABLE"
                                   : fmt("%s /* MAP_??? */", hex(type).c_str());
       uint64_t huge = (v >> 26) & 0x3f;
       std::string rest = flag_str(v & ~0xfull & ~(0x3full << 26),

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "base/result.h"
@@ -31,6 +32,16 @@ inline void* fault_ptr() {
     return p == MAP_FAILED ? reinterpret_cast<void*>(uintptr_t{1}) : p;
   }();
   return page;
+}
+
+// A host path argument that fails to copy as a guest path failed
+// (copy_path: EFAULT, or ENAMETOOLONG for no NUL within PATH_MAX): handed to
+// the host call, it gives the errors that come before the path's in their
+// order, and then this one.
+inline const char* failing_path(int err) {
+  if (err != ENAMETOOLONG) return static_cast<const char*>(fault_ptr());
+  static const std::string too_long(fs::kPathMax, 'x');
+  return too_long.c_str();
 }
 
 // Appends the host ranges of guest [addr, addr+len) to out: the accessible

@@ -103,13 +103,34 @@ def main(argv):
     if len(argv) == 4 and argv[1] == '--compare':
         native, native_counts = parse(argv[2])
         elfuse, elfuse_counts = parse(argv[3])
+        ended_early = {'native': 'no "Ran' in native_counts or 'no result' in native_counts,
+                       'elfuse': 'no "Ran' in elfuse_counts or 'no result' in elfuse_counts}
         diffs = 0
+        not_run = {'native': 0, 'elfuse': 0}
         for test_id in sorted(set(native) | set(elfuse)):
             a = native.get(test_id, 'not run')
             b = elfuse.get(test_id, 'not run')
-            if a != b:
+            if a == b:
+                continue
+            diffs += 1
+            # A run that ended early (a crash): count what it never reached
+            # instead of listing every test case.
+            for side, other, value in (('native', a, b), ('elfuse', b, a)):
+                if other == 'not run' and ended_early[side]:
+                    not_run[side] += 1
+                    break
+            else:
                 print(f'DIFF {test_id}: native {a}, elfuse {b}')
-                diffs += 1
+        for side, path in (('native', argv[2]), ('elfuse', argv[3])):
+            if ended_early[side]:
+                print(f'DIFF the {side} run ended early; {not_run[side]} test cases not run. '
+                      f'From its last test on:')
+                with open(path, encoding='utf-8', errors='replace') as f:
+                    lines = f.read().splitlines()
+                starts = [i for i, line in enumerate(lines) if START.match(line)]
+                first = starts[-1] if starts else max(0, len(lines) - 25)
+                for line in lines[first:first + 25]:
+                    print(f'  | {line}')
         print(f'native: {native_counts}')
         print(f'elfuse: {elfuse_counts}')
         if native_counts != elfuse_counts and diffs == 0:

@@ -40,7 +40,8 @@ static char* map(size_t len) {
   return p;
 }
 
-// A 2 MiB-aligned region, so the host may use a 2 MiB guest page for it.
+// A 2 MiB-aligned region (a host could map it with one 2 MiB page; elfuse
+// uses 4 KiB pages only, docs/internals.md).
 static char* map_huge_aligned(void) {
   char* p = map(2 * HUGE);
   char* a = (char*)(((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1));

@@ -1,7 +1,7 @@
 // The process's own /proc entries (maps, smaps, exe, cmdline, environ, auxv,
 // stat, statm, status) under /proc/self, /proc/thread-self, /proc/<pid> and
-// /proc/<pid>/task/<tid>. Prints only what does not depend on addresses,
-// times or the kernel's vDSO: the kinds of maps rows, exact cmdline and
+// /proc/<pid>/task/<tid>. Prints only what does not depend on addresses or
+// times: the kinds of maps rows (the vDSO's included), exact cmdline and
 // environ bytes, auxv values, and relations between stat fields.
 #include <fcntl.h>
 #include <limits.h>
@@ -60,13 +60,13 @@ static const char* base(const char* p) {
   return s ? s + 1 : p;
 }
 
+// elfuse maps no [vsyscall] page (the kernel's is above the user range).
 static int is_kernel_special(const char* name) {
-  return !strcmp(name, "[vdso]") || !strcmp(name, "[vvar]") || !strcmp(name, "[vvar_vclock]") ||
-         !strcmp(name, "[vsyscall]");
+  return !strcmp(name, "[vsyscall]");
 }
 
 // The kinds of rows: perms and basename (or [heap], [stack], "anon"),
-// adjacent equal kinds collapsed; the kernel's vDSO rows left out.
+// adjacent equal kinds collapsed; [vsyscall] left out.
 static void maps_kinds(const char* path, const char* self_base) {
   char* text = slurp(path, NULL);
   if (!text) return;
@@ -178,6 +178,8 @@ int main(int argc, char** argv) {
   smaps_flags(self, "r-xp");
   smaps_flags("[stack]", NULL);
   smaps_flags("[heap]", NULL);
+  smaps_flags("[vdso]", NULL);
+  smaps_flags("[vvar]", NULL);
 
   // exe
   char e1[PATH_MAX] = "", e2[PATH_MAX] = "", e3[PATH_MAX] = "";

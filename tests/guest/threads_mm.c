@@ -196,7 +196,8 @@ int main(void) {
   run_case("mremap away, read the old address", &c4, do_mremap);
   printf("the data moved: %d\n", moved_to != MAP_FAILED ? moved_to[0] : -1);
 
-  // A page inside a 2 MiB-aligned region (a 2 MiB guest page under elfuse).
+  // A page inside a 2 MiB-aligned region (elfuse once used 2 MiB guest
+  // pages there).
   char* big = map(2 * HUGE);
   char* aligned = (char*)(((uintptr_t)big + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
   memset(aligned, 1, HUGE);

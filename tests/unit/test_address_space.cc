@@ -103,6 +103,28 @@ TEST(AddressSpace, InsertDoesNotMergeDifferentAttributes) {
   EXPECT_EQ(prots(as), "|wwrrwwwwww..|");
 }
 
+// Special mappings (the vDSO's) never merge with a neighbour, even one that
+// matches in every other attribute, and a piece split off for a moment
+// (protect() with the prot it already has) merges back.
+TEST(AddressSpace, SpecialMappingsStayApart) {
+  AddressSpace as;
+  Vma vvar = anon(2, 4, PROT_READ);
+  vvar.name = "[vvar]";
+  vvar.special = true;
+  vvar.backing = Vma::kHost;
+  ASSERT_TRUE(as.insert(vvar).ok());
+  Vma same = anon(6, 2, PROT_READ);
+  same.name = "[vvar]";
+  same.backing = Vma::kHost;
+  ASSERT_TRUE(as.insert(same).ok());  // not special: stays apart
+  ASSERT_TRUE(as.insert(anon(0, 2, PROT_READ)).ok());
+  EXPECT_EQ(ruler(as), "|aabbbbcc....|");
+  ASSERT_TRUE(as.protect(pg(2), pg(3), PROT_READ).ok());
+  EXPECT_EQ(ruler(as), "|aabbbbcc....|");
+  EXPECT_EQ(as.find(pg(3))->start, pg(2));
+  EXPECT_TRUE(as.find(pg(3))->special);
+}
+
 TEST(AddressSpace, InsertRejectsOverlapAndBadRanges) {
   AddressSpace as;
   ASSERT_TRUE(as.insert(anon(2, 3)).ok());

@@ -17,9 +17,52 @@ TEST(PhysAllocator, TableFrames) {
   EXPECT_EQ(pa.alloc_table(), 0u);
   EXPECT_EQ(pa.alloc_table(), P);
   EXPECT_EQ(pa.alloc_table(), 2 * P);
-  EXPECT_EQ(pa.alloc_table(), std::nullopt);
+  // The table pool is used up: frames of the data pool, from its bottom.
+  EXPECT_EQ(pa.alloc_table(), M2);
+  EXPECT_FALSE(pa.is_free(M2, P));
   pa.free_table(P);
   EXPECT_EQ(pa.alloc_table(), P);
+  // Nothing left anywhere.
+  PhysAllocator full(M2 + P, 0, P, M2);
+  EXPECT_EQ(full.alloc_table(), 0u);
+  EXPECT_EQ(full.alloc_table(), M2);
+  EXPECT_EQ(full.alloc_table(), std::nullopt);
+}
+
+TEST(PhysAllocator, PoolGrowsToStepBoundaries) {
+  // Data pool [2M, 5M), growing in 8 MiB steps up to 32 MiB.
+  constexpr uint64_t M = 1ull << 20;
+  PhysAllocator pa(5 * M, 0, P, 2 * M);
+  std::vector<std::pair<uint64_t, uint64_t>> grown;
+  bool allow = true;
+  pa.set_growth(32 * M, 8 * M, [&](uint64_t old_end, uint64_t new_end) {
+    if (allow) grown.push_back({old_end, new_end});
+    return allow;
+  });
+  EXPECT_TRUE(pa.alloc_run(2 * M, 0));  // fits: no growth
+  EXPECT_TRUE(grown.empty());
+  // Does not fit: the pool grows to the first step boundary that holds the
+  // run and 2 MiB of alignment slack past the old end (5 + 4 + 2 -> 16).
+  auto a = pa.alloc_run(4 * M, 0);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(grown.size(), 1u);
+  EXPECT_EQ(grown[0], std::make_pair(5 * M, 16 * M));
+  EXPECT_EQ(pa.size(), 16 * M);
+  EXPECT_LE(*a + 4 * M, 16 * M);
+  // A refused growth changes nothing.
+  allow = false;
+  EXPECT_FALSE(pa.alloc_run(12 * M, 0));
+  EXPECT_EQ(pa.size(), 16 * M);
+  allow = true;
+  auto b = pa.alloc_run(12 * M, 0);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(grown.back(), std::make_pair(16 * M, 32 * M));
+  // Not past the limit.
+  EXPECT_FALSE(pa.alloc_run(16 * M, 0));
+  EXPECT_EQ(pa.size(), 32 * M);
+  EXPECT_EQ(grown.size(), 2u);
+  pa.free_run(*b, 12 * M);
+  EXPECT_TRUE(pa.alloc_run(12 * M, 0));
 }
 
 TEST(PhysAllocator, SmallRunsComeFromTheTopOrBottom) {

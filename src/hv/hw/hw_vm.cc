@@ -110,7 +110,10 @@ bool page_fault_is_stale(const uint8_t* mem, uint64_t size, uint64_t cr3, uint64
     if (!(e & pte::kPresent) || !(e & pte::kUser)) return false;
     if (write && !(e & pte::kWrite)) return false;
     if (fetch && (e & pte::kNx)) return false;
-    if ((level == 1 || level == 2) && (e & pte::kHuge)) return true;
+    // PS: a 1 GiB or 2 MiB leaf. elfuse writes none (4 KiB leaves only),
+    // but the walk is the architecture's.
+    constexpr uint64_t kPs = 1ull << 7;
+    if ((level == 1 || level == 2) && (e & kPs)) return true;
     table = e;
   }
   return true;
@@ -132,9 +135,11 @@ Result<void> HwVm::install_shim(PageTables& pt) {
   memcpy(mem + SHIM_OFF_KCODE, shim_super_start, klen);
   // GDT, TSS, IDT; every exception on IST 1, the vCPU slot's stack.
   write_descriptor_tables(1);
-  // Supervisor pages only (no U bit): there is no user stub.
-  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UCODE, PROT_READ | PROT_WRITE | PROT_EXEC, false));
-  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_PHYS_END - SHIM_OFF_VCPUS,
+  // Supervisor pages only (no U bit): no syscall entry, process page or
+  // request page in user space (Vcpu::entry() and Vm::process_page() are
+  // nullptr: every syscall exits).
+  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UPROC, PROT_READ | PROT_WRITE | PROT_EXEC, false));
+  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_MAX_VCPUS * SHIM_VCPU_SLOT,
              PROT_READ | PROT_WRITE, false));
   return Ok();
 }
@@ -225,8 +230,10 @@ void HwVcpu::finish_syscall(int64_t result) {
   GuestRegs& r = mutable_regs();
   r.rax = static_cast<uint64_t>(result);
   // As SYSRET leaves them: RFLAGS from R11, only the flags user code may
-  // hold (R11 may come from a restored state rather than from `syscall`).
+  // hold (R11 may come from a restored state rather than from `syscall`),
+  // RIP = RCX (the syscall exit's view has it already).
   r.rflags = user_flags(r.r11);
+  r.rip = r.rcx;
 }
 
 bool HwVcpu::at_user_boundary() const {

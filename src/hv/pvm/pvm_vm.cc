@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -13,8 +14,10 @@
 #include "mm/page_tables.h"
 #include "shim/shim_abi.h"
 
-extern "C" const char shim_user_start[], shim_user_end[], shim_syscall_entry[],
-    shim_syscall_resume[], shim_super_start[], shim_super_end[], shim_boot[];
+extern "C" const char shim_entry_start[], shim_entry_end[], shim_entry_resume_trap[],
+    shim_entry_resume_taken_back[], shim_entry_resume_claimed[], shim_entry_resume_answered[],
+    shim_entry_epilogue[], shim_entry_epilogue_stack[], shim_entry_epilogue_done[],
+    shim_entry_epilogue_end[], shim_super_start[], shim_super_end[], shim_boot[];
 
 namespace elfuse {
 namespace {
@@ -22,29 +25,48 @@ namespace {
 uint64_t super_va(uint64_t off) {
   return SHIM_SUPER_BASE + off;
 }
+uint64_t entry_off(const char* sym) {
+  return static_cast<uint64_t>(sym - shim_entry_start);
+}
 
 }  // namespace
 
 // ---------------------------------------------------------------- VM
 
+PvmVm::PvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size)
+    : KvmVm(std::move(kvm), std::move(vm), memory, size), process_page_(memory + SHIM_OFF_UPROC) {}
+
+Result<void> PvmVm::map_host_readonly(uint64_t gpa, const void* host, uint64_t len) {
+  return add_host_window(gpa, host, len);
+}
+
 Result<void> PvmVm::install_shim(PageTables& pt) {
-  size_t ulen = shim_user_end - shim_user_start;
+  size_t ulen = shim_entry_end - shim_entry_start;
   size_t klen = shim_super_end - shim_super_start;
-  if (ulen > 4096 || klen > 4096) fatal("shim larger than a page");
+  if (ulen > SHIM_E_DATA || klen > 4096) fatal("shim larger than a page");
   uint8_t* mem = memory();
   memset(mem, 0, SHIM_SUPER_SIZE);
-  memcpy(mem + SHIM_OFF_UCODE, shim_user_start, ulen);
   memcpy(mem + SHIM_OFF_KCODE, shim_super_start, klen);
+  // Nothing answered in the guest until the host says so (kernel/exitless).
+  process_page_.set_pid(-1);
+  process_page_.set_ppid(-1);
+  process_page_.futex_waiters().store(GuestProcessPage::kFutexHostOnly);
   // GDT, TSS, IDT; exceptions on the TSS's RSP0 stack (no IST).
   write_descriptor_tables(0);
 
-  // Supervisor pages (no U bit), the per-vCPU TSS and stack slots, the user
-  // stub (R+X) and the doorbell.
-  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UCODE, PROT_READ | PROT_WRITE | PROT_EXEC, false));
-  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_PHYS_END - SHIM_OFF_VCPUS,
+  // Supervisor pages (no U bit), the per-vCPU TSS and stack slots; the
+  // user pages: the process page (R), the doorbell, every vCPU's entry
+  // (R+X) and request page (RW). All are mapped now: a vCPU made later
+  // only fills its two pages.
+  TRY(pt.map(SHIM_SUPER_BASE, 0, SHIM_OFF_UPROC, PROT_READ | PROT_WRITE | PROT_EXEC, false));
+  TRY(pt.map(SHIM_SUPER_BASE + SHIM_OFF_VCPUS, SHIM_OFF_VCPUS, SHIM_MAX_VCPUS * SHIM_VCPU_SLOT,
              PROT_READ | PROT_WRITE, false));
-  TRY(pt.map(SHIM_USER_BASE, SHIM_OFF_UCODE, 4096, PROT_READ | PROT_EXEC, true));
+  TRY(pt.map(SHIM_USER_PROC, SHIM_OFF_UPROC, 4096, PROT_READ, true));
   TRY(pt.map(SHIM_USER_MMIO, SHIM_MMIO_GPA, 4096, PROT_READ | PROT_WRITE, true));
+  TRY(pt.map(SHIM_USER_ENTRY(0), SHIM_OFF_UENTRY(0), SHIM_MAX_VCPUS * 4096ull,
+             PROT_READ | PROT_EXEC, true));
+  TRY(pt.map(SHIM_USER_REQ(0), SHIM_OFF_UREQ(0), SHIM_MAX_VCPUS * 4096ull, PROT_READ | PROT_WRITE,
+             true));
   return Ok();
 }
 
@@ -66,7 +88,17 @@ std::unique_ptr<KvmVcpu> PvmVm::make_vcpu(UniqueFd fd, kvm_run* run, size_t run_
 // the frame's host address does that (shared/pvm/README.md, section 7):
 // MADV_DONTNEED when the contents are dead, else an mprotect round trip.
 void PvmVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
-  if (len == 0 || pa >= memory_size() || len > memory_size() - pa) return;
+  if (len == 0) return;
+  if (const HostWindow* w = host_window(pa)) {
+    // Host pages elfuse must not touch (the kernel's [vvar]): deleting the
+    // memslot drops every shadow entry of it; it comes back at once. A
+    // vCPU that loads from it in between takes an MMIO exit, answered
+    // from the host pages (answer_host_window_load).
+    (void)set_host_window_slot(*w, false);
+    (void)set_host_window_slot(*w, true);
+    return;
+  }
+  if (pa >= memory_size() || len > memory_size() - pa) return;
   uint8_t* host = memory() + pa;
   if (contents_dead) {
     madvise(host, len, MADV_DONTNEED);
@@ -83,8 +115,30 @@ void PvmVm::invalidate(uint64_t pa, uint64_t len, bool contents_dead) {
 
 // ---------------------------------------------------------------- vCPU
 
+// A new vCPU's syscall entry: the code, then nothing answered, nothing
+// allowed.
 PvmVcpu::PvmVcpu(PvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size, int id)
-    : KvmVcpu(vm, std::move(fd), run, run_size, id) {}
+    : KvmVcpu(vm, std::move(fd), run, run_size, id),
+      entry_(vm.memory() + SHIM_OFF_UENTRY(id), vm.memory() + SHIM_OFF_UREQ(id)) {
+  memcpy(vm.memory() + SHIM_OFF_UENTRY(id), shim_entry_start, shim_entry_end - shim_entry_start);
+  entry_.clear();
+  // The guest's TSC rate, for the entry's wait (the same for every vCPU of
+  // this host: asked once).
+  static const int khz = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  entry_.set_tsc_khz(khz > 0 ? static_cast<uint64_t>(khz) : 0);
+}
+
+void PvmVcpu::reuse() {
+  entry_.clear();
+}
+
+uint64_t PvmVcpu::entry_va(const char* sym) const {
+  return SHIM_USER_ENTRY(static_cast<uint64_t>(id())) + entry_off(sym);
+}
+bool PvmVcpu::in_entry(uint64_t rip) const {
+  uint64_t base = SHIM_USER_ENTRY(static_cast<uint64_t>(id()));
+  return rip >= base && rip < base + entry_off(shim_entry_end);
+}
 
 uint64_t PvmVcpu::tss_off() const {
   return SHIM_VCPU_TSS(static_cast<uint64_t>(id()));
@@ -93,9 +147,10 @@ uint64_t PvmVcpu::kstack_top() const {
   return SHIM_VCPU_KSTACK_TOP(static_cast<uint64_t>(id()));
 }
 
-// The user stub: PVM lands a user `syscall` at LSTAR still at CPL 3.
+// This vCPU's own copy of the entry: PVM lands a user `syscall` at LSTAR
+// still at CPL 3.
 uint64_t PvmVcpu::syscall_entry() const {
-  return shim_user_va_of(shim_syscall_entry);
+  return entry_va(shim_entry_start);
 }
 
 // The boot stub `iretq`s to the program's entry through a frame on the
@@ -115,23 +170,77 @@ Result<void> PvmVcpu::boot(const VcpuStart& start) {
   return Ok();
 }
 
+namespace {
+// SYSRET: RFLAGS comes back from R11. R11 is guest-controlled (code can
+// jump straight to the entry), so only flags user code may change itself
+// pass (arithmetic, TF, DF, AC, NT, ID); IF stays set and IOPL stays 0, as
+// on Linux.
+uint64_t sysret_flags(uint64_t r11) {
+  constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x40000 | 0x200000;
+  return (r11 & kUserFlags) | 0x202;
+}
+}  // namespace
+
 void PvmVcpu::finish_syscall(int64_t result) {
   GuestRegs& r = mutable_regs();
   r.rax = static_cast<uint64_t>(result);
-  // SYSRET: RFLAGS comes back from R11; RCX keeps the return address and
-  // the stub jumps to it. R11 is guest-controlled (code can jump straight to
-  // the stub), so only flags user code may change itself pass (arithmetic,
-  // TF, DF, AC, NT, ID); IF stays set and IOPL stays 0, as on Linux.
-  constexpr uint64_t kUserFlags = 0xdd5 | 0x4000 | 0x40000 | 0x200000;
-  r.rflags = (r.r11 & kUserFlags) | 0x202;
+  r.rflags = sysret_flags(r.r11);
+  // The entry's `jmp *%rcx`, done here: the guest resumes at the return
+  // address, outside the entry.
+  r.rip = r.rcx;
+}
+
+// shim.S: from shim_entry_epilogue on, RAX holds the final result and the
+// return needs only RSP (saved in the request page once the entry switched
+// to its own stack), RFLAGS (from R11) and RIP (RCX): done here, the vCPU
+// is at the user's instruction and a signal can be delivered at once.
+// Anywhere else in the entry the call is not complete: SHIM_E_EXIT_REQ
+// makes the entry take the doorbell at its next check (its wait loop, or
+// before the return), and the exit that follows delivers.
+void PvmVcpu::settle_in_entry() {
+  const GuestRegs& cur = regs();
+  uint64_t rip = cur.rip;
+  if (rip >= entry_va(shim_entry_epilogue) && rip < entry_va(shim_entry_epilogue_end)) {
+    GuestRegs& r = mutable_regs();
+    if (rip >= entry_va(shim_entry_epilogue_stack) && rip < entry_va(shim_entry_epilogue_done)) {
+      uint64_t sp;
+      memcpy(&sp, vm_.memory() + SHIM_OFF_UREQ(id()) + SHIM_R_SAVE_RSP, sizeof sp);
+      r.rsp = sp;
+    }
+    r.rflags = sysret_flags(r.r11);
+    r.rip = r.rcx;
+    return;
+  }
+  // A doorbell's `jmp *%rcx` (only reached when guest code jumps there).
+  if (rip == entry_va(shim_entry_resume_trap) || rip == entry_va(shim_entry_resume_taken_back) ||
+      rip == entry_va(shim_entry_resume_claimed) || rip == entry_va(shim_entry_resume_answered)) {
+    mutable_regs().rip = cur.rcx;
+    return;
+  }
+  reinterpret_cast<std::atomic<uint32_t>*>(vm_.memory() + SHIM_OFF_UENTRY(id()) + SHIM_E_EXIT_REQ)
+      ->store(1, std::memory_order_seq_cst);
+  exit_requested_ = true;
 }
 
 VcpuExit PvmVcpu::run() {
+  VcpuExit e = run_once();
+  if (e.kind == ExitKind::kInterrupted && in_entry(regs().rip)) {
+    settle_in_entry();
+  } else if (exit_requested_) {
+    reinterpret_cast<std::atomic<uint32_t>*>(vm_.memory() + SHIM_OFF_UENTRY(id()) + SHIM_E_EXIT_REQ)
+        ->store(0, std::memory_order_relaxed);
+    exit_requested_ = false;
+  }
+  return e;
+}
+
+VcpuExit PvmVcpu::run_once() {
   int err;
   int r = enter(&err);
   if (r < 0) return exit_from_error(err);
   switch (run_->exit_reason) {
     case KVM_EXIT_MMIO:
+      if (answer_host_window_load()) return run_once();  // rare: see PvmVm::invalidate
       return exit_from_mmio();
     case KVM_EXIT_IO:
       if (run_->io.port == SHIM_PORT_FAULT) return exit_from_fault_port();
@@ -146,8 +255,16 @@ VcpuExit PvmVcpu::exit_from_mmio() {
   const GuestRegs& r = regs();
   uint64_t gpa = run_->mmio.phys_addr;
   bool doorbell = gpa >= SHIM_MMIO_GPA && gpa < SHIM_MMIO_GPA + 4096;
-  if (doorbell && run_->mmio.is_write && r.rip == shim_user_va_of(shim_syscall_resume))
-    return {ExitKind::kSyscall, {}, {}};
+  if (doorbell && run_->mmio.is_write) {
+    if (r.rip == entry_va(shim_entry_resume_trap))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kTrap};
+    if (r.rip == entry_va(shim_entry_resume_taken_back))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kTakenBack};
+    if (r.rip == entry_va(shim_entry_resume_claimed))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kClaimed};
+    if (r.rip == entry_va(shim_entry_resume_answered))
+      return {ExitKind::kSyscall, {}, {}, SyscallForm::kAnswered};
+  }
   if (!doorbell)
     return {ExitKind::kFatal, {}, "MMIO access outside the shim at gpa " + std::to_string(gpa)};
   // Guest code touched the doorbell page itself: to the guest that page is
@@ -172,6 +289,22 @@ VcpuExit PvmVcpu::exit_from_mmio() {
     mutable_regs() = at_fault;
   }
   return e;
+}
+
+// A load from a host window while its memslot was being replaced
+// (PvmVm::invalidate): KVM emulates it as MMIO. The answer is what the
+// memslot would have given: the host bytes. Only pages the host kernel
+// maps have guest PTEs (MemoryManager leaves the others out), so the copy
+// cannot fault. KVM finishes the load at the next KVM_RUN.
+bool PvmVcpu::answer_host_window_load() {
+  uint64_t gpa = run_->mmio.phys_addr;
+  const KvmVm::HostWindow* w = vm_.host_window(gpa);
+  uint32_t len = run_->mmio.len;
+  if (!w || run_->mmio.is_write || len > sizeof run_->mmio.data || gpa - w->gpa + len > w->len)
+    return false;
+  memset(run_->mmio.data, 0, sizeof run_->mmio.data);
+  memcpy(run_->mmio.data, reinterpret_cast<const void*>(w->host + (gpa - w->gpa)), len);
+  return true;
 }
 
 // KVM API: re-entering KVM_RUN with immediate_exit set completes a pending
@@ -210,9 +343,11 @@ VcpuExit PvmVcpu::exit_from_fault_port() {
 }
 
 // The exception stubs and the boot stub live in the supervisor half; every
-// user address is below it.
+// user address is below it. Inside the syscall entry the registers are the
+// entry's (settle_in_entry).
 bool PvmVcpu::at_user_boundary() const {
-  return regs().rip < SHIM_SUPER_BASE;
+  uint64_t rip = regs().rip;
+  return rip < SHIM_SUPER_BASE && !in_entry(rip);
 }
 
 // A fault exit either stopped in the shim's exception stub (RSP points at

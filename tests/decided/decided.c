@@ -1,0 +1,72 @@
+// Calls whose answer under elfuse is decided rather than the host's: the
+// features elfuse leaves out answer as a Linux configured without them, and
+// the privileged calls it refuses answer EPERM even for root. Run under
+// elfuse only (tests/decided_test.sh): natively, as root, several of them
+// would succeed. Every call here is harmless if it did reach the host
+// (names and time zones are set to their current values, filters allow
+// everything). stdout must match decided.expected and stderr must be empty
+// (no "not implemented" notice).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static void show(const char* what, long r) {
+  printf("%s: %ld %s\n", what, r, r < 0 ? strerrorname_np(errno) : "");
+}
+#define S(call) (errno = 0, show(#call, (call)))
+
+int main(void) {
+  // Left out, as a Linux without them.
+  S(syscall(SYS_io_setup, 1, (void*)0));
+  S(syscall(SYS_io_uring_setup, 1, (void*)0));
+  S(syscall(SYS_perf_event_open, (void*)0, 0, -1, -1, 0));
+  S(syscall(SYS_bpf, 0, (void*)0, 0));
+  S(syscall(SYS_userfaultfd, 0));
+  S(syscall(SYS_keyctl, 0, 0, 0, 0, 0));
+  S(syscall(SYS_add_key, "user", "x", "y", 1, 0));
+  S(syscall(SYS_fanotify_init, 0, 0));
+  S(syscall(SYS_process_vm_readv, getpid(), (void*)0, 0, (void*)0, 0, 0));
+  S(syscall(SYS_memfd_secret, 0));
+  S(syscall(SYS_get_mempolicy, (void*)0, (void*)0, 0, (void*)0, 0));
+  S(syscall(SYS_set_mempolicy, 0, (void*)0, 0));
+  S(syscall(SYS_mbind, (void*)0, 0, 0, (void*)0, 0, 0));
+  S(syscall(SYS_modify_ldt, 0, (void*)0, 0));
+  S(syscall(SYS_set_thread_area, (void*)0));
+  S(syscall(SYS_init_module, (void*)0, 0, ""));
+  S(syscall(SYS_kexec_load, 0, 0, (void*)0, 0));
+  S(syscall(SYS_iopl, 0));
+  S(syscall(SYS_quotactl, 0, (void*)0, 0, (void*)0));
+  S(syscall(SYS_uselib, "x"));
+  S(syscall(SYS_lookup_dcookie, 0, (void*)0, 0));
+  // Landlock disabled at boot.
+  S(syscall(SYS_landlock_create_ruleset, (void*)0, 0, 1));
+  S(syscall(SYS_landlock_add_rule, -1, 1, (void*)0, 0));
+  S(syscall(SYS_landlock_restrict_self, -1, 0));
+  // seccomp without filters: an allow-all filter is refused.
+  struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  struct sock_fprog prog = {1, allow};
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  S(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
+  S(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0));
+  S(prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+  // Refused whatever the caller's privileges (these run as root in CI).
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  S(syscall(SYS_sethostname, host, strlen(host)));
+  struct timeval tv;
+  struct timezone tz;
+  gettimeofday(&tv, &tz);
+  S(syscall(SYS_settimeofday, (void*)0, &tz));
+  S(syscall(SYS_unshare, CLONE_NEWUTS));
+  S(syscall(SYS_unshare, CLONE_NEWUSER));
+  S(syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0));
+  return 0;
+}
