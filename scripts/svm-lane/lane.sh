@@ -184,7 +184,7 @@ skips=(
   'mlock$|prints smaps VmFlags of an MLOCK_ONFAULT VMA: the lane kernel (6.1) shows no lf there, newer kernels and elfuse do'
   'pkeys$|the emulated CPU has protection keys (PKU); elfuse answers pkey_alloc as a kernel on a CPU without them (EINVAL)'
   'jobctl$|stops by SIGTSTP/SIGTTIN/SIGTTOU need a process group that is not orphaned; under the lane init it is, and the test hangs natively'
-  'vdso(_maps|_threads)?$|the hardware backend gives guests no vDSO yet (Vm::map_host_readonly is ENOTSUP there; docs/internals.md, "Two backends")'
+  'vdso(_maps)?(_threads)?$|the hardware backend gives guests no vDSO yet (Vm::map_host_readonly is ENOTSUP there; docs/internals.md, "Two backends")'
   'procfs$|its maps and smaps checks include the vDSO rows, which the hardware backend does not map yet (no vDSO)'
 )
 add_test() { # NAME STDIN COMMAND
