@@ -80,7 +80,7 @@ run() {
   (
     cd /tmp/w
     ulimit -c 0
-    exec timeout 120 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C "$@" \
+    exec timeout -k 10 120 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C "$@" \
       <"$stdin" >/tmp/$label.out 2>/tmp/$label.err
   )
   echo $? >/tmp/$label.status
@@ -96,22 +96,29 @@ while IFS='|' read -r name stdin cmd; do
     continue
   fi
   eval "set -- $cmd"
-  t0=$(up)
-  run native "$stdin" "$@"
-  run elfuse "$stdin" /bin/elfuse $elfuse_args "$@"
-  # elfuse's own diagnostics, as compare.sh leaves them out
-  grep -Ev '^elfuse: (guest killed by SIG[A-Z0-9]+: |(unknown )?syscall .*returns ENOSYS$)' \
-    /tmp/elfuse.err >/tmp/elfuse.errf
-  if cmp -s /tmp/native.out /tmp/elfuse.out && cmp -s /tmp/native.err /tmp/elfuse.errf &&
-    cmp -s /tmp/native.status /tmp/elfuse.status; then
-    pass "$name ($(echo "$t0 $(up)" | awk '{ printf "%.1fs", $2 - $1 }'))"
-  else
-    fail "$name"
-    echo "| exit status: native $(cat /tmp/native.status), elfuse $(cat /tmp/elfuse.status)"
-    diff -u /tmp/native.out /tmp/elfuse.out | head -40 | sed 's/^/| out /'
-    diff -u /tmp/native.err /tmp/elfuse.errf | head -40 | sed 's/^/| err /'
-    tail -n "${lane_err_lines:-5}" /tmp/elfuse.err | sed 's/^/| elfuse stderr: /'
-  fi
+  # lane_repeat=N on the kernel command line (LANE_CMDLINE): each test N
+  # times, for failures that come and go.
+  for round in $(seq "${lane_repeat:-1}"); do
+    tname=$name
+    [ "${lane_repeat:-1}" -gt 1 ] && tname="$name#$round"
+    echo "START $tname" # in the serial log only (lane.sh shows PASS/FAIL)
+    t0=$(up)
+    run native "$stdin" "$@"
+    run elfuse "$stdin" /bin/elfuse $elfuse_args "$@"
+    # elfuse's own diagnostics, as compare.sh leaves them out
+    grep -Ev '^elfuse: (guest killed by SIG[A-Z0-9]+: |(unknown )?syscall .*returns ENOSYS$)' \
+      /tmp/elfuse.err >/tmp/elfuse.errf
+    if cmp -s /tmp/native.out /tmp/elfuse.out && cmp -s /tmp/native.err /tmp/elfuse.errf &&
+      cmp -s /tmp/native.status /tmp/elfuse.status; then
+      pass "$tname ($(echo "$t0 $(up)" | awk '{ printf "%.1fs", $2 - $1 }'))"
+    else
+      fail "$tname"
+      echo "| exit status: native $(cat /tmp/native.status), elfuse $(cat /tmp/elfuse.status)"
+      diff -u /tmp/native.out /tmp/elfuse.out | head -40 | sed 's/^/| out /'
+      diff -u /tmp/native.err /tmp/elfuse.errf | head -40 | sed 's/^/| err /'
+      tail -n "${lane_err_lines:-5}" /tmp/elfuse.err | sed 's/^/| elfuse stderr: /'
+    fi
+  done
 done </lane/tests
 
 # LANE_BENCH: behaviour, not speed (docs/performance.md). Exits per syscall

@@ -40,7 +40,8 @@
 #                  lane's timings say nothing about hardware, see
 #                  docs/performance.md)
 #   LANE_CMDLINE   more kernel command line words (lane_err_lines=N: show
-#                  the last N lines of elfuse's stderr of a failed test)
+#                  the last N lines of elfuse's stderr of a failed test;
+#                  lane_repeat=N: run each test N times)
 #   LANE_KVM_AMD   kvm_amd's module parameters (default vgif=0: with TCG's
 #                  virtual GIF, two of three full runs once stopped making
 #                  progress silently; none has since without it)
