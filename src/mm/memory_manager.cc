@@ -1228,8 +1228,10 @@ uint64_t MemoryManager::brk(uint64_t want) {
     L.brk = want;
     return want;
   }
-  // Always allow shrinking brk.
+  // Always allow shrinking brk, unless the unmap would split a special
+  // mapping moved there (do_vmi_align_munmap fails; brk stays).
   if (want <= L.brk) {
+    if (special_split(newbrk, oldbrk)) return L.brk;
     unmap_range(newbrk, oldbrk);
     L.brk = want;
     return want;
@@ -1478,6 +1480,9 @@ Result<uint64_t> MemoryManager::shmat(int shmid, uint64_t addr, int shmflg) {
   m.shm_host_flags = SHM_REMAP | (shmflg & (SHM_RDONLY | SHM_EXEC));
   m.shm_attach = next_shm_attach_++;
   m.shm_size = size;
+  // do_mmap with MAP_FIXED unmaps what SHM_REMAP replaces: splitting a
+  // special mapping there fails.
+  if (fixed && special_split(where, where + *len)) return Errno{EINVAL};
   return install(m, /*replace=*/fixed);
 }
 
