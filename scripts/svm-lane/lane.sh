@@ -32,6 +32,8 @@
 #   LANE_SMP       vCPUs of the emulated machine (default 2)
 #   LANE_MEM       its memory (default 2G)
 #   LANE_TIMEOUT   seconds for the whole boot (default 1500)
+#   LANE_STALL     seconds without serial output after which the run is
+#                  stalled: the vCPUs' registers go to LOG.stall (default 300)
 #   LANE_LOG       where to keep the serial log (default BUILD_DIR/svm-lane.log)
 #   LANE_VERBOSE=1 print every serial line, not only the lane's own
 #   LANE_ELFUSE_ARGS  options for elfuse in every test (e.g. --trace)
@@ -273,14 +275,66 @@ cmdline="console=ttyS0 panic=-1 quiet tsc_early_khz=$tsc_khz tsc=reliable"
 cmdline+=" lane_kvm_amd=${LANE_KVM_AMD-vgif=0} ${LANE_CMDLINE:-}"
 say "booting: qemu -accel tcg -cpu max -M microvm -smp $smp -m $mem (at most ${timeout_s}s)"
 t0=$(date +%s.%N)
+# The watchdog: when the serial log stops growing for LANE_STALL seconds
+# (longer than init.sh's per-test bound), the emulated machine has stopped
+# making progress. Ask QEMU's monitor where each vCPU is, a few times, into
+# the log, then end the run.
+stall_s=${LANE_STALL:-300}
+monitor() { # monitor COMMAND...: HMP commands over the monitor socket
+  python3 - "$work/monitor" "$@" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(5)
+def drain():
+    out = b""
+    try:
+        while True:
+            time.sleep(0.3)
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+drain()
+for cmd in sys.argv[2:]:
+    s.sendall(cmd.encode() + b"\n")
+    text = drain().replace("\r", "")
+    print("\n".join(l for l in text.split("\n") if "\x1b" not in l))
+PY
+}
+watchdog() {
+  local last=-1 same=0 size
+  while sleep 10; do
+    size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+    if [[ $size == "$last" ]]; then same=$((same + 10)); else same=0 last=$size; fi
+    if ((same >= stall_s)); then
+      {
+        echo "LANE stalled: no serial output for ${stall_s}s; vCPU state:"
+        monitor "info cpus" "info registers -a" "info registers -a" | sed 's/^/| /'
+      } >>"$log.stall"
+      cat "$log.stall" >&2
+      kill "$(cat "$work/qemu.pid")" 2>/dev/null
+      return
+    fi
+  done
+}
+rm -f "$log.stall"
+watchdog &
+watchdog_pid=$!
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -M microvm \
   -smp "$smp" -m "$mem" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$work/qemu.pid" \
+  -monitor "unix:$work/monitor,server,nowait" \
   -kernel "$vmlinux" -initrd "$work/initramfs.cpio" -append "$cmdline" </dev/null 2>&1 |
   sed -u 's/\r$//' | tee "$log" | if [[ ${LANE_VERBOSE:-0} == 1 ]]; then cat; else
     grep --line-buffered -E '^(LANE|PASS|FAIL|SKIP|RESULT|[|]|elfuse|[0-9]+ passed)'
   fi
 rc=${PIPESTATUS[0]}
+kill "$watchdog_pid" 2>/dev/null
+wait "$watchdog_pid" 2>/dev/null
 set -e
 secs=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
 say "qemu exited with $rc after ${secs}s; serial log: $log"
