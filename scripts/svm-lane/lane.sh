@@ -164,6 +164,7 @@ mkdir -p "$root/lib/modules"
 cp /bin/busybox "$root/bin/busybox"
 install -m 755 "$here/init.sh" "$root/init"
 cp "$build/elfuse" "$root/bin/elfuse"
+gcc -O2 -static -o "$root/bin/kvm_hold" "$here/kvm_hold.c"
 for m in "${mod_order[@]}"; do
   b=$(basename "$m")
   b=${b%%.ko*}.ko
