@@ -53,6 +53,16 @@ fi
 kvm_hold &
 echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc) clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
+# lane_trace=N: KVM's tracepoints (the kvm event group) record each elfuse
+# run; a failed test shows the last N lines of the trace (what KVM did just
+# before, e.g. the exits and injected exceptions before a triple fault).
+trace=/sys/kernel/tracing
+if [ -n "${lane_trace:-}" ]; then
+  mount -t tracefs tracefs $trace 2>/dev/null
+  echo "${lane_trace_kb:-8192}" >$trace/buffer_size_kb
+  echo 1 >$trace/events/kvm/enable || echo "LANE no kvm tracepoints"
+fi
+
 passed=0
 failed=0
 skipped=0
@@ -108,6 +118,7 @@ while IFS='|' read -r name stdin cmd; do
     echo "START $tname" # in the serial log only (lane.sh shows PASS/FAIL)
     t0=$(up)
     run native "$stdin" "$@"
+    [ -n "${lane_trace:-}" ] && echo >$trace/trace
     run elfuse "$stdin" /bin/elfuse $elfuse_args "$@"
     # elfuse's own diagnostics, as compare.sh leaves them out
     grep -Ev '^elfuse: (guest killed by SIG[A-Z0-9]+: |(unknown )?syscall .*returns ENOSYS$)' \
@@ -121,6 +132,7 @@ while IFS='|' read -r name stdin cmd; do
       diff -u /tmp/native.out /tmp/elfuse.out | head -40 | sed 's/^/| out /'
       diff -u /tmp/native.err /tmp/elfuse.errf | head -40 | sed 's/^/| err /'
       tail -n "${lane_err_lines:-5}" /tmp/elfuse.err | sed 's/^/| elfuse stderr: /'
+      [ -n "${lane_trace:-}" ] && tail -n "$lane_trace" $trace/trace | sed 's/^/| trace: /'
     fi
   done
 done </lane/tests

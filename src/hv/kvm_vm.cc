@@ -176,7 +176,7 @@ const KvmVm::HostWindow* KvmVm::host_window(uint64_t gpa) const {
   return nullptr;
 }
 
-void KvmVm::write_descriptor_tables(unsigned ist) {
+void KvmVm::write_descriptor_tables(unsigned ist, unsigned df_ist) {
   // GDT in Linux's layout (arch/x86/include/asm/segment.h).
   uint64_t gdt[10] = {};
   gdt[SHIM_KERNEL_CS / 8] = 0x00af9b000000ffff;  // kernel CS64
@@ -201,7 +201,7 @@ void KvmVm::write_descriptor_tables(unsigned ist) {
   // `into` from user mode (DPL 3), as on Linux.
   for (unsigned v = 0; v < SHIM_EXC_COUNT; v++) {
     uint64_t h = SHIM_SUPER_BASE + SHIM_OFF_KCODE + v * SHIM_EXC_STRIDE;
-    put_gate(memory_ + SHIM_OFF_IDT, v, h, (v == 3 || v == 4) ? 3 : 0, ist);
+    put_gate(memory_ + SHIM_OFF_IDT, v, h, (v == 3 || v == 4) ? 3 : 0, v == 8 ? df_ist : ist);
   }
 }
 

@@ -146,8 +146,9 @@ class KvmVm : public Vm {
   // Writes this vCPU's TSS in its shim slot (RSP0, IST...).
   virtual void init_tss(int id) = 0;
   // Writes the shared GDT (with the TSS descriptor) and the IDT; gate
-  // attributes come from the backend: IST index (0: none) for vector v.
-  void write_descriptor_tables(unsigned ist);
+  // attributes come from the backend: the IST index (0: none) of every
+  // vector but the double fault's, and that one's.
+  void write_descriptor_tables(unsigned ist, unsigned df_ist);
   // Every vCPU ever created (live or idle), for TLB shootdowns. Guarded by
   // vcpu_mu_.
   std::vector<KvmVcpu*> all_;

@@ -141,6 +141,11 @@
  * page the user range is Linux's own. */
 #define SHIM_PORT_SYSCALL 0xea
 #define SHIM_HW_IRET_FRAME(i) (SHIM_VCPU_KSTACK_TOP(i) - 64)
+/* The double fault (#DF) has a stack of its own, IST 2, in the middle of
+ * the slot: a #DF raised while an exception was being pushed on IST 1
+ * still reaches the host (which reports it) rather than becoming a triple
+ * fault. */
+#define SHIM_HW_DF_STACK_TOP(i) (SHIM_VCPU_TSS(i) + 0x200)
 #define SHIM_HW_TASK_SIZE SHIM_UL(0x7ffffffff000)
 
 #endif

@@ -133,8 +133,9 @@ Result<void> HwVm::install_shim(PageTables& pt) {
   uint8_t* mem = memory();
   memset(mem, 0, SHIM_SUPER_SIZE);
   memcpy(mem + SHIM_OFF_KCODE, shim_super_start, klen);
-  // GDT, TSS, IDT; every exception on IST 1, the vCPU slot's stack.
-  write_descriptor_tables(1);
+  // GDT, TSS, IDT; every exception on IST 1, the vCPU slot's stack, but
+  // the double fault, on IST 2.
+  write_descriptor_tables(1, 2);
   // Supervisor pages only (no U bit): no syscall entry, process page or
   // request page in user space (Vcpu::entry() and Vm::process_page() are
   // nullptr: every syscall exits).
@@ -144,12 +145,15 @@ Result<void> HwVm::install_shim(PageTables& pt) {
   return Ok();
 }
 
-// RSP0 and IST1 = the top of the vCPU's slot; no I/O bitmap.
+// RSP0 and IST1 = the top of the vCPU's slot, IST2 (the double fault's)
+// its middle; no I/O bitmap.
 void HwVm::init_tss(int id) {
   uint8_t* tss = memory() + SHIM_VCPU_TSS(id);
   uint64_t top = super_va(SHIM_VCPU_KSTACK_TOP(id));
-  memcpy(tss + 4, &top, 8);     // RSP0
-  memcpy(tss + 0x24, &top, 8);  // IST1
+  uint64_t df_top = super_va(SHIM_HW_DF_STACK_TOP(id));
+  memcpy(tss + 4, &top, 8);        // RSP0
+  memcpy(tss + 0x24, &top, 8);     // IST1
+  memcpy(tss + 0x2c, &df_top, 8);  // IST2
   uint16_t iomap = 0x68;
   memcpy(tss + 0x66, &iomap, 2);
 }
@@ -331,6 +335,10 @@ HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
   // cs, rflags, rsp, ss. RSP is where the CPU and the stub put it.
   kvm_regs& r = run_->s.regs.regs;
   uint64_t top = SHIM_VCPU_KSTACK_TOP(static_cast<uint64_t>(id()));
+  if (r.rsp == super_va(SHIM_HW_DF_STACK_TOP(static_cast<uint64_t>(id())) - 56)) {
+    e = {ExitKind::kFatal, {}, double_fault_report()};
+    return FaultAction::kFatal;
+  }
   if (r.rsp != super_va(top - 56)) {
     e = {ExitKind::kFatal, {}, "exception exit with a bad kernel stack"};
     return FaultAction::kFatal;
@@ -394,6 +402,30 @@ HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
   }
   stale_resumes_ = 0;
   return FaultAction::kReport;
+}
+
+// A double fault: an exception while another was being delivered (its
+// frame could not be pushed, or its gate or stack was unusable). The
+// frame on IST 2 names where the CPU was (architecturally undefined RIP,
+// in practice the instruction that faulted first); the IST 1 area holds
+// what the first delivery managed to push, and CR2 the address of a #PF.
+std::string HwVcpu::double_fault_report() {
+  uint64_t i = static_cast<uint64_t>(id());
+  uint64_t df[7], ist1[7];
+  memcpy(df, vm_.memory() + SHIM_HW_DF_STACK_TOP(i) - 56, sizeof df);
+  memcpy(ist1, vm_.memory() + SHIM_VCPU_KSTACK_TOP(i) - 56, sizeof ist1);
+  kvm_sregs s{};
+  bool have = ioctl(fd_.get(), KVM_GET_SREGS, &s) == 0;
+  char what[512];
+  auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  snprintf(what, sizeof what,
+           "double fault on vCPU %d at rip %#llx cs %#llx rflags %#llx rsp %#llx ss %#llx; cr2 "
+           "%#llx cr3 %#llx; IST 1 area [vector %llu, error code %#llx, rip %#llx, cs %#llx, "
+           "rflags %#llx, rsp %#llx, ss %#llx]",
+           id(), u(df[2]), u(df[3]), u(df[4]), u(df[5]), u(df[6]), u(have ? s.cr2 : 0),
+           u(have ? s.cr3 : 0), u(ist1[0]), u(ist1[1]), u(ist1[2]), u(ist1[3]), u(ist1[4]),
+           u(ist1[5]), u(ist1[6]));
+  return what;
 }
 
 VcpuExit HwVcpu::run() {

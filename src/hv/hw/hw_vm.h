@@ -53,6 +53,9 @@ class HwVcpu final : public KvmVcpu {
   // The exception exit: the frame on the IST stack.
   enum class FaultAction { kReport, kResume, kFatal };
   FaultAction decode_fault(VcpuExit& e);
+  // What a double fault's frame (on its own IST stack) and the exception
+  // frame it interrupted say, for the fatal report.
+  std::string double_fault_report();
   HwVm& hw_vm() const;
 
   Stop stop_ = Stop::kShim;

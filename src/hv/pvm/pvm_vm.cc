@@ -52,7 +52,7 @@ Result<void> PvmVm::install_shim(PageTables& pt) {
   process_page_.set_ppid(-1);
   process_page_.futex_waiters().store(GuestProcessPage::kFutexHostOnly);
   // GDT, TSS, IDT; exceptions on the TSS's RSP0 stack (no IST).
-  write_descriptor_tables(0);
+  write_descriptor_tables(0, 0);
 
   // Supervisor pages (no U bit), the per-vCPU TSS and stack slots; the
   // user pages: the process page (R), the doorbell, every vCPU's entry
