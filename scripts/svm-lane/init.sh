@@ -51,7 +51,7 @@ fi
 # kvm_has_noapic_vcpu static key then never flips between tests (each flip
 # patches kernel text, which TCG sometimes never finishes: kvm_hold.c).
 kvm_hold &
-echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc) clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "LANE kvm_amd loaded uptime=$(up) npt=$(cat /sys/module/kvm_amd/parameters/npt) cpus=$(nproc) clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) text=$(cat /sys/module/kvm_amd/sections/.text 2>/dev/null)"
 
 # lane_trace=N: KVM's tracepoints (the kvm event group) record each elfuse
 # run; a failed test shows the last N lines of the trace (what KVM did just

@@ -123,6 +123,20 @@ bool page_fault_is_stale(const uint8_t* mem, uint64_t size, uint64_t cr3, uint64
 
 // ---------------------------------------------------------------- VM
 
+// QEMU's TCG (the SVM lane) names itself in the hypervisor CPUID leaf.
+bool HwVm::under_tcg() {
+  static const bool tcg = [] {
+    uint32_t a = 0x40000000, b = 0, c = 0, d = 0;
+    asm volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+    char sig[13] = {};
+    memcpy(sig, &b, 4);
+    memcpy(sig + 4, &c, 4);
+    memcpy(sig + 8, &d, 4);
+    return strcmp(sig, "TCGTCGTCGTCG") == 0;
+  }();
+  return tcg;
+}
+
 uint64_t HwVm::task_size() const {
   return SHIM_HW_TASK_SIZE;
 }
@@ -131,6 +145,7 @@ Result<void> HwVm::install_shim(PageTables& pt) {
   size_t klen = shim_super_end - shim_super_start;
   if (klen > 4096) fatal("shim larger than a page");
   uint8_t* mem = memory();
+  root_ = pt.root();
   memset(mem, 0, SHIM_SUPER_SIZE);
   memcpy(mem + SHIM_OFF_KCODE, shim_super_start, klen);
   // GDT, TSS, IDT; every exception on IST 1, the vCPU slot's stack, but
@@ -260,6 +275,7 @@ Result<void> HwVcpu::set_fault_return(uint64_t rip, uint64_t rsp, uint64_t rflag
 // running() set, so a shootdown that bumps the generation after the load
 // below waits for this KVM_RUN to end.
 void HwVcpu::before_entry() {
+  if (hw_vm().sync_sregs()) run_->kvm_valid_regs |= KVM_SYNC_X86_SREGS;
   if (stop_ == Stop::kRaw) return;
   uint64_t gen = hw_vm().tlb_gen();
   bool flush = force_flush_ || gen != flushed_gen_;
@@ -295,6 +311,9 @@ void HwVcpu::before_entry() {
 }
 
 void HwVcpu::after_run(int r, int err) {
+  if ((run_->kvm_valid_regs & KVM_SYNC_X86_SREGS) && r == 0 &&
+      run_->exit_reason != KVM_EXIT_SHUTDOWN)
+    last_cr3_ = run_->s.regs.sregs.cr3;
   if (r < 0 || run_->exit_reason != KVM_EXIT_IO ||
       (run_->io.port != SHIM_PORT_SYSCALL && run_->io.port != SHIM_PORT_FAULT))
     classify();
@@ -467,6 +486,28 @@ VcpuExit HwVcpu::run() {
             continue;
         }
       }
+    }
+    if (run_->exit_reason == KVM_EXIT_SHUTDOWN) {
+      // KVM re-initialised the vCPU: what the page tables say now about
+      // the shim's code page, from the CR3 of the last exit and the root.
+      std::string walk;
+      auto show = [&](const char* what, uint64_t cr3) {
+        char b[256];
+        uint64_t va = shim_super_va_of(shim_hw_sysret), table = cr3;
+        int n = snprintf(b, sizeof b, " %s %#llx:", what, static_cast<unsigned long long>(cr3));
+        for (int level = 0; level < 4 && n < 200; level++) {
+          uint64_t pa = (table & pte::kAddrMask) + ((va >> (39 - 9 * level)) & 511) * 8, e = 0;
+          if (pa + 8 <= vm_.memory_size()) memcpy(&e, vm_.memory() + pa, 8);
+          n += snprintf(b + n, sizeof b - n, " %#llx", static_cast<unsigned long long>(e));
+          table = e;
+        }
+        walk += b;
+      };
+      show("last cr3", last_cr3_);
+      show("root", hw_vm().root());
+      VcpuExit e = exit_unexpected();
+      e.detail += ";" + walk;
+      return e;
     }
     return exit_unexpected();
   }

@@ -62,6 +62,7 @@ class HwVcpu final : public KvmVcpu {
   uint64_t flushed_gen_ = 0;  // HwVm::tlb_gen_ at this vCPU's last flush
   bool force_flush_ = false;
   int stale_resumes_ = 0;  // stale #PFs retried since the last other exit
+  uint64_t last_cr3_ = 0;  // CR3 at the last exit (KVM_SYNC_X86_SREGS)
 };
 
 class HwVm final : public KvmVm {
@@ -75,11 +76,21 @@ class HwVm final : public KvmVm {
   uint64_t task_size() const override;
 
   uint64_t tlb_gen() const { return tlb_gen_.load(std::memory_order_seq_cst); }
+  // The page tables' root install_shim was given (every vCPU's CR3).
+  uint64_t root() const { return root_; }
+  // KVM stores the segment and control registers in kvm_run at every exit
+  // (KVM_SYNC_X86_SREGS). Only under QEMU's TCG, where it costs nothing
+  // that matters and keeps the guest alive: without it a thread-heavy
+  // guest triple-faults now and then there, with L2 state that names L1
+  // kernel addresses (docs/internals.md, "The SVM lane").
+  static bool sync_sregs() { return under_tcg(); }
+  static bool under_tcg();
 
  private:
   std::unique_ptr<KvmVcpu> make_vcpu(UniqueFd fd, kvm_run* run, size_t run_size, int id) override;
   void init_tss(int id) override;
   std::atomic<uint64_t> tlb_gen_{0};
+  uint64_t root_ = 0;
 };
 
 }  // namespace elfuse
