@@ -102,8 +102,13 @@ run() {
 }
 
 elfuse_args=$(cat /lane/elfuse_args)
+# lane_from=K (lane.sh, after the emulated machine stalled): start at the
+# K-th line of /lane/tests; the earlier ones ran in the previous boot.
+idx=0
 while IFS='|' read -r name stdin cmd; do
   [ -n "$name" ] || continue
+  idx=$((idx + 1))
+  [ "$idx" -lt "${lane_from:-1}" ] && continue
   if [ "$stdin" = SKIP ]; then
     skipped=$((skipped + 1))
     echo "SKIP $name: $cmd"
@@ -115,7 +120,7 @@ while IFS='|' read -r name stdin cmd; do
   for round in $(seq "${lane_repeat:-1}"); do
     tname=$name
     [ "${lane_repeat:-1}" -gt 1 ] && tname="$name#$round"
-    echo "START $tname" # in the serial log only (lane.sh shows PASS/FAIL)
+    echo "START $idx $tname" # in the serial log only (lane.sh shows PASS/FAIL)
     t0=$(up)
     run native "$stdin" "$@"
     [ -n "${lane_trace:-}" ] && echo >$trace/trace
