@@ -15,6 +15,11 @@
 #   make format        reformat the C++ sources with clang-format 14
 #   make format-check  fail if any C++ source is not formatted
 #   make bench         build, then run bench/run.sh
+#   make check-svm     the SVM lane: build, then boot Debian's kernel under QEMU
+#                      TCG with emulated AMD SVM, load kvm_amd, and run the guest
+#                      tests and a subset of the real-program tests under elfuse
+#                      on that hardware KVM (scripts/svm-lane/lane.sh; LANE_TESTS=
+#                      REGEX picks tests)
 #   make clean         remove build/
 
 SHELL      := /bin/bash
@@ -45,7 +50,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check check-python debian-root format format-check bench clean
+.PHONY: all deps build demo check check-python check-svm debian-root format format-check bench clean
 
 all: build
 
@@ -86,6 +91,11 @@ check: deps build
 # One module at a time (RUN_SERIAL): see tests/CMakeLists.txt.
 check-python: deps build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -L cpython
+
+# The lane installs its own tools (qemu-system-x86, cpio...) and caches the
+# kernel in $(ELFUSE_CACHE)/svm-lane; its last line is the guest's summary.
+check-svm: deps build
+	scripts/svm-lane/lane.sh $(BUILD_DIR)
 
 # Built once, then reused. A failure (not root, no network) does not fail the
 # check: the sysroot.debian.* tests then skip, saying why.

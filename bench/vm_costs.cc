@@ -22,7 +22,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "hv/pvm/kvm_abi.h"
+#include "hv/kvm_abi.h"
 
 namespace {
 

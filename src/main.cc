@@ -37,7 +37,7 @@ extern char** environ;
 namespace elfuse {
 namespace {
 
-constexpr const char* kVersion = "elfuse 0.1 (backend: PVM)";
+constexpr const char* kVersion = "elfuse 0.1";
 // Guest-physical memory: one lazily backed host reservation (host address
 // space only). It is registered with KVM as the guest needs it: 256 MiB at
 // start, then up to whole GiBs (docs/internals.md, "Guest physical memory").
@@ -48,14 +48,15 @@ struct Options {
   std::string trace_file;
   bool no_aslr = false;
   bool no_vdso = false;
-  std::string sysroot;            // --sysroot DIR; empty: the host's root
+  std::string sysroot;  // --sysroot DIR; empty: the host's root
+  Backend backend = Backend::kAuto;
   std::vector<std::string> argv;  // PROGRAM ARGS...
 };
 
 void usage(FILE* out) {
   fprintf(out,
-          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--no-vdso] [--sysroot DIR] [--] PROGRAM "
-          "[ARGS...]\n"
+          "usage: elfuse [--trace[=FILE]] [--no-aslr] [--no-vdso] [--sysroot DIR]\n"
+          "              [--backend=KIND] [--] PROGRAM [ARGS...]\n"
           "Runs a Linux x86_64 program inside a KVM virtual machine.\n"
           "  --trace[=FILE]  print every syscall, strace-style (default: stderr); calls\n"
           "                  answered by the vDSO (clock_gettime, gettimeofday, time,\n"
@@ -65,7 +66,9 @@ void usage(FILE* out) {
           "                  become syscalls, slower, and --trace shows them\n"
           "  --sysroot DIR   resolve every guest path inside DIR, as chroot DIR would\n"
           "                  (starts in DIR's /; PROGRAM and PATH are looked up inside)\n"
-          "  --version       print the version and the backend\n");
+          "  --backend=KIND  pvm, hardware (Intel VMX / AMD SVM) or auto (default: the\n"
+          "                  one /dev/kvm offers)\n"
+          "  --version       print the version and the backend elfuse picks here\n");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -101,11 +104,29 @@ Options parse_options(int argc, char** argv) {
         log_error("--sysroot needs a directory (see elfuse --help)");
         exit(2);
       }
+    } else if (a == "--backend" || a.rfind("--backend=", 0) == 0) {
+      std::string kind;
+      if (a == "--backend") {
+        if (i + 1 < argc) kind = argv[++i];
+      } else {
+        kind = a.substr(10);
+      }
+      if (kind == "pvm") {
+        o.backend = Backend::kPvm;
+      } else if (kind == "hardware" || kind == "hw") {
+        o.backend = Backend::kHardware;
+      } else if (kind == "auto") {
+        o.backend = Backend::kAuto;
+      } else {
+        log_error("--backend needs pvm, hardware or auto (see elfuse --help)");
+        exit(2);
+      }
+      force_backend(o.backend);
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       exit(0);
     } else if (a == "--version") {
-      puts(kVersion);
+      printf("%s (backend: %s)\n", kVersion, backend_description().c_str());
       exit(0);
     } else {
       log_error("unknown option '%s' (see elfuse --help)", a.c_str());

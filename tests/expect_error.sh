@@ -9,6 +9,8 @@
 #   enosys    a static program calling syscall 100000 twice -> 0, reported once
 #   no_kvm    no KVM device (ELFUSE_KVM_DEVICE=/nonexistent) -> 1, what to do
 #   not_kvm   a KVM device that is not KVM (/dev/null)        -> 1, says so
+#   wrong_backend  --backend naming the backend this host's KVM is not -> 1, names both
+#   bad_backend    --backend=bogus                            -> 2, lists the choices
 # These are expected values, not native comparisons. ELFUSE in the environment
 # overrides the ELFUSE argument, as in compare.sh.
 set -euo pipefail
@@ -20,6 +22,7 @@ here=$(dirname "$(realpath "$0")")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/elfuse-error.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 prog=$tmp/program  # a neutral name: the message must name the reason, not echo ours
+elfuse_args=()
 case $kind in
   missing)
     want_status=127 want_re='no such file|not found|does not exist'
@@ -52,12 +55,29 @@ case $kind in
   no_kvm)
     cp /bin/busybox "$prog"
     export ELFUSE_KVM_DEVICE=/nonexistent/kvm
-    want_status=1 want_re='/nonexistent/kvm does not exist: this host has no KVM; load the kvm_pvm module'
+    want_status=1
+    want_re='/nonexistent/kvm does not exist: this host has no KVM; elfuse needs hardware virtualization \(kvm_intel or kvm_amd\) or the kvm_pvm module; (this CPU has|this CPU shows no)'
     ;;
   not_kvm)
     cp /bin/busybox "$prog"
     export ELFUSE_KVM_DEVICE=/dev/null
     want_status=1 want_re='is not KVM'
+    ;;
+  wrong_backend)
+    cp /bin/busybox "$prog"
+    if [[ -d /sys/module/kvm_pvm ]]; then
+      elfuse_args=(--backend=hardware)
+      want_re='backend=hardware: this host.s KVM is kvm_pvm, which is PVM'
+    else
+      elfuse_args=(--backend=pvm)
+      want_re='backend=pvm: this host.s KVM is kvm_(amd|intel).*not PVM'
+    fi
+    want_status=1
+    ;;
+  bad_backend)
+    cp /bin/busybox "$prog"
+    elfuse_args=(--backend=bogus)
+    want_status=2 want_re='backend needs pvm, hardware or auto'
     ;;
   *)
     echo "expect_error.sh: unknown kind $kind" >&2
@@ -68,7 +88,7 @@ esac
 status=0
 (cd "$tmp" && ulimit -c 0 && exec timeout -k 5 60 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C \
   ${ELFUSE_KVM_DEVICE:+ELFUSE_KVM_DEVICE=$ELFUSE_KVM_DEVICE} \
-  "$elfuse" "$prog" </dev/null >"$tmp/out" 2>"$tmp/err") || status=$?
+  "$elfuse" ${elfuse_args[@]+"${elfuse_args[@]}"} "$prog" </dev/null >"$tmp/out" 2>"$tmp/err") || status=$?
 
 fail=0
 if [[ $status != "$want_status" ]]; then

@@ -1,6 +1,7 @@
 // The hypervisor interface the run loop uses without knowing the backend
-// (crosvm's Vm/Vcpu + VcpuExit, in spirit). The PVM backend lives in
-// hv/pvm/; a backend for hardware KVM will sit beside it.
+// (crosvm's Vm/Vcpu + VcpuExit, in spirit). Two backends implement it: PVM
+// (hv/pvm/, the kvm_pvm module) and hardware KVM (hv/hw/, Intel VMX and AMD
+// SVM); hv/kvm_vm.h is what they share. docs/internals.md, "Two backends".
 #pragma once
 
 #include <cerrno>
@@ -179,11 +180,23 @@ class Vm {
   virtual GuestProcessPage* process_page() { return nullptr; }
 };
 
+enum class Backend { kAuto, kPvm, kHardware };
+
+// --backend: use this backend instead of the one /dev/kvm's module names
+// (kAuto: probe). A forced backend the host's KVM is not is refused by
+// create_vm_or_die with a message.
+void force_backend(Backend b);
+// For --version: the backend elfuse would use here and the KVM module
+// behind it ("PVM (kvm_pvm)", "hardware KVM (kvm_amd, AMD SVM)"), or
+// "none: " and what is missing.
+std::string backend_description();
+
 // Opens /dev/kvm and creates a VM over the host reservation
 // [memory, memory + size), guest-physical [0, size), of which [0, initial)
 // is registered now (register_memory adds the rest as it is needed). On
 // failure prints one line saying what is wrong and what to do, and exits
-// non-zero.
+// non-zero. The backend is chosen at the first call (probing /dev/kvm
+// unless forced) and kept for the process and its forked children.
 std::unique_ptr<Vm> create_vm_or_die(uint8_t* memory, uint64_t size, uint64_t initial);
 // The same, but on failure nullptr and *why says what create_vm_or_die
 // would have printed (for a VM made on another thread, whose failure is

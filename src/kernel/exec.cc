@@ -333,10 +333,9 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   const uint64_t mmap_min_addr = read_sysctl("/proc/sys/vm/mmap_min_addr", 65536);
   timing_mark("exec: old image dropped");
   // The host's vDSO data pages become guest memory of the new VM. Without
-  // them (no usable host vDSO) or with --no-vdso the program gets no vDSO,
-  // as under the kernel's vdso=0 (arch_prctl(ARCH_MAP_VDSO_64) can still
-  // map one).
-  bool vdso_attached;
+  // them (no usable host vDSO, or a backend that cannot share them) or with
+  // --no-vdso the program gets no vDSO, as under the kernel's vdso=0
+  // (arch_prctl(ARCH_MAP_VDSO_64) can still map one when they are there).
   if (first) {
     if (claim(first->vm_state)) {
       build_first_vm(*first);
@@ -348,14 +347,14 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     }
     if (!first->vm) fatal("%s", first->why.c_str());
     proc.vm = std::move(first->vm);
-    vdso_attached = first->vdso;
+    proc.vdso_attached = first->vdso;
   } else {
     proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, initial);
     timing_mark("exec: VM created (KVM_CREATE_VM, memslot)");
-    vdso_attached = vdso_attach(*proc.vm).ok();
+    proc.vdso_attached = vdso_attach(*proc.vm).ok();
     timing_mark("exec: vDSO data attached");
   }
-  const bool vdso = vdso_attached && proc.vdso_enabled;
+  const bool vdso = proc.vdso_attached && proc.vdso_enabled;
   bool randomize = !(proc.personality & kAddrNoRandomize) && va_space != 0;
   LayoutInputs li{proc.vm->task_size(), randomize, stack_limit.rlim_cur, mmap_min_addr, random_u64};
   proc.memory = std::make_unique<MemoryManager>(

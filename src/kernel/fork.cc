@@ -51,7 +51,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   proc.vm = create_vm_or_die(proc.reservation, proc.reservation_size, registered);
   timing_mark("fork child: VM created (KVM_CREATE_VM, memslots)");
   // The vDSO's data pages, where the copied page tables expect them.
-  (void)vdso_attach(*proc.vm);
+  proc.vdso_attached = vdso_attach(*proc.vm).ok();
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
   if (req.flags & CLONE_SETTLS) {

@@ -123,6 +123,10 @@ class Process {
   uint64_t auxv_hwcap = 0, auxv_hwcap2 = 0;
   bool no_aslr_option = false;  // --no-aslr
   bool vdso_enabled = true;     // false: --no-vdso (src/vdso/vdso.h)
+  // The VM has the host's vDSO data pages (vdso_attach succeeded; not on a
+  // backend that refuses Vm::map_host_readonly): without them no vDSO can
+  // be mapped, not even by arch_prctl(ARCH_MAP_VDSO_64).
+  bool vdso_attached = false;
   // vfork: the parent waits until this descriptor (the child's end of a
   // pipe) is closed by the child's execve or exit. -1 otherwise.
   int vfork_done_fd = -1;

@@ -221,6 +221,29 @@ std::string kb_line(const char* label, uint64_t bytes) {
   return buf;
 }
 
+// VM_SOFTDIRTY ("sd") marks every new VMA on a kernel built with
+// CONFIG_MEM_SOFT_DIRTY (Debian's is; others are not), until a write of 4 to
+// clear_refs, which the guest cannot do. The host kernel says which: its own
+// smaps of this process shows the flag or not. The exec stack is the
+// exception: setup_arg_pages' mprotect_fixup gives it VM_STACK_FLAGS
+// without the bit (fs/exec.c), so a growsdown VMA goes without it.
+bool host_marks_soft_dirty() {
+  static const bool marks = [] {
+    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while (text.size() < (1u << 20) && (n = read(fd, buf, sizeof buf)) > 0) text.append(buf, n);
+    close(fd);
+    size_t at = text.find("VmFlags:");
+    if (at == std::string::npos) return false;
+    size_t end = text.find('\n', at);
+    return (text.substr(at, end - at) + " ").find(" sd ") != std::string::npos;
+  }();
+  return marks;
+}
+
 std::string vm_flags_line(const VmaFlags& f) {
   std::string s = "VmFlags: ";
   auto add = [&](bool on, const char* m) {
@@ -247,6 +270,7 @@ std::string vm_flags_line(const VmaFlags& f) {
   add(f.account, "ac");
   add(f.noreserve, "nr");
   add(f.dontdump, "dd");
+  add(!f.growsdown && host_marks_soft_dirty(), "sd");
   s += '\n';
   return s;
 }

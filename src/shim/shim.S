@@ -1,5 +1,8 @@
 /* The guest shim: the only guest code elfuse provides.
  *
+ * PVM backend: .shim_entry, the exception stubs and shim_boot.
+ * Hardware backend: the exception stubs and the shim_hw_* entries below.
+ *
  * .shim_entry (one page per vCPU at SHIM_USER_ENTRY(i), user R+X): the
  *   syscall entry. Each vCPU's MSR_LSTAR points at its own copy, so the
  *   RIP-relative references below land in that vCPU's own data (the rest of
@@ -237,6 +240,32 @@ exc_common:
  * for the program's first instruction, with every GPR as Linux's execve
  * leaves them. */
 shim_boot:
+	iretq
+
+/* Hardware backend (SVM/VMX), where CPL 0 is real and cheap.
+ *
+ * shim_hw_syscall is MSR_LSTAR: a user `syscall` arrives here at CPL 0 with
+ * RCX = return address, R11 = user RFLAGS, RSP still the user's, and the
+ * flags of MSR_SYSCALL_MASK cleared (IF, TF, DF, AC). `out` exits to the
+ * host, which runs the syscall with every register in the sync regs; it
+ * then resumes at shim_hw_sysret, or at shim_hw_iret(_flush) when the
+ * return cannot be a SYSRET (a signal handler, rt_sigreturn, a TLB flush
+ * due, flags SYSRET cannot restore). The host never resumes after an
+ * exception stub's `out`: it always chooses one of these returns. */
+	.globl shim_hw_syscall, shim_hw_sysret, shim_hw_iret_flush, shim_hw_iret, shim_hw_iretq
+shim_hw_syscall:
+	outb %al, $SHIM_PORT_SYSCALL
+shim_hw_sysret:
+	sysretq
+/* RSP points at [user RAX, rip, cs, rflags, rsp, ss]. Reloading CR3 drops
+ * every non-global translation (the TLB flush that makes the host's page
+ * table changes visible, Intel SDM 4.10.4.1, AMD APM 5.5.2). */
+shim_hw_iret_flush:
+	mov %cr3, %rax
+	mov %rax, %cr3
+shim_hw_iret:
+	popq %rax
+shim_hw_iretq:
 	iretq
 shim_super_end:
 	.section .note.GNU-stack,"",@progbits

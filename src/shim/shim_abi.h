@@ -133,4 +133,21 @@
 #define SHIM_REQ_DONE 3    /* by the worker: RESULT is set */
 #define SHIM_REQ_REFUSED 4 /* by the worker: not its call; the entry exits */
 
+/* Hardware backend (AMD SVM, Intel VMX): a user `syscall` enters
+ * shim_hw_syscall at CPL 0, which exits with `out` to SHIM_PORT_SYSCALL.
+ * The exception gates use IST 1, the top of the vCPU's slot, so an
+ * exception taken at CPL 0 (on the user's RSP, right after `syscall`) still
+ * lands on a known stack. The return to user mode goes through an iretq
+ * frame the host writes below the IST stack's top, preceded by the user's
+ * RAX: [rax, rip, cs, rflags, rsp, ss] (shim_hw_iret). With no user stub
+ * page the user range is Linux's own. */
+#define SHIM_PORT_SYSCALL 0xea
+#define SHIM_HW_IRET_FRAME(i) (SHIM_VCPU_KSTACK_TOP(i) - 64)
+/* The double fault (#DF) has a stack of its own, IST 2, in the middle of
+ * the slot: a #DF raised while an exception was being pushed on IST 1
+ * still reaches the host (which reports it) rather than becoming a triple
+ * fault. */
+#define SHIM_HW_DF_STACK_TOP(i) (SHIM_VCPU_TSS(i) + 0x200)
+#define SHIM_HW_TASK_SIZE SHIM_UL(0x7ffffffff000)
+
 #endif

@@ -88,6 +88,20 @@ int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positi
   return host_transfer(*fd, *iov, write, positional ? &pos : nullptr);
 }
 
+// The vectored call the guest made, with an iovec array the host must
+// refuse before it moves a byte: too many segments, an array at a faulting
+// address, or segments of a length import_iovec refuses (their bases fault
+// too). The host kernel orders that error against the fd's own: newer
+// kernels check the fd's mode first (EBADF), older ones (6.1) import the
+// array first (EINVAL, EFAULT).
+int64_t host_refused_vector(int fd, const SyscallArgs& a, bool write, bool positional, bool v2,
+                            const iovec* iov) {
+  long nr = v2           ? (write ? SYS_pwritev2 : SYS_preadv2)
+            : positional ? (write ? SYS_pwritev : SYS_preadv)
+                         : (write ? SYS_writev : SYS_readv);
+  return host_rax(::syscall(nr, fd, iov, a.a[2], a.a[3], a.a[4], a.a[5]));
+}
+
 // readv/writev/preadv/pwritev/preadv2/pwritev2: copy the guest's iovec
 // array once, then translate each segment. lib/iov_iter.c: more than
 // UIO_MAXIOV segments or a segment length that is negative as ssize_t is
@@ -106,14 +120,20 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
   if (!fd) return -fd.error();
   uint64_t count = a.a[2];
   int want = write ? O_WRONLY : O_RDONLY;
-  if (count > kIovMax) return fd_error_first(*fd, want, EINVAL);
+  const auto* faulting = static_cast<const iovec*>(kHostFaultingAddress);
+  if (count > kIovMax) return host_refused_vector(*fd, a, write, positional, v2, faulting);
   std::vector<iovec> guest(count);
   if (count > 0) {
     auto r = ctx.mm.copy_in(guest.data(), a.a[1], count * sizeof(iovec));
-    if (!r) return fd_error_first(*fd, want, r.error());
+    if (!r) return host_refused_vector(*fd, a, write, positional, v2, faulting);
   }
-  for (const auto& g : guest)
-    if (static_cast<int64_t>(g.iov_len) < 0) return fd_error_first(*fd, want, EINVAL);
+  for (const auto& g : guest) {
+    if (static_cast<int64_t>(g.iov_len) < 0) {
+      std::vector<iovec> lens(guest);
+      for (iovec& l : lens) l.iov_base = kHostFaultingAddress;
+      return host_refused_vector(*fd, a, write, positional, v2, lens.data());
+    }
+  }
 
   std::vector<iovec> host;
   uint64_t total = 0;

@@ -39,12 +39,30 @@ bool uses_uaddr2(int cmd) {
          cmd == FUTEX_CMP_REQUEUE_PI || cmd == FUTEX_WAIT_REQUEUE_PI;
 }
 
+// A private FUTEX_WAKE or FUTEX_WAKE_BITSET never touches the word: its key
+// is (mm, address) (kernel/futex/core.c get_futex_key), checked for
+// alignment and access_ok only. So at an address the guest has not mapped
+// (or cannot read) it wakes nobody and returns 0, as the guest's syscall
+// entry answers it on PVM. The host answers it on a word of elfuse's that
+// nobody waits on, so that the kernel checks the other arguments (a zero
+// bitset is EINVAL). Known limit: a thread still waiting on a word that was
+// unmapped meanwhile is not woken (Linux wakes it).
+bool wakes_private_without_word(uint64_t addr, int op) {
+  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;  // access_ok's limit on x86_64
+  int cmd = op & FUTEX_CMD_MASK;
+  return (op & FUTEX_PRIVATE_FLAG) && (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) &&
+         addr % 4 == 0 && addr <= kTaskSizeMax - 4;
+}
+uint32_t g_unwaited_word;
+
 }  // namespace
 
 int64_t sys_futex(SyscallContext& ctx, const SyscallArgs& a) {
   int op = static_cast<int>(a.a[1]);
   int cmd = op & FUTEX_CMD_MASK;
   Result<uint32_t*> word = futex_word(ctx.mm, a.a[0]);
+  if (!word.ok() && word.error() == EFAULT && wakes_private_without_word(a.a[0], op))
+    word = &g_unwaited_word;
   if (!word.ok()) return -word.error();
   timespec ts;
   const timespec* timeout = nullptr;

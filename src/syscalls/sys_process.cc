@@ -68,7 +68,9 @@ int64_t sys_arch_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       // at the hint, then the text's size. Also under --no-vdso, as the
       // kernel does under vdso=0. ARCH_MAP_VDSO_32 (a 32-bit vDSO elfuse
       // does not have) stays EINVAL, as does ARCH_MAP_VDSO_X32 on kernels
-      // without CONFIG_X86_X32_ABI.
+      // without CONFIG_X86_X32_ABI. Without the host's data pages in the VM
+      // (a backend that cannot share them) it is EINVAL as without a vDSO.
+      if (!ctx.proc.vdso_attached) return -EINVAL;
       Result<uint64_t> r = vdso_map_once(ctx.mm, arg);
       if (!r.ok()) return r.error() == ENOENT ? -EINVAL : -r.error();
       return static_cast<int64_t>(vdso_text_size());

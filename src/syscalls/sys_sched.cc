@@ -223,8 +223,10 @@ int64_t sys_sched_setattr(SyscallContext& ctx, const SyscallArgs& a) {
 // attr, pid < 0 and flags are EINVAL first; then the task (ESRCH); then the
 // whole `size` bytes must be below TASK_SIZE (access_ok, EFAULT) and are
 // stored (copy_struct_to_user: the kernel's struct, zeros after it), with
-// min(size, kernel size) in attr->size. The host filled a buffer of the
-// guest's size the same way.
+// min(size, kernel size) in attr->size. The host fills a copy of the
+// guest's buffer the same way: kernels before copy_struct_to_user (6.1)
+// store only the kernel's struct and leave the bytes after it as they were,
+// so the copy starts with the guest's bytes.
 int64_t sys_sched_getattr(SyscallContext& ctx, const SyscallArgs& a) {
   int pid = arg_int(a.a[0]);
   unsigned usize = arg_uint(a.a[2]);
@@ -232,6 +234,8 @@ int64_t sys_sched_getattr(SyscallContext& ctx, const SyscallArgs& a) {
       arg_uint(a.a[3]) != 0)
     return -EINVAL;
   std::vector<unsigned char> attr(usize, 0);
+  // Unreadable: the store below fails too (EFAULT).
+  (void)ctx.mm.copy_in(attr.data(), a.a[1], usize);
   if (::syscall(SYS_sched_getattr, pid, attr.data(), usize, 0) < 0)
     return -static_cast<int64_t>(errno);
   if (!linux_access_ok(a.a[1], usize)) return -EFAULT;
