@@ -272,6 +272,7 @@ int run(const Options& o) {
   proc.no_aslr_option = o.no_aslr;
   proc.vdso_enabled = !o.no_vdso;
   proc.sysroot = sysroot;
+  signals_inherit(proc);
 
   auto thread = std::make_unique<Thread>();
   thread->tid = gettid();
@@ -290,6 +291,7 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   elfuse::timing_mark("main");
+  elfuse::signals_record_inherited();
   elfuse::Options o = elfuse::parse_options(argc, argv);
   return elfuse::run(o);
 }

@@ -807,6 +807,25 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   store_user(t, u);
 }
 
+namespace {
+uint64_t g_inherited_ignored = 0;
+}  // namespace
+
+void signals_record_inherited() {
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    HostSigaction old{};
+    if (syscall(SYS_rt_sigaction, sig, nullptr, &old, 8) == 0 &&
+        old.handler == reinterpret_cast<void (*)(int, siginfo_t*, void*)>(SIG_IGN))
+      g_inherited_ignored |= sigbit(sig);
+  }
+}
+
+void signals_inherit(Process& proc) {
+  for (int sig = 1; sig <= 64; sig++)
+    if (g_inherited_ignored & sigbit(sig)) proc.sigactions[sig - 1].handler = kSigIgn;
+}
+
 void signals_on_exec(Process& proc) {
   for (int sig = 1; sig <= 64; sig++) {
     GuestSigaction& act = proc.sigactions[sig - 1];

@@ -50,6 +50,14 @@ struct ThreadSignals {
   std::atomic<bool> stop{false};
 };
 
+// The dispositions elfuse was started with: the signals it inherited as
+// SIG_IGN (an execve keeps those, kernel/signal.c flush_signal_handlers;
+// `nohup` and shells' `trap ''` rely on it). Call first thing in main, before
+// elfuse installs handlers of its own (the vCPU kick) or a thread starts.
+void signals_record_inherited();
+// The first program starts with what signals_record_inherited saw.
+void signals_inherit(Process& proc);
+
 // Binds the calling host thread to a guest thread (the host handler
 // records into its ThreadSignals). Called by run_thread.
 void signals_attach_thread(Thread& thread);
