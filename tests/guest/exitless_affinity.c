@@ -3,7 +3,6 @@
 // affinity of its own) is awake and serves it: the answer must be the
 // calling thread's own mask, also after the thread narrowed it, and in a
 // second thread. Prints what it observes.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,15 +12,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "exitless_burst.h"
+
 static void burst(void) {
-  struct stat st;
-  char c;
-  int fd = open("/dev/zero", O_RDONLY);
-  for (int i = 0; i < 20; i++) {
-    fstat(fd, &st);
-    (void)!pread(fd, &c, 1, 0);
-  }
-  close(fd);
+  exitless_burst(20);
 }
 
 static long getaff(pid_t pid, cpu_set_t* set) {
@@ -62,7 +56,7 @@ static void check(const char* who) {
   printf("%s restored: %d\n", who, CPU_EQUAL(&own, &original));
   // The whole process (the leader's mask) from a burst.
   burst();
-  printf("%s by pid: %ld\n", who, getaff(getpid(), &by_pid) > 0);
+  printf("%s by pid: %d\n", who, getaff(getpid(), &by_pid) > 0);
 }
 
 static void* thread_main(void* arg) {

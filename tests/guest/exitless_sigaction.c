@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "exitless_burst.h"
+
 struct ksigaction {  // the kernel's struct sigaction (x86_64)
   unsigned long handler;
   unsigned long flags;
@@ -27,14 +29,7 @@ static void on_sig(int sig) {
 }
 
 static void burst(void) {
-  struct stat st;
-  char c;
-  int fd = open("/dev/zero", O_RDONLY);
-  for (int i = 0; i < 20; i++) {
-    fstat(fd, &st);
-    (void)!pread(fd, &c, 1, 0);
-  }
-  close(fd);
+  exitless_burst(20);
 }
 
 static long rt_sigaction(int sig, const struct ksigaction* act, struct ksigaction* old,
