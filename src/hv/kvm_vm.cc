@@ -205,6 +205,16 @@ void KvmVm::write_descriptor_tables(unsigned ist, unsigned df_ist) {
   }
 }
 
+GuestFault fault_from_stub_frame(const uint64_t frame[7]) {
+  GuestFault f;
+  f.vector = static_cast<uint8_t>(frame[0]);
+  f.error_code = frame[1];
+  f.rip = frame[2];
+  f.rflags = frame[4];
+  f.rsp = frame[5];
+  return f;
+}
+
 Result<std::unique_ptr<KvmVcpu>> KvmVm::new_vcpu() {
   std::lock_guard lock(vcpu_mu_);
   if (!idle_.empty()) {

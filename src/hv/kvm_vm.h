@@ -21,6 +21,11 @@ namespace elfuse {
 
 class KvmVm;
 
+// The fault the shared exception stubs describe (src/shim/shim.S): their
+// frame is [vector, error code, rip, cs, rflags, rsp, ss]. CR2 is the
+// backend's to add for a #PF.
+GuestFault fault_from_stub_frame(const uint64_t frame[7]);
+
 class KvmVcpu : public Vcpu {
  public:
   KvmVcpu(KvmVm& vm, UniqueFd fd, kvm_run* run, size_t run_size, int id);

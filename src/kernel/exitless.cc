@@ -176,22 +176,16 @@ bool is_write(uint64_t nr) {
   return nr == SYS_write || nr == SYS_pwrite64 || nr == SYS_writev;
 }
 
+// The read and write family: data through a descriptor.
+bool is_fd_io(uint64_t nr) {
+  return nr == SYS_read || nr == SYS_write || nr == SYS_pread64 || nr == SYS_pwrite64 ||
+         nr == SYS_readv || nr == SYS_writev;
+}
+
 // EINTR from these means nothing happened: W calls again when the signal
 // was not T's (a guest kill() of SIGURG can pick W).
 bool retry_on_eintr(uint64_t nr) {
-  switch (nr) {
-    case SYS_read:
-    case SYS_write:
-    case SYS_pread64:
-    case SYS_pwrite64:
-    case SYS_readv:
-    case SYS_writev:
-    case SYS_open:
-    case SYS_openat:
-      return true;
-    default:
-      return false;
-  }
+  return is_fd_io(nr) || nr == SYS_open || nr == SYS_openat;
 }
 
 // A file whose reads and writes behave the same from any thread: not a tty
@@ -234,14 +228,8 @@ bool path_ok(Process& proc, uint64_t addr) {
 }
 
 bool worker_may_run(Process& proc, const SyscallArgs& a) {
+  if (is_fd_io(a.nr)) return fd_is_plain(proc, a.a[0]);
   switch (a.nr) {
-    case SYS_read:
-    case SYS_write:
-    case SYS_pread64:
-    case SYS_pwrite64:
-    case SYS_readv:
-    case SYS_writev:
-      return fd_is_plain(proc, a.a[0]);
     case SYS_fcntl:
       // No locks (F_SETLKW blocks with the caller's signals), no owners.
       switch (static_cast<int>(a.a[1])) {

@@ -392,12 +392,7 @@ HwVcpu::FaultAction HwVcpu::decode_fault(VcpuExit& e) {
   r.rflags = user_flags(frame[4]);
   r.rsp = frame[5];
   stop_ = Stop::kShim;
-  e = {ExitKind::kFault, {}, {}};
-  e.fault.vector = static_cast<uint8_t>(frame[0]);
-  e.fault.error_code = frame[1];
-  e.fault.rip = frame[2];
-  e.fault.rflags = frame[4];
-  e.fault.rsp = frame[5];
+  e = {ExitKind::kFault, fault_from_stub_frame(frame), {}};
   if (e.fault.vector == 14) {
     kvm_sregs s;
     if (ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) {

@@ -330,12 +330,7 @@ VcpuExit PvmVcpu::exit_from_fault_port() {
             {},
             "exception " + std::to_string(frame[0]) + " inside the shim at rip " +
                 std::to_string(frame[2])};
-  VcpuExit e{ExitKind::kFault, {}, {}};
-  e.fault.vector = static_cast<uint8_t>(frame[0]);
-  e.fault.error_code = frame[1];
-  e.fault.rip = frame[2];
-  e.fault.rflags = frame[4];
-  e.fault.rsp = frame[5];
+  VcpuExit e{ExitKind::kFault, fault_from_stub_frame(frame), {}};
   if (e.fault.vector == 14) {
     if (Result<uint64_t> a = cr2(); a.ok()) e.fault.address = a.value();
   }
