@@ -82,15 +82,34 @@ demo: deps build
 	@set -x; $(ELFUSE_BIN) $(BUSYBOX) sh -c 'for i in 1 2 3; do echo $$i; done | sort -r'
 	@set -x; $(ELFUSE_BIN) $(BUSYBOX) sh -c 'echo "$$(uname -sm): $$(seq 1000 | wc -l) lines, sha256 $$(seq 1000 | sha256sum | cut -c1-16)"'
 
+# Whether this host offers elfuse a KVM backend at all (elfuse --version says
+# "backend: none: WHY" when it does not: no /dev/kvm, or a kvm_pvm that will
+# not bind because this host is itself a PVM guest). Without one no guest can
+# run here: the tests labelled elfuse (and CPython's) are left to make
+# check-svm, which runs them natively and under elfuse on emulated hardware KVM,
+# and make check says so in one line. The decision is elfuse's detection, not a
+# trial run, so a broken elfuse on a KVM host still fails every test.
+NO_KVM = $(shell $(ELFUSE_BIN) --version 2>/dev/null | sed -n 's/.*(backend: none: \(.*\))$$/\1/p')
+
 # ctest runs last so that its summary is the end of the output.
 check: deps build
 	@$(MAKE) format-check
 	@$(MAKE) debian-root
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython
+	@if [ -n "$(NO_KVM)" ]; then \
+	  echo "make check: no KVM backend on this host ($(NO_KVM))"; \
+	  echo "make check: the tests that run guests (label elfuse) are left to make check-svm"; \
+	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE 'cpython|elfuse'; \
+	else \
+	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython; \
+	fi
 
 # One module at a time (RUN_SERIAL): see tests/CMakeLists.txt.
 check-python: deps build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -L cpython
+	@if [ -n "$(NO_KVM)" ]; then \
+	  echo "make check-python: no KVM backend on this host ($(NO_KVM)): nothing to compare"; \
+	else \
+	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -L cpython; \
+	fi
 
 # The lane installs its own tools (qemu-system-x86, cpio...) and caches the
 # kernel in $(ELFUSE_CACHE)/svm-lane; its last line is the guest's summary.
