@@ -15,6 +15,8 @@
 #   make format        reformat the C++ sources with clang-format 14
 #   make format-check  fail if any C++ source is not formatted
 #   make bench         build, then run bench/run.sh
+#   make check-security  the hostile-guest tests (tests/security; docs/security.md),
+#                      in the SVM lane when this host has no KVM backend
 #   make check-svm     the SVM lane: build, then boot Debian's kernel under QEMU
 #                      TCG with emulated AMD SVM, load kvm_amd, and run the guest
 #                      tests and a subset of the real-program tests under elfuse
@@ -50,7 +52,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check check-python check-svm debian-root format format-check bench clean
+.PHONY: all deps build demo check check-python check-svm check-security debian-root format format-check bench clean
 
 all: build
 
@@ -109,6 +111,16 @@ check-python: deps build
 	  echo "make check-python: no KVM backend on this host ($(NO_KVM)): nothing to compare"; \
 	else \
 	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -L cpython; \
+	fi
+
+# The hostile-guest tests of tests/security (docs/security.md): under ctest
+# where this host has a KVM backend, else in the SVM lane.
+check-security: deps build
+	@if [ -n "$(NO_KVM)" ]; then \
+	  echo "make check-security: no KVM backend on this host ($(NO_KVM)): in the SVM lane"; \
+	  set -x; LANE_TESTS='^security\.' scripts/svm-lane/lane.sh $(BUILD_DIR); \
+	else \
+	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L security; \
 	fi
 
 # The lane installs its own tools (qemu-system-x86, cpio...) and caches the

@@ -225,6 +225,20 @@ for libc in glibc musl dynamic; do
   done
 done
 
+# The security tests (tests/security): hostile guest programs, compared the
+# same way.
+if [[ -d $build/security ]]; then
+  mkdir -p "$root/lane/security"
+  for prog in "$build"/security/*; do
+    name=$(basename "$prog")
+    [[ security.$name =~ $filter ]] || continue
+    strip -o "$root/lane/security/$name" "$prog"
+    args=
+    [[ -f $top/tests/security/$name.args ]] && args=" $(grep -v '^[[:space:]]*#' "$top/tests/security/$name.args" | tr '\n' ' ')"
+    add_test "security.$name" /dev/null "/lane/security/$name$args"
+  done
+fi
+
 # The real-program subset (tests/real/cases.txt): programs from coreutils,
 # findutils, bash, grep, sed and gawk with their libraries; not python3 or
 # perl (their libraries are tens of MB).
