@@ -1,7 +1,9 @@
 #include "kernel/procfs.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -518,6 +520,14 @@ std::string status_text(Process& proc, const Thread& caller, const OwnProcTarget
     if (key == "SigBlk") {
       auto b = blocked_of(proc, caller, t.tid);
       out += b ? sig_field("SigBlk", *b) : line;
+    } else if (key == "Threads") {
+      // The guest's threads; elfuse's own host threads are not the guest's.
+      size_t n;
+      {
+        std::lock_guard lock(proc.threads_mu);
+        n = proc.threads.size();
+      }
+      out += "Threads:\t" + std::to_string(std::max<size_t>(n, 1)) + "\n";
     } else if (key == "SigIgn") {
       out += sig_field("SigIgn", sig_ignored(proc));
     } else if (key == "SigCgt") {
@@ -745,6 +755,112 @@ std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& calle
   int fd = ::open(again.c_str(), O_RDONLY | keep);
   if (fd < 0) return Result<int>(Errno{errno});
   return Result<int>(fd);
+}
+
+procview::ProcFacts proc_facts(Process& proc) {
+  procview::ProcFacts f;
+  f.own_pid = own_pid(proc);
+  f.fd_floor = proc.fds.floor;
+  int pid = f.own_pid;
+  f.task_kind = [&proc, pid](int tid) {
+    if (tid == pid) return procview::TaskKind::kGuest;
+    {
+      std::lock_guard lock(proc.threads_mu);
+      for (const auto& t : proc.threads)
+        if (t && t->tid == tid) return procview::TaskKind::kGuest;
+    }
+    std::string dir = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
+    return ::access(dir.c_str(), F_OK) == 0 ? procview::TaskKind::kHelper
+                                            : procview::TaskKind::kOther;
+  };
+  return f;
+}
+
+std::string host_fd_name(int fd) {
+  char buf[PATH_MAX];
+  std::string self = proc_fd_path(fd);
+  ssize_t n = ::readlink(self.c_str(), buf, sizeof buf);
+  if (n < 0 || n >= static_cast<ssize_t>(sizeof buf)) return "";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+bool is_proc_object(int fd) {
+  struct statfs sfs;
+  return ::fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
+Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags) {
+  if (!is_proc_object(fd)) return fd;
+  procview::ProcFacts facts = proc_facts(proc);
+  procview::Decision d = procview::classify_open(facts, host_fd_name(fd), flags);
+  if (d.verdict == procview::Verdict::kPass) return fd;
+  if (d.verdict == procview::Verdict::kRefuse) {
+    ::close(fd);
+    return Errno{d.err};
+  }
+  // A generated file takes the number the host's fd had: the host's steps
+  // aside (above the floor) first, so that the lowest free number is the
+  // same one.
+  int aside = move_to_private_fd(fd);
+  if (aside < 0) return Errno{errno};
+  UniqueFd held(aside);
+  if (auto own = open_own_proc_file(proc, caller, d.own_name, flags)) return *own;
+  // Not generated after all (the task went away): the host's object.
+  int back = ::fcntl(aside, (::fcntl(aside, F_GETFD) & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+  if (back < 0) return Errno{errno};
+  return back;
+}
+
+size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t name_at) {
+  if (len == 0 || !is_proc_object(fd)) return len;
+  procview::ProcFacts facts = proc_facts(proc);
+  procview::Listing l = procview::listing_of(facts, host_fd_name(fd));
+  if (l == procview::Listing::kNone) return len;
+  size_t in = 0, out = 0;
+  while (in + name_at <= len) {
+    uint16_t reclen;
+    memcpy(&reclen, buf + in + 16, sizeof reclen);
+    if (reclen == 0 || in + reclen > len) break;
+    size_t max = reclen > name_at ? reclen - name_at : 0;
+    std::string name(buf + in + name_at, strnlen(buf + in + name_at, max));
+    if (procview::keep_entry(facts, l, name)) {
+      if (out != in) memmove(buf + out, buf + in, reclen);
+      out += reclen;
+    }
+    in += reclen;
+  }
+  return out;
+}
+
+bool names_private_fd_entry(Process& proc, int dirfd, const std::string& path) {
+  // Cheap test first: the last component must be a number >= the floor.
+  size_t end = path.find_last_not_of('/');
+  if (end == std::string::npos) return false;
+  size_t slash = path.rfind('/', end);
+  size_t start = slash == std::string::npos ? 0 : slash + 1;
+  std::string last = path.substr(start, end + 1 - start);
+  if (last.empty() || last.size() > 9 || last.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  if (std::stol(last) < proc.fds.floor) return false;
+  procview::ProcFacts facts = proc_facts(proc);
+  if (!path.empty() && path[0] == '/' && procview::names_private_fd(facts, path)) return true;
+  // The directory part as the host names it: through symlinks (/dev/fd),
+  // a dirfd, or the cwd.
+  std::string dir = path.substr(0, start);
+  int base = dirfd;
+  if (dir.empty()) dir = ".";
+  UniqueFd held;
+  if (proc.sysroot) {
+    auto r = proc.sysroot->lookup(base, dir, true, true);
+    if (!r) return false;
+    held = std::move(*r);
+  } else {
+    held = UniqueFd(static_cast<int>(::syscall(SYS_openat, base, dir.c_str(), O_PATH | O_CLOEXEC)));
+  }
+  int dfd = held.get();
+  if (dfd < 0) return false;
+  if (!is_proc_object(dfd)) return false;
+  return procview::names_private_fd(facts, host_fd_name(dfd) + "/" + last);
 }
 
 }  // namespace elfuse

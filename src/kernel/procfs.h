@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "fs/proc_view.h"
 #include "kernel/process.h"
 
 namespace elfuse {
@@ -50,5 +51,34 @@ std::string own_proc_content(Process& proc, const Thread& caller, const OwnProcT
 // or an errno.
 std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& caller,
                                               const std::string& path, int flags);
+
+// The facts src/fs/proc_view.h classifies with: the pid, the fd floor, and
+// which tids are the guest's threads (the rest of the process's host threads
+// are elfuse's own).
+procview::ProcFacts proc_facts(Process& proc);
+
+// The host's name of an open fd (readlink of /proc/self/fd/N), or "".
+std::string host_fd_name(int fd);
+
+// True when `fd` is a proc object (fstatfs: PROC_SUPER_MAGIC).
+bool is_proc_object(int fd);
+
+// After the host opened something for the guest (any open path): when it is
+// a proc object, what the guest gets instead (procview::classify_open): the
+// fd itself, a generated file in its place (the host's fd is closed), or an
+// errno (closed too). One fstatfs for anything else.
+Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags);
+
+// getdents/getdents64 on `fd` filled `len` bytes at `buf` (name_at: offset
+// of d_name, 19 for linux_dirent64, 18 for linux_dirent): drops the entries
+// the guest must not see (elfuse's fds, elfuse's threads). Returns the new
+// length.
+size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t name_at);
+
+// A guest path naming one of elfuse's own fds through /proc
+// (procview::names_private_fd), also when its directory part is reached
+// through a symlink (/dev/fd/N), a dirfd or the cwd inside /proc. Only paths
+// whose last component is a number at or above the floor cost a lookup.
+bool names_private_fd_entry(Process& proc, int dirfd, const std::string& path);
 
 }  // namespace elfuse

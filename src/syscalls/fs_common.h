@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "fs/proc_view.h"
 #include "fs/sysroot.h"
 #include "kernel/process.h"
 #include "mm/memory_manager.h"
@@ -79,21 +80,14 @@ inline Result<std::string> copy_path(const MemoryManager& mm, uint64_t addr) {
   return mm.copy_in_string(addr, kPathMax);
 }
 
-// True for the absolute names Linux resolves to the process's own exe link:
-// /proc/self/exe, /proc/thread-self/exe, /proc/<own pid>/exe. Its target
-// must be the guest program, not elfuse.
+// True for the absolute names Linux resolves to the exe link of the process
+// or one of its tasks: /proc/self/exe, /proc/thread-self/exe, /proc/<own
+// pid>/exe, /proc/{self,<own pid>}/task/<tid>/exe. Its target must be the
+// guest program, not elfuse.
 inline bool is_proc_self_exe(const Process& p, const std::string& path) {
-  static constexpr char kPrefix[] = "/proc/";
-  static constexpr char kSuffix[] = "/exe";
-  if (path.size() <= sizeof(kPrefix) - 1 + sizeof(kSuffix) - 1) return false;
-  if (path.compare(0, sizeof(kPrefix) - 1, kPrefix) != 0) return false;
-  if (path.compare(path.size() - (sizeof(kSuffix) - 1), std::string::npos, kSuffix) != 0)
-    return false;
-  std::string who =
-      path.substr(sizeof(kPrefix) - 1, path.size() - (sizeof(kPrefix) - 1) - (sizeof(kSuffix) - 1));
-  if (who == "self" || who == "thread-self") return true;
+  if (path.size() < 10 || path.find("exe") == std::string::npos) return false;
   int pid = p.pid != 0 ? p.pid : static_cast<int>(::getpid());
-  return who == std::to_string(pid);
+  return procview::names_own_exe(pid, path);
 }
 
 // The path to use for a guest path that is followed (open, stat without

@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 
@@ -148,6 +149,7 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
   if (bufsiz <= 0) return -EINVAL;
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
+  if (names_private_fd_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   // The exe link names the guest program (proc(5) /proc/pid/exe); a
   // relative name via a /proc dirfd is not recognised. Absolute paths
   // ignore dirfd, as in Linux.

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/privilege.h"
 #include "syscalls/table.h"
@@ -148,7 +149,10 @@ int64_t sys_open_by_handle_at(SyscallContext& ctx, const SyscallArgs& a) {
       return -ESTALE;
     }
   }
-  return new_fd_result(ctx.proc, r);
+  // A /proc object (proc has no handles today; the check costs one fstatfs).
+  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), flags);
+  if (!g) return -g.error();
+  return new_fd_result(ctx.proc, *g);
 }
 
 }  // namespace elfuse

@@ -201,15 +201,24 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
     if (!*own) return -own->error();
     return new_fd_result(ctx.proc, **own);
   }
+  // elfuse's own fds through /proc/self/fd/N: as closed fds.
+  if (names_private_fd_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   // With O_NOFOLLOW the exe link itself is opened (ELOOP), like Linux.
   std::string host = (f & O_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
+  long r;
   if (ctx.proc.sysroot) {
-    auto r = ctx.proc.sysroot->open(dirfd, host, f, static_cast<unsigned>(mode));
-    if (!r) return -r.error();
-    return new_fd_result(ctx.proc, *r);
+    auto o = ctx.proc.sysroot->open(dirfd, host, f, static_cast<unsigned>(mode));
+    if (!o) return -o.error();
+    r = *o;
+  } else {
+    r = ::syscall(SYS_openat, dirfd, host.c_str(), f, static_cast<mode_t>(mode));
+    if (r < 0) return -static_cast<int64_t>(errno);
   }
-  long r = ::syscall(SYS_openat, dirfd, host.c_str(), f, static_cast<mode_t>(mode));
-  return new_fd_result(ctx.proc, r);
+  // Whatever name led there: a /proc object is what the guest may have of
+  // it (fs/proc_view.h).
+  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), f);
+  if (!g) return -g.error();
+  return new_fd_result(ctx.proc, *g);
 }
 
 // stat/lstat/newfstatat. A NULL path with AT_EMPTY_PATH is passed on as NULL:
@@ -220,6 +229,7 @@ int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t 
   if (path_addr != 0 || !(flags & AT_EMPTY_PATH)) {
     auto p = copy_path(ctx.mm, path_addr);
     if (!p) return -p.error();
+    if (names_private_fd_entry(ctx.proc, dirfd, *p)) return -ENOENT;
     path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
     host_path = path.c_str();
   }
@@ -318,21 +328,9 @@ int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const 
     return host_rax(
         ::syscall(SYS_openat2, AT_FDCWD, ctx.proc.exe_path.c_str(), &plain, sizeof plain));
   }
-  char link[256];
-  std::string self = proc_fd_path(static_cast<int>(r));
-  ssize_t n = ::readlink(self.c_str(), link, sizeof link - 1);
-  if (n <= 6 || strncmp(link, "/proc/", 6) != 0) return r;
-  link[n] = 0;
-  // The host's fd steps aside (above the floor) so that a generated file
-  // gets its number, the lowest free one.
-  int aside = move_to_private_fd(static_cast<int>(r));
-  if (aside < 0) return -static_cast<int64_t>(errno);
-  UniqueFd held(aside);
-  if (auto own = open_own_proc_file(ctx.proc, ctx.thread, link, flags))
-    return *own ? **own : -own->error();
-  // Not one of them: back to the lowest free number, with its flags.
-  int back = ::fcntl(aside, (::fcntl(aside, F_GETFD) & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
-  return back < 0 ? -static_cast<int64_t>(errno) : back;
+  // A /proc object: generated, refused or passed (fs/proc_view.h).
+  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), flags);
+  return g ? *g : -g.error();
 }
 
 }  // namespace
@@ -358,6 +356,7 @@ int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
   OpenHow how;
   memcpy(&how, raw.data(), sizeof how);
   auto path = copy_path(ctx.mm, a.a[1]);
+  if (path && names_private_fd_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   if (!path) {
     long r = ::syscall(SYS_openat2, dirfd, uio::failing_path(path.error()), &how, sizeof how);
     if (r >= 0) ::close(static_cast<int>(r));
@@ -432,6 +431,7 @@ int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
   if (a.a[1] != 0 || !(flags & AT_EMPTY_PATH)) {
     auto p = copy_path(ctx.mm, a.a[1]);
     if (!p) return -p.error();
+    if (names_private_fd_entry(ctx.proc, dirfd, *p)) return -ENOENT;
     path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
     host_path = path.c_str();
   }
@@ -461,7 +461,17 @@ int64_t do_getdents(SyscallContext& ctx, const SyscallArgs& a, long nr) {
   if (!fd) return -fd.error();
   size_t count = std::min<uint64_t>(arg_uint(a.a[2]), 1u << 20);
   std::unique_ptr<char[]> buf(new char[count ? count : 1]);
-  long r = ::syscall(nr, *fd, buf.get(), count);
+  long r;
+  // elfuse's own fds and threads are left out of /proc listings; a batch
+  // that held only those is followed by the next one, so that 0 still
+  // means the end.
+  do {
+    r = ::syscall(nr, *fd, buf.get(), count);
+    if (r <= 0) break;
+    size_t name_at = nr == SYS_getdents64 ? 19 : 18;
+    r = static_cast<long>(
+        filter_proc_listing(ctx.proc, *fd, buf.get(), static_cast<size_t>(r), name_at));
+  } while (r == 0);
   if (r < 0) return -static_cast<int64_t>(errno);
   auto c = ctx.mm.copy_out(a.a[1], buf.get(), static_cast<uint64_t>(r));
   if (!c) return -c.error();

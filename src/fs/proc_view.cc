@@ -1,0 +1,208 @@
+#include "fs/proc_view.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "fs/lexical_path.h"
+
+namespace elfuse::procview {
+namespace {
+
+// A decimal number without sign or leading zero, as /proc names tasks and
+// fds; -1 otherwise.
+long number_of(const std::string& s) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos ||
+      (s[0] == '0' && s.size() > 1))
+    return -1;
+  return std::stol(s);
+}
+
+bool opens_for_writing(int flags) {
+  if (flags & O_PATH) return false;
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+bool plain_read(int flags) {
+  return (flags & O_ACCMODE) == O_RDONLY &&
+         !(flags & (O_PATH | O_DIRECTORY | O_CREAT | O_TRUNC | __O_TMPFILE));
+}
+
+// The files kernel/procfs.h generates for the process itself.
+bool generated_file(const std::string& file) {
+  static const char* const kFiles[] = {"maps", "smaps", "cmdline", "environ",
+                                       "auxv", "stat",  "statm",   "status"};
+  for (const char* f : kFiles)
+    if (file == f) return true;
+  return false;
+}
+
+// Per-task files that describe or reach elfuse's host memory: refused for
+// every task (what Linux answers a process without ptrace access to the
+// target, EACCES; map_files needs CAP_SYS_ADMIN in the init namespace, EPERM).
+int memory_refusal(const std::string& file) {
+  if (file == "mem") return EACCES;
+  if (file == "map_files") return EPERM;
+  if (file == "pagemap") return EACCES;
+  return 0;
+}
+
+// Host-wide files whose mere reading reaches kernel or physical memory.
+bool host_memory_file(const std::string& top) {
+  return top == "kcore" || top == "kmem" || top == "kpagecount" || top == "kpageflags" ||
+         top == "kpagecgroup" || top == "kallsyms";
+}
+
+Decision refuse(int err) {
+  Decision d;
+  d.verdict = Verdict::kRefuse;
+  d.err = err;
+  return d;
+}
+
+// The components after "proc", or false when `name` is not under /proc.
+bool proc_parts(const std::string& name, std::vector<std::string>* parts) {
+  if (name.empty() || name[0] != '/') return false;
+  *parts = lexical_components(name);
+  if (parts->empty() || (*parts)[0] != "proc") return false;
+  parts->erase(parts->begin());
+  return true;
+}
+
+}  // namespace
+
+bool writable_own_file(const std::string& file) {
+  // fs/proc/base.c entries a process writes for itself; none of them acts
+  // beyond the process (elfuse's host process is the guest's own).
+  static const char* const kWritable[] = {
+      "comm",       "oom_score_adj", "oom_adj",      "coredump_filter",
+      "clear_refs", "timerslack_ns", "setgroups",    "uid_map",
+      "gid_map",    "projid_map",    "autogroup",    "attr",
+      "loginuid",   "sched",         "make-it-fail", "fail-nth"};
+  for (const char* w : kWritable)
+    if (file == w) return true;
+  return false;
+}
+
+Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
+  std::vector<std::string> parts;
+  // A proc object the host does not name under /proc (another proc mount):
+  // nothing here can tell whose it is.
+  if (!proc_parts(name, &parts)) return refuse(EACCES);
+  bool write = opens_for_writing(flags);
+  if (parts.empty()) return write ? refuse(EACCES) : Decision{};
+  long pid = number_of(parts[0]);
+  if (pid < 0) {
+    // self and thread-self are links; the host names what they lead to.
+    if (host_memory_file(parts[0])) return refuse(EACCES);
+    // /proc/sys and every other host-wide file: read as the host shows it,
+    // never written (sethostname, sysctl... are refused as syscalls too).
+    return write ? refuse(EACCES) : Decision{};
+  }
+  TaskKind kind = f.task_kind ? f.task_kind(static_cast<int>(pid)) : TaskKind::kOther;
+  if (static_cast<int>(pid) == f.own_pid) kind = TaskKind::kGuest;
+  // elfuse's own threads do not exist for the guest.
+  if (kind == TaskKind::kHelper) return refuse(ENOENT);
+  size_t file_at = 1;
+  int tid = static_cast<int>(pid);
+  bool thread_level = false;
+  if (parts.size() >= 2 && parts[1] == "task" && parts.size() >= 3) {
+    long t = number_of(parts[2]);
+    if (t < 0) return refuse(ENOENT);
+    if (kind == TaskKind::kGuest) {
+      TaskKind tk = f.task_kind ? f.task_kind(static_cast<int>(t)) : TaskKind::kOther;
+      if (static_cast<int>(t) == f.own_pid) tk = TaskKind::kGuest;
+      if (tk != TaskKind::kGuest) return refuse(ENOENT);
+    }
+    tid = static_cast<int>(t);
+    thread_level = true;
+    file_at = 3;
+  }
+  if (parts.size() <= file_at) return write ? refuse(EACCES) : Decision{};
+  const std::string& file = parts[file_at];
+  if (int e = memory_refusal(file)) return refuse(e);
+  if (kind != TaskKind::kGuest) {
+    // Another process (another elfuse, or a host process): never written.
+    return write ? refuse(EACCES) : Decision{};
+  }
+  // The process itself.
+  if ((file == "fd" || file == "fdinfo") && parts.size() > file_at + 1) {
+    long n = number_of(parts[file_at + 1]);
+    if (n >= f.fd_floor) return refuse(ENOENT);
+  }
+  if (parts.size() == file_at + 1 && generated_file(file) && plain_read(flags)) {
+    Decision d;
+    d.verdict = Verdict::kGenerate;
+    d.own_name = "/proc/" + std::to_string(f.own_pid);
+    // /proc/<tid>/FILE of a guest thread is its process's file; only
+    // /proc/<pid>/task/<tid>/FILE is the thread's.
+    if (thread_level) d.own_name += "/task/" + std::to_string(tid);
+    d.own_name += "/" + file;
+    return d;
+  }
+  if (write && !writable_own_file(file)) return refuse(EACCES);
+  return Decision{};
+}
+
+Listing listing_of(const ProcFacts& f, const std::string& dir_name) {
+  std::vector<std::string> parts;
+  if (!proc_parts(dir_name, &parts) || parts.empty()) return Listing::kNone;
+  if (number_of(parts[0]) != f.own_pid) return Listing::kNone;
+  if (parts.size() == 2 && parts[1] == "task") return Listing::kTasks;
+  if (parts.size() == 2 && (parts[1] == "fd" || parts[1] == "fdinfo")) return Listing::kFds;
+  if (parts.size() == 4 && parts[1] == "task" && (parts[3] == "fd" || parts[3] == "fdinfo"))
+    return Listing::kFds;
+  return Listing::kNone;
+}
+
+bool keep_entry(const ProcFacts& f, Listing l, const std::string& entry) {
+  long n = number_of(entry);
+  if (n < 0) return true;  // "." and ".."
+  if (l == Listing::kFds) return n < f.fd_floor;
+  if (l == Listing::kTasks) {
+    if (static_cast<int>(n) == f.own_pid) return true;
+    return !f.task_kind || f.task_kind(static_cast<int>(n)) != TaskKind::kHelper;
+  }
+  return true;
+}
+
+bool names_private_fd(const ProcFacts& f, const std::string& path) {
+  std::vector<std::string> parts;
+  if (!proc_parts(path, &parts) || parts.size() < 3) return false;
+  const std::string& who = parts[0];
+  if (who != "self" && who != "thread-self" && number_of(who) != f.own_pid) return false;
+  size_t at = 1;
+  if (parts[1] == "task") {
+    if (who == "thread-self" || parts.size() < 5 || number_of(parts[2]) < 0) return false;
+    at = 3;
+  }
+  if (parts.size() != at + 2 || (parts[at] != "fd" && parts[at] != "fdinfo")) return false;
+  return number_of(parts[at + 1]) >= f.fd_floor;
+}
+
+int root_link_index(const std::string& path) {
+  std::vector<std::string> parts;
+  if (path.empty() || path[0] != '/' || !proc_parts(path, &parts)) return -1;
+  if (parts.size() < 2) return -1;
+  const std::string& who = parts[0];
+  if (who != "self" && who != "thread-self" && number_of(who) < 0) return -1;
+  if (parts[1] == "root") return 2;  // components: proc, X, root
+  if (who != "thread-self" && parts.size() >= 4 && parts[1] == "task" && number_of(parts[2]) >= 0 &&
+      parts[3] == "root")
+    return 4;
+  return -1;
+}
+
+bool names_own_exe(int own_pid, const std::string& path) {
+  std::vector<std::string> parts;
+  if (!proc_parts(path, &parts) || parts.size() < 2 || parts.back() != "exe") return false;
+  if (path.back() == '/') return false;
+  const std::string& who = parts[0];
+  bool self = who == "self" || number_of(who) == own_pid;
+  if (parts.size() == 2) return self || who == "thread-self";
+  return parts.size() == 4 && self && parts[1] == "task" && number_of(parts[2]) >= 0;
+}
+
+}  // namespace elfuse::procview

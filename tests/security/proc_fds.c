@@ -1,0 +1,94 @@
+// Finding 5 of docs/security.md: elfuse's own descriptors (/dev/kvm, the
+// VM's and vCPUs' fds, memfds, pipes) and its own host threads must not show
+// through /proc. Invariants that hold natively: every fd that /proc/self/fd
+// and /proc/self/fdinfo list is open in the process (fcntl F_GETFD works);
+// no fd at or above the hard RLIMIT_NOFILE can exist, so naming one through
+// /proc/self/fd, /dev/fd or a dirfd on /proc/self/fd is ENOENT (open,
+// readlink, stat); a single-threaded program has one task, and status says
+// Threads: 1. It prints LEAK and the offending entry otherwise.
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static int listed_closed(const char* dir, const char* label) {
+  DIR* d = opendir(dir);
+  if (!d) return -1;
+  int bad = 0;
+  struct dirent* e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    int n = atoi(e->d_name);
+    if (fcntl(n, F_GETFD) < 0) {
+      if (!bad) printf("%s: LEAK: lists fd %d, which is not open\n", label, n);
+      bad++;
+    }
+  }
+  closedir(d);
+  if (!bad) printf("%s: only open fds\n", label);
+  return bad;
+}
+
+int main(void) {
+  int bad = 0;
+  bad |= listed_closed("/proc/self/fd", "/proc/self/fd") != 0;
+  bad |= listed_closed("/proc/self/fdinfo", "/proc/self/fdinfo") != 0;
+  char path[128];
+  snprintf(path, sizeof path, "/proc/self/task/%d/fd", getpid());
+  bad |= listed_closed(path, "/proc/self/task/PID/fd") != 0;
+
+  // Above the hard limit nothing can be open: every name of such an fd is
+  // ENOENT.
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 2;
+  long from = lim.rlim_max > 1 << 20 ? 1 << 20 : (long)lim.rlim_max;
+  int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
+  int found = 0;
+  for (long n = from; n < from + 1400 && found < 3; n++) {
+    char name[64], link[256];
+    struct stat st;
+    const char* how = NULL;
+    snprintf(name, sizeof name, "/proc/self/fd/%ld", n);
+    if (readlink(name, link, sizeof link) >= 0) how = "readlink";
+    if (!how && stat(name, &st) == 0) how = "stat";
+    int fd = open(name, O_RDONLY);
+    if (!how && fd >= 0) how = "open";
+    if (fd >= 0) close(fd);
+    snprintf(name, sizeof name, "/proc/self/fdinfo/%ld", n);
+    fd = open(name, O_RDONLY);
+    if (!how && fd >= 0) how = "open fdinfo";
+    if (fd >= 0) close(fd);
+    snprintf(name, sizeof name, "/dev/fd/%ld", n);
+    if (!how && lstat(name, &st) == 0) how = "lstat /dev/fd";
+    snprintf(name, sizeof name, "%ld", n);
+    if (!how && dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) how = "fstatat";
+    if (how) {
+      printf("fd above the hard limit: LEAK (%s of fd %ld)\n", how, n);
+      found++;
+      bad = 1;
+    }
+  }
+  if (!found) printf("fd above the hard limit: none\n");
+  if (dfd >= 0) close(dfd);
+
+  // One thread: one task, and status says so.
+  DIR* d = opendir("/proc/self/task");
+  int tasks = 0;
+  struct dirent* e;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.') tasks++;
+  if (d) closedir(d);
+  printf("tasks: %d\n", tasks);
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "Threads:", 8) == 0) printf("status %s", line);
+  if (f) fclose(f);
+  return bad;
+}

@@ -1,0 +1,155 @@
+// src/fs/proc_view.h: what the guest gets of a /proc object, by the host's
+// name of it. Process 100 with guest threads 100 and 101; 102 is one of
+// elfuse's own threads; 200 is another process. The fd floor is 1000.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "fs/proc_view.h"
+
+namespace elfuse::procview {
+namespace {
+
+ProcFacts facts() {
+  ProcFacts f;
+  f.own_pid = 100;
+  f.fd_floor = 1000;
+  f.task_kind = [](int tid) {
+    if (tid == 100 || tid == 101) return TaskKind::kGuest;
+    if (tid == 102) return TaskKind::kHelper;
+    return TaskKind::kOther;
+  };
+  return f;
+}
+
+Decision open_as(const std::string& name, int flags = O_RDONLY) {
+  return classify_open(facts(), name, flags);
+}
+
+void expect_refused(const std::string& name, int flags, int err) {
+  Decision d = open_as(name, flags);
+  EXPECT_EQ(d.verdict, Verdict::kRefuse) << name;
+  EXPECT_EQ(d.err, err) << name;
+}
+
+TEST(ProcView, MemIsRefusedForEveryTask) {
+  for (const char* n : {"/proc/100/mem", "/proc/100/task/100/mem", "/proc/100/task/101/mem",
+                        "/proc/101/mem", "/proc/200/mem", "/proc/200/task/201/mem"}) {
+    expect_refused(n, O_RDONLY, EACCES);
+    expect_refused(n, O_RDWR, EACCES);
+  }
+  expect_refused("/proc/100/map_files", O_RDONLY | O_DIRECTORY, EPERM);
+  expect_refused("/proc/100/pagemap", O_RDONLY, EACCES);
+  expect_refused("/proc/kcore", O_RDONLY, EACCES);
+}
+
+TEST(ProcView, HostWideWritesAreRefused) {
+  expect_refused("/proc/sys/kernel/hostname", O_WRONLY, EACCES);
+  expect_refused("/proc/sys/kernel/hostname", O_RDWR, EACCES);
+  expect_refused("/proc/sys/vm/drop_caches", O_WRONLY | O_TRUNC, EACCES);
+  expect_refused("/proc/sysrq-trigger", O_WRONLY, EACCES);
+  expect_refused("/proc/200/oom_score_adj", O_WRONLY, EACCES);
+  EXPECT_EQ(open_as("/proc/sys/kernel/hostname").verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/cpuinfo").verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/meminfo").verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc", O_RDONLY | O_DIRECTORY).verdict, Verdict::kPass);
+  // O_PATH is not a write.
+  EXPECT_EQ(open_as("/proc/sys/kernel/hostname", O_PATH | O_WRONLY).verdict, Verdict::kPass);
+}
+
+TEST(ProcView, OwnKnobsStayWritable) {
+  EXPECT_EQ(open_as("/proc/100/comm", O_WRONLY).verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/100/task/101/comm", O_RDWR).verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/100/oom_score_adj", O_WRONLY).verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/100/attr/current", O_WRONLY).verdict, Verdict::kPass);
+  expect_refused("/proc/100/limits", O_WRONLY, EACCES);
+  expect_refused("/proc/100/task/101/environ", O_WRONLY, EACCES);
+}
+
+TEST(ProcView, GeneratedFilesHaveTheProcessName) {
+  Decision d = open_as("/proc/100/maps");
+  EXPECT_EQ(d.verdict, Verdict::kGenerate);
+  EXPECT_EQ(d.own_name, "/proc/100/maps");
+  d = open_as("/proc/101/status");  // a guest thread's top-level name
+  EXPECT_EQ(d.verdict, Verdict::kGenerate);
+  EXPECT_EQ(d.own_name, "/proc/100/status");
+  d = open_as("/proc/100/task/101/stat");
+  EXPECT_EQ(d.verdict, Verdict::kGenerate);
+  EXPECT_EQ(d.own_name, "/proc/100/task/101/stat");
+  // Not a plain read: the host answers.
+  EXPECT_EQ(open_as("/proc/100/maps", O_PATH).verdict, Verdict::kPass);
+  // Another process: its host file.
+  EXPECT_EQ(open_as("/proc/200/maps").verdict, Verdict::kPass);
+}
+
+TEST(ProcView, ElfusesThreadsAndFdsDoNotExist) {
+  expect_refused("/proc/102/status", O_RDONLY, ENOENT);
+  expect_refused("/proc/102", O_RDONLY | O_DIRECTORY, ENOENT);
+  expect_refused("/proc/100/task/102", O_RDONLY | O_DIRECTORY, ENOENT);
+  expect_refused("/proc/100/task/102/comm", O_RDONLY, ENOENT);
+  expect_refused("/proc/100/fdinfo/1000", O_RDONLY, ENOENT);
+  expect_refused("/proc/100/fd/1003", O_PATH | O_NOFOLLOW, ENOENT);
+  expect_refused("/proc/100/task/101/fdinfo/1001", O_RDONLY, ENOENT);
+  EXPECT_EQ(open_as("/proc/100/fdinfo/999").verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/100/task/101", O_RDONLY | O_DIRECTORY).verdict, Verdict::kPass);
+}
+
+TEST(ProcView, NotUnderProcIsRefused) {
+  expect_refused("/mnt/proc2/100/mem", O_RDONLY, EACCES);
+  expect_refused("", O_RDONLY, EACCES);
+}
+
+TEST(ProcView, Listings) {
+  ProcFacts f = facts();
+  EXPECT_EQ(listing_of(f, "/proc/100/fd"), Listing::kFds);
+  EXPECT_EQ(listing_of(f, "/proc/100/fdinfo"), Listing::kFds);
+  EXPECT_EQ(listing_of(f, "/proc/100/task/101/fd"), Listing::kFds);
+  EXPECT_EQ(listing_of(f, "/proc/100/task"), Listing::kTasks);
+  EXPECT_EQ(listing_of(f, "/proc/200/fd"), Listing::kNone);
+  EXPECT_EQ(listing_of(f, "/proc"), Listing::kNone);
+  EXPECT_TRUE(keep_entry(f, Listing::kFds, "."));
+  EXPECT_TRUE(keep_entry(f, Listing::kFds, "999"));
+  EXPECT_FALSE(keep_entry(f, Listing::kFds, "1000"));
+  EXPECT_TRUE(keep_entry(f, Listing::kTasks, "100"));
+  EXPECT_TRUE(keep_entry(f, Listing::kTasks, "101"));
+  EXPECT_FALSE(keep_entry(f, Listing::kTasks, "102"));
+}
+
+TEST(ProcView, PrivateFdNames) {
+  ProcFacts f = facts();
+  EXPECT_TRUE(names_private_fd(f, "/proc/self/fd/1000"));
+  EXPECT_TRUE(names_private_fd(f, "/proc/thread-self/fdinfo/1002"));
+  EXPECT_TRUE(names_private_fd(f, "/proc/100/task/101/fd/1234"));
+  EXPECT_TRUE(names_private_fd(f, "//proc/./self/../self/fd/1000"));
+  EXPECT_FALSE(names_private_fd(f, "/proc/self/fd/999"));
+  EXPECT_FALSE(names_private_fd(f, "/proc/200/fd/1000"));
+  EXPECT_FALSE(names_private_fd(f, "/proc/self/fd/1000/x"));
+  EXPECT_FALSE(names_private_fd(f, "/tmp/fd/1000"));
+}
+
+TEST(ProcView, RootLinks) {
+  EXPECT_EQ(root_link_index("/proc/self/root"), 2);
+  EXPECT_EQ(root_link_index("/proc/thread-self/root/etc"), 2);
+  EXPECT_EQ(root_link_index("/proc/123/root/"), 2);
+  EXPECT_EQ(root_link_index("/proc/self/task/5/root/bin"), 4);
+  EXPECT_EQ(root_link_index("/proc/7/task/8/root"), 4);
+  EXPECT_EQ(root_link_index("/proc/self/cwd"), -1);
+  EXPECT_EQ(root_link_index("/proc/sys/root"), -1);
+  EXPECT_EQ(root_link_index("/tmp/self/root"), -1);
+}
+
+TEST(ProcView, OwnExe) {
+  EXPECT_TRUE(names_own_exe(100, "/proc/self/exe"));
+  EXPECT_TRUE(names_own_exe(100, "/proc/thread-self/exe"));
+  EXPECT_TRUE(names_own_exe(100, "/proc/100/exe"));
+  EXPECT_TRUE(names_own_exe(100, "/proc/self/task/101/exe"));
+  EXPECT_TRUE(names_own_exe(100, "/proc/100/task/100/exe"));
+  EXPECT_FALSE(names_own_exe(100, "/proc/200/exe"));
+  EXPECT_FALSE(names_own_exe(100, "/proc/self/exe/"));
+  EXPECT_FALSE(names_own_exe(100, "/proc/self/cwd"));
+  EXPECT_FALSE(names_own_exe(100, "proc/self/exe"));
+}
+
+}  // namespace
+}  // namespace elfuse::procview
