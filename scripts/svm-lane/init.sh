@@ -124,7 +124,10 @@ while IFS='|' read -r name stdin cmd; do
     t0=$(up)
     run native "$stdin" "$@"
     [ -n "${lane_trace:-}" ] && echo >$trace/trace
-    run elfuse "$stdin" /bin/elfuse $elfuse_args "$@"
+    # per-test elfuse options (lane.sh: tests/security/NAME.elfuse-args)
+    test_args=
+    [ -f "/lane/eargs/$name" ] && test_args=$(cat "/lane/eargs/$name")
+    run elfuse "$stdin" /bin/elfuse $elfuse_args $test_args "$@"
     # elfuse's own diagnostics, as compare.sh leaves them out
     grep -Ev '^elfuse: (guest killed by SIG[A-Z0-9]+: |(unknown )?syscall .*returns ENOSYS$)' \
       /tmp/elfuse.err >/tmp/elfuse.errf

@@ -236,6 +236,16 @@ if [[ -d $build/security ]]; then
     args=
     [[ -f $top/tests/security/$name.args ]] && args=" $(grep -v '^[[:space:]]*#' "$top/tests/security/$name.args" | tr '\n' ' ')"
     add_test "security.$name" /dev/null "/lane/security/$name$args"
+    # NAME.elfuse-args: options for elfuse in this test only (init.sh reads
+    # /lane/eargs/TEST). Such a test may run under --sysroot /lane/sysroot,
+    # a root holding a copy of it and empty tmp, proc, sys and dev.
+    if [[ -f $top/tests/security/$name.elfuse-args ]]; then
+      mkdir -p "$root/lane/eargs" "$root/lane/sysroot"/{lane/security,tmp,proc,sys,dev}
+      chmod 1777 "$root/lane/sysroot/tmp"
+      grep -v '^[[:space:]]*#' "$top/tests/security/$name.elfuse-args" | tr '\n' ' ' \
+        >"$root/lane/eargs/security.$name"
+      cp "$root/lane/security/$name" "$root/lane/sysroot/lane/security/$name"
+    fi
   done
 fi
 

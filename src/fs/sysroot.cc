@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 
 #include "base/private_fd.h"
 #include "fs/lexical_path.h"
+#include "fs/proc_view.h"
 
 namespace elfuse {
 namespace {
@@ -68,7 +70,22 @@ bool read_fd_link(int fd, std::string* out) {
 struct HostMount {
   std::string path;
   bool in_root = false;
+  // Magic links are not followed on the way (RESOLVE_NO_MAGICLINKS): the
+  // cwd, exe and fd links of a process that is not this one (another
+  // elfuse, whose exe is elfuse and whose private fds lead anywhere, or a
+  // host process outside the root), and map_files of any process.
+  bool no_magic = false;
 };
+
+// A number under /proc that is neither this process nor one of its
+// threads (the threads share its cwd, root and descriptors).
+bool foreign_task(const std::string& who) {
+  if (who.empty() || who.find_first_not_of("0123456789") != std::string::npos) return false;
+  std::string own = std::to_string(getpid());
+  if (who == own) return false;
+  std::string dir = "/proc/" + own + "/task/" + who;
+  return ::access(dir.c_str(), F_OK) != 0;
+}
 std::optional<HostMount> host_mount_path(const std::string& path) {
   if (path.empty() || path[0] != '/') return std::nullopt;
   // Fast exit for the common case: only paths that can start with one of
@@ -83,10 +100,19 @@ std::optional<HostMount> host_mount_path(const std::string& path) {
   bool trailing = path.back() == '/';
   HostMount m;
   size_t from = 0;
-  if (parts[0] == "proc" && parts.size() >= 3 && parts[2] == "root" &&
-      (parts[1] == "self" || parts[1] == "thread-self" || parts[1] == std::to_string(getpid()))) {
-    m.in_root = true;
-    from = 3;
+  // The root link of every task, this process's threads and every other
+  // process alike (/proc/X/root, /proc/X/task/Y/root): the guest's root.
+  // Linux's would be the task's root, which for every guest task is this
+  // root; a host process's root is never the guest's to reach.
+  if (parts[0] == "proc") {
+    int at = procview::root_link_index(path);
+    if (at > 0) {
+      m.in_root = true;
+      from = static_cast<size_t>(at) + 1;
+    } else if (parts.size() >= 3) {
+      m.no_magic = foreign_task(parts[1]) ||
+                   std::find(parts.begin(), parts.end(), "map_files") != parts.end();
+    }
   }
   for (size_t i = from; i < parts.size(); i++) m.path += "/" + parts[i];
   if (m.path.empty()) m.path = "/";
@@ -184,8 +210,9 @@ long Sysroot::resolve(int dirfd, const std::string& path, uint64_t flags, uint64
       if (m->in_root)
         return openat2_retry(root_fd(), m->path.c_str(), flags, mode, kInRoot | extra);
       // The host's /proc, /sys, /dev, magic links included (as under a
-      // chroot with them mounted).
-      return openat2_retry(AT_FDCWD, m->path.c_str(), flags, mode, extra);
+      // chroot with them mounted), but those of other processes.
+      return openat2_retry(AT_FDCWD, m->path.c_str(), flags, mode,
+                           extra | (m->no_magic ? RESOLVE_NO_MAGICLINKS : 0));
     }
     return openat2_retry(root_fd(), path.c_str(), flags, mode, kInRoot | extra);
   }
