@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/private_fd.h"
 #include "base/timing.h"
+#include "fs/proc_view.h"
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
 #include "kernel/exitless.h"
@@ -268,13 +269,19 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
     request.argv = script_argv(*line, interp_name, std::move(request.argv));
     interp_name = line->interp;  // bprm_change_interp
     name = line->interp;
-    // open_exec(i_name): relative to the cwd, following symlinks.
+    // open_exec(i_name): relative to the cwd, following symlinks. The
+    // caller's exe link is the caller's program, not elfuse.
+    std::string open_name = name;
+    if (procview::names_own_exe(request.caller_pid ? request.caller_pid : getpid(), name)) {
+      if (request.caller_exe.empty()) return exec_error(EACCES, name);
+      open_name = request.caller_exe;
+    }
     int ifd;
     if (request.sysroot) {
-      Result<int> r = request.sysroot->open(AT_FDCWD, name, O_RDONLY | O_CLOEXEC, 0);
+      Result<int> r = request.sysroot->open(AT_FDCWD, open_name, O_RDONLY | O_CLOEXEC, 0);
       ifd = r ? *r : (errno = r.error(), -1);
     } else {
-      ifd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
+      ifd = open(open_name.c_str(), O_RDONLY | O_CLOEXEC);
     }
     if (ifd < 0) return exec_error(errno, name);
     file = UniqueFd(move_to_private_fd(ifd));
@@ -370,15 +377,22 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   lo.random = random_u64;
   lo.exe_path = prepared.exe_path;
   lo.path_of_fd = [&proc](int fd) { return guest_file_path(proc, fd); };
-  InterpOpener open_interp = [&proc](const std::string& interp) -> ElfOr<UniqueFd> {
+  InterpOpener open_interp = [&proc, &req](const std::string& interp) -> ElfOr<UniqueFd> {
     // PT_INTERP is opened like any exec path (fs/binfmt_elf.c open_exec):
-    // inside the root under --sysroot.
+    // inside the root under --sysroot. /proc/self/exe there is still the
+    // calling program (the kernel opens it before begin_new_exec), never
+    // elfuse.
+    std::string name = interp;
+    if (procview::names_own_exe(proc.pid ? proc.pid : getpid(), interp)) {
+      if (req.caller_exe.empty()) return exec_error(EACCES, interp);
+      name = req.caller_exe;
+    }
     int ifd;
     if (proc.sysroot) {
-      Result<int> r = proc.sysroot->open(AT_FDCWD, interp, O_RDONLY | O_CLOEXEC, 0);
+      Result<int> r = proc.sysroot->open(AT_FDCWD, name, O_RDONLY | O_CLOEXEC, 0);
       ifd = r ? *r : (errno = r.error(), -1);
     } else {
-      ifd = open(interp.c_str(), O_RDONLY | O_CLOEXEC);
+      ifd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
     }
     if (ifd < 0) return exec_error(errno, interp);
     return UniqueFd(move_to_private_fd(ifd));

@@ -33,6 +33,13 @@ struct ExecRequest {
   std::vector<std::string> envp;
   // --sysroot: the program, #! interpreters and PT_INTERP resolve inside it.
   std::shared_ptr<const Sysroot> sysroot;
+  // The calling program's exe (the guest's /proc/self/exe, a guest path
+  // under --sysroot) and pid: a #! line naming /proc/self/exe runs it, as
+  // the kernel opens the interpreter before the new program replaces the
+  // caller. Empty at start-up: such a line is then EACCES (the caller is
+  // elfuse, whose binary is never the guest's interpreter).
+  std::string caller_exe;
+  int caller_pid = 0;
 };
 
 struct PreparedExec {

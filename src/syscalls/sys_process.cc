@@ -299,6 +299,8 @@ int64_t do_execve(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t a
   req.argv = std::move(argv.value());
   req.envp = std::move(envp.value());
   req.sysroot = ctx.proc.sysroot;
+  req.caller_exe = ctx.proc.exe_path;
+  req.caller_pid = ctx.proc.pid;
   // execveat(2), fs/exec.c alloc_bprm: AT_EXECFN names the file through
   // /dev/fd when it is reached relative to a descriptor; that name is gone
   // after the exec when the fd is close-on-exec, so a #! script (whose
