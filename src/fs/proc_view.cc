@@ -182,6 +182,19 @@ bool names_private_fd(const ProcFacts& f, const std::string& path) {
   return number_of(parts[at + 1]) >= f.fd_floor;
 }
 
+bool names_helper_task(const ProcFacts& f, const std::string& path) {
+  std::vector<std::string> parts;
+  if (!f.task_kind || !proc_parts(path, &parts) || parts.empty()) return false;
+  long tid = number_of(parts[0]);
+  if (tid < 0 || static_cast<int>(tid) == f.own_pid) {
+    bool self = parts[0] == "self" || tid == f.own_pid;
+    if (!self || parts.size() < 3 || parts[1] != "task") return false;
+    tid = number_of(parts[2]);
+    if (tid < 0 || static_cast<int>(tid) == f.own_pid) return false;
+  }
+  return f.task_kind(static_cast<int>(tid)) == TaskKind::kHelper;
+}
+
 int root_link_index(const std::string& path) {
   std::vector<std::string> parts;
   if (path.empty() || path[0] != '/' || !proc_parts(path, &parts)) return -1;

@@ -67,6 +67,11 @@ bool keep_entry(const ProcFacts& f, Listing l, const std::string& entry);
 // Open, readlink and stat of those are ENOENT, as for a closed fd.
 bool names_private_fd(const ProcFacts& f, const std::string& path);
 
+// An absolute path taken lexically: true when it names a task of elfuse's
+// own (TaskKind::kHelper) or something below it: /proc/<tid>[/...] or
+// /proc/{self,<own pid>}/task/<tid>[/...]. Those are ENOENT for every call.
+bool names_helper_task(const ProcFacts& f, const std::string& path);
+
 // Under --sysroot: an absolute path whose `root` component is a task's root
 // link, /proc/<X>/root or /proc/<X>/task/<Y>/root (X self, thread-self or a
 // number): returns the index of the `root` component in the lexical

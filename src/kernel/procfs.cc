@@ -832,8 +832,13 @@ size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t 
   return out;
 }
 
-bool names_private_fd_entry(Process& proc, int dirfd, const std::string& path) {
-  // Cheap test first: the last component must be a number >= the floor.
+bool hidden_proc_entry(Process& proc, int dirfd, const std::string& path) {
+  // Cheap tests first: a task number under /proc, or a last component that
+  // is a number at or above the floor.
+  if (path.size() > 6 && path[0] == '/' && path.find("proc/") != std::string::npos) {
+    procview::ProcFacts facts = proc_facts(proc);
+    if (procview::names_helper_task(facts, path)) return true;
+  }
   size_t end = path.find_last_not_of('/');
   if (end == std::string::npos) return false;
   size_t slash = path.rfind('/', end);

@@ -77,8 +77,11 @@ size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t 
 
 // A guest path naming one of elfuse's own fds through /proc
 // (procview::names_private_fd), also when its directory part is reached
-// through a symlink (/dev/fd/N), a dirfd or the cwd inside /proc. Only paths
-// whose last component is a number at or above the floor cost a lookup.
-bool names_private_fd_entry(Process& proc, int dirfd, const std::string& path);
+// through a symlink (/dev/fd/N), a dirfd or the cwd inside /proc (only
+// paths whose last component is a number at or above the floor cost a
+// lookup), or one of elfuse's own threads (procview::names_helper_task,
+// absolute paths): such names are ENOENT for open, stat, access, readlink
+// and the other path calls.
+bool hidden_proc_entry(Process& proc, int dirfd, const std::string& path);
 
 }  // namespace elfuse

@@ -113,6 +113,7 @@ int64_t path1(SyscallContext& ctx, long nr, Follow follow, uint64_t path_addr, u
               uint64_t c = 0) {
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
   if (ctx.proc.sysroot) return rooted_path1(ctx, nr, AT_FDCWD, host, b, c, 0);
   return host_rax(::syscall(nr, host.c_str(), b, c));
@@ -122,6 +123,7 @@ int64_t at_path1(SyscallContext& ctx, long nr, Follow follow, uint64_t dirfd_reg
                  uint64_t path_addr, uint64_t b = 0, uint64_t c = 0, uint64_t d = 0) {
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, dirfd_reg), *path)) return -ENOENT;
   std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
   if (ctx.proc.sysroot)
     return rooted_path1(ctx, nr, guest_dirfd(ctx.proc, dirfd_reg), host, b, c, d);
@@ -149,7 +151,7 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
   if (bufsiz <= 0) return -EINVAL;
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
-  if (names_private_fd_entry(ctx.proc, dirfd, *path)) return -ENOENT;
+  if (hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   // The exe link names the guest program (proc(5) /proc/pid/exe); a
   // relative name via a /proc dirfd is not recognised. Absolute paths
   // ignore dirfd, as in Linux.
@@ -236,6 +238,7 @@ int64_t rooted_symlink(SyscallContext& ctx, const std::string& target, int newdi
 int64_t sys_access(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
   if (ctx.proc.sysroot) return rooted_access(ctx, AT_FDCWD, host, arg_int(a.a[1]), 0);
   return host_rax(::syscall(SYS_access, host.c_str(), arg_int(a.a[1])));
@@ -244,6 +247,7 @@ int64_t sys_access(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_faccessat(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[1]);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, a.a[0]), *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
   if (ctx.proc.sysroot)
     return rooted_access(ctx, guest_dirfd(ctx.proc, a.a[0]), host, arg_int(a.a[2]), 0);
@@ -254,6 +258,7 @@ int64_t sys_faccessat(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_faccessat2(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[1]);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, a.a[0]), *path)) return -ENOENT;
   int flags = arg_int(a.a[3]);
   std::string host = (flags & AT_SYMLINK_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
   if (ctx.proc.sysroot)

@@ -202,7 +202,7 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
     return new_fd_result(ctx.proc, **own);
   }
   // elfuse's own fds through /proc/self/fd/N: as closed fds.
-  if (names_private_fd_entry(ctx.proc, dirfd, *path)) return -ENOENT;
+  if (hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   // With O_NOFOLLOW the exe link itself is opened (ELOOP), like Linux.
   std::string host = (f & O_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
   long r;
@@ -229,7 +229,7 @@ int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t 
   if (path_addr != 0 || !(flags & AT_EMPTY_PATH)) {
     auto p = copy_path(ctx.mm, path_addr);
     if (!p) return -p.error();
-    if (names_private_fd_entry(ctx.proc, dirfd, *p)) return -ENOENT;
+    if (hidden_proc_entry(ctx.proc, dirfd, *p)) return -ENOENT;
     path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
     host_path = path.c_str();
   }
@@ -356,7 +356,7 @@ int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
   OpenHow how;
   memcpy(&how, raw.data(), sizeof how);
   auto path = copy_path(ctx.mm, a.a[1]);
-  if (path && names_private_fd_entry(ctx.proc, dirfd, *path)) return -ENOENT;
+  if (path && hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   if (!path) {
     long r = ::syscall(SYS_openat2, dirfd, uio::failing_path(path.error()), &how, sizeof how);
     if (r >= 0) ::close(static_cast<int>(r));
@@ -431,7 +431,7 @@ int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
   if (a.a[1] != 0 || !(flags & AT_EMPTY_PATH)) {
     auto p = copy_path(ctx.mm, a.a[1]);
     if (!p) return -p.error();
-    if (names_private_fd_entry(ctx.proc, dirfd, *p)) return -ENOENT;
+    if (hidden_proc_entry(ctx.proc, dirfd, *p)) return -ENOENT;
     path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
     host_path = path.c_str();
   }

@@ -128,6 +128,19 @@ TEST(ProcView, PrivateFdNames) {
   EXPECT_FALSE(names_private_fd(f, "/tmp/fd/1000"));
 }
 
+TEST(ProcView, HelperTaskNames) {
+  ProcFacts f = facts();
+  EXPECT_TRUE(names_helper_task(f, "/proc/102"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/102/status"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/self/task/102"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/100/task/102/comm"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/101/status"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/100/task/101"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/200"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/self/status"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/cpuinfo"));
+}
+
 TEST(ProcView, RootLinks) {
   EXPECT_EQ(root_link_index("/proc/self/root"), 2);
   EXPECT_EQ(root_link_index("/proc/thread-self/root/etc"), 2);
