@@ -427,9 +427,14 @@ std::string stat_text(Process& proc, const Thread& caller, const OwnProcTarget& 
   const ExecLayout& l = proc.exec_layout;
   set(23, c.total_vm * kPage);         // vsize
   set(24, c.anon + c.file + c.shmem);  // rss
-  set(26, l.start_code);               // startcode
-  set(27, l.end_code);                 // endcode
-  set(28, l.start_stack);              // startstack
+  {
+    // num_threads: the guest's threads, not elfuse's own host threads.
+    std::lock_guard lock(proc.threads_mu);
+    set(20, std::max<size_t>(proc.threads.size(), 1));
+  }
+  set(26, l.start_code);   // startcode
+  set(27, l.end_code);     // endcode
+  set(28, l.start_stack);  // startstack
   if (auto b = blocked_of(proc, caller, t.tid)) set(32, *b & 0x7fffffffull);
   set(33, sig_ignored(proc) & 0x7fffffffull);
   set(34, sig_caught(proc) & 0x7fffffffull);

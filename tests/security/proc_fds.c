@@ -114,5 +114,17 @@ int main(void) {
   while (f && fgets(line, sizeof line, f))
     if (strncmp(line, "Threads:", 8) == 0) printf("status %s", line);
   if (f) fclose(f);
+  f = fopen("/proc/self/stat", "r");
+  char st[1024] = {0};
+  if (f && fgets(st, sizeof st, f)) {
+    char* p = strrchr(st, ')');
+    int field = 2;
+    while (p && field < 20) {
+      p = strchr(p + 1, ' ');
+      field++;
+    }
+    if (p) printf("stat num_threads: %ld\n", strtol(p + 1, NULL, 10));
+  }
+  if (f) fclose(f);
   return bad;
 }

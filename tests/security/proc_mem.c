@@ -7,12 +7,14 @@
 // is also what Linux gives a process without ptrace access to itself, so the
 // program prints the same line either way; it prints LEAK when it reads or
 // writes anything else (elfuse's image sits at 0x400000 too when it is not
-// position-independent).
+// position-independent). A forked child's mem, which a parent may read
+// natively, must likewise be the child's copy of the program or refused.
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -95,5 +97,35 @@ int main(void) {
     close(d);
   }
   printf("dirfd: %s\n", bad & 8 ? "LEAK" : "only the program's own memory");
+  // A forked child's mem (natively the parent may trace its child): what it
+  // reads there is the child's copy of the program, or the open is refused.
+  int go[2];
+  if (pipe(go) != 0) return 2;
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    char c;
+    close(go[1]);
+    if (read(go[0], &c, 1) < 0) _exit(1);
+    _exit(0);
+  }
+  close(go[0]);
+  snprintf(path, sizeof path, "/proc/%d/mem", child);
+  int cfd = open(path, O_RDONLY);
+  int child_bad = 0;
+  if (cfd >= 0) {
+    unsigned char buf[64], hdr[64];
+    ssize_t n = pread(cfd, buf, 16, (off_t)(uintptr_t)marker);
+    if (n == 16 && memcmp(buf, (const void*)marker, 16) != 0) child_bad = 1;
+    if (own_header(hdr, sizeof hdr) == 0) {
+      n = pread(cfd, buf, sizeof buf, 0x400000);
+      if (n == (ssize_t)sizeof buf && memcmp(buf, hdr, sizeof buf) != 0) child_bad = 1;
+    }
+    close(cfd);
+  }
+  close(go[1]);
+  waitpid(child, NULL, 0);
+  printf("child: %s\n", child_bad ? "LEAK" : "only the child's copy of the program");
+  bad |= child_bad << 4;
   return bad ? 1 : 0;
 }
