@@ -490,6 +490,7 @@ int64_t sys_getdents(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_truncate(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
   if (ctx.proc.sysroot) {
     auto fd = root_lookup(ctx.proc, AT_FDCWD, *path, true);
@@ -562,6 +563,7 @@ int64_t sys_sync_file_range(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
   auto path = copy_path(ctx.mm, a.a[0]);
   if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
   struct statfs sf {};
   UniqueFd hold;

@@ -22,6 +22,7 @@
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
+#include "kernel/procfs.h"
 #include "kernel/thread.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
@@ -286,6 +287,8 @@ int64_t do_execve(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t a
   Result<std::string> path = ctx.mm.copy_in_string(path_addr, 4096);
   if (!path.ok()) return -path.error();
   if (path->empty() && !(flags & AT_EMPTY_PATH)) return -ENOENT;
+  // elfuse's own fds and threads through /proc: as closed fds, gone tasks.
+  if (!path->empty() && hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   Result<std::vector<std::string>> argv = copy_in_strings(ctx.mm, argv_addr);
   if (!argv.ok()) return -argv.error();
   Result<std::vector<std::string>> envp = copy_in_strings(ctx.mm, envp_addr);

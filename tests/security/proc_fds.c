@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -76,6 +77,25 @@ int main(void) {
     }
   }
   if (!found) printf("fd above the hard limit: none\n");
+  // Nor can one be executed (in a child, in case it runs).
+  int exec_bad = 0;
+  for (long n = from; n < from + 16; n++) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      char name[64];
+      snprintf(name, sizeof name, "/proc/self/fd/%ld", n);
+      char* args[] = {name, NULL};
+      char* env[] = {NULL};
+      execve(name, args, env);
+      _exit(errno == ENOENT ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) exec_bad++;
+  }
+  printf("execve of an fd above the hard limit: %s\n", exec_bad ? "LEAK" : "ENOENT");
+  bad |= exec_bad != 0;
   if (dfd >= 0) close(dfd);
 
   // One thread: one task, and status says so; also after a burst of cheap
