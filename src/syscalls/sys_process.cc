@@ -202,6 +202,7 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
     Result<int> tid = clone_thread(ctx.proc, ctx.thread, req);
     return tid.ok() ? *tid : -tid.error();
   }
+  req.shares_memory = f & CLONE_VM;
   req.flags &= ~CLONE_VM;
   Result<int> pid = fork_process(ctx.proc, ctx.thread, req);
   return pid.ok() ? *pid : -pid.error();
