@@ -855,7 +855,7 @@ void signals_on_exec(Process& proc) {
 // since elfuse's guest has no LDT and no TLS descriptors (modify_ldt and
 // set_thread_area are ENOSYS), the only other places a usable selector
 // could come from. __USER32_CS (0x23) is the one selector Linux accepts
-// that elfuse does not: it would run 32-bit code, which elfuse does not.
+// that elfuse does not: it means 32-bit code, which elfuse cannot run.
 // Returns the selector the IRET would fault on, with RPL 3, or 0.
 uint16_t sigreturn_bad_selector(uint16_t frame_cs, uint16_t frame_ss, uint64_t uc_flags) {
   const uint16_t cs = frame_cs | 3;
