@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/auxv.h>
@@ -26,6 +28,7 @@
 #include "fs/proc_view.h"
 #include "fs/sysroot.h"
 #include "kernel/binfmt_script.h"
+#include "kernel/exec_creds.h"
 #include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "kernel/procfs.h"
@@ -105,6 +108,63 @@ AuxvInputs auxv_inputs() {
   in.gid = getgid();
   in.egid = getegid();
   return in;
+}
+
+// The calling host thread's capability sets (the guest thread's).
+ExecCredsInput current_creds() {
+  ExecCredsInput in;
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct d[2] = {};
+  if (syscall(SYS_capget, &hdr, d) < 0) fatal("exec: capget: %s", strerror(errno));
+  in.permitted = d[0].permitted | uint64_t{d[1].permitted} << 32;
+  in.effective = d[0].effective | uint64_t{d[1].effective} << 32;
+  in.inheritable = d[0].inheritable | uint64_t{d[1].inheritable} << 32;
+  for (int cap = 0; cap < 64; cap++) {
+    int b = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (b < 0) break;  // past CAP_LAST_CAP
+    if (b) in.bounding |= uint64_t{1} << cap;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
+      in.ambient |= uint64_t{1} << cap;
+  }
+  uid_t r, e, s;
+  syscall(SYS_getresuid, &r, &e, &s);
+  in.ruid = r, in.euid = e;
+  int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+  in.noroot = bits > 0 && (bits & SECBIT_NOROOT);
+  in.no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+  return in;
+}
+
+// The credentials of the new program (fs/exec.c begin_new_exec with the
+// sets of exec_capabilities), applied to the calling host thread, which
+// is the guest thread that goes on running it. capset(2) can only lower
+// the permitted set: a root program whose permitted set was lowered
+// before the execve keeps the lower one (Linux gives it bounding |
+// inheritable again). Returns AT_SECURE.
+bool apply_exec_credentials() {
+  const ExecCredsInput in = current_creds();
+  const ExecCredsResult want = exec_capabilities(in);
+  const uint64_t permitted = want.permitted & in.permitted;
+  const uint64_t effective = want.effective & permitted;
+  if (permitted != in.permitted || effective != in.effective) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2] = {};
+    for (int i = 0; i < 2; i++) {
+      d[i].permitted = static_cast<uint32_t>(permitted >> (32 * i));
+      d[i].effective = static_cast<uint32_t>(effective >> (32 * i));
+      d[i].inheritable = static_cast<uint32_t>(in.inheritable >> (32 * i));
+    }
+    // Only lowering: the kernel refuses nothing here. Should it, the new
+    // program must not run with the old sets.
+    if (syscall(SYS_capset, &hdr, d) < 0)
+      fatal("exec: cannot drop capabilities: %s", strerror(errno));
+  }
+  // securebits &= ~SECURE_KEEP_CAPS (EPERM when SECBIT_KEEP_CAPS_LOCKED:
+  // the bit then stays, where Linux clears it).
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  // A secure exec: the parent may no longer signal it at its death.
+  if (want.secure) prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  return want.secure;
 }
 
 // fs/file.c do_close_on_exec: every guest descriptor marked FD_CLOEXEC.
@@ -308,6 +368,9 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   // Drop the old image: vCPU, VM and every byte of guest memory but the
   // shim's, which install_shim rewrites. The worker uses all three.
   exitless_stop_worker(thread);
+  // The new credentials, before the worker and any thread of the new
+  // program are made (they inherit the calling thread's).
+  const bool secure = apply_exec_credentials();
   FirstVm* const first = g_first && !g_first->taken ? g_first : nullptr;
   if (first) first->taken = true;
   thread.vcpu.reset();
@@ -407,6 +470,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   // fs/binfmt_elf.c load_elf_binary: ARCH_SETUP_ADDITIONAL_PAGES after the
   // program and its interpreter are mapped, before the tables on the stack.
   AuxvInputs auxv_in = auxv_inputs();
+  auxv_in.secure = secure;
   if (vdso) auxv_in.sysinfo_ehdr = TRY(vdso_map(proc.mm(), 0));
 
   InitialStackInput si;

@@ -52,6 +52,8 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   timing_mark("fork child: VM created (KVM_CREATE_VM, memslots)");
   // The vDSO's data pages, where the copied page tables expect them.
   proc.vdso_attached = vdso_attach(*proc.vm).ok();
+  // dup_mmap: no MADV_DONTFORK range, no page of a MADV_WIPEONFORK one.
+  if (!req.shares_memory) proc.mm().fork_advice_in_child();
   VcpuState child_state = state;
   if (req.stack) child_state.regs.rsp = req.stack;
   if (req.flags & CLONE_SETTLS) {

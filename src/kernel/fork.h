@@ -19,6 +19,10 @@ struct CloneRequest {
   uint64_t parent_tid = 0;  // CLONE_PARENT_SETTID
   uint64_t child_tid = 0;   // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
   uint64_t tls = 0;         // CLONE_SETTLS
+  // A vfork with CLONE_VM, run on a copy (do_clone): Linux's child shares
+  // the parent's memory, so the fork advice (MADV_DONTFORK,
+  // MADV_WIPEONFORK) does not apply to it.
+  bool shares_memory = false;
 };
 
 // Returns the child's pid in the parent and 0 in the child, whose thread

@@ -54,7 +54,7 @@ int own_pid(const Process& p) {
 // The kernel's vm_flags bits we can tell from a Vma.
 struct VmaFlags {
   bool read, write, exec, shared, mayread, maywrite, mayexec, mayshare, growsdown, pfnmap, locked,
-      io, dontexpand, lockonfault, account, noreserve, dontdump;
+      io, dontcopy, dontexpand, lockonfault, account, noreserve, wipeonfork, dontdump;
 };
 
 bool is_map_shared(const Vma& v) {
@@ -89,6 +89,8 @@ VmaFlags vma_flags(const std::vector<Vma>& all, size_t i) {
   // VM_IO|VM_PFNMAP|VM_DONTDUMP (lib/vdso/datastore.c, vdso/vma.c).
   f.dontexpand = v.special;
   f.pfnmap = f.io = f.dontdump = v.backing == Vma::kHost;
+  f.dontcopy = v.dont_fork;
+  f.wipeonfork = v.wipe_on_fork;
   // VM_ACCOUNT (mm/mmap.c accountable_mapping): private, writable when
   // mapped or made writable by mprotect, and kept when it is made
   // read-only again. The VMA does not remember having been writable; the
@@ -267,10 +269,12 @@ std::string vm_flags_line(const VmaFlags& f) {
   add(f.pfnmap, "pf");
   add(f.locked, "lo");
   add(f.io, "io");
+  add(f.dontcopy, "dc");
   add(f.dontexpand, "de");
   add(f.lockonfault, "lf");
   add(f.account, "ac");
   add(f.noreserve, "nr");
+  add(f.wipeonfork, "wf");
   add(f.dontdump, "dd");
   add(!f.growsdown && host_marks_soft_dirty(), "sd");
   s += '\n';

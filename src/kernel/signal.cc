@@ -847,6 +847,25 @@ void signals_on_exec(Process& proc) {
   }
 }
 
+// restore_sigcontext (arch/x86/kernel/signal_64.c): CS and SS from the
+// frame, forced to RPL 3; without UC_STRICT_RESTORE_SS, a 64-bit CS and an
+// SS that is not a present DPL 3 writable data segment make SS __USER_DS
+// (force_valid_ss). The return to user mode then loads them: anything but
+// the 64-bit user code selector and the user data selector faults (#GP),
+// since elfuse's guest has no LDT and no TLS descriptors (modify_ldt and
+// set_thread_area are ENOSYS), the only other places a usable selector
+// could come from. __USER32_CS (0x23) is the one selector Linux accepts
+// that elfuse does not: it means 32-bit code, which elfuse cannot run.
+// Returns the selector the IRET would fault on, with RPL 3, or 0.
+uint16_t sigreturn_bad_selector(uint16_t frame_cs, uint16_t frame_ss, uint64_t uc_flags) {
+  const uint16_t cs = frame_cs | 3;
+  uint16_t ss = frame_ss | 3;
+  if (!(uc_flags & kUcStrictRestoreSs) && cs == kUserCs && ss != kUserDs) ss = kUserDs;
+  if (cs != kUserCs) return cs;
+  if (ss != kUserDs) return ss;
+  return 0;
+}
+
 int64_t signals_sigreturn(SyscallContext& ctx) {
   Thread& t = ctx.thread;
   MemoryManager& mm = ctx.mm;
@@ -855,6 +874,7 @@ int64_t signals_sigreturn(SyscallContext& ctx) {
   uint64_t frame = cur.rsp - 8;
   GuestRtSigframe f;
   bool ok = mm.copy_in(&f, frame, sizeof f).ok();
+  uint16_t bad_selector = 0;
   if (ok) {
     t.sigmask = f.uc.uc_sigmask & ~kUnblockableSignals;  // set_current_blocked
     const GuestSigcontext& sc = f.uc.uc_mcontext;
@@ -864,8 +884,8 @@ int64_t signals_sigreturn(SyscallContext& ctx) {
     r.rdi = sc.rdi, r.rsi = sc.rsi, r.rbp = sc.rbp, r.rbx = sc.rbx;
     r.rdx = sc.rdx, r.rax = sc.rax, r.rcx = sc.rcx, r.rsp = sc.rsp, r.rip = sc.rip;
     // The flags the program had at its `syscall` (R11), with the
-    // FIX_EFLAGS bits from the frame. CS and SS stay the 64-bit user
-    // selectors: elfuse runs 64-bit code only.
+    // FIX_EFLAGS bits from the frame.
+    bad_selector = sigreturn_bad_selector(sc.cs, sc.ss, f.uc.uc_flags);
     uint64_t user_flags = (cur.r11 & 0x3c7fd7) | 0x202;
     r.rflags = (user_flags & ~kFixEflags) | (sc.eflags & kFixEflags);
     ok = restore_fpu(mm, *t.vcpu, sc.fpstate);
@@ -888,6 +908,18 @@ int64_t signals_sigreturn(SyscallContext& ctx) {
     }
   }
   signals_sync_host_mask(t);
+  if (ok && bad_selector) {
+    // The IRET to the restored context faults (#GP, the bad selector as
+    // its error code): force_sig(SIGSEGV), SI_KERNEL, delivered from the
+    // restored registers.
+    const GuestSigaction& segv = ctx.proc.sigactions[SIGSEGV - 1];
+    if (segv.handler <= kSigIgn || (t.sigmask & sigbit(SIGSEGV)))
+      die_undeliverable(SIGSEGV, "rt_sigreturn to a bad CS or SS");
+    t.signals.trapno = 13;
+    t.signals.err = bad_selector & 0xfffc;
+    t.signals.cr2 = 0;
+    record_signal(t.signals, SIGSEGV, kernel_info(SIGSEGV, SI_KERNEL, 0));
+  }
   if (!ok) {
     // signal_fault: force_sig(SIGSEGV).
     const GuestSigaction& segv = ctx.proc.sigactions[SIGSEGV - 1];

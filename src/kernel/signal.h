@@ -108,6 +108,13 @@ void signals_on_exec(Process& proc);
 // SIGSEGV. Sets ctx.outcome = kNoReturn.
 int64_t signals_sigreturn(SyscallContext& ctx);
 
+// rt_sigreturn's segment rules (signal_64.c restore_sigcontext and the
+// IRET after it): the selector the return to user mode would fault on
+// (RPL 3 forced), or 0 when CS is the 64-bit user code selector and SS,
+// after force_valid_ss (only without UC_STRICT_RESTORE_SS in uc_flags),
+// the user data selector.
+uint16_t sigreturn_bad_selector(uint16_t frame_cs, uint16_t frame_ss, uint64_t uc_flags);
+
 // Blocks until a signal is recorded that the current guest mask does not
 // block (pause, rt_sigsuspend): the host's rt_sigsuspend with the mask
 // mirrored, entered with caught signals blocked so none is missed.

@@ -21,7 +21,8 @@ bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.special != b.special) return false;
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.flags != b.flags ||
       a.backing != b.backing || a.name != b.name || a.file_dev != b.file_dev ||
-      a.file_ino != b.file_ino || a.lock != b.lock)
+      a.file_ino != b.file_ino || a.lock != b.lock || a.wipe_on_fork != b.wipe_on_fork ||
+      a.dont_fork != b.dont_fork)
     return false;
   // A System V shm VMA has vm_ops->close (shm_close), and such VMAs never
   // merge (mm/vma.c is_mergeable_vma): each piece counts in shm_nattch.
@@ -146,6 +147,14 @@ std::vector<Vma> AddressSpace::set_lock(uint64_t start, uint64_t end, Vma::Lock 
     it->second.lock = lock;
   if (merge) merge_around(start, end);
   return old;
+}
+
+void AddressSpace::set_flag(uint64_t start, uint64_t end, bool Vma::*flag, bool value) {
+  split_at(start);
+  split_at(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->second.start < end; ++it)
+    it->second.*flag = value;
+  merge_around(start, end);
 }
 
 void AddressSpace::set_file_offset(uint64_t start, uint64_t end, uint64_t offset) {

@@ -54,6 +54,12 @@ struct Vma {
   // segment's size (shm_segsz) at that attach.
   uint64_t shm_attach = 0, shm_size = 0;
   Lock lock = kUnlocked;
+  // madvise fork advice (mm/madvise.c): VM_WIPEONFORK (a private anonymous
+  // VMA whose pages a forked child gets as zeros) and VM_DONTCOPY (a VMA
+  // a forked child does not get at all). Applied in the child by
+  // MemoryManager::fork_advice_in_child; copied on split, compared on merge.
+  bool wipe_on_fork = false;
+  bool dont_fork = false;
 
   uint64_t len() const { return end - start; }
   bool contains(uint64_t addr) const { return addr >= start && addr < end; }
@@ -119,6 +125,10 @@ class AddressSpace {
   // unless !merge: fork's dup_mmap clears the locks VMA by VMA).
   // Returns the pieces with their old state, clipped to [start, end).
   std::vector<Vma> set_lock(uint64_t start, uint64_t end, Vma::Lock lock, bool merge = true);
+
+  // Sets a flag of every VMA piece in [start, end) (madvise's fork
+  // advice): splits at the edges, merges where it can.
+  void set_flag(uint64_t start, uint64_t end, bool Vma::*flag, bool value);
 
   // remap_file_pages: [start, end), fully mapped, maps its file from
   // `offset` on (split at the edges, merged where offsets continue).

@@ -1019,6 +1019,9 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
 
 // Per-VMA part of madvise_vma_behavior (mm/madvise.c).
 Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
+  if (advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK || advice == MADV_DONTFORK ||
+      advice == MADV_DOFORK)
+    return fork_advice(piece, advice);
   if (piece.special) {
     // Special mappings are VM_DONTEXPAND, [vvar]'s also VM_PFNMAP|VM_IO
     // and without a page the kernel could drop or fault in for madvise.
@@ -1032,15 +1035,12 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
       case MADV_FREE:
       case MADV_COLD:
       case MADV_PAGEOUT:
-      case MADV_DOFORK:  // VM_IO
         if (pfnmap) return Errno{EINVAL};
         break;
       case MADV_POPULATE_READ:
       case MADV_POPULATE_WRITE:
         if (pfnmap) return Errno{EFAULT};  // GUP refuses VM_IO|VM_PFNMAP
         break;
-      case MADV_WIPEONFORK:  // no vm_file, not shared: accepted
-        return Ok();
       default:
         break;
     }
@@ -1073,12 +1073,31 @@ Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
       if (!(piece.flags & MAP_SHARED) || !(piece.max_prot & PROT_WRITE)) return Errno{EACCES};
       if (::madvise(host_phys(piece.phys), piece.len(), MADV_REMOVE) != 0) return Errno{errno};
       return Ok();
-    case MADV_WIPEONFORK:
-      if (piece.backing != Vma::kAnon) return Errno{EINVAL};
-      return Ok();
     default:
       return Ok();
   }
+}
+
+// The fork advice of madvise_vma_behavior: VM_WIPEONFORK only on a VMA
+// without a file that is not shared (a special mapping has no file),
+// VM_DONTCOPY on any, cleared again except on a VM_IO one ([vvar]).
+// madvise_update_vma changes nothing when the flag is already as asked;
+// otherwise it splits at the range's edges, which a special mapping
+// refuses (EINVAL), and merges where it can.
+Result<void> MemoryManager::fork_advice(const Vma& piece, int advice) {
+  const bool wipe = advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK;
+  bool Vma::*flag = wipe ? &Vma::wipe_on_fork : &Vma::dont_fork;
+  const bool value = advice == MADV_WIPEONFORK || advice == MADV_DONTFORK;
+  if (advice == MADV_WIPEONFORK && !piece.special && piece.backing != Vma::kAnon)
+    return Errno{EINVAL};
+  if (advice == MADV_DOFORK && piece.backing == Vma::kHost) return Errno{EINVAL};
+  if (piece.*flag == value) return Ok();
+  if (piece.special) {
+    const Vma* whole = as_.find(piece.start);
+    if (!whole || whole->start != piece.start || whole->end != piece.end) return Errno{EINVAL};
+  }
+  as_.set_flag(piece.start, piece.end, flag, value);
+  return Ok();
 }
 
 // mm/madvise.c do_madvise / madvise_walk_vmas.
@@ -1665,6 +1684,23 @@ Result<void> MemoryManager::munlockall() {
   for (const Vma& v : as_) ranges.emplace_back(v.start, v.end);
   for (auto [s, e] : ranges) (void)apply_lock(s, e, Vma::kUnlocked);
   return Ok();
+}
+
+void MemoryManager::fork_advice_in_child() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> gone;
+  for (const Vma& v : as_) {
+    if (v.dont_fork) {
+      gone.emplace_back(v.start, v.end);
+    } else if (v.wipe_on_fork && v.backing == Vma::kAnon && !v.special) {
+      // dup_mmap copies no page of it: the child's host copy of the run
+      // is dropped, and the private anonymous reservation reads as zeros.
+      host_discard(host_phys(v.phys), v.len());
+      if (sync_) sync_->narrowed(v.phys, v.len());
+    }
+  }
+  // Not copied at all: as munmap in the child, before it runs.
+  for (auto [s, e] : gone) unmap_range(s, e);
 }
 
 void MemoryManager::drop_locks_in_child() {

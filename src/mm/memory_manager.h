@@ -96,6 +96,12 @@ class MemoryManager {
   // inherited (kernel/fork.c dup_mmap, mm_init); the host fork already
   // dropped the host's locks.
   void drop_locks_in_child();
+  // A forked child (kernel/fork.c dup_mmap), before its first guest
+  // instruction: VMAs marked MADV_DONTFORK are unmapped, the pages of
+  // private anonymous VMAs marked MADV_WIPEONFORK read as zeros (the
+  // VMAs keep the flag, as Linux's child does). Not for a vfork that
+  // shares the parent's memory.
+  void fork_advice_in_child();
 
   // ---- checked access to guest memory ----
   // EFAULT unless every byte is mapped with PROT_READ (copy_in) or
@@ -277,6 +283,7 @@ class MemoryManager {
   // mm/mlock.c mlock_future_ok: may len more bytes be locked?
   bool lock_future_ok(Vma::Lock lock, uint64_t len) const;
   Result<void> madvise_vma(const Vma& piece, int advice);
+  Result<void> fork_advice(const Vma& piece, int advice);
 
   uint8_t* reservation_;
   uint64_t phys_size_;

@@ -149,10 +149,17 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
     case PR_GET_NO_NEW_PRIVS:
     case PR_SET_NO_NEW_PRIVS:
     case PR_CAPBSET_READ:
+    case PR_CAPBSET_DROP:
+    case PR_GET_SECUREBITS:
+    case PR_SET_SECUREBITS:
+    case PR_CAP_AMBIENT:
     case PR_SET_PDEATHSIG:
     case PR_SET_CHILD_SUBREAPER:
-      // Integer-only options: the host's answer is the guest's. The guest is
-      // the host process, so a parent-death signal or subreaper status set
+      // Integer-only options: the host's answer is the guest's. The
+      // capability sets, securebits and keepcaps are the calling host
+      // thread's, as Linux keeps them per thread (execve applies them:
+      // kernel/exec.cc apply_exec_credentials). The guest is the host
+      // process, so a parent-death signal or subreaper status set
       // on the host acts for the guest (the signal is delivered like any
       // other host signal).
       return host_rax(prctl(static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3], a.a[4]));
@@ -203,6 +210,7 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
     Result<int> tid = clone_thread(ctx.proc, ctx.thread, req);
     return tid.ok() ? *tid : -tid.error();
   }
+  req.shares_memory = f & CLONE_VM;
   req.flags &= ~CLONE_VM;
   Result<int> pid = fork_process(ctx.proc, ctx.thread, req);
   return pid.ok() ? *pid : -pid.error();

@@ -514,3 +514,32 @@ TEST(AddressSpace, RandomizedAgainstPageModel) {
 
 }  // namespace
 }  // namespace elfuse
+
+namespace elfuse {
+namespace {
+
+// madvise's fork advice: a flag on part of a VMA splits it; clearing it
+// merges the pieces again; every piece keeps its flags through a split.
+TEST(AddressSpace, ForkFlagsSplitAndMerge) {
+  AddressSpace as;
+  ASSERT_TRUE(as.insert(anon(0, 6)).ok());
+  as.set_flag(pg(2), pg(4), &Vma::wipe_on_fork, true);
+  EXPECT_EQ(ruler(as), "|aabbcc......|");
+  EXPECT_TRUE(as.find(pg(3))->wipe_on_fork);
+  EXPECT_FALSE(as.find(pg(1))->wipe_on_fork);
+  as.set_flag(pg(3), pg(5), &Vma::dont_fork, true);
+  EXPECT_EQ(ruler(as), "|aabcde......|");
+  EXPECT_TRUE(as.find(pg(3))->wipe_on_fork);
+  EXPECT_TRUE(as.find(pg(3))->dont_fork);
+  // An mprotect split keeps both flags on each piece.
+  ASSERT_TRUE(as.protect(pg(3), pg(4), PROT_READ).ok());
+  EXPECT_TRUE(as.find(pg(3))->dont_fork);
+  ASSERT_TRUE(as.protect(pg(3), pg(4), PROT_READ | PROT_WRITE).ok());
+  as.set_flag(pg(0), pg(6), &Vma::dont_fork, false);
+  as.set_flag(pg(0), pg(6), &Vma::wipe_on_fork, false);
+  EXPECT_EQ(ruler(as), "|aaaaaa......|");
+  EXPECT_EQ(as.size(), 1u);
+}
+
+}  // namespace
+}  // namespace elfuse

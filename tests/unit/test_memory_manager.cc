@@ -411,6 +411,38 @@ TEST_F(MemoryManagerTest, Madvise) {
   EXPECT_EQ(mm_->madvise(s, P, MADV_FREE).error(), EINVAL);
 }
 
+// MADV_WIPEONFORK / MADV_DONTFORK: flags on the VMAs; what a forked child
+// does with them before it runs (fork_advice_in_child).
+TEST_F(MemoryManagerTest, ForkAdvice) {
+  uint64_t a = map_anon(3 * P);
+  ASSERT_TRUE(mm_->copy_out(a, "a", 1).ok());
+  ASSERT_TRUE(mm_->copy_out(a + P, "b", 1).ok());
+  ASSERT_TRUE(mm_->copy_out(a + 2 * P, "c", 1).ok());
+  ASSERT_TRUE(mm_->madvise(a + P, P, MADV_WIPEONFORK).ok());
+  ASSERT_TRUE(mm_->madvise(a + 2 * P, P, MADV_DONTFORK).ok());
+  EXPECT_TRUE(mm_->vmas().find(a + P)->wipe_on_fork);
+  EXPECT_FALSE(mm_->vmas().find(a)->wipe_on_fork);
+  EXPECT_TRUE(mm_->vmas().find(a + 2 * P)->dont_fork);
+  EXPECT_EQ(mm_->vmas().size(), 3u);
+  // Shared anonymous memory: no WIPEONFORK; DONTFORK is fine.
+  uint64_t s = map_anon(P, RW, 0, MAP_SHARED | MAP_ANONYMOUS);
+  EXPECT_EQ(mm_->madvise(s, P, MADV_WIPEONFORK).error(), EINVAL);
+  EXPECT_TRUE(mm_->madvise(s, P, MADV_KEEPONFORK).ok());
+  mm_->fork_advice_in_child();
+  char c = 1;
+  ASSERT_TRUE(mm_->copy_in(&c, a, 1).ok());
+  EXPECT_EQ(c, 'a');
+  ASSERT_TRUE(mm_->copy_in(&c, a + P, 1).ok());
+  EXPECT_EQ(c, 0);
+  EXPECT_TRUE(mm_->vmas().find(a + P)->wipe_on_fork);  // the child keeps the flag
+  EXPECT_EQ(mm_->copy_in(&c, a + 2 * P, 1).error(), EFAULT);
+  EXPECT_EQ(mm_->vmas().find(a + 2 * P), nullptr);
+  check_consistent();
+  // KEEPONFORK merges the pieces again.
+  ASSERT_TRUE(mm_->madvise(a + P, P, MADV_KEEPONFORK).ok());
+  EXPECT_EQ(mm_->vmas().find(a)->end, a + 2 * P);
+}
+
 TEST_F(MemoryManagerTest, PrivateFileMapping) {
   char tmpl[] = "/tmp/elfuse_mm_XXXXXX";
   int fd = mkstemp(tmpl);

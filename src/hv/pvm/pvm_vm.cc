@@ -223,6 +223,20 @@ void PvmVcpu::settle_in_entry() {
 }
 
 VcpuExit PvmVcpu::run() {
+  // A return to a non-canonical RIP (a signal handler or a sigreturn
+  // frame that names one) is Linux's #GP on the way out of the kernel:
+  // the program's SIGSEGV, as HwVcpu::run gives it. It is not left to
+  // what PVM's switcher does with such a RIP (gVisor's
+  // SigIretTest.BadHandler hung on this backend).
+  if (const uint64_t rip = regs().rip;
+      static_cast<uint64_t>(static_cast<int64_t>(rip << 16) >> 16) != rip) {
+    VcpuExit f{ExitKind::kFault, {}, {}};
+    f.fault.vector = 13;
+    f.fault.rip = rip;
+    f.fault.rsp = regs().rsp;
+    f.fault.rflags = regs().rflags;
+    return f;
+  }
   VcpuExit e = run_once();
   if (e.kind == ExitKind::kInterrupted && in_entry(regs().rip)) {
     settle_in_entry();
