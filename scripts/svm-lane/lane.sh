@@ -183,6 +183,7 @@ done
 # word syntax, read by init.sh with eval).
 list=$root/lane/tests
 printf '%s\n' "${LANE_ELFUSE_ARGS:-}" >"$root/lane/elfuse_args"
+: >"$root/lane/ulimits"
 : >"$list"
 dynamic_programs=()
 # NAME-REGEX|REASON: the emulated machine differs from any real one there.
@@ -236,6 +237,10 @@ if [[ -d $build/security ]]; then
     args=
     [[ -f $top/tests/security/$name.args ]] && args=" $(grep -v '^[[:space:]]*#' "$top/tests/security/$name.args" | tr '\n' ' ')"
     add_test "security.$name" /dev/null "/lane/security/$name$args"
+    # NAME.ulimit: ulimit options both runs start under (e.g. "-v 4194304").
+    if [[ -f $top/tests/security/$name.ulimit ]]; then
+      echo "security.$name $(grep -v '^[[:space:]]*#' "$top/tests/security/$name.ulimit" | tr '\n' ' ')" >>"$root/lane/ulimits"
+    fi
   done
 fi
 
