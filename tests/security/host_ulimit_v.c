@@ -40,7 +40,11 @@ int main(void) {
     printf("touched\n");
   }
   // More than the limit: ENOMEM, and the program goes on.
-  void* q = mmap(NULL, 8192 * MiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // (Private writable: beyond both limits. A PROT_NONE reservation that
+  // large fits RLIMIT_DATA, but not the guest-physical memory elfuse can
+  // reserve under it: docs/internals.md "Resource limits".)
+  void* q = mmap(NULL, 8192 * MiB, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   printf("mmap 8 GiB: %s\n", q == MAP_FAILED ? errname(errno) : "ok");
   if (q != MAP_FAILED) munmap(q, 8192 * MiB);
   pid_t pid = fork();
