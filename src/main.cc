@@ -30,6 +30,7 @@
 #include "kernel/run_loop.h"
 #include "kernel/signal.h"
 #include "kernel/thread.h"
+#include "mm/guest_limits.h"
 #include "syscalls/dispatch.h"
 
 extern char** environ;
@@ -185,40 +186,92 @@ PreparedExec prepare_first_or_die(const Options& o, const std::shared_ptr<const 
 }
 
 // Guest descriptors are host descriptors below a floor; elfuse's own sit at
-// or above it. The guest sees the RLIMIT_NOFILE it was started with.
+// or above it. The guest sees an RLIMIT_NOFILE whose every descriptor it can
+// use (plan_fd_floor).
 FdRules setup_fd_floor() {
   rlimit lim;
   getrlimit(RLIMIT_NOFILE, &lim);
-  FdRules rules;
-  rules.nofile_soft = lim.rlim_cur;
-  rules.nofile_hard = lim.rlim_max;
-  uint64_t hard = lim.rlim_max;
-  // Room above the floor: a vCPU descriptor per guest thread (up to
-  // SHIM_MAX_VCPUS = 1024) plus elfuse's others.
-  constexpr uint64_t kPrivate = 1024 + 128;
   // With CAP_SYS_RESOURCE (and fs.nr_open allowing it) elfuse raises its own
   // hard limit above the guest's, so the guest keeps every descriptor its
   // hard limit allows, as natively: the floor is that limit.
-  if (hard < 65536 + kPrivate) {
-    rlimit wider = {lim.rlim_cur, hard + kPrivate};
-    if (setrlimit(RLIMIT_NOFILE, &wider) == 0) {
-      rules.floor = static_cast<int>(hard);
-      wider.rlim_cur = wider.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &wider);
-      set_private_fd_floor(rules.floor);
-      return rules;
-    }
+  bool raised = false;
+  if (lim.rlim_max <= kMaxFdFloor) {
+    rlimit wider = {lim.rlim_max + kPrivateFds, lim.rlim_max + kPrivateFds};
+    raised = setrlimit(RLIMIT_NOFILE, &wider) == 0;
   }
-  uint64_t floor = hard >= 65536 + kPrivate ? 65536
-                   : hard > 2 * kPrivate    ? hard - kPrivate
-                   : hard > 256             ? hard - 128
-                                            : 128;
-  rules.floor = static_cast<int>(floor);
-  rlimit raised = lim;
-  raised.rlim_cur = std::min<uint64_t>(hard, floor + kPrivate);
-  setrlimit(RLIMIT_NOFILE, &raised);
+  FdPlan plan = plan_fd_floor(lim.rlim_cur, lim.rlim_max, raised);
+  if (!raised) {
+    rlimit host = {plan.host_soft, plan.host_hard};
+    setrlimit(RLIMIT_NOFILE, &host);
+  }
+  FdRules rules;
+  rules.floor = plan.floor;
+  rules.nofile_soft = plan.guest_soft;
+  rules.nofile_hard = plan.guest_hard;
   set_private_fd_floor(rules.floor);
   return rules;
+}
+
+// The guest's limits start as elfuse's host limits. elfuse then raises its own soft limits of the
+// resources it keeps for the guest to their hard limits: the guest's soft limits bound the guest,
+// not elfuse.
+void setup_guest_limits(GuestRlimits& limits) {
+  for (int r = 0; r < kRlimits; r++) {
+    // RLIMIT_NOFILE is FdRules' (setup_fd_floor).
+    if (!rlimit_is_virtual(r) || r == RLIMIT_NOFILE) continue;
+    rlimit lim{};
+    if (getrlimit(r, &lim) != 0) continue;
+    limits.set(r, lim.rlim_cur, lim.rlim_max);
+    if (r != RLIMIT_STACK && lim.rlim_cur != lim.rlim_max) {
+      lim.rlim_cur = lim.rlim_max;
+      setrlimit(r, &lim);
+    }
+  }
+}
+
+// VmSize and VmData of this process (bytes), from /proc/self/status.
+void own_vm_usage(uint64_t* vm_size, uint64_t* vm_data) {
+  *vm_size = *vm_data = 0;
+  FILE* f = fopen("/proc/self/status", "re");
+  if (!f) return;
+  char line[256];
+  unsigned long long kb;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "VmSize: %llu kB", &kb) == 1) *vm_size = kb << 10;
+    if (sscanf(line, "VmData: %llu kB", &kb) == 1) *vm_data = kb << 10;
+  }
+  fclose(f);
+}
+
+// The host reservation behind guest-physical memory: kPhysSize, or what
+// elfuse's host RLIMIT_AS / RLIMIT_DATA (ulimit -v, ulimit -d) leave of it
+// once elfuse keeps kOwnRoom for itself. Fatal, saying what is needed, when
+// less than kMinPhys is left.
+uint64_t reservation_size() {
+  constexpr uint64_t kMinPhys = 512ull << 20;
+  constexpr uint64_t kOwnRoom = 1ull << 30;
+  rlimit as{}, data{};
+  getrlimit(RLIMIT_AS, &as);
+  getrlimit(RLIMIT_DATA, &data);
+  if (as.rlim_cur == RLIM_INFINITY && data.rlim_cur == RLIM_INFINITY) return kPhysSize;
+  uint64_t vm_size, vm_data;
+  own_vm_usage(&vm_size, &vm_data);
+  uint64_t size = reservation_budget(kPhysSize, kMinPhys, kOwnRoom, as.rlim_cur, data.rlim_cur,
+                                     vm_size, vm_data);
+  if (size == 0) {
+    bool by_as = as.rlim_cur != RLIM_INFINITY &&
+                 (data.rlim_cur == RLIM_INFINITY || as.rlim_cur <= data.rlim_cur);
+    uint64_t lim = by_as ? as.rlim_cur : data.rlim_cur;
+    fatal(
+        "cannot reserve guest memory: %s (ulimit %s) is %llu KiB; elfuse needs at least %llu KiB "
+        "(%llu MiB of guest memory and %llu MiB for itself)",
+        by_as ? "RLIMIT_AS" : "RLIMIT_DATA", by_as ? "-v" : "-d",
+        static_cast<unsigned long long>(lim >> 10),
+        static_cast<unsigned long long>((kMinPhys + kOwnRoom + (by_as ? vm_size : vm_data)) >> 10),
+        static_cast<unsigned long long>(kMinPhys >> 20),
+        static_cast<unsigned long long>(kOwnRoom >> 20));
+  }
+  return size;
 }
 
 void open_trace(const Options& o) {
@@ -236,12 +289,17 @@ void open_trace(const Options& o) {
 
 int run(const Options& o) {
   FdRules fd_rules = setup_fd_floor();
-  auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
+  static GuestRlimits guest_limits;
+  setup_guest_limits(guest_limits);
+  const uint64_t phys_size = reservation_size();
+  auto* memory = static_cast<uint8_t*>(mmap(nullptr, phys_size, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-  if (memory == MAP_FAILED) fatal("cannot reserve guest memory: %s", strerror(errno));
+  if (memory == MAP_FAILED)
+    fatal("cannot reserve %llu MiB of guest memory: %s",
+          static_cast<unsigned long long>(phys_size >> 20), strerror(errno));
   // The first VM is built on another host thread meanwhile (its descriptors
   // go above the fd floor, set just now).
-  start_first_vm(memory, kPhysSize);
+  start_first_vm(memory, phys_size);
   open_trace(o);
   // --trace sees every call: nothing is answered inside the guest then.
   exitless_configure(o.trace);
@@ -265,9 +323,10 @@ int run(const Options& o) {
   std::optional<PreparedExec> prepared(prepare_first_or_die(o, sysroot));
   timing_mark("program found and opened");
 
-  Process proc(memory, kPhysSize);
+  Process proc(memory, phys_size);
   proc.pid = getpid();
   proc.fds = fd_rules;
+  proc.limits.assign(guest_limits);
   proc.personality = o.no_aslr ? 0x0040000 /* ADDR_NO_RANDOMIZE */ : 0;
   proc.no_aslr_option = o.no_aslr;
   proc.vdso_enabled = !o.no_vdso;

@@ -94,6 +94,8 @@ run() {
   (
     cd /tmp/w
     ulimit -c 0
+    # /lane/ulimits "NAME OPTIONS": the test's limits, for both runs.
+    [ -n "$test_ulimit" ] && ulimit $test_ulimit
     exec timeout -k 10 120 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C "$@" \
       <"$stdin" >/tmp/$label.out 2>/tmp/$label.err
   )
@@ -115,6 +117,7 @@ while IFS='|' read -r name stdin cmd; do
     continue
   fi
   eval "set -- $cmd"
+  test_ulimit=$(awk -v n="$name" '$1 == n { $1 = ""; print }' /lane/ulimits 2>/dev/null)
   # lane_repeat=N on the kernel command line (LANE_CMDLINE): each test N
   # times, for failures that come and go.
   for round in $(seq "${lane_repeat:-1}"); do

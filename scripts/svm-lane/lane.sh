@@ -183,6 +183,7 @@ done
 # word syntax, read by init.sh with eval).
 list=$root/lane/tests
 printf '%s\n' "${LANE_ELFUSE_ARGS:-}" >"$root/lane/elfuse_args"
+: >"$root/lane/ulimits"
 : >"$list"
 dynamic_programs=()
 # NAME-REGEX|REASON: the emulated machine differs from any real one there.
@@ -245,6 +246,10 @@ if [[ -d $build/security ]]; then
       grep -v '^[[:space:]]*#' "$top/tests/security/$name.elfuse-args" | tr '\n' ' ' \
         >"$root/lane/eargs/security.$name"
       cp "$root/lane/security/$name" "$root/lane/sysroot/lane/security/$name"
+    fi
+    # NAME.ulimit: ulimit options both runs start under (e.g. "-v 4194304").
+    if [[ -f $top/tests/security/$name.ulimit ]]; then
+      echo "security.$name $(grep -v '^[[:space:]]*#' "$top/tests/security/$name.ulimit" | tr '\n' ' ')" >>"$root/lane/ulimits"
     fi
   done
 fi

@@ -3,6 +3,8 @@
 // below it (docs/internals.md, "File descriptors").
 #pragma once
 
+#include <cstdint>
+
 namespace elfuse {
 
 void set_private_fd_floor(int floor);
@@ -10,5 +12,31 @@ int private_fd_floor();
 // Moves fd to the lowest free descriptor >= the floor, close-on-exec, and
 // closes the original. Returns the new descriptor, or -1 with errno.
 int move_to_private_fd(int fd);
+
+}  // namespace elfuse
+
+namespace elfuse {
+
+// Where elfuse's descriptors go and what RLIMIT_NOFILE the guest sees,
+// from elfuse's host limits at start. The guest can use every descriptor
+// below the hard limit it reads: the floor is never below it.
+//  - raised: elfuse could set its own host limit to hard + kPrivateFds (it
+//    may: CAP_SYS_RESOURCE and fs.nr_open allowing it; only tried for a
+//    hard limit <= kMaxFdFloor): the guest keeps the host's limits, the
+//    floor is the hard limit.
+//  - otherwise the private descriptors take the top kPrivateFds of the
+//    host's hard limit (the floor is at most kMaxFdFloor, which keeps the
+//    kernel's descriptor table small), and the guest's limits are lowered
+//    to the floor.
+struct FdPlan {
+  int floor;
+  uint64_t guest_soft, guest_hard;
+  uint64_t host_soft, host_hard;  // elfuse's own RLIMIT_NOFILE then
+};
+// Room above the floor: a vCPU descriptor per guest thread (up to
+// SHIM_MAX_VCPUS = 1024) plus elfuse's others.
+inline constexpr uint64_t kPrivateFds = 1024 + 128;
+inline constexpr uint64_t kMaxFdFloor = 65536;
+FdPlan plan_fd_floor(uint64_t soft, uint64_t hard, bool raised);
 
 }  // namespace elfuse

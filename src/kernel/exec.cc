@@ -397,8 +397,9 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   }
 
   const uint64_t initial = initial_phys(proc.reservation_size);
-  rlimit stack_limit;
-  getrlimit(RLIMIT_STACK, &stack_limit);
+  // The guest's RLIMIT_STACK (mm/guest_limits.h): the stack's size, the
+  // gap below it and the legacy layout (unlimited) follow it.
+  rlimit stack_limit{proc.limits.cur(RLIMIT_STACK), proc.limits.max(RLIMIT_STACK)};
   int va_space = static_cast<int>(read_sysctl("/proc/sys/kernel/randomize_va_space", 2));
   const uint64_t mmap_min_addr = read_sysctl("/proc/sys/vm/mmap_min_addr", 65536);
   timing_mark("exec: old image dropped");
@@ -431,6 +432,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
       proc.reservation, proc.reservation_size,
       PhysAllocator(initial, kTablePoolStart, kTablePoolEnd, kDataStart), &proc.shadow_sync,
       make_layout(li));
+  proc.memory->set_limits(&proc.limits);
   TRY(proc.vm->install_shim(proc.mm().page_tables()));
   timing_mark("exec: memory manager, shim installed");
 
@@ -496,6 +498,8 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   thread.vcpu = TRY(proc.vm->create_vcpu(proc.mm().cr3(), VcpuStart{prog->entry, stack.rsp()}));
   proc.exe_path = prepared.exe_path;
   proc.exec_layout = exec_layout_of(prog.value(), stack, proc.mm().layout().brk_start);
+  const ExecLayout& el = proc.exec_layout;
+  proc.mm().layout().data_size = el.end_data > el.start_data ? el.end_data - el.start_data : 0;
   // fs/exec.c __set_task_comm: the task name is the file's base name.
   prctl(PR_SET_NAME, base_name(prepared.comm_from_file ? prepared.exe_path : req.path).c_str(), 0,
         0, 0);

@@ -15,6 +15,7 @@
 
 #include "hv/hypervisor.h"
 #include "kernel/signal.h"
+#include "mm/guest_limits.h"
 #include "mm/memory_manager.h"
 
 namespace elfuse {
@@ -24,7 +25,7 @@ namespace elfuse {
 // see, dup over nor close them.
 struct FdRules {
   int floor = 1024;             // first fd reserved for elfuse
-  uint64_t nofile_soft = 1024;  // RLIMIT_NOFILE as the guest sees it (<= floor)
+  uint64_t nofile_soft = 1024;  // RLIMIT_NOFILE as the guest sees it (hard <= floor)
   uint64_t nofile_hard = 1024;
   bool guest_fd(int64_t fd) const { return fd >= 0 && fd < floor; }
 };
@@ -113,7 +114,10 @@ class Process {
   ProcessShadowSync shadow_sync{*this};
 
   int pid = 0;
-  FdRules fds;
+  FdRules fds;  // RLIMIT_NOFILE too
+  // The guest's other resource limits that elfuse keeps (mm/guest_limits.h);
+  // fork copies them with the process, execve keeps them.
+  GuestRlimits limits;
   std::array<GuestSigaction, 64> sigactions{};  // index sig-1
   std::string exe_path;                         // absolute host path of the running program
   ExecLayout exec_layout;                       // set by commit_exec

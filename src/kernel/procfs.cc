@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -687,13 +688,66 @@ std::optional<OwnProcTarget> parse_own_proc_path(const Process& proc, const Thre
     t.file = OwnProcFile::kStatm;
   else if (name == "status")
     t.file = OwnProcFile::kStatus;
+  else if (name == "limits")
+    t.file = OwnProcFile::kLimits;
   else
     return std::nullopt;
   return t;
 }
 
+std::string limits_text(const uint64_t (&cur)[16], const uint64_t (&max)[16]) {
+  static const char* const kNames[16][2] = {
+      {"Max cpu time", "seconds"},        {"Max file size", "bytes"},
+      {"Max data size", "bytes"},         {"Max stack size", "bytes"},
+      {"Max core file size", "bytes"},    {"Max resident set", "bytes"},
+      {"Max processes", "processes"},     {"Max open files", "files"},
+      {"Max locked memory", "bytes"},     {"Max address space", "bytes"},
+      {"Max file locks", "locks"},        {"Max pending signals", "signals"},
+      {"Max msgqueue size", "bytes"},     {"Max nice priority", nullptr},
+      {"Max realtime priority", nullptr}, {"Max realtime timeout", "us"},
+  };
+  char line[128];
+  snprintf(line, sizeof line, "%-25s %-20s %-20s %-10s\n", "Limit", "Soft Limit", "Hard Limit",
+           "Units");
+  std::string out = line;
+  auto value = [](uint64_t v) { return v == ~0ull ? std::string("unlimited") : std::to_string(v); };
+  for (int i = 0; i < 16; i++) {
+    snprintf(line, sizeof line, "%-25s %-20s %-20s ", kNames[i][0], value(cur[i]).c_str(),
+             value(max[i]).c_str());
+    out += line;
+    if (kNames[i][1]) {
+      snprintf(line, sizeof line, "%-10s", kNames[i][1]);
+      out += line;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 std::string own_proc_content(Process& proc, const Thread& caller, const OwnProcTarget& t) {
   switch (t.file) {
+    case OwnProcFile::kLimits: {
+      // The guest's limits: elfuse's bookkeeping for those it keeps
+      // (mm/guest_limits.h), the host process's for the others.
+      uint64_t cur[16], max[16];
+      for (int r = 0; r < 16; r++) {
+        if (r == RLIMIT_NOFILE) {
+          cur[r] = proc.fds.nofile_soft;
+          max[r] = proc.fds.nofile_hard;
+        } else if (rlimit_is_virtual(r)) {
+          cur[r] = proc.limits.cur(r);
+          max[r] = proc.limits.max(r);
+        } else {
+          struct rlimit lim {
+            RLIM_INFINITY, RLIM_INFINITY
+          };
+          ::getrlimit(r, &lim);
+          cur[r] = lim.rlim_cur;
+          max[r] = lim.rlim_max;
+        }
+      }
+      return limits_text(cur, max);
+    }
     case OwnProcFile::kMaps: {
       std::vector<Vma> all = proc.mm().snapshot();
       std::string out;

@@ -29,7 +29,21 @@ std::string guest_file_path(const Process& proc, int fd);
 
 // The files elfuse generates, under /proc/self, /proc/thread-self,
 // /proc/<own pid> and /proc/<own pid>/task/<own tid>.
-enum class OwnProcFile { kMaps, kSmaps, kCmdline, kEnviron, kAuxv, kStat, kStatm, kStatus };
+enum class OwnProcFile {
+  kMaps,
+  kSmaps,
+  kCmdline,
+  kEnviron,
+  kAuxv,
+  kStat,
+  kStatm,
+  kStatus,
+  kLimits
+};
+
+// fs/proc/base.c proc_pid_limits: the table of the process's limits; soft
+// and hard per resource, RLIM_INFINITY as "unlimited".
+std::string limits_text(const uint64_t (&cur)[16], const uint64_t (&max)[16]);
 
 struct OwnProcTarget {
   OwnProcFile file;

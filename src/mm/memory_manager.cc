@@ -102,13 +102,10 @@ bool capable_ipc_lock() {
   if (::syscall(SYS_capget, &hdr, data) != 0) return false;
   return data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32));
 }
-uint64_t memlock_limit() {
+uint64_t host_memlock_limit() {
   struct rlimit rl {};
   if (::getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return 0;
   return rl.rlim_cur;
-}
-bool can_do_mlock() {
-  return memlock_limit() != 0 || capable_ipc_lock();
 }
 
 // The host's view of one of its own mappings, from /proc/self/maps: the
@@ -585,7 +582,8 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   // do_mmap: MAP_LOCKED needs mlock rights (EPERM); a locked mapping
   // (MAP_LOCKED or mlockall(MCL_FUTURE)) must fit RLIMIT_MEMLOCK (EAGAIN).
   const Vma::Lock lock_kind = (flags & MAP_LOCKED) ? Vma::kLocked : Vma::kUnlocked;
-  if ((flags & MAP_LOCKED) && !can_do_mlock()) return Errno{EPERM};
+  if ((flags & MAP_LOCKED) && memlock_limit_bytes() == 0 && !capable_ipc_lock())
+    return Errno{EPERM};
   if (!lock_future_ok(def_lock_ != Vma::kUnlocked ? def_lock_ : lock_kind, len))
     return Errno{EAGAIN};
 
@@ -675,6 +673,12 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   }
   m.flags = (m.flags & ~kMapTypeMask) | (shared ? MAP_SHARED : MAP_PRIVATE);
   m.lock = lock_kind;
+  // mmap_region: the address space and data limits, counting the pages a
+  // MAP_FIXED mapping replaces as freed.
+  if (!may_expand(prot, m.flags, len / kPageSize) &&
+      !may_expand(prot, m.flags,
+                  len / kPageSize - ((flags & MAP_FIXED) ? mapped_pages(where, where + len) : 0)))
+    return Errno{ENOMEM};
   // __mmap_region unmaps what MAP_FIXED replaces: splitting a special
   // mapping there fails.
   if ((flags & MAP_FIXED) && special_split(where, where + len)) return Errno{EINVAL};
@@ -771,6 +775,19 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
   // the split.
   if (const Vma* sp = special_split(start, *end); sp && sp->prot != prot)
     return Errno{(prot & ~sp->max_prot) ? EACCES : EINVAL};
+  // mprotect_fixup, VMA by VMA: memory that turns into data must fit
+  // RLIMIT_DATA (only that limit: the address space does not grow).
+  if (limits_ && (prot & PROT_WRITE) && limits_->cur(RLIMIT_DATA) != kRlimInfinity) {
+    uint64_t turned = 0;
+    for (const Vma& p : as_.pieces(start, *end)) {
+      const uint64_t n = p.len() / kPageSize;
+      if (!is_data_mapping(p.prot, p.flags) && is_data_mapping(prot, p.flags)) {
+        if (!may_expand(prot, p.flags, turned + n) && may_expand(p.prot, p.flags, turned + n))
+          return Errno{ENOMEM};
+        turned += n;
+      }
+    }
+  }
   std::vector<Vma> old = TRY(as_.protect(start, *end, prot));
   // Overlays: the host protection must equal the guest's at every moment a
   // vCPU could use it. Widening: the host first, then the guest PTEs (a
@@ -948,6 +965,9 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
   if (new_len > old_len && v->special) return Errno{EFAULT};  // VM_DONTEXPAND
   // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
   if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
+  if (new_len > old_len && !may_expand(v->prot, v->flags, (new_len - old_len) / kPageSize))
+    return Errno{ENOMEM};
+  if (dontunmap && !may_expand(v->prot, v->flags, old_len / kPageSize)) return Errno{ENOMEM};
   if (dontunmap && !(v->backing == Vma::kAnon && (v->flags & MAP_PRIVATE)))
     return Errno{EINVAL};  // only private anonymous (Linux before 5.13)
   // prep_move_vma: the moved range must be the whole special mapping.
@@ -998,6 +1018,7 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   if (v->special) return Errno{EFAULT};  // remap_is_valid: VM_DONTEXPAND
   // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
   if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
+  if (!may_expand(v->prot, v->flags, (new_len - old_len) / kPageSize)) return Errno{ENOMEM};
   const Vma copy = *v;
   // Expand in place when the range ends the VMA and the space after it is
   // free (vma_expandable).
@@ -1257,6 +1278,10 @@ uint64_t MemoryManager::brk(uint64_t want) {
   std::lock_guard lock(mu_);
   Layout& L = layout_;
   if (L.brk_start == 0 || want < L.brk_start) return L.brk;
+  // sys_brk: check_data_rlimit before anything, shrinking included.
+  if (limits_ &&
+      !brk_fits_data_rlimit(limits_->cur(RLIMIT_DATA), want, L.brk_start, L.data_size, 0))
+    return L.brk;
   auto newbrk_r = page_round_up(want);
   if (!newbrk_r) return L.brk;
   const uint64_t newbrk = *newbrk_r;
@@ -1281,6 +1306,8 @@ uint64_t MemoryManager::brk(uint64_t want) {
       gap_start = gap_start > kStackGuardGap ? gap_start - kStackGuardGap : 0;
     if (newbrk + kPageSize > gap_start) return L.brk;
   }
+  // do_brk_flags: may_expand_vm for the new heap pages.
+  if (!may_expand(PROT_READ | PROT_WRITE, MAP_PRIVATE, (newbrk - oldbrk) / kPageSize)) return L.brk;
   const Vma* prev = oldbrk > 0 ? as_.find(oldbrk - 1) : nullptr;
   if (prev && prev->end == oldbrk && prev->name == "[heap]" && prev->backing == Vma::kAnon &&
       prev->prot == (PROT_READ | PROT_WRITE) && prev->max_prot == kProtRWX &&
@@ -1504,6 +1531,10 @@ Result<uint64_t> MemoryManager::shmat(int shmid, uint64_t addr, int shmflg) {
   const int mflags = MAP_SHARED | (fixed ? MAP_FIXED : 0);
   const uint64_t where = TRY(unmapped_area(addr, *len, mflags));
   if (!lock_future_ok(def_lock_, *len)) return Errno{EAGAIN};
+  if (!may_expand(prot, MAP_SHARED, *len / kPageSize) &&
+      !may_expand(prot, MAP_SHARED,
+                  *len / kPageSize - (fixed ? mapped_pages(where, where + *len) : 0)))
+    return Errno{ENOMEM};
   NewMapping m;
   m.addr = where;
   m.len = *len;
@@ -1588,7 +1619,7 @@ uint64_t MemoryManager::locked_bytes() const {
 
 bool MemoryManager::lock_future_ok(Vma::Lock lock, uint64_t len) const {
   if (lock == Vma::kUnlocked || capable_ipc_lock()) return true;
-  const uint64_t limit = memlock_limit() / kPageSize;
+  const uint64_t limit = memlock_limit_bytes() / kPageSize;
   return (locked_bytes_locked() + len) / kPageSize <= limit;
 }
 
@@ -1623,12 +1654,12 @@ Result<void> MemoryManager::apply_lock(uint64_t start, uint64_t end, Vma::Lock k
 // mm/mlock.c do_mlock.
 Result<void> MemoryManager::mlock(uint64_t start, uint64_t len, Vma::Lock kind) {
   std::lock_guard lock(mu_);
-  if (!can_do_mlock()) return Errno{EPERM};
+  if (memlock_limit_bytes() == 0 && !capable_ipc_lock()) return Errno{EPERM};
   // len = PAGE_ALIGN(len + offset_in_page(start)), wrapping as the kernel's.
   len = (len + (start & kPageMask) + kPageMask) & ~kPageMask;
   start &= ~kPageMask;
   const bool capable = capable_ipc_lock();
-  const uint64_t limit = memlock_limit() / kPageSize;
+  const uint64_t limit = memlock_limit_bytes() / kPageSize;
   uint64_t locked = len / kPageSize + locked_bytes_locked() / kPageSize;
   if (locked > limit && !capable) {
     // Pages already locked in the range are not counted twice
@@ -1661,11 +1692,11 @@ Result<void> MemoryManager::mlockall(int flags) {
   std::lock_guard lock(mu_);
   if (!flags || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT)
     return Errno{EINVAL};
-  if (!can_do_mlock()) return Errno{EPERM};
+  if (memlock_limit_bytes() == 0 && !capable_ipc_lock()) return Errno{EPERM};
   if (flags & MCL_CURRENT) {
     uint64_t total = 0;
     for (const Vma& v : as_) total += v.len();
-    if (total / kPageSize > memlock_limit() / kPageSize && !capable_ipc_lock())
+    if (total / kPageSize > memlock_limit_bytes() / kPageSize && !capable_ipc_lock())
       return Errno{ENOMEM};
   }
   const Vma::Lock kind = (flags & MCL_ONFAULT) ? Vma::kLockedOnFault : Vma::kLocked;
@@ -1710,6 +1741,32 @@ void MemoryManager::drop_locks_in_child() {
   for (const Vma& v : as_)
     if (v.lock != Vma::kUnlocked) ranges.emplace_back(v.start, v.end);
   for (auto [s, e] : ranges) as_.set_lock(s, e, Vma::kUnlocked, /*merge=*/false);
+}
+
+// ---------------------------------------------------------------- limits
+
+uint64_t MemoryManager::memlock_limit_bytes() const {
+  return limits_ ? limits_->cur(RLIMIT_MEMLOCK) : host_memlock_limit();
+}
+
+uint64_t MemoryManager::mapped_pages(uint64_t start, uint64_t end) const {
+  uint64_t n = 0;
+  for (const Vma& p : as_.pieces(start, end)) n += p.len() / kPageSize;
+  return n;
+}
+
+bool MemoryManager::may_expand(int prot, int flags, uint64_t npages) const {
+  if (!limits_) return true;
+  const uint64_t as_cur = limits_->cur(RLIMIT_AS), data_cur = limits_->cur(RLIMIT_DATA);
+  if (as_cur == kRlimInfinity && data_cur == kRlimInfinity) return true;
+  uint64_t total = 0, data = 0;
+  for (const Vma& v : as_) {
+    const uint64_t n = v.len() / kPageSize;
+    total += n;
+    if (is_data_mapping(v.prot, v.flags)) data += n;
+  }
+  return may_expand_vm(total, data, prot, flags, npages, as_cur, data_cur,
+                       limits_->max(RLIMIT_DATA));
 }
 
 }  // namespace elfuse

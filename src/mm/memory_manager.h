@@ -17,6 +17,7 @@
 
 #include "base/result.h"
 #include "mm/address_space.h"
+#include "mm/guest_limits.h"
 #include "mm/page_tables.h"
 #include "mm/phys_alloc.h"
 
@@ -50,6 +51,9 @@ struct Layout {
   uint64_t stack_top;      // initial stack top
   uint64_t brk_start = 0;  // set by the loader after the last segment
   uint64_t brk = 0;
+  // mm->end_data - mm->start_data (set at exec): brk counts it against
+  // RLIMIT_DATA with the heap (check_data_rlimit).
+  uint64_t data_size = 0;
 };
 
 class MemoryManager {
@@ -173,6 +177,11 @@ class MemoryManager {
     return out;
   }
   Layout& layout() { return layout_; }
+  // The process's RLIMIT_AS, RLIMIT_DATA and RLIMIT_MEMLOCK (the guest's,
+  // mm/guest_limits.h); null: none (unit tests). The object outlives the
+  // MemoryManager (it is the Process's; a forked child's copy sits at the
+  // same address).
+  void set_limits(const GuestRlimits* limits) { limits_ = limits; }
   // fork (src/kernel/fork.cc): held across the host fork, so that no other
   // thread is half-way through a change the child would copy; the child
   // then needs a new mutex (glibc's recursive mutex names its owner by a
@@ -284,6 +293,13 @@ class MemoryManager {
   bool lock_future_ok(Vma::Lock lock, uint64_t len) const;
   Result<void> madvise_vma(const Vma& piece, int advice);
   Result<void> fork_advice(const Vma& piece, int advice);
+  // mm/mmap.c may_expand_vm for npages more pages mapped with (prot,
+  // flags) against the guest's RLIMIT_AS and RLIMIT_DATA. Walks the VMAs
+  // (mm->total_vm, mm->data_vm) only when one of the two is finite.
+  bool may_expand(int prot, int flags, uint64_t npages) const;
+  // Pages mapped in [start, end) (count_vma_pages_range).
+  uint64_t mapped_pages(uint64_t start, uint64_t end) const;
+  uint64_t memlock_limit_bytes() const;
 
   uint8_t* reservation_;
   uint64_t phys_size_;
@@ -299,6 +315,7 @@ class MemoryManager {
   // mlockall(MCL_FUTURE): the lock state of new mappings (mm->def_flags).
   Vma::Lock def_lock_ = Vma::kUnlocked;
   uint64_t next_shm_attach_ = 1;
+  const GuestRlimits* limits_ = nullptr;
   struct HostWindow {
     uint64_t gpa, len;
     uint8_t* host;

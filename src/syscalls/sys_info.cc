@@ -1,11 +1,13 @@
 // System information, identity, limits and time. Guest pid/tid/uid are the
-// host's, so most of these pass straight through; the exception is
-// RLIMIT_NOFILE, which is virtual (FdRules) so the guest can never reach the
-// fds elfuse keeps at and above the floor.
+// host's, so most of these pass straight through; the exception is the
+// resource limits that would limit elfuse itself (mm/guest_limits.h): the
+// guest's values are elfuse's bookkeeping, RLIMIT_NOFILE in FdRules so the
+// guest can never reach the fds elfuse keeps at and above the floor.
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "syscalls/fs_common.h"
@@ -34,9 +37,9 @@ namespace {
 constexpr unsigned GRND_INSECURE = 0x0004;
 #endif
 
-// Serialises updates of the virtual RLIMIT_NOFILE (kernel/sys.c do_prlimit
-// holds task_lock for the same reason).
-std::mutex g_nofile_mu;
+// Serialises updates of the virtual limits (kernel/sys.c do_prlimit holds
+// task_lock for the same reason).
+std::mutex g_rlimit_mu;
 
 template <typename T>
 int64_t out_struct(SyscallContext& ctx, long host_ret, uint64_t guest, const T& value) {
@@ -53,31 +56,34 @@ bool host_has_cap_sys_resource() {
   return (data[CAP_SYS_RESOURCE / 32].effective >> (CAP_SYS_RESOURCE % 32)) & 1;
 }
 
-// kernel/sys.c do_prlimit for the calling process. RLIMIT_NOFILE lives in
-// FdRules: the floor plays the part of sysctl nr_open, and the host's hard
-// limit bounds what even a privileged guest may set.
+// kernel/sys.c do_prlimit for the calling process. The limits elfuse keeps
+// for the guest (rlimit_is_virtual) are read and set here and never touch
+// elfuse's host limits; RLIMIT_NOFILE lives in FdRules, where the fd floor
+// plays the part of sysctl fs.nr_open (the guest can use every descriptor
+// below any hard limit it may set). The others are the host's.
 Result<void> prlimit_self(Process& p, unsigned resource, const struct rlimit* new_lim,
                           struct rlimit* old_lim) {
   if (resource >= RLIM_NLIMITS) return Errno{EINVAL};
-  if (resource != RLIMIT_NOFILE) {
+  if (!rlimit_is_virtual(static_cast<int>(resource))) {
     if (::syscall(SYS_prlimit64, 0, resource, new_lim, old_lim) < 0) return Errno{errno};
     return Ok();
   }
-  std::lock_guard<std::mutex> lock(g_nofile_mu);
+  const int r = static_cast<int>(resource);
+  std::lock_guard<std::mutex> lock(g_rlimit_mu);
+  const bool nofile = r == RLIMIT_NOFILE;
   struct rlimit cur {
-    p.fds.nofile_soft, p.fds.nofile_hard
+    nofile ? p.fds.nofile_soft : p.limits.cur(r), nofile ? p.fds.nofile_hard : p.limits.max(r)
   };
   if (new_lim) {
     if (new_lim->rlim_cur > new_lim->rlim_max) return Errno{EINVAL};
-    // The limits are the guest's own; the fd floor only caps the
-    // descriptors it can get (fs::fd_limit), not the values it may set.
-    if (new_lim->rlim_max > cur.rlim_max) {
-      struct rlimit host {};
-      ::getrlimit(RLIMIT_NOFILE, &host);
-      if (new_lim->rlim_max > host.rlim_max || !host_has_cap_sys_resource()) return Errno{EPERM};
+    if (nofile && new_lim->rlim_max > static_cast<uint64_t>(p.fds.floor)) return Errno{EPERM};
+    if (new_lim->rlim_max > cur.rlim_max && !host_has_cap_sys_resource()) return Errno{EPERM};
+    if (nofile) {
+      p.fds.nofile_soft = new_lim->rlim_cur;
+      p.fds.nofile_hard = new_lim->rlim_max;
+    } else {
+      p.limits.set(r, new_lim->rlim_cur, new_lim->rlim_max);
     }
-    p.fds.nofile_soft = new_lim->rlim_cur;
-    p.fds.nofile_hard = new_lim->rlim_max;
   }
   if (old_lim) *old_lim = cur;
   return Ok();
@@ -90,6 +96,16 @@ bool is_own_process(int pid) {
   if (pid == 0 || pid == ::getpid()) return true;
   if (pid < 0) return false;
   return ::syscall(SYS_tgkill, ::getpid(), pid, 0) == 0;
+}
+
+// Whether host process pid runs elfuse (its executable is ours): a guest
+// process, whose guest limits its own elfuse keeps.
+bool runs_elfuse(int pid) {
+  struct stat self {
+  }, other{};
+  std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+  if (::stat("/proc/self/exe", &self) != 0 || ::stat(exe.c_str(), &other) != 0) return false;
+  return self.st_dev == other.st_dev && self.st_ino == other.st_ino;
 }
 
 }  // namespace
@@ -159,10 +175,24 @@ int64_t sys_prlimit64(SyscallContext& ctx, const SyscallArgs& a) {
     auto r = prlimit_self(ctx.proc, resource, new_addr ? &new_lim : nullptr,
                           old_addr ? &old_lim : nullptr);
     if (!r) return -r.error();
+  } else if (resource >= RLIM_NLIMITS) {
+    return -EINVAL;
   } else {
-    if (::syscall(SYS_prlimit64, pid, resource, new_addr ? &new_lim : nullptr,
-                  old_addr ? &old_lim : nullptr) < 0)
+    // Another process: the host finds it and checks the caller's right to
+    // it (check_prlimit_permission) on a read first. Another guest
+    // process's limits that its elfuse keeps are out of reach from here:
+    // they are neither read from nor applied to that elfuse's host limits
+    // (which would limit that elfuse itself); the call answers with the
+    // host's values and changes nothing (docs/internals.md "Resource
+    // limits"). A host process that is not a guest gets the call as is.
+    if (::syscall(SYS_prlimit64, pid, resource, nullptr, &old_lim) < 0)
       return -static_cast<int64_t>(errno);
+    if (new_addr) {
+      if (new_lim.rlim_cur > new_lim.rlim_max) return -EINVAL;
+      if (!(rlimit_is_virtual(static_cast<int>(resource)) && runs_elfuse(pid)) &&
+          ::syscall(SYS_prlimit64, pid, resource, &new_lim, &old_lim) < 0)
+        return -static_cast<int64_t>(errno);
+    }
   }
   if (old_addr) {
     auto c = ctx.mm.copy_out(old_addr, &old_lim, sizeof(old_lim));

@@ -340,6 +340,44 @@ TEST_F(MemoryManagerTest, MremapDontunmap) {
   check_consistent();
 }
 
+// RLIMIT_AS and RLIMIT_DATA of the guest (mm/guest_limits.h), as
+// mm/mmap.c may_expand_vm and sys_brk's check_data_rlimit count them.
+TEST_F(MemoryManagerTest, GuestRlimitsAsAndData) {
+  GuestRlimits limits;
+  mm_->set_limits(&limits);
+  limits.set(RLIMIT_DATA, 64 * P, kRlimInfinity);
+  // Data: private writable. Read-only and shared mappings are not data.
+  EXPECT_EQ(mm_->mmap(0, 65 * P, RW, kAnonPriv, -1, 0).error(), ENOMEM);
+  auto ro = mm_->mmap(0, 128 * P, PROT_READ, kAnonPriv, -1, 0);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_TRUE(mm_->mmap(0, 128 * P, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0).ok());
+  auto d = mm_->mmap(0, 60 * P, RW, kAnonPriv, -1, 0);
+  ASSERT_TRUE(d.ok());
+  // mprotect turning memory into data; mremap growing data.
+  EXPECT_EQ(mm_->mprotect(*ro, 8 * P, RW).error(), ENOMEM);
+  EXPECT_TRUE(mm_->mprotect(*ro, 4 * P, RW).ok());
+  EXPECT_EQ(mm_->mremap(*d, 60 * P, 61 * P, MREMAP_MAYMOVE, 0).error(), ENOMEM);
+  // MAP_FIXED over data replaces it: no growth.
+  EXPECT_TRUE(mm_->mmap(*d, 60 * P, RW, kAnonPriv | MAP_FIXED, -1, 0).ok());
+  // brk: the heap against the limit, even when only it grows.
+  const uint64_t start = mm_->brk(0);
+  EXPECT_EQ(mm_->brk(start + 65 * P), start);
+  // Soft 0, hard larger: up to the hard limit (valgrind).
+  limits.set(RLIMIT_DATA, 0, 200 * P);
+  EXPECT_TRUE(mm_->mmap(0, 4 * P, RW, kAnonPriv, -1, 0).ok());
+  EXPECT_EQ(mm_->mmap(0, 200 * P, RW, kAnonPriv, -1, 0).error(), ENOMEM);
+  limits.set(RLIMIT_DATA, kRlimInfinity, kRlimInfinity);
+  // Address space: everything counts.
+  uint64_t total = 0;
+  for (const Vma& v : mm_->vmas()) total += v.len();
+  limits.set(RLIMIT_AS, total + 16 * P, kRlimInfinity);
+  EXPECT_TRUE(mm_->mmap(0, 16 * P, PROT_NONE, kAnonPriv, -1, 0).ok());
+  EXPECT_EQ(mm_->mmap(0, P, PROT_NONE, kAnonPriv, -1, 0).error(), ENOMEM);
+  EXPECT_EQ(mm_->brk(start + P), start);
+  check_consistent();
+  mm_->set_limits(nullptr);
+}
+
 TEST_F(MemoryManagerTest, Brk) {
   const uint64_t start = 0x601000;
   EXPECT_EQ(mm_->brk(0), start);

@@ -240,12 +240,26 @@ TEST_F(SysFsTest, VirtualNofile) {
   EXPECT_EQ(call(SYS_pipe2, {kData, 0}), -EMFILE);
   EXPECT_EQ(call(SYS_dup2, {0, lowest}), -EBADF);
   EXPECT_EQ(lowest_free_fd(), int(lowest));  // nothing leaked
-  // Other limits are the host's.
-  EXPECT_EQ(call(SYS_prlimit64, {0, RLIMIT_STACK, 0, kData}), 0);
+  // RLIMIT_CPU is the host's.
+  EXPECT_EQ(call(SYS_prlimit64, {0, RLIMIT_CPU, 0, kData}), 0);
   struct rlimit host {};
-  ::getrlimit(RLIMIT_STACK, &host);
+  ::getrlimit(RLIMIT_CPU, &host);
   ASSERT_TRUE(mm().copy_in(&lim, kData, sizeof(lim)).ok());
   EXPECT_EQ(lim.rlim_cur, host.rlim_cur);
+  // RLIMIT_STACK (and DATA, AS, MEMLOCK...) are the guest's: set and read
+  // back, the host's untouched.
+  ::getrlimit(RLIMIT_STACK, &host);
+  lim = {1 << 20, 2 << 20};
+  ASSERT_TRUE(mm().copy_out(kData, &lim, sizeof(lim)).ok());
+  EXPECT_EQ(call(SYS_setrlimit, {RLIMIT_STACK, kData}), 0);
+  EXPECT_EQ(call(SYS_getrlimit, {RLIMIT_STACK, kData + 64}), 0);
+  ASSERT_TRUE(mm().copy_in(&lim, kData + 64, sizeof(lim)).ok());
+  EXPECT_EQ(lim.rlim_cur, 1u << 20);
+  EXPECT_EQ(lim.rlim_max, 2u << 20);
+  struct rlimit after {};
+  ::getrlimit(RLIMIT_STACK, &after);
+  EXPECT_EQ(after.rlim_cur, host.rlim_cur);
+  EXPECT_EQ(after.rlim_max, host.rlim_max);
   EXPECT_EQ(call(SYS_getrlimit, {99, kData}), -EINVAL);
 }
 
