@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/self_confine.h"
 #include "base/timing.h"
 #include "fs/program_path.h"
 #include "fs/sysroot.h"
@@ -235,6 +236,12 @@ void open_trace(const Options& o) {
 }
 
 int run(const Options& o) {
+  // From here on, elfuse's host threads (and those it starts later, and its
+  // forked children) cannot make the host calls it never needs
+  // (base/self_confine.h): before the first byte of the guest's program is
+  // parsed.
+  confine::confine_self();
+  timing_mark("confined");
   FdRules fd_rules = setup_fd_floor();
   auto* memory = static_cast<uint8_t*>(mmap(nullptr, kPhysSize, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));

@@ -278,6 +278,12 @@ copy_with_libs() {
     done
   done
 }
+# A dynamic elfuse (an ELFUSE_SANITIZE build: the sanitizer runtimes cannot
+# be linked statically) needs its libraries too.
+if readelf -l "$build/elfuse" 2>/dev/null | grep -q 'program interpreter'; then
+  dynamic_programs+=("$build/elfuse")
+  say "elfuse is dynamic (a sanitizer build?): its libraries go into the initramfs"
+fi
 copy_with_libs "${dynamic_programs[@]}"
 
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
