@@ -17,9 +17,9 @@
 #   make bench         build, then run bench/run.sh
 #   make check-security  the hostile-guest tests (tests/security; docs/security.md),
 #                      in the SVM lane when this host has no KVM backend
-#   make check-sanitize  an ASan+UBSan elfuse (ELFUSE_SANITIZE, in
-#                      build-sanitize/), then the security and guest tests in
-#                      the SVM lane under it (LANE_TESTS= REGEX narrows them)
+#   make check-sanitize  build, an ASan+UBSan elfuse (ELFUSE_SANITIZE, in
+#                      build-sanitize/), then the security and guest tests of
+#                      build/ in the SVM lane under it (LANE_TESTS= REGEX)
 #   make check-svm     the SVM lane: build, then boot Debian's kernel under QEMU
 #                      TCG with emulated AMD SVM, load kvm_amd, and run the guest
 #                      tests and a subset of the real-program tests under elfuse
@@ -133,10 +133,11 @@ check-security: deps build
 SAN_BUILD_DIR ?= build-sanitize
 SANITIZE      ?= address,undefined
 SAN_TESTS     ?= ^(security|guest)\.
-check-sanitize: deps
+check-sanitize: deps build
 	cmake -S . -B $(SAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DELFUSE_SANITIZE=$(SANITIZE)
-	cmake --build $(SAN_BUILD_DIR) -j$(JOBS) --target elfuse guest_programs
-	LANE_TESTS="$${LANE_TESTS:-$(SAN_TESTS)}" scripts/svm-lane/lane.sh $(SAN_BUILD_DIR)
+	cmake --build $(SAN_BUILD_DIR) -j$(JOBS) --target elfuse
+	LANE_ELFUSE=$(SAN_BUILD_DIR)/elfuse LANE_LOG=$(SAN_BUILD_DIR)/svm-lane.log \
+	  LANE_TESTS="$${LANE_TESTS:-$(SAN_TESTS)}" scripts/svm-lane/lane.sh $(BUILD_DIR)
 
 # The lane installs its own tools (qemu-system-x86, cpio...) and caches the
 # kernel in $(ELFUSE_CACHE)/svm-lane; its last line is the guest's summary.
