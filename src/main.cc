@@ -69,7 +69,10 @@ void usage(FILE* out) {
           "                  (starts in DIR's /; PROGRAM and PATH are looked up inside)\n"
           "  --backend=KIND  pvm, hardware (Intel VMX / AMD SVM) or auto (default: the\n"
           "                  one /dev/kvm offers)\n"
-          "  --version       print the version and the backend elfuse picks here\n");
+          "  --version       print the version and the backend elfuse picks here\n"
+          "Environment:\n"
+          "  ELFUSE_NO_CONFINE=1  no seccomp filter on elfuse's own host threads (for\n"
+          "                  debugging elfuse under strace or gdb; the program sees it)\n");
 }
 
 Options parse_options(int argc, char** argv) {
