@@ -17,6 +17,9 @@
 #   make bench         build, then run bench/run.sh
 #   make check-security  the hostile-guest tests (tests/security; docs/security.md),
 #                      in the SVM lane when this host has no KVM backend
+#   make check-sanitize  build, an ASan+UBSan elfuse (ELFUSE_SANITIZE, in
+#                      build-sanitize/), then the security and guest tests of
+#                      build/ in the SVM lane under it (LANE_TESTS= REGEX)
 #   make check-svm     the SVM lane: build, then boot Debian's kernel under QEMU
 #                      TCG with emulated AMD SVM, load kvm_amd, and run the guest
 #                      tests and a subset of the real-program tests under elfuse
@@ -52,7 +55,7 @@ FORMAT_FILES = $(shell find src tests bench -type f \( -name '*.cc' -o -name '*.
 # No "Entering directory" noise from the make that cmake --build runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check check-python check-svm check-security debian-root format format-check bench clean
+.PHONY: all deps build demo check check-python check-svm check-security check-sanitize debian-root format format-check bench clean
 
 all: build
 
@@ -122,6 +125,19 @@ check-security: deps build
 	else \
 	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L security; \
 	fi
+
+# elfuse built with ASan and UBSan (CMakeLists.txt, ELFUSE_SANITIZE: a
+# dynamic PIE, whose libraries the lane copies into its initramfs), then
+# the hostile-guest and guest tests under it in the SVM lane; a sanitizer
+# report on elfuse's stderr fails the test (tests/compare.sh compares stderr).
+SAN_BUILD_DIR ?= build-sanitize
+SANITIZE      ?= address,undefined
+SAN_TESTS     ?= ^(security|guest)\.
+check-sanitize: deps build
+	cmake -S . -B $(SAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DELFUSE_SANITIZE=$(SANITIZE)
+	cmake --build $(SAN_BUILD_DIR) -j$(JOBS) --target elfuse
+	LANE_ELFUSE=$(SAN_BUILD_DIR)/elfuse LANE_LOG=$(SAN_BUILD_DIR)/svm-lane.log \
+	  LANE_TESTS="$${LANE_TESTS:-$(SAN_TESTS)}" scripts/svm-lane/lane.sh $(BUILD_DIR)
 
 # The lane installs its own tools (qemu-system-x86, cpio...) and caches the
 # kernel in $(ELFUSE_CACHE)/svm-lane; its last line is the guest's summary.

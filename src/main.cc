@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/self_confine.h"
 #include "base/timing.h"
 #include "fs/program_path.h"
 #include "fs/sysroot.h"
@@ -69,7 +70,10 @@ void usage(FILE* out) {
           "                  (starts in DIR's /; PROGRAM and PATH are looked up inside)\n"
           "  --backend=KIND  pvm, hardware (Intel VMX / AMD SVM) or auto (default: the\n"
           "                  one /dev/kvm offers)\n"
-          "  --version       print the version and the backend elfuse picks here\n");
+          "  --version       print the version and the backend elfuse picks here\n"
+          "Environment:\n"
+          "  ELFUSE_NO_CONFINE=1  no seccomp filter on elfuse's own host threads (for\n"
+          "                  debugging elfuse under strace or gdb; the program sees it)\n");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -288,6 +292,12 @@ void open_trace(const Options& o) {
 }
 
 int run(const Options& o) {
+  // From here on, elfuse's host threads (and those it starts later, and its
+  // forked children) cannot make the host calls it never needs
+  // (base/self_confine.h): before the first byte of the guest's program is
+  // parsed.
+  confine::confine_self();
+  timing_mark("confined");
   FdRules fd_rules = setup_fd_floor();
   static GuestRlimits guest_limits;
   setup_guest_limits(guest_limits);

@@ -40,6 +40,8 @@
 #   LANE_LOG       where to keep the serial log (default BUILD_DIR/svm-lane.log)
 #   LANE_VERBOSE=1 print every serial line, not only the lane's own
 #   LANE_ELFUSE_ARGS  options for elfuse in every test (e.g. --trace)
+#   LANE_ELFUSE    the elfuse binary to test (default BUILD_DIR/elfuse; e.g.
+#                  an ELFUSE_SANITIZE build's, with BUILD_DIR's test programs)
 #   LANE_BENCH=1   also time bench/getppid and bench/hello natively and under
 #                  elfuse, and count KVM exits per syscall (RESULT lines; the
 #                  lane's timings say nothing about hardware, see
@@ -70,7 +72,8 @@ die() {
   exit 1
 }
 
-[[ -x $build/elfuse ]] || die "no $build/elfuse (make build first)"
+elfuse_bin=$(realpath "${LANE_ELFUSE:-$build/elfuse}")
+[[ -x $elfuse_bin ]] || die "no $elfuse_bin (make build first)"
 
 # ------------------------------------------------------------------ 1. tools
 need=()
@@ -166,7 +169,7 @@ done
 mkdir -p "$root/lib/modules"
 cp /bin/busybox "$root/bin/busybox"
 install -m 755 "$here/init.sh" "$root/init"
-cp "$build/elfuse" "$root/bin/elfuse"
+cp "$elfuse_bin" "$root/bin/elfuse"
 gcc -O2 -static -o "$root/bin/kvm_hold" "$here/kvm_hold.c"
 for m in "${mod_order[@]}"; do
   b=$(basename "$m")
@@ -293,6 +296,12 @@ copy_with_libs() {
     done
   done
 }
+# A dynamic elfuse (an ELFUSE_SANITIZE build: the sanitizer runtimes cannot
+# be linked statically) needs its libraries too.
+if readelf -l "$elfuse_bin" 2>/dev/null | grep -q 'program interpreter'; then
+  dynamic_programs+=("$elfuse_bin")
+  say "elfuse is dynamic (a sanitizer build?): its libraries go into the initramfs"
+fi
 copy_with_libs "${dynamic_programs[@]}"
 
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"

@@ -111,7 +111,7 @@ AuxvInputs auxv_inputs() {
 }
 
 // The calling host thread's capability sets (the guest thread's).
-ExecCredsInput current_creds() {
+ExecCredsInput current_creds(bool no_new_privs) {
   ExecCredsInput in;
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct d[2] = {};
@@ -131,7 +131,9 @@ ExecCredsInput current_creds() {
   in.ruid = r, in.euid = e;
   int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
   in.noroot = bits > 0 && (bits & SECBIT_NOROOT);
-  in.no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+  // The guest thread's own flag: elfuse's host threads always have
+  // no_new_privs (base/self_confine.h).
+  in.no_new_privs = no_new_privs;
   return in;
 }
 
@@ -141,8 +143,8 @@ ExecCredsInput current_creds() {
 // the permitted set: a root program whose permitted set was lowered
 // before the execve keeps the lower one (Linux gives it bounding |
 // inheritable again). Returns AT_SECURE.
-bool apply_exec_credentials() {
-  const ExecCredsInput in = current_creds();
+bool apply_exec_credentials(bool no_new_privs) {
+  const ExecCredsInput in = current_creds(no_new_privs);
   const ExecCredsResult want = exec_capabilities(in);
   const uint64_t permitted = want.permitted & in.permitted;
   const uint64_t effective = want.effective & permitted;
@@ -370,7 +372,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   exitless_stop_worker(thread);
   // The new credentials, before the worker and any thread of the new
   // program are made (they inherit the calling thread's).
-  const bool secure = apply_exec_credentials();
+  const bool secure = apply_exec_credentials(thread.no_new_privs);
   FirstVm* const first = g_first && !g_first->taken ? g_first : nullptr;
   if (first) first->taken = true;
   thread.vcpu.reset();

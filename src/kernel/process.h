@@ -65,6 +65,10 @@ class Thread {
   // without the host (exitless_seccomp_strict). Inherited by new threads
   // and kept by fork and execve, as the kernel's task->seccomp.
   bool seccomp_strict = false;
+  // prctl(PR_SET_NO_NEW_PRIVS): the guest's own flag (the host thread always
+  // has it: elfuse's self-confinement, base/self_confine.h). Inherited by new
+  // threads and kept by fork and execve, as the kernel's task flag.
+  bool no_new_privs = false;
   std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
   int64_t exitless_last_trap = 0;       // steady-clock ns of the last allowlisted trap
   bool timing_first_exit_seen = false;  // ELFUSE_TIMING (base/timing.h)
@@ -159,6 +163,7 @@ class Process {
   // the program's tid is its pid again, as de_thread makes it.
   PreparedExec* handoff = nullptr;
   uint64_t handoff_sigmask = 0;
+  bool handoff_no_new_privs = false;
 };
 
 inline void ProcessShadowSync::narrowed(uint64_t pa, uint64_t len) {

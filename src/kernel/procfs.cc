@@ -398,6 +398,17 @@ std::optional<uint64_t> blocked_of(Process& proc, const Thread& caller, int tid)
   return std::nullopt;
 }
 
+struct GuestTaskFlags {
+  bool no_new_privs = false, strict = false;
+};
+GuestTaskFlags guest_task_flags(Process& proc, const Thread& caller, int tid) {
+  if (caller.tid == tid) return {caller.no_new_privs, caller.seccomp_strict};
+  std::lock_guard lock(proc.threads_mu);
+  for (const auto& t : proc.threads)
+    if (t && t->tid == tid) return {t->no_new_privs, t->seccomp_strict};
+  return {};
+}
+
 std::string host_task_dir(const Process& proc, const OwnProcTarget& t) {
   std::string d = "/proc/" + std::to_string(own_pid(proc));
   if (t.thread_level) d += "/task/" + std::to_string(t.tid);
@@ -542,6 +553,13 @@ std::string status_text(Process& proc, const Thread& caller, const OwnProcTarget
       out += sig_field("SigIgn", sig_ignored(proc));
     } else if (key == "SigCgt") {
       out += sig_field("SigCgt", sig_caught(proc));
+    } else if (key == "NoNewPrivs" || key == "Seccomp" || key == "Seccomp_filters") {
+      // The guest's own flags (task_seccomp, proc_pid_status), not the host
+      // thread's: elfuse confines itself with no_new_privs and a filter
+      // (base/self_confine.h); a guest has strict mode at most.
+      auto g = guest_task_flags(proc, caller, t.tid);
+      int v = key == "NoNewPrivs" ? g.no_new_privs : key == "Seccomp" ? (g.strict ? 1 : 0) : 0;
+      out += key + ":\t" + std::to_string(v) + "\n";
     } else {
       out += line;
     }

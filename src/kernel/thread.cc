@@ -156,6 +156,7 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   // CLONE_VM without CLONE_VFORK clears the alternate stack; no robust list.
   child.sigmask = parent.sigmask;
   child.seccomp_strict = parent.seccomp_strict;  // copy_seccomp
+  child.no_new_privs = parent.no_new_privs;      // copy_process: atomic_flags
   child.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
 
   auto* st = new Start;
@@ -269,6 +270,7 @@ bool de_thread(Process& proc, Thread& self, PreparedExec& prepared) {
   self.vcpu.reset();
   proc.handoff = new PreparedExec(std::move(prepared));
   proc.handoff_sigmask = self.sigmask;
+  proc.handoff_no_new_privs = self.no_new_privs;
   lock.unlock();
   signals_detach_thread();
   lock.lock();
@@ -287,6 +289,7 @@ void leader_park(Process& proc) {
     Thread& t = *owned;
     t.tid = static_cast<int>(gettid());
     t.sigmask = proc.handoff_sigmask;
+    t.no_new_privs = proc.handoff_no_new_privs;
     proc.threads.push_back(std::move(owned));
     lock.unlock();
     // Past the point of no return: fs/exec.c kills the task with SIGSEGV.

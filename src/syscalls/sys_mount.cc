@@ -10,7 +10,10 @@
 //
 // Where a flag word's validity depends on the kernel version (new flags
 // appear), the host is asked with a path that cannot be found, which makes
-// the kernel check the flags and stop at the lookup without acting.
+// the kernel check the flags and stop at the lookup without acting. That
+// path is kMountProbePath, never with an *_EMPTY_PATH flag: elfuse's seccomp
+// filter lets these calls reach the host only in that form
+// (base/self_confine.h).
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
@@ -22,6 +25,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/self_confine.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/privilege.h"
 #include "syscalls/table.h"
@@ -137,7 +141,8 @@ int64_t sys_open_tree(SyscallContext& ctx, const SyscallArgs& a) {
   unsigned flags = arg_uint(a.a[2]);
   // The flags (EINVAL), and for a clone may_mount (EPERM), with a name that
   // is never found.
-  long probe = ::syscall(SYS_open_tree, AT_FDCWD, "", flags & ~unsigned{AT_EMPTY_PATH});
+  long probe =
+      ::syscall(SYS_open_tree, AT_FDCWD, kMountProbePath, flags & ~unsigned{AT_EMPTY_PATH});
   if (probe >= 0) ::close(static_cast<int>(probe));
   if (probe >= 0 || errno != ENOENT) return probe >= 0 ? -EPERM : -static_cast<int64_t>(errno);
   bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
@@ -168,7 +173,7 @@ int64_t sys_open_tree(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_move_mount(SyscallContext& ctx, const SyscallArgs& a) {
   if (!may_mount()) return -EPERM;
   unsigned flags = arg_uint(a.a[4]);
-  long probe = ::syscall(SYS_move_mount, AT_FDCWD, "", AT_FDCWD, "",
+  long probe = ::syscall(SYS_move_mount, AT_FDCWD, kMountProbePath, AT_FDCWD, kMountProbePath,
                          flags & ~unsigned{MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH});
   if (probe == 0 || errno != ENOENT) return probe == 0 ? -EPERM : -static_cast<int64_t>(errno);
   auto from = lookup_guest_path(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1],
@@ -253,7 +258,8 @@ int64_t sys_fsmount(SyscallContext& ctx, const SyscallArgs& a) {
 // anything but the root of a mount; then EPERM.
 int64_t sys_fspick(SyscallContext& ctx, const SyscallArgs& a) {
   unsigned flags = arg_uint(a.a[2]);
-  long probe = ::syscall(SYS_fspick, AT_FDCWD, "", flags & ~unsigned{FSPICK_EMPTY_PATH});
+  long probe =
+      ::syscall(SYS_fspick, AT_FDCWD, kMountProbePath, flags & ~unsigned{FSPICK_EMPTY_PATH});
   if (probe >= 0) ::close(static_cast<int>(probe));
   if (probe >= 0 || errno != ENOENT) return probe >= 0 ? -EPERM : -static_cast<int64_t>(errno);
   auto target = lookup_guest_path(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1],
@@ -276,8 +282,8 @@ int64_t sys_mount_setattr(SyscallContext& ctx, const SyscallArgs& a) {
     host_attr = attr.empty() ? uio::fault_ptr() : attr.data();
     if (!attr.empty() && !ctx.mm.copy_in(attr.data(), a.a[3], usize)) host_attr = uio::fault_ptr();
   }
-  long probe = ::syscall(SYS_mount_setattr, AT_FDCWD, "", flags & ~unsigned{AT_EMPTY_PATH},
-                         host_attr, usize);
+  long probe = ::syscall(SYS_mount_setattr, AT_FDCWD, kMountProbePath,
+                         flags & ~unsigned{AT_EMPTY_PATH}, host_attr, usize);
   if (probe == 0) return 0;
   if (errno != ENOENT) return -static_cast<int64_t>(errno);
   auto target = lookup_guest_path(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1],

@@ -146,8 +146,6 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
     case PR_SET_KEEPCAPS:
     case PR_GET_TIMERSLACK:
     case PR_SET_TIMERSLACK:
-    case PR_GET_NO_NEW_PRIVS:
-    case PR_SET_NO_NEW_PRIVS:
     case PR_CAPBSET_READ:
     case PR_CAPBSET_DROP:
     case PR_GET_SECUREBITS:
@@ -163,6 +161,15 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       // on the host acts for the guest (the signal is delivered like any
       // other host signal).
       return host_rax(prctl(static_cast<int>(a.a[0]), a.a[1], a.a[2], a.a[3], a.a[4]));
+    case PR_SET_NO_NEW_PRIVS:
+      // kernel/sys.c: the guest's flag, not the host thread's (which elfuse's
+      // self-confinement always sets, base/self_confine.h).
+      if (a.a[1] != 1 || a.a[2] || a.a[3] || a.a[4]) return -EINVAL;
+      ctx.thread.no_new_privs = true;
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      if (a.a[1] || a.a[2] || a.a[3] || a.a[4]) return -EINVAL;
+      return ctx.thread.no_new_privs ? 1 : 0;
     case PR_GET_SECCOMP:
       // kernel/seccomp.c prctl_get_seccomp: the mode (strict mode never gets
       // here: prctl kills in it).

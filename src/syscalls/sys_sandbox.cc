@@ -1,7 +1,10 @@
 // Sandboxing a process from within: seccomp and Landlock.
 //
-// seccomp: a host filter would filter elfuse itself (every guest syscall is
-// answered by host calls of elfuse's choosing), so none is ever installed.
+// seccomp: a guest's filter installed on the host would filter elfuse
+// itself (every guest syscall is answered by host calls of elfuse's
+// choosing), so none is ever installed for the guest. (elfuse's own filter,
+// base/self_confine.h, is not the guest's: the guest's mode is
+// Thread::seccomp_strict.)
 // The guest gets Linux built with CONFIG_SECCOMP but without
 // CONFIG_SECCOMP_FILTER: strict mode works (kernel/seccomp.c; the check is
 // in src/syscalls/dispatch.cc), filters are EINVAL, and the queries that
