@@ -1,8 +1,10 @@
 #include "base/private_fd.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 
@@ -17,13 +19,77 @@ int private_fd_floor() {
   return g_floor;
 }
 
+namespace {
+
+// The remembered anonymous private objects: a fixed table of slots, lock
+// free (a forked child copies it in any state, and elfuse's threads move
+// fds concurrently). A slot is free when fd is -1; an entry whose fd was
+// closed, or now holds something else, is found stale when compared and
+// freed then.
+struct PrivateObject {
+  std::atomic<int> fd{-1};
+  std::atomic<uint64_t> dev{0}, ino{0};
+};
+constexpr int kSlots = 64;
+PrivateObject g_objects[kSlots];
+
+bool same_object(int fd, uint64_t dev, uint64_t ino) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+// An object no path names: only a magic link reaches it again.
+bool anonymous(const struct stat& st) {
+  return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISREG(st.st_mode) && st.st_nlink == 0);
+}
+
+void remember(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !anonymous(st)) return;
+  for (PrivateObject& o : g_objects) {
+    int cur = o.fd.load(std::memory_order_acquire);
+    bool stale = cur >= 0 && cur != fd &&
+                 !same_object(cur, o.dev.load(std::memory_order_relaxed),
+                              o.ino.load(std::memory_order_relaxed));
+    if (cur != -1 && cur != fd && !stale) continue;
+    // Claim the slot (-2: being written), then publish the fd last.
+    if (!o.fd.compare_exchange_strong(cur, -2, std::memory_order_acq_rel)) continue;
+    o.dev.store(st.st_dev, std::memory_order_relaxed);
+    o.ino.store(st.st_ino, std::memory_order_relaxed);
+    o.fd.store(fd, std::memory_order_release);
+    return;
+  }
+  // Table full: the object goes unremembered (the fd listing and the
+  // /proc gate still hide its number).
+}
+
+}  // namespace
+
 int move_to_private_fd(int fd) {
   if (fd < 0 || fd >= g_floor) return fd;
   int moved = fcntl(fd, F_DUPFD_CLOEXEC, g_floor);
   int saved = errno;
   close(fd);
+  if (moved >= 0) remember(moved);
   errno = saved;
   return moved;
+}
+
+bool is_private_object(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !anonymous(st)) return false;
+  for (PrivateObject& o : g_objects) {
+    int cur = o.fd.load(std::memory_order_acquire);
+    if (cur < 0) continue;
+    if (o.dev.load(std::memory_order_relaxed) != st.st_dev ||
+        o.ino.load(std::memory_order_relaxed) != st.st_ino)
+      continue;
+    // Still elfuse's? (The number may have been closed and reused.)
+    if (cur != fd && same_object(cur, st.st_dev, st.st_ino)) return true;
+    int expect = cur;
+    o.fd.compare_exchange_strong(expect, -1, std::memory_order_acq_rel);
+  }
+  return false;
 }
 
 }  // namespace elfuse

@@ -10,8 +10,17 @@ namespace elfuse {
 void set_private_fd_floor(int floor);
 int private_fd_floor();
 // Moves fd to the lowest free descriptor >= the floor, close-on-exec, and
-// closes the original. Returns the new descriptor, or -1 with errno.
+// closes the original. Returns the new descriptor, or -1 with errno. A
+// moved fd that holds an object no path names (a pipe, a socket, a memfd
+// or other unlinked file) is remembered, so that is_private_object can
+// recognise it when a guest reaches it again through a magic link
+// (/proc/self/fd/N through a symlink of its own).
 int move_to_private_fd(int fd);
+
+// True when `fd`, just opened for the guest, is the same object as one of
+// elfuse's remembered private descriptors that is still open. One fstat;
+// only objects on the file systems of remembered ones are compared.
+bool is_private_object(int fd);
 
 }  // namespace elfuse
 

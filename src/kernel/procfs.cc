@@ -871,7 +871,16 @@ bool is_proc_object(int fd) {
 }
 
 Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags) {
-  if (!is_proc_object(fd)) return fd;
+  if (!is_proc_object(fd)) {
+    // One of elfuse's own anonymous objects (a pipe, a memfd) reached
+    // again through /proc/self/fd/N by a symlink of the guest's, which the
+    // host names by the object: what a closed fd's name gives.
+    if (is_private_object(fd)) {
+      ::close(fd);
+      return Errno{ENOENT};
+    }
+    return fd;
+  }
   procview::ProcFacts facts = proc_facts(proc);
   procview::Decision d = procview::classify_open(facts, host_fd_name(fd), flags);
   if (d.verdict == procview::Verdict::kPass) return fd;

@@ -275,31 +275,14 @@ Result<void> MemoryManager::move_overlay(const Vma& piece, uint64_t new_pa, uint
   return Ok();
 }
 
-// A copy between two of elfuse's own buffers that the kernel makes: through
-// a pipe, a page at a time, so that a fault the kernel cannot satisfy (a
-// file page past EOF, which a load would turn into SIGBUS) fails the
-// write(2) or read(2) with EFAULT or a short count instead. (Not
-// process_vm_readv/writev on ourselves: elfuse's seccomp filter refuses
-// those, as they reach other processes too, base/self_confine.h.)
-static Result<void> kernel_copy(void* dst, const void* src, uint64_t len) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return Errno{errno == EMFILE ? EFAULT : errno};
-  UniqueFd rd(p[0]), wr(p[1]);
-  auto* d = static_cast<char*>(dst);
-  const auto* s = static_cast<const char*>(src);
-  while (len > 0) {
-    size_t n = std::min<uint64_t>(len, 4096);
-    if (::write(wr.get(), s, n) != static_cast<ssize_t>(n)) return Errno{EFAULT};
-    if (::read(rd.get(), d, n) != static_cast<ssize_t>(n)) return Errno{EFAULT};
-    d += n;
-    s += n;
-    len -= n;
-  }
-  return Ok();
-}
-
 Result<void> MemoryManager::overlay_copy(void* dst, const void* src, uint64_t len) {
-  return kernel_copy(dst, src, len);
+  // process_vm_readv on ourselves copies through the kernel, which turns a
+  // fault it cannot satisfy (SIGBUS past EOF) into a short copy.
+  iovec local{dst, len};
+  iovec remote{const_cast<void*>(src), len};
+  ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+  if (n < 0 || static_cast<uint64_t>(n) != len) return Errno{EFAULT};
+  return Ok();
 }
 
 void MemoryManager::write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot) {
@@ -1405,9 +1388,12 @@ Result<void> MemoryManager::copy_out(uint64_t guest_dst, const void* src, uint64
     uint64_t n = std::min(end, v->end) - cur;
     uint8_t* h = host_phys(v->phys_of(cur));
     if (v->overlay()) {
-      // The kernel's copy, so a page past the end of the file is EFAULT
-      // rather than SIGBUS in elfuse.
-      TRY(kernel_copy(h, s, n));
+      // process_vm_writev: the kernel's copy, so a page past the end of the
+      // file is EFAULT rather than SIGBUS in elfuse.
+      iovec local{const_cast<uint8_t*>(s), n};
+      iovec remote{h, n};
+      ssize_t w = ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0);
+      if (w < 0 || static_cast<uint64_t>(w) != n) return Errno{EFAULT};
     } else {
       std::memcpy(h, s, n);
     }

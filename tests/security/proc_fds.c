@@ -4,7 +4,7 @@
 // and /proc/self/fdinfo list is open in the process (fcntl F_GETFD works);
 // no fd at or above the hard RLIMIT_NOFILE can exist, so naming one through
 // /proc/self/fd, /dev/fd or a dirfd on /proc/self/fd is ENOENT (open,
-// readlink, stat); a single-threaded program has one task, and status says
+// readlink, stat), also through a symlink that names it; a single-threaded program has one task, and status says
 // Threads: 1, also while elfuse's exitless worker runs. It prints LEAK and the offending entry otherwise.
 #include <dirent.h>
 #include <fcntl.h>
@@ -77,6 +77,29 @@ int main(void) {
     }
   }
   if (!found) printf("fd above the hard limit: none\n");
+  // Nor through a symlink of the program's own that names one directly (the
+  // host names what such an open reaches by the object, not by /proc).
+  char dir[] = "/tmp/proc_fds.XXXXXX";
+  if (!mkdtemp(dir)) return 2;
+  char link_path[128];
+  snprintf(link_path, sizeof link_path, "%s/l", dir);
+  int via_link = 0;
+  for (long n = from; n < from + 1400; n++) {
+    char name[64];
+    snprintf(name, sizeof name, "/proc/self/fd/%ld", n);
+    unlink(link_path);
+    if (symlink(name, link_path) != 0) return 2;
+    int fd = open(link_path, O_RDONLY);
+    if (fd >= 0) {
+      if (!via_link) printf("symlink to an fd above the hard limit: LEAK (fd %ld)\n", n);
+      via_link++;
+      close(fd);
+    }
+  }
+  unlink(link_path);
+  rmdir(dir);
+  if (!via_link) printf("symlink to an fd above the hard limit: none\n");
+  bad |= via_link != 0;
   // Nor can one be executed (in a child, in case it runs).
   int exec_bad = 0;
   for (long n = from; n < from + 16; n++) {
