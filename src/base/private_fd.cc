@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <string>
 
 namespace elfuse {
 
@@ -21,7 +23,8 @@ int private_fd_floor() {
 
 namespace {
 
-// The remembered anonymous private objects: a fixed table of slots, lock
+// The remembered private objects (not directories, not KVM's anonymous
+// inodes, which cannot be opened again): a fixed table of slots, lock
 // free (a forked child copies it in any state, and elfuse's threads move
 // fds concurrently). A slot is free when fd is -1; an entry whose fd was
 // closed, or now holds something else, is found stale when compared and
@@ -32,6 +35,19 @@ struct PrivateObject {
 };
 constexpr int kSlots = 64;
 PrivateObject g_objects[kSlots];
+
+// Objects worth remembering: anonymous ones (no path names them: only a
+// magic link reaches them again), device nodes and named files (a path
+// also names them: the gate then asks how the guest got there).
+bool anonymous(const struct stat& st);
+bool remembered_kind(int fd, const struct stat& st) {
+  if (anonymous(st)) return true;
+  if (!S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode)) return false;
+  char link[64];
+  std::string self = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(self.c_str(), link, sizeof link - 1);
+  return !(n >= 11 && memcmp(link, "anon_inode:", 11) == 0);
+}
 
 bool same_object(int fd, uint64_t dev, uint64_t ino) {
   struct stat st;
@@ -45,7 +61,7 @@ bool anonymous(const struct stat& st) {
 
 void remember(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || !anonymous(st)) return;
+  if (fstat(fd, &st) != 0 || !remembered_kind(fd, st)) return;
   for (PrivateObject& o : g_objects) {
     int cur = o.fd.load(std::memory_order_acquire);
     bool stale = cur >= 0 && cur != fd &&
@@ -75,9 +91,9 @@ int move_to_private_fd(int fd) {
   return moved;
 }
 
-bool is_private_object(int fd) {
+PrivateKind private_object_kind(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || !anonymous(st)) return false;
+  if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) return PrivateKind::kNone;
   for (PrivateObject& o : g_objects) {
     int cur = o.fd.load(std::memory_order_acquire);
     if (cur < 0) continue;
@@ -85,11 +101,12 @@ bool is_private_object(int fd) {
         o.ino.load(std::memory_order_relaxed) != st.st_ino)
       continue;
     // Still elfuse's? (The number may have been closed and reused.)
-    if (cur != fd && same_object(cur, st.st_dev, st.st_ino)) return true;
+    if (cur != fd && same_object(cur, st.st_dev, st.st_ino))
+      return anonymous(st) ? PrivateKind::kAnonymous : PrivateKind::kNamed;
     int expect = cur;
     o.fd.compare_exchange_strong(expect, -1, std::memory_order_acq_rel);
   }
-  return false;
+  return PrivateKind::kNone;
 }
 
 }  // namespace elfuse

@@ -10,17 +10,21 @@ namespace elfuse {
 void set_private_fd_floor(int floor);
 int private_fd_floor();
 // Moves fd to the lowest free descriptor >= the floor, close-on-exec, and
-// closes the original. Returns the new descriptor, or -1 with errno. A
-// moved fd that holds an object no path names (a pipe, a socket, a memfd
-// or other unlinked file) is remembered, so that is_private_object can
-// recognise it when a guest reaches it again through a magic link
-// (/proc/self/fd/N through a symlink of its own).
+// closes the original. Returns the new descriptor, or -1 with errno. The
+// object a moved fd holds is remembered (not directories, not KVM's
+// anonymous inodes), so that private_object_kind can recognise it when a
+// guest reaches it again through a magic link (/proc/self/fd/N named by a
+// symlink of its own).
 int move_to_private_fd(int fd);
 
-// True when `fd`, just opened for the guest, is the same object as one of
-// elfuse's remembered private descriptors that is still open. One fstat;
-// only objects on the file systems of remembered ones are compared.
-bool is_private_object(int fd);
+// Whether `fd`, just opened for the guest, is the same object as one of
+// elfuse's remembered private descriptors that is still open: kAnonymous
+// (a pipe, a socket, a memfd: only a magic link to elfuse's descriptor
+// reaches it), kNamed (a device node such as /dev/kvm, or a named file such
+// as the trace file: a path names it too), kNone. One fstat when it is
+// none of them.
+enum class PrivateKind { kNone, kAnonymous, kNamed };
+PrivateKind private_object_kind(int fd);
 
 }  // namespace elfuse
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
@@ -870,12 +871,38 @@ bool is_proc_object(int fd) {
   return ::fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
-Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags) {
+namespace {
+
+// Whether `path` from `dirfd` resolves without following a magic link
+// (inside the root under --sysroot).
+bool resolves_without_magic_links(const Process& proc, int dirfd, const char* path) {
+  long r;
+  if (proc.sysroot) {
+    auto o = proc.sysroot->open2(dirfd, path, O_PATH | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS);
+    r = o ? *o : -1;
+  } else {
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    r = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+  }
+  if (r < 0) return false;
+  ::close(static_cast<int>(r));
+  return true;
+}
+
+}  // namespace
+
+Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags, int dirfd,
+                        const char* path) {
   if (!is_proc_object(fd)) {
-    // One of elfuse's own anonymous objects (a pipe, a memfd) reached
-    // again through /proc/self/fd/N by a symlink of the guest's, which the
-    // host names by the object: what a closed fd's name gives.
-    if (is_private_object(fd)) {
+    // One of elfuse's own objects reached again through /proc/self/fd/N by
+    // a symlink of the guest's, which the host names by the object: what a
+    // closed fd's name gives. A device node or named file elfuse holds
+    // (/dev/kvm, the trace file) may also be what the guest named itself.
+    PrivateKind kind = private_object_kind(fd);
+    if (kind == PrivateKind::kAnonymous ||
+        (kind == PrivateKind::kNamed && path && !resolves_without_magic_links(proc, dirfd, path))) {
       ::close(fd);
       return Errno{ENOENT};
     }

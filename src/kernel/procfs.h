@@ -81,7 +81,13 @@ bool is_proc_object(int fd);
 // a proc object, what the guest gets instead (procview::classify_open): the
 // fd itself, a generated file in its place (the host's fd is closed), or an
 // errno (closed too). One fstatfs for anything else.
-Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags);
+// elfuse's own objects (base/private_fd.h) reached through a magic link
+// (/proc/self/fd/N of elfuse's, named by a symlink of the guest's) are
+// ENOENT, as a closed fd's name: an anonymous one always, a named one (a
+// device node, a file) when `path` (the name opened from `dirfd`; nullptr
+// for a file handle) does not resolve without magic links.
+Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags, int dirfd,
+                        const char* path);
 
 // getdents/getdents64 on `fd` filled `len` bytes at `buf` (name_at: offset
 // of d_name, 19 for linux_dirent64, 18 for linux_dirent): drops the entries

@@ -150,7 +150,7 @@ int64_t sys_open_by_handle_at(SyscallContext& ctx, const SyscallArgs& a) {
     }
   }
   // A /proc object (proc has no handles today; the check costs one fstatfs).
-  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), flags);
+  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), flags, -1, nullptr);
   if (!g) return -g.error();
   return new_fd_result(ctx.proc, *g);
 }

@@ -216,7 +216,7 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
   }
   // Whatever name led there: a /proc object is what the guest may have of
   // it (fs/proc_view.h).
-  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), f);
+  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), f, dirfd, host.c_str());
   if (!g) return -g.error();
   return new_fd_result(ctx.proc, *g);
 }
@@ -311,8 +311,8 @@ static_assert(sizeof(OpenHow) == 24);
 // is: the exe link (the guest program, not elfuse) and the generated /proc
 // files of the guest itself. Returns the fd to give the guest (r itself, or
 // its replacement) or -errno.
-int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const OpenHow& how,
-                            long r) {
+int64_t replace_own_objects(SyscallContext& ctx, int dirfd, const std::string& path,
+                            const OpenHow& how, long r) {
   int flags = static_cast<int>(how.flags);
   // RESOLVE_IN_ROOT and RESOLVE_BENEATH walks do not start at "/": an
   // absolute name there is not the exe link.
@@ -329,7 +329,7 @@ int64_t replace_own_objects(SyscallContext& ctx, const std::string& path, const 
         ::syscall(SYS_openat2, AT_FDCWD, ctx.proc.exe_path.c_str(), &plain, sizeof plain));
   }
   // A /proc object: generated, refused or passed (fs/proc_view.h).
-  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), flags);
+  auto g = gate_opened(ctx.proc, ctx.thread, static_cast<int>(r), flags, dirfd, path.c_str());
   return g ? *g : -g.error();
 }
 
@@ -376,7 +376,7 @@ int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
     r = ::syscall(SYS_openat2, dirfd, path->c_str(), &how, sizeof how);
     if (r < 0) return -static_cast<int64_t>(errno);
   }
-  int64_t fd = replace_own_objects(ctx, *path, how, r);
+  int64_t fd = replace_own_objects(ctx, dirfd, *path, how, r);
   if (fd < 0) return fd;
   return new_fd_result(ctx.proc, fd);
 }

@@ -1,5 +1,5 @@
 // base/private_fd: elfuse's anonymous private objects are recognised when
-// they are opened again through /proc/self/fd/N (is_private_object).
+// they are opened again through /proc/self/fd/N (private_object_kind).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -27,28 +27,34 @@ TEST(PrivateFd, ReopenedPipeAndMemfdAreRecognisedWhileOpen) {
 
   int again = reopen(priv, O_RDONLY);
   ASSERT_GE(again, 0);
-  EXPECT_TRUE(is_private_object(again));
+  EXPECT_EQ(private_object_kind(again), PrivateKind::kAnonymous);
   close(again);
   again = reopen(mfd, O_RDWR);
   ASSERT_GE(again, 0);
-  EXPECT_TRUE(is_private_object(again));
+  EXPECT_EQ(private_object_kind(again), PrivateKind::kAnonymous);
   close(again);
 
   // An unrelated pipe is not elfuse's.
   int q[2];
   ASSERT_EQ(pipe2(q, O_CLOEXEC), 0);
-  EXPECT_FALSE(is_private_object(q[0]));
-  // A file with a name is never compared.
+  EXPECT_EQ(private_object_kind(q[0]), PrivateKind::kNone);
+  // A named file elfuse holds is kNamed, reached by its name or not; one it
+  // does not hold is nothing.
   int f = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(f, 0);
-  EXPECT_FALSE(is_private_object(f));
+  EXPECT_EQ(private_object_kind(f), PrivateKind::kNone);
+  int held = move_to_private_fd(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(held, 600);
+  EXPECT_EQ(private_object_kind(f), PrivateKind::kNamed);
+  close(held);
+  EXPECT_EQ(private_object_kind(f), PrivateKind::kNone);
   close(f);
 
   // Once elfuse closed its descriptor, the object is no longer its own.
   again = reopen(mfd, O_RDWR);
   ASSERT_GE(again, 0);
   close(mfd);
-  EXPECT_FALSE(is_private_object(again));
+  EXPECT_EQ(private_object_kind(again), PrivateKind::kNone);
   close(again);
 
   close(priv);
