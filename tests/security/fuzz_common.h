@@ -13,6 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+// The seeded generator both runs draw from: xorshift64*, state in rng.
+static uint64_t rng;
+static uint64_t next(void) {
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return rng * 0x2545F4914F6CDD1DULL;
+}
+
 // Lines that are elfuse's diagnostics about itself: an internal error, a
 // failed check, an uncaught exception, a sanitizer report. A guest's death
 // and an unknown syscall number are the guest's business (compare.sh

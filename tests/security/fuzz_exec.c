@@ -25,13 +25,6 @@
 
 enum { kElfImages = 160, kScripts = 60, kDeadlineMs = 3000 };
 
-static uint64_t rng;
-static uint64_t next(void) {
-  rng ^= rng >> 12;
-  rng ^= rng << 25;
-  rng ^= rng >> 27;
-  return rng * 0x2545F4914F6CDD1DULL;
-}
 
 static unsigned char* image;
 static size_t image_size;

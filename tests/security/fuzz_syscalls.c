@@ -39,14 +39,6 @@
 
 enum { kSeeds = 16, kCallsPerChild = 1000, kMaxNr = 460, kDeadlineMs = 4000 };
 
-static uint64_t rng;
-static uint64_t next(void) {
-  // xorshift64*
-  rng ^= rng >> 12;
-  rng ^= rng << 25;
-  rng ^= rng >> 27;
-  return rng * 0x2545F4914F6CDD1DULL;
-}
 
 // Numbers the child never makes: they act outside the child (other
 // processes, the machine) when run natively as root, or create processes.
