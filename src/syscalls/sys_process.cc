@@ -207,6 +207,10 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
   if ((f & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
   if (f & kCloneNamespaces) return -EPERM;  // namespaces need privileges elfuse does not pass on
+  // arch/x86/kernel/process.c copy_thread: CLONE_SETTLS sets the FS base
+  // through do_arch_prctl_64(ARCH_SET_FS), EPERM at or above TASK_SIZE_MAX.
+  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
+  if ((f & CLONE_SETTLS) && req.tls >= kTaskSizeMax) return -EPERM;
   // Threads: a host thread and a vCPU in this VM (kernel/thread.h). A
   // process sharing memory without being a thread (CLONE_VM without
   // CLONE_THREAD or CLONE_VFORK) is not provided. A vfork that shares
@@ -249,6 +253,8 @@ int64_t sys_clone3(SyscallContext& ctx, const SyscallArgs& a) {
   if (auto r = ctx.mm.copy_in(&args, a.a[0], copy); !r.ok()) return -r.error();
   if (args.exit_signal & ~uint64_t{CSIGNAL}) return -EINVAL;
   if ((args.flags & CSIGNAL) || args.set_tid || args.set_tid_size) return -EINVAL;
+  // clone3_args_valid: CLONE_THREAD and CLONE_PARENT take no exit signal.
+  if ((args.flags & (CLONE_THREAD | CLONE_PARENT)) && args.exit_signal) return -EINVAL;
   if (args.flags & (CLONE_PIDFD | CLONE_INTO_CGROUP)) return -EINVAL;  // not provided
   if ((args.stack == 0) != (args.stack_size == 0)) return -EINVAL;
   CloneRequest req;
