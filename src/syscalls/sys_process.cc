@@ -181,6 +181,30 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
       exitless_seccomp_strict(ctx.proc, ctx.thread);
       return 0;
+    case PR_SET_MM: {
+      // kernel/sys.c prctl_set_mm: arg5, or arg4 with an option other than
+      // AUXV/MAP/MAP_SIZE, is EINVAL; MAP_SIZE writes sizeof(struct
+      // prctl_mm_map); MAP checks its size (EINVAL) and copies the map in
+      // (EFAULT). elfuse does not let the guest rewrite the layout it keeps
+      // (brk, stack, arguments, auxv, exe link): what follows is the answer
+      // of a caller without CAP_SYS_RESOURCE (and, for MAP, without
+      // CAP_CHECKPOINT_RESTORE), EPERM.
+      constexpr uint64_t kPrctlMmMapSize = 104;  // include/uapi/linux/prctl.h
+      uint64_t opt = a.a[1];
+      if (a.a[4] ||
+          (a.a[3] && opt != PR_SET_MM_AUXV && opt != PR_SET_MM_MAP && opt != PR_SET_MM_MAP_SIZE))
+        return -EINVAL;
+      if (opt == PR_SET_MM_MAP_SIZE) {
+        uint32_t size = kPrctlMmMapSize;
+        return to_rax(ctx.mm.copy_out(a.a[2], &size, sizeof size));
+      }
+      if (opt == PR_SET_MM_MAP) {
+        if (a.a[3] != kPrctlMmMapSize) return -EINVAL;
+        uint8_t map[kPrctlMmMapSize];
+        if (auto r = ctx.mm.copy_in(map, a.a[2], sizeof map); !r.ok()) return -r.error();
+      }
+      return -EPERM;
+    }
     case PR_GET_PDEATHSIG:
     case PR_GET_CHILD_SUBREAPER: {
       // kernel/sys.c: put_user of an int through arg2.
