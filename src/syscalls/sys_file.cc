@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -407,14 +408,28 @@ int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
 // close_range(2): fs/file.c checks flags, then fd <= max_fd (EINVAL). The
 // range is clamped below the floor so elfuse's own fds survive; a range that
 // starts at or above the floor closes nothing the guest could see.
+// CLOSE_RANGE_UNSHARE unshares the table only when it is shared (unshare_fd):
+// the table of a guest with one thread is shared only with elfuse's own host
+// threads (its exitless worker among them), so there it is left alone, as
+// unshare(CLONE_FILES) does; with more threads the host unshares the calling
+// host thread's table and the worker is remade (exitless.cc
+// changes_host_thread).
 int64_t sys_close_range(SyscallContext& ctx, const SyscallArgs& a) {
   unsigned first = arg_uint(a.a[0]);
   unsigned last = arg_uint(a.a[1]);
   unsigned flags = arg_uint(a.a[2]);
   if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return -EINVAL;
   if (first > last) return -EINVAL;
+  if (flags & CLOSE_RANGE_UNSHARE) {
+    std::lock_guard lock(ctx.proc.threads_mu);
+    if (ctx.proc.threads.size() <= 1) flags &= ~CLOSE_RANGE_UNSHARE;
+  }
   unsigned floor = static_cast<unsigned>(ctx.proc.fds.floor);
-  if (first >= floor) return 0;
+  if (first >= floor) {
+    // Nothing the guest sees is closed; an unshare still happens.
+    if (!(flags & CLOSE_RANGE_UNSHARE)) return 0;
+    return host_rax(::unshare(CLONE_FILES));
+  }
   last = std::min(last, floor - 1);
   return host_rax(::syscall(SYS_close_range, first, last, flags));
 }
