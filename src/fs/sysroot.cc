@@ -131,7 +131,7 @@ bool is_host_mount(const std::string& host) {
 }  // namespace
 
 std::string proc_fd_path(int fd) {
-  return "/proc/self/fd/" + std::to_string(fd);
+  return "/proc/thread-self/fd/" + std::to_string(fd);
 }
 
 Result<std::shared_ptr<Sysroot>> Sysroot::open(const std::string& dir) {

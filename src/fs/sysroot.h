@@ -83,10 +83,13 @@ class Sysroot {
   std::string prefix_;  // canonical host path of DIR, never "/"
 };
 
-// "/proc/self/fd/N": elfuse's own way to name a resolved O_PATH fd for host
-// calls that have no AT_EMPTY_PATH form (chmod, truncate, xattrs...). The
-// host kernel jumps to exactly the object the fd holds (a magic link), so
-// nothing is looked up again by name.
+// "/proc/thread-self/fd/N": elfuse's own way to name a resolved O_PATH fd
+// for host calls that have no AT_EMPTY_PATH form (chmod, truncate,
+// xattrs...). The host kernel jumps to exactly the object the fd holds (a
+// magic link), so nothing is looked up again by name. thread-self, not
+// self: a guest thread that unshared its fd table (unshare(CLONE_FILES),
+// close_range with CLOSE_RANGE_UNSHARE, clone without CLONE_FILES) holds the
+// fd in its own table, which /proc/self (the leader's) does not show.
 std::string proc_fd_path(int fd);
 
 }  // namespace elfuse

@@ -166,6 +166,7 @@ bool changes_host_thread(uint64_t nr) {
     case SYS_setgroups:
     case SYS_unshare:
     case SYS_setns:
+    case SYS_close_range:  // CLOSE_RANGE_UNSHARE
       return true;
     default:
       return false;

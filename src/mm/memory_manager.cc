@@ -1013,12 +1013,18 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   }
   const Vma* v = as_.find(addr);
   if (!v) return Errno{EFAULT};
-  if (old_len == 0) return Errno{EINVAL};  // see mremap_to
+  // vma_to_resize: old_len 0 "duplicates" a mapping, refused for a private
+  // one (EINVAL, Linux 4.14+).
+  if (old_len == 0 && !(v->flags & MAP_SHARED)) return Errno{EINVAL};
   if (old_len > v->end - addr) return Errno{EFAULT};
   if (v->special) return Errno{EFAULT};  // remap_is_valid: VM_DONTEXPAND
   // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
   if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   if (!may_expand(v->prot, v->flags, (new_len - old_len) / kPageSize)) return Errno{ENOMEM};
+  // A shared one cannot grow in place from nothing (ENOMEM without
+  // MREMAP_MAYMOVE); with it Linux maps the same pages a second time, which
+  // elfuse does not provide (see mremap_to).
+  if (old_len == 0) return Errno{(flags & MREMAP_MAYMOVE) ? EINVAL : ENOMEM};
   const Vma copy = *v;
   // Expand in place when the range ends the VMA and the space after it is
   // free (vma_expandable).

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -61,6 +62,23 @@ int64_t host_transfer(int fd, std::vector<iovec>& iov, bool write, const int64_t
   return host_rax(r);
 }
 
+// The longest accessible prefix of [addr, addr+len) for prot: its length
+// (len when all of it is), found by bisection since accessibility of
+// prefixes is monotonic. Linux copies up to the first fault and returns that
+// short count (EFAULT only when no byte moved).
+uint64_t accessible_prefix(const MemoryManager& mm, uint64_t addr, uint64_t len, int prot) {
+  if (mm.host_ranges(addr, len, prot)) return len;
+  uint64_t ok = 0, bad = len;
+  while (bad - ok > 1) {
+    uint64_t mid = ok + (bad - ok) / 2;
+    if (mm.host_ranges(addr, mid, prot))
+      ok = mid;
+    else
+      bad = mid;
+  }
+  return ok;
+}
+
 // read/write/pread64/pwrite64.
 int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
@@ -69,17 +87,8 @@ int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positi
   int prot = write ? PROT_READ : PROT_WRITE;
   auto iov = ctx.mm.host_ranges(a.a[1], len, prot);
   if (!iov) {
-    // Linux copies up to the first fault and returns that short count
-    // (EFAULT only when no byte moved): transfer the longest accessible
-    // prefix, found by bisection since accessibility of prefixes is monotonic.
-    uint64_t ok = 0, bad = len;
-    while (bad - ok > 1) {
-      uint64_t mid = ok + (bad - ok) / 2;
-      if (ctx.mm.host_ranges(a.a[1], mid, prot))
-        ok = mid;
-      else
-        bad = mid;
-    }
+    // Transfer the longest accessible prefix.
+    uint64_t ok = accessible_prefix(ctx.mm, a.a[1], len, prot);
     if (ok == 0) return fd_error_first(*fd, write ? O_WRONLY : O_RDONLY, iov.error());
     iov = ctx.mm.host_ranges(a.a[1], ok, prot);
     if (!iov) return fd_error_first(*fd, write ? O_WRONLY : O_RDONLY, iov.error());
@@ -105,9 +114,9 @@ int64_t host_refused_vector(int fd, const SyscallArgs& a, bool write, bool posit
 // readv/writev/preadv/pwritev/preadv2/pwritev2: copy the guest's iovec
 // array once, then translate each segment. lib/iov_iter.c: more than
 // UIO_MAXIOV segments or a segment length that is negative as ssize_t is
-// EINVAL; the total is clamped to MAX_RW_COUNT. A segment that is not mapped
-// ends the transfer there (Linux copies up to the fault and returns the
-// short count); only a fault before any byte is EFAULT. v2: the RWF_* flags
+// EINVAL; the total is clamped to MAX_RW_COUNT. The first byte that is not
+// mapped ends the transfer there (Linux copies up to the fault and returns
+// the short count); only a fault before any byte is EFAULT. v2: the RWF_* flags
 // go to the host's preadv2/pwritev2, which checks them (EOPNOTSUPP) and acts
 // on them; pos is then -1 for the file position.
 int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional,
@@ -139,9 +148,18 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
   uint64_t total = 0;
   for (const auto& g : guest) {
     uint64_t len = std::min<uint64_t>(g.iov_len, kMaxRwCount - total);
-    auto ranges = ctx.mm.host_ranges(reinterpret_cast<uint64_t>(g.iov_base), len,
-                                     write ? PROT_READ : PROT_WRITE);
+    uint64_t base = reinterpret_cast<uint64_t>(g.iov_base);
+    int prot = write ? PROT_READ : PROT_WRITE;
+    auto ranges = ctx.mm.host_ranges(base, len, prot);
     if (!ranges) {
+      // The segment's accessible prefix is the end of the transfer.
+      uint64_t ok = accessible_prefix(ctx.mm, base, len, prot);
+      if (ok > 0) {
+        if (auto part = ctx.mm.host_ranges(base, ok, prot)) {
+          host.insert(host.end(), part->begin(), part->end());
+          total += ok;
+        }
+      }
       if (total == 0) return fd_error_first(*fd, want, ranges.error());
       break;
     }
@@ -390,14 +408,28 @@ int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
 // close_range(2): fs/file.c checks flags, then fd <= max_fd (EINVAL). The
 // range is clamped below the floor so elfuse's own fds survive; a range that
 // starts at or above the floor closes nothing the guest could see.
+// CLOSE_RANGE_UNSHARE unshares the table only when it is shared (unshare_fd):
+// the table of a guest with one thread is shared only with elfuse's own host
+// threads (its exitless worker among them), so there it is left alone, as
+// unshare(CLONE_FILES) does; with more threads the host unshares the calling
+// host thread's table and the worker is remade (exitless.cc
+// changes_host_thread).
 int64_t sys_close_range(SyscallContext& ctx, const SyscallArgs& a) {
   unsigned first = arg_uint(a.a[0]);
   unsigned last = arg_uint(a.a[1]);
   unsigned flags = arg_uint(a.a[2]);
   if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return -EINVAL;
   if (first > last) return -EINVAL;
+  if (flags & CLOSE_RANGE_UNSHARE) {
+    std::lock_guard lock(ctx.proc.threads_mu);
+    if (ctx.proc.threads.size() <= 1) flags &= ~CLOSE_RANGE_UNSHARE;
+  }
   unsigned floor = static_cast<unsigned>(ctx.proc.fds.floor);
-  if (first >= floor) return 0;
+  if (first >= floor) {
+    // Nothing the guest sees is closed; an unshare still happens.
+    if (!(flags & CLOSE_RANGE_UNSHARE)) return 0;
+    return host_rax(::unshare(CLONE_FILES));
+  }
   last = std::min(last, floor - 1);
   return host_rax(::syscall(SYS_close_range, first, last, flags));
 }
@@ -453,25 +485,39 @@ int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
 
 // getdents64(2) fills a buffer the guest gives; a bounce buffer of the same
 // size (capped: fewer entries per call is allowed) keeps the host's
-// EINVAL-when-too-small answer exact. The directory position advances as on
-// Linux even when the copy out then faults.
+// EINVAL-when-too-small answer exact. fs/readdir.c filldir64 copies entry by
+// entry and stops at the first that faults: the entries before it are
+// returned (and the position is after them), EFAULT when it is the first.
+// So the host is asked for no more than the accessible part of the buffer;
+// when the first entry does not fit there, the host is asked again with the
+// whole count to tell EINVAL (too small anyway) from EFAULT, and the
+// position is put back.
 namespace {
 int64_t do_getdents(SyscallContext& ctx, const SyscallArgs& a, long nr) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
   size_t count = std::min<uint64_t>(arg_uint(a.a[2]), 1u << 20);
+  const size_t room = accessible_prefix(ctx.mm, a.a[1], count, PROT_WRITE);
+  const size_t ask = room < count ? std::max<size_t>(room, 1) : count;
   std::unique_ptr<char[]> buf(new char[count ? count : 1]);
   long r;
   // elfuse's own fds and threads are left out of /proc listings; a batch
   // that held only those is followed by the next one, so that 0 still
   // means the end.
   do {
-    r = ::syscall(nr, *fd, buf.get(), count);
+    r = ::syscall(nr, *fd, buf.get(), ask);
     if (r <= 0) break;
     size_t name_at = nr == SYS_getdents64 ? 19 : 18;
     r = static_cast<long>(
         filter_proc_listing(ctx.proc, *fd, buf.get(), static_cast<size_t>(r), name_at));
   } while (r == 0);
+  if (r < 0 && errno == EINVAL && room < count) {
+    off_t pos = ::lseek(*fd, 0, SEEK_CUR);
+    long full = ::syscall(nr, *fd, buf.get(), count);
+    if (full < 0) return -static_cast<int64_t>(errno);
+    if (full > 0 && pos >= 0) ::lseek(*fd, pos, SEEK_SET);
+    return -EFAULT;
+  }
   if (r < 0) return -static_cast<int64_t>(errno);
   auto c = ctx.mm.copy_out(a.a[1], buf.get(), static_cast<uint64_t>(r));
   if (!c) return -c.error();

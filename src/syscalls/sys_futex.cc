@@ -39,19 +39,23 @@ bool uses_uaddr2(int cmd) {
          cmd == FUTEX_CMP_REQUEUE_PI || cmd == FUTEX_WAIT_REQUEUE_PI;
 }
 
-// A private FUTEX_WAKE or FUTEX_WAKE_BITSET never touches the word: its key
-// is (mm, address) (kernel/futex/core.c get_futex_key), checked for
-// alignment and access_ok only. So at an address the guest has not mapped
-// (or cannot read) it wakes nobody and returns 0, as the guest's syscall
-// entry answers it on PVM. The host answers it on a word of elfuse's that
-// nobody waits on, so that the kernel checks the other arguments (a zero
-// bitset is EINVAL). Known limit: a thread still waiting on a word that was
-// unmapped meanwhile is not woken (Linux wakes it).
+// A private FUTEX_WAKE, FUTEX_WAKE_BITSET or FUTEX_WAKE_OP never touches the
+// (first) word: its key is (mm, address) (kernel/futex/core.c
+// get_futex_key), checked for alignment and access_ok only; FUTEX_WAKE_OP
+// then operates on uaddr2 alone (futex_wake_op, futex_atomic_op_inuser). So
+// at an address the guest has not mapped (or cannot read), NULL included, it
+// wakes nobody there and returns 0 (or FUTEX_WAKE_OP's count on uaddr2), as
+// the guest's syscall entry answers FUTEX_WAKE on PVM. The host answers it
+// on a word of elfuse's that nobody waits on, so that the kernel checks the
+// other arguments (a zero bitset is EINVAL). Known limit: a thread still
+// waiting on a word that was unmapped meanwhile is not woken (Linux wakes
+// it).
 bool wakes_private_without_word(uint64_t addr, int op) {
   constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;  // access_ok's limit on x86_64
   int cmd = op & FUTEX_CMD_MASK;
-  return (op & FUTEX_PRIVATE_FLAG) && (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) &&
-         addr % 4 == 0 && addr <= kTaskSizeMax - 4;
+  return (op & FUTEX_PRIVATE_FLAG) &&
+         (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET || cmd == FUTEX_WAKE_OP) && addr % 4 == 0 &&
+         addr <= kTaskSizeMax - 4;
 }
 uint32_t g_unwaited_word;
 

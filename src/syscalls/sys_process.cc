@@ -181,6 +181,30 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
       ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
       exitless_seccomp_strict(ctx.proc, ctx.thread);
       return 0;
+    case PR_SET_MM: {
+      // kernel/sys.c prctl_set_mm: arg5, or arg4 with an option other than
+      // AUXV/MAP/MAP_SIZE, is EINVAL; MAP_SIZE writes sizeof(struct
+      // prctl_mm_map); MAP checks its size (EINVAL) and copies the map in
+      // (EFAULT). elfuse does not let the guest rewrite the layout it keeps
+      // (brk, stack, arguments, auxv, exe link): what follows is the answer
+      // of a caller without CAP_SYS_RESOURCE (and, for MAP, without
+      // CAP_CHECKPOINT_RESTORE), EPERM.
+      constexpr uint64_t kPrctlMmMapSize = 104;  // include/uapi/linux/prctl.h
+      uint64_t opt = a.a[1];
+      if (a.a[4] ||
+          (a.a[3] && opt != PR_SET_MM_AUXV && opt != PR_SET_MM_MAP && opt != PR_SET_MM_MAP_SIZE))
+        return -EINVAL;
+      if (opt == PR_SET_MM_MAP_SIZE) {
+        uint32_t size = kPrctlMmMapSize;
+        return to_rax(ctx.mm.copy_out(a.a[2], &size, sizeof size));
+      }
+      if (opt == PR_SET_MM_MAP) {
+        if (a.a[3] != kPrctlMmMapSize) return -EINVAL;
+        uint8_t map[kPrctlMmMapSize];
+        if (auto r = ctx.mm.copy_in(map, a.a[2], sizeof map); !r.ok()) return -r.error();
+      }
+      return -EPERM;
+    }
     case PR_GET_PDEATHSIG:
     case PR_GET_CHILD_SUBREAPER: {
       // kernel/sys.c: put_user of an int through arg2.
@@ -207,6 +231,10 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
   if ((f & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
   if (f & kCloneNamespaces) return -EPERM;  // namespaces need privileges elfuse does not pass on
+  // arch/x86/kernel/process.c copy_thread: CLONE_SETTLS sets the FS base
+  // through do_arch_prctl_64(ARCH_SET_FS), EPERM at or above TASK_SIZE_MAX.
+  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
+  if ((f & CLONE_SETTLS) && req.tls >= kTaskSizeMax) return -EPERM;
   // Threads: a host thread and a vCPU in this VM (kernel/thread.h). A
   // process sharing memory without being a thread (CLONE_VM without
   // CLONE_THREAD or CLONE_VFORK) is not provided. A vfork that shares
@@ -249,6 +277,8 @@ int64_t sys_clone3(SyscallContext& ctx, const SyscallArgs& a) {
   if (auto r = ctx.mm.copy_in(&args, a.a[0], copy); !r.ok()) return -r.error();
   if (args.exit_signal & ~uint64_t{CSIGNAL}) return -EINVAL;
   if ((args.flags & CSIGNAL) || args.set_tid || args.set_tid_size) return -EINVAL;
+  // clone3_args_valid: CLONE_THREAD and CLONE_PARENT take no exit signal.
+  if ((args.flags & (CLONE_THREAD | CLONE_PARENT)) && args.exit_signal) return -EINVAL;
   if (args.flags & (CLONE_PIDFD | CLONE_INTO_CGROUP)) return -EINVAL;  // not provided
   if ((args.stack == 0) != (args.stack_size == 0)) return -EINVAL;
   CloneRequest req;
