@@ -392,10 +392,15 @@ static void inet(void) {
   SHOW(recvfrom(s, buf, sizeof buf, 0, (struct sockaddr*)&from, &fl));
   printf("from loopback %d len %u\n", from.sin_addr.s_addr == htonl(INADDR_LOOPBACK), (unsigned)fl);
   // EFAULT after the datagram is taken.
+  // (Each datagram is waited for first: loopback delivery can lag the
+  // send, and MSG_DONTWAIT would then be EAGAIN.)
+  struct pollfd uin = {s, POLLIN, 0};
   SHOW(sendto(c, "udp", 3, 0, (struct sockaddr*)&u, sizeof u));
+  poll(&uin, 1, 5000);
   SHOW(recvfrom(s, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, BAD));
   SHOW(recvfrom(s, buf, sizeof buf, MSG_DONTWAIT, NULL, NULL));
   SHOW(sendto(c, "udp", 3, 0, (struct sockaddr*)&u, sizeof u));
+  poll(&uin, 1, 5000);
   SHOW(recvfrom(s, BAD, sizeof buf, MSG_DONTWAIT, NULL, NULL));
   SHOW(recvfrom(s, buf, sizeof buf, MSG_DONTWAIT, NULL, NULL));
   close(c);
