@@ -44,7 +44,7 @@ bool remembered_kind(int fd, const struct stat& st) {
   if (anonymous(st)) return true;
   if (!S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode)) return false;
   char link[64];
-  std::string self = "/proc/self/fd/" + std::to_string(fd);
+  std::string self = "/proc/thread-self/fd/" + std::to_string(fd);
   ssize_t n = readlink(self.c_str(), link, sizeof link - 1);
   return !(n >= 11 && memcmp(link, "anon_inode:", 11) == 0);
 }

@@ -91,7 +91,7 @@ ElfError exec_error(int err, const std::string& what) {
 
 std::string absolute_path(int fd, const std::string& path) {
   char buf[PATH_MAX];
-  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  std::string link = "/proc/thread-self/fd/" + std::to_string(fd);
   ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
   if (n > 0) return std::string(buf, n);
   return path;
@@ -171,7 +171,7 @@ bool apply_exec_credentials(bool no_new_privs) {
 
 // fs/file.c do_close_on_exec: every guest descriptor marked FD_CLOEXEC.
 void close_on_exec(const FdRules& rules) {
-  DIR* d = opendir("/proc/self/fd");
+  DIR* d = opendir("/proc/thread-self/fd");
   if (!d) return;
   int self = dirfd(d);
   std::vector<int> to_close;
@@ -296,7 +296,8 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
   if (request.path.empty() && (request.flags & AT_EMPTY_PATH)) {
     // The guest's own fd (fexecve): no name to resolve. Reopened for
     // reading through elfuse's /proc/self/fd, since it may be O_PATH.
-    fd = open(("/proc/self/fd/" + std::to_string(request.dirfd)).c_str(), O_RDONLY | O_CLOEXEC);
+    fd = open(("/proc/thread-self/fd/" + std::to_string(request.dirfd)).c_str(),
+              O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) errno = EBADF;
   } else if (request.sysroot) {
     Result<int> r = request.sysroot->open(request.dirfd, request.path, open_flags, 0);
@@ -318,7 +319,7 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
     if (fstat(file.get(), &st) < 0) return exec_error(errno, name);
     // fs/exec.c do_open_execat: a regular file with execute permission.
     if (!S_ISREG(st.st_mode)) return exec_error(EACCES, name);
-    std::string proc_path = "/proc/self/fd/" + std::to_string(file.get());
+    std::string proc_path = "/proc/thread-self/fd/" + std::to_string(file.get());
     if (access(proc_path.c_str(), X_OK) < 0) return exec_error(EACCES, name);
     // fs/exec.c prepare_binprm: the first BINPRM_BUF_SIZE bytes, zero-padded.
     char head[kBinprmBufSize] = {};

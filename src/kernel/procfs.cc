@@ -641,7 +641,7 @@ ExecLayout exec_layout_of(const LoadedProgram& prog, const MappedStack& stack, u
 
 std::string guest_file_path(const Process& proc, int fd) {
   char buf[PATH_MAX];
-  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  std::string link = "/proc/thread-self/fd/" + std::to_string(fd);
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
   if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) return "";
   std::string path(buf, static_cast<size_t>(n));

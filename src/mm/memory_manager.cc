@@ -167,7 +167,7 @@ Result<FileSource> inspect_fd(int fd) {
   struct statvfs sv {};
   if (fstatvfs(fd, &sv) == 0) f.noexec = sv.f_flag & ST_NOEXEC;
   char buf[PATH_MAX];
-  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  std::string link = "/proc/thread-self/fd/" + std::to_string(fd);
   ssize_t n = readlink(link.c_str(), buf, sizeof buf);
   if (n > 0) f.path.assign(buf, static_cast<size_t>(n));
   return f;

@@ -105,7 +105,7 @@ int64_t sys_setns(SyscallContext& ctx, const SyscallArgs& a) {
   }
   // A pidfd: fs/pidfs.c fdinfo has a "Pid:" line.
   char path[64];
-  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  snprintf(path, sizeof path, "/proc/thread-self/fdinfo/%d", fd);
   bool pidfd = false;
   if (FILE* f = fopen(path, "re")) {
     char line[256];

@@ -45,7 +45,7 @@ uint64_t foreign_fd(const Process& p, uint64_t fd) {
 int pidfd_pid(int fd) {
   if (fd == kPidfdSelfThread || fd == kPidfdSelfThreadGroup) return ::getpid();
   char path[64];
-  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  snprintf(path, sizeof path, "/proc/thread-self/fdinfo/%d", fd);
   FILE* f = fopen(path, "re");
   if (!f) return -1;
   char line[256];
