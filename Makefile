@@ -100,13 +100,21 @@ NO_KVM = $(shell $(ELFUSE_BIN) --version 2>/dev/null | sed -n 's/.*(backend: non
 check: deps build
 	@$(MAKE) format-check
 	@$(MAKE) debian-root
-	@if [ -n "$(NO_KVM)" ]; then \
+	@before=$$(scripts/tree-state.sh); status=0; \
+	if [ -n "$(NO_KVM)" ]; then \
 	  echo "make check: no KVM backend on this host ($(NO_KVM))"; \
 	  echo "make check: the tests that run guests (label elfuse) are left to make check-svm"; \
-	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE 'cpython|elfuse'; \
+	  (set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE 'cpython|elfuse') || status=$$?; \
 	else \
-	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython; \
-	fi
+	  (set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython) || status=$$?; \
+	fi; \
+	after=$$(scripts/tree-state.sh); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "make check: the tests changed the working tree (a test writes only into a directory of its own):"; \
+	  diff <(echo "$$before") <(echo "$$after") || true; \
+	  status=1; \
+	fi; \
+	exit $$status
 
 # One module at a time (RUN_SERIAL): see tests/CMakeLists.txt.
 check-python: deps build

@@ -142,6 +142,12 @@ Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
     d.own_name += "/" + file;
     return d;
   }
+  // The generated files have no write operation in the kernel: opened
+  // write-only (root may) the host's object can neither be read nor
+  // written (EINVAL), so it is the kernel's answer as it is.
+  if (write && generated_file(file) && (flags & O_ACCMODE) == O_WRONLY &&
+      !(flags & (O_TRUNC | O_CREAT)))
+    return Decision{};
   if (write && !writable_own_file(file)) return refuse(EACCES);
   return Decision{};
 }

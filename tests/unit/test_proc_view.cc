@@ -64,7 +64,17 @@ TEST(ProcView, OwnKnobsStayWritable) {
   EXPECT_EQ(open_as("/proc/100/oom_score_adj", O_WRONLY).verdict, Verdict::kPass);
   EXPECT_EQ(open_as("/proc/100/attr/current", O_WRONLY).verdict, Verdict::kPass);
   expect_refused("/proc/100/limits", O_WRONLY, EACCES);
-  expect_refused("/proc/100/task/101/environ", O_WRONLY, EACCES);
+  expect_refused("/proc/100/task/101/environ", O_RDWR, EACCES);
+}
+
+// A generated file opened write-only is the host's object: it has no write
+// operation and a write-only fd reads nothing (root's open succeeds
+// natively).
+TEST(ProcView, GeneratedFilesOpenWriteOnly) {
+  EXPECT_EQ(open_as("/proc/100/maps", O_WRONLY).verdict, Verdict::kPass);
+  EXPECT_EQ(open_as("/proc/100/task/101/environ", O_WRONLY).verdict, Verdict::kPass);
+  expect_refused("/proc/100/maps", O_WRONLY | O_TRUNC, EACCES);
+  expect_refused("/proc/100/maps", O_RDWR, EACCES);
 }
 
 TEST(ProcView, GeneratedFilesHaveTheProcessName) {
