@@ -44,6 +44,27 @@ TEST(ProcView, MemIsRefusedForEveryTask) {
   expect_refused("/proc/kcore", O_RDONLY, EACCES);
 }
 
+// The top of /proc is an allowlist: what describes the machine is read as
+// the host shows it, the rest (kernel addresses, the host's log and keys,
+// knobs, entries a newer kernel adds) is refused.
+TEST(ProcView, HostWideReadsAreAnAllowlist) {
+  for (const char* n : {"/proc/kallsyms", "/proc/kmsg", "/proc/iomem", "/proc/ioports",
+                        "/proc/modules", "/proc/timer_list", "/proc/vmallocinfo", "/proc/keys",
+                        "/proc/slabinfo", "/proc/kpageflags", "/proc/some_new_file"})
+    expect_refused(n, O_RDONLY, EACCES);
+  for (const char* n : {"/proc/uptime", "/proc/loadavg", "/proc/stat", "/proc/version",
+                        "/proc/filesystems", "/proc/sys/kernel/ostype", "/proc/cgroups"})
+    EXPECT_EQ(open_as(n).verdict, Verdict::kPass) << n;
+}
+
+// Per-task files that show elfuse's host thread or host memory.
+TEST(ProcView, HostTaskStateIsRefused) {
+  for (const char* f : {"syscall", "stack", "numa_maps", "smaps_rollup"}) {
+    expect_refused(std::string("/proc/100/") + f, O_RDONLY, EACCES);
+    expect_refused(std::string("/proc/100/task/101/") + f, O_RDONLY, EACCES);
+  }
+}
+
 TEST(ProcView, HostWideWritesAreRefused) {
   expect_refused("/proc/sys/kernel/hostname", O_WRONLY, EACCES);
   expect_refused("/proc/sys/kernel/hostname", O_RDWR, EACCES);
