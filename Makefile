@@ -44,7 +44,8 @@ BUSYBOX    := /bin/busybox
 # libpython3.11-testsuite holds the CPython tests of check-python.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
                 busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
-                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite
+                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite \
+                trinity
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
