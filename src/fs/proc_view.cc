@@ -32,8 +32,8 @@ bool plain_read(int flags) {
 
 // The files kernel/procfs.h generates for the process itself.
 bool generated_file(const std::string& file) {
-  static const char* const kFiles[] = {"maps", "smaps", "cmdline", "environ",
-                                       "auxv", "stat",  "statm",   "status"};
+  static const char* const kFiles[] = {"maps", "smaps", "smaps_rollup", "cmdline", "environ",
+                                       "auxv", "stat",  "statm",        "status"};
   for (const char* f : kFiles)
     if (file == f) return true;
   return false;
@@ -45,11 +45,9 @@ bool generated_file(const std::string& file) {
 int memory_refusal(const std::string& file) {
   if (file == "mem") return EACCES;
   // elfuse's host thread's registers and stack (syscall: its stack pointer
-  // and arguments; stack: the host kernel's addresses), elfuse's host
-  // memory by NUMA node, and its host memory's totals (smaps_rollup; the
-  // guest's smaps is generated, its rollup is not yet).
-  if (file == "syscall" || file == "stack" || file == "numa_maps" || file == "smaps_rollup")
-    return EACCES;
+  // and arguments; stack: the host kernel's addresses) and elfuse's host
+  // memory by NUMA node.
+  if (file == "syscall" || file == "stack" || file == "numa_maps") return EACCES;
   if (file == "map_files") return EPERM;
   if (file == "pagemap") return EACCES;
   return 0;

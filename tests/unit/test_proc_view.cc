@@ -59,7 +59,7 @@ TEST(ProcView, HostWideReadsAreAnAllowlist) {
 
 // Per-task files that show elfuse's host thread or host memory.
 TEST(ProcView, HostTaskStateIsRefused) {
-  for (const char* f : {"syscall", "stack", "numa_maps", "smaps_rollup"}) {
+  for (const char* f : {"syscall", "stack", "numa_maps"}) {
     expect_refused(std::string("/proc/100/") + f, O_RDONLY, EACCES);
     expect_refused(std::string("/proc/100/task/101/") + f, O_RDONLY, EACCES);
   }
