@@ -29,7 +29,7 @@ static void copies(const char* who, char* m) {
   printf("%s:\n", who);
   // Stores by the kernel (copy_to_user).
   SHOW(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, past));
-  SHOW(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, past - 8));  // straddles
+  SHOW(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, past - 8));   // straddles
   SHOW(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, past - 16));  // just fits
   SHOW(syscall(SYS_fstat, 0, past));
   SHOW(syscall(SYS_uname, past));
