@@ -8,7 +8,6 @@
 // when nothing was read); lseek takes any 64-bit offset (SEEK_SET,
 // SEEK_CUR; SEEK_END EINVAL); mmap is ENODEV; after execve an fd opened
 // before reads nothing. Prints results and relations, never addresses.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
