@@ -42,6 +42,8 @@ bool generated_file(const std::string& file) {
 // Per-task files that describe or reach elfuse's host memory: refused for
 // every task (what Linux answers a process without ptrace access to the
 // target, EACCES; map_files needs CAP_SYS_ADMIN in the init namespace, EPERM).
+// The process's own mem is served from guest memory instead (kOwnMem);
+// another process's stays refused: its guest memory is out of reach.
 int memory_refusal(const std::string& file) {
   if (file == "mem") return EACCES;
   // elfuse's host thread's registers and stack (syscall: its stack pointer
@@ -142,6 +144,17 @@ Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
   }
   if (parts.size() <= file_at) return write ? refuse(EACCES) : Decision{};
   const std::string& file = parts[file_at];
+  // fs/proc/base.c mem_open: ptrace access to itself is always granted, so
+  // the process (any of its threads, any name) opens its own mem for
+  // reading and writing; the host already opened elfuse's own with the same
+  // flags, so what the flags allow is settled. O_PATH stays refused: an
+  // O_PATH fd of elfuse's own mem must not reach the guest.
+  if (file == "mem" && kind == TaskKind::kGuest && parts.size() == file_at + 1 &&
+      !(flags & O_PATH)) {
+    Decision d;
+    d.verdict = Verdict::kOwnMem;
+    return d;
+  }
   if (int e = memory_refusal(file)) return refuse(e);
   if (kind != TaskKind::kGuest) {
     // Another process (another elfuse, or a host process): never written.

@@ -30,6 +30,7 @@ struct ProcFacts {
 enum class Verdict {
   kPass,      // the host's object is what Linux gives
   kGenerate,  // one of the files elfuse generates (kernel/procfs.h)
+  kOwnMem,    // the process's own mem file, served by kernel/proc_mem.h
   kRefuse,    // fail the open with `err`
 };
 

@@ -379,6 +379,8 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   thread.vcpu.reset();
   proc.vm.reset();
   proc.memory.reset();
+  // mem files opened until now reach the old mm (kernel/proc_mem.h).
+  proc.exec_count++;
   // The first program's reservation is untouched, and elfuse holds no
   // guest descriptor with FD_CLOEXEC then (its own were closed by the exec
   // that started it, and every one it opened since is above the floor);

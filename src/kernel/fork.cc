@@ -37,6 +37,9 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   // ones here (fork_process).
   new (&proc.threads_mu) std::mutex();
   new (&proc.threads_cv) std::condition_variable();
+  // The parent's mem files reach the parent's memory, not the child's.
+  new (&proc.proc_mem.mu) std::mutex();
+  proc.proc_mem_token = 0;
   proc.mm().reset_lock_in_child();
   proc.mm().drop_locks_in_child();
   std::erase_if(proc.threads, [&](const std::unique_ptr<Thread>& t) { return t.get() != &thread; });

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hv/hypervisor.h"
+#include "kernel/proc_mem.h"
 #include "kernel/signal.h"
 #include "mm/guest_limits.h"
 #include "mm/memory_manager.h"
@@ -146,6 +147,13 @@ class Process {
   // answers nothing in the guest (pid, ppid, futex wakes), so that every
   // call of that thread reaches dispatch_syscall (src/kernel/exitless.h).
   std::atomic<bool> seccomp_strict_seen{false};
+  // The mem files the guest opened (kernel/proc_mem.h), this process's
+  // owner token for them (0 until the first; a forked child starts with
+  // 0) and the number of execve's so far (an fd opened before one reaches
+  // an mm that is gone).
+  ProcMemRegistry proc_mem;
+  uint64_t proc_mem_token = 0;
+  uint64_t exec_count = 0;
   // --sysroot DIR (src/fs/sysroot.h); null: guest paths are host paths.
   std::shared_ptr<const Sysroot> sysroot;
 

@@ -24,6 +24,7 @@
 #include "base/unique_fd.h"
 #include "fs/lexical_path.h"
 #include "fs/sysroot.h"
+#include "kernel/proc_mem.h"
 #include "loader/elf.h"
 #include "loader/load.h"
 
@@ -996,6 +997,13 @@ Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags, 
   if (d.verdict == procview::Verdict::kRefuse) {
     ::close(fd);
     return Errno{d.err};
+  }
+  if (d.verdict == procview::Verdict::kOwnMem) {
+    // elfuse's own memory never reaches the guest: the host's fd goes, and
+    // the guest's memory is served in its place (kernel/proc_mem.h), under
+    // the number the host's fd had.
+    ::close(fd);
+    return proc_mem_open(proc, flags);
   }
   // A generated file takes the number the host's fd had: the host's steps
   // aside (above the floor) first, so that the lowest free number is the

@@ -36,6 +36,7 @@
 
 #include "base/checked.h"
 #include "base/log.h"
+#include "base/private_fd.h"
 #include "base/safe_copy.h"
 #include "base/unique_fd.h"
 
@@ -1399,6 +1400,79 @@ Result<void> MemoryManager::copy_out(uint64_t guest_dst, const void* src, uint64
     cur += n;
   }
   return Ok();
+}
+
+namespace {
+
+// elfuse's own /proc/self/mem, opened once per host process (a forked
+// child's inherited descriptor still names its parent's memory, so the pid
+// it was opened in is kept with it). Reads and writes through it are the
+// host kernel's FOLL_FORCE access: a write to a read-only private file
+// mapping copies the page on write there too, and a page the host cannot
+// fault in (a file overlay past the end of its file) ends the transfer
+// instead of raising SIGBUS in elfuse. Called with the memory lock held.
+int host_self_mem() {
+  static int fd = -1;
+  static pid_t opened_in = 0;
+  pid_t me = ::getpid();
+  if (fd >= 0 && opened_in == me) return fd;
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+  int f = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  if (f < 0) return -1;
+  fd = move_to_private_fd(f);
+  opened_in = me;
+  return fd;
+}
+
+// mm/gup.c check_vma_flags for FOLL_FORCE (no FOLL_REMOTE quirks apply to
+// a process's own memory).
+bool forced_access_allowed(const Vma& v, bool write) {
+  if (v.backing == Vma::kHost) return false;  // VM_IO | VM_PFNMAP
+  if (write) {
+    if (v.prot & PROT_WRITE) return true;
+    // is_cow_mapping: private and VM_MAYWRITE. A shared mapping without
+    // PROT_WRITE is refused, even when it could be made writable.
+    return !(v.flags & MAP_SHARED) && (v.max_prot & PROT_WRITE);
+  }
+  return (v.prot & PROT_READ) || (v.max_prot & PROT_READ);
+}
+
+}  // namespace
+
+uint64_t MemoryManager::access_forced(uint64_t addr, void* buf, uint64_t len, bool write) {
+  std::lock_guard lock(mu_);
+  auto* b = static_cast<uint8_t*>(buf);
+  uint64_t done = 0;
+  while (done < len) {
+    const uint64_t va = addr + done;
+    if (va < addr) break;  // wrapped past the top of the address space
+    const Vma* v = as_.find(va);
+    if (!v || !forced_access_allowed(*v, write)) break;
+    const uint64_t n = std::min(len - done, v->end - va);
+    const uint64_t pa = v->phys_of(va);
+    // Only the reservation (kHost was refused above).
+    if (pa >= phys_size_ || n > phys_size_ - pa) break;
+    uint8_t* h = host_phys(pa);
+    if (!v->overlay()) {
+      // Anonymous reservation memory: the host maps it read-write whatever
+      // the guest's protection, and a private copy is what it already is.
+      if (write)
+        std::memcpy(h, b + done, n);
+      else
+        std::memcpy(b + done, h, n);
+      done += n;
+      continue;
+    }
+    int mem = host_self_mem();
+    if (mem < 0) break;
+    const auto off = static_cast<off_t>(reinterpret_cast<uintptr_t>(h));
+    ssize_t r = write ? ::pwrite(mem, b + done, n, off) : ::pread(mem, b + done, n, off);
+    if (r <= 0) break;
+    done += static_cast<uint64_t>(r);
+    if (static_cast<uint64_t>(r) < n) break;
+  }
+  return done;
 }
 
 Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t max) const {

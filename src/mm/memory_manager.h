@@ -115,6 +115,15 @@ class MemoryManager {
   // NUL-terminated string of at most max bytes including the NUL:
   // EFAULT, or ENAMETOOLONG when no NUL within max.
   Result<std::string> copy_in_string(uint64_t guest_src, uint64_t max) const;
+  // access_remote_vm(mm, addr, buf, len, FOLL_FORCE [| FOLL_WRITE]) as
+  // /proc/PID/mem uses it (fs/proc/base.c mem_rw): the number of bytes
+  // moved from the start of [addr, addr+len) before the first byte that
+  // cannot be (0 for none). The rules are mm/gup.c check_vma_flags': no
+  // VM_IO/VM_PFNMAP memory (kHost); a read of memory without PROT_READ
+  // needs VM_MAYREAD; a write to memory without PROT_WRITE needs a
+  // copy-on-write mapping (private, VM_MAYWRITE) and writes the process's
+  // private copy of the page, never the file. docs/internals.md "/proc".
+  uint64_t access_forced(uint64_t addr, void* buf, uint64_t len, bool write);
   // Host iovecs covering [guest, guest+len), split at VMA edges, each byte
   // checked for prot (PROT_READ or PROT_WRITE). len 0 gives an empty vector.
   Result<std::vector<iovec>> host_ranges(uint64_t guest, uint64_t len, int prot) const;

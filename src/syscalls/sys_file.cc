@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/private_fd.h"
+#include "kernel/proc_mem.h"
 #include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
@@ -79,10 +80,37 @@ uint64_t accessible_prefix(const MemoryManager& mm, uint64_t addr, uint64_t len,
   return ok;
 }
 
+// Whether the open file allows the transfer (vfs_read/vfs_write: FMODE_READ,
+// FMODE_WRITE), from its access mode.
+bool mode_allows(int fd, bool write) {
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0) return false;
+  int acc = fl & O_ACCMODE;
+  return write ? (acc == O_WRONLY || acc == O_RDWR) : (acc == O_RDONLY || acc == O_RDWR);
+}
+
+// read/write/pread64/pwrite64 on the guest's own mem file
+// (kernel/proc_mem.h), with vfs_read/vfs_write's checks in their order:
+// the mode (EBADF), access_ok of the buffer (EFAULT), then the offset
+// (rw_verify_area, in proc_mem_rw) and MAX_RW_COUNT.
+int64_t mem_file_rw(SyscallContext& ctx, int fd, const ProcMemRef& ref, const SyscallArgs& a,
+                    bool write, bool positional) {
+  // ksys_pread64/ksys_pwrite64: a negative offset is EINVAL there, whatever
+  // the file (only read/write and lseek reach the upper half).
+  if (positional && static_cast<int64_t>(a.a[3]) < 0) return -EINVAL;
+  if (!mode_allows(fd, write)) return -EBADF;
+  if (!linux_access_ok(a.a[1], a.a[2])) return -EFAULT;
+  std::vector<iovec> segs{{reinterpret_cast<void*>(a.a[1]), std::min(a.a[2], kMaxRwCount)}};
+  uint64_t pos = a.a[3];
+  return proc_mem_rw(ctx.proc, ctx.mm, fd, ref, segs, write, positional ? &pos : nullptr);
+}
+
 // read/write/pread64/pwrite64.
 int64_t do_rw(SyscallContext& ctx, const SyscallArgs& a, bool write, bool positional) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
+  if (auto mem = proc_mem_find(ctx.proc, *fd))
+    return mem_file_rw(ctx, *fd, *mem, a, write, positional);
   uint64_t len = std::min(a.a[2], kMaxRwCount);  // fs/read_write.c rw_verify_area
   int prot = write ? PROT_READ : PROT_WRITE;
   auto iov = ctx.mm.host_ranges(a.a[1], len, prot);
@@ -142,6 +170,28 @@ int64_t do_rwv(SyscallContext& ctx, const SyscallArgs& a, bool write, bool posit
       for (iovec& l : lens) l.iov_base = kHostFaultingAddress;
       return host_refused_vector(*fd, a, write, positional, v2, lens.data());
     }
+  }
+
+  if (auto mem = proc_mem_find(ctx.proc, *fd)) {
+    // The guest's own mem file (kernel/proc_mem.h): vfs_readv's checks
+    // (the mode, import_iovec's access_ok and MAX_RW_COUNT, then RWF_*
+    // flags beyond RWF_HIPRI, EOPNOTSUPP in do_loop_readv_writev), then
+    // mem_rw per segment.
+    if (!mode_allows(*fd, write)) return -EBADF;
+    std::vector<iovec> segs;
+    uint64_t sum = 0;
+    for (const auto& g : guest) {
+      uint64_t len = std::min<uint64_t>(g.iov_len, kMaxRwCount - sum);
+      if (!linux_access_ok(reinterpret_cast<uint64_t>(g.iov_base), len)) return -EFAULT;
+      segs.push_back({g.iov_base, len});
+      sum += len;
+    }
+    if (sum == 0) return 0;
+    constexpr uint64_t kRwfHipri = 0x1;
+    if (v2 && (a.a[5] & ~kRwfHipri)) return -EOPNOTSUPP;
+    uint64_t at = static_cast<uint64_t>(pos);
+    bool use_pos = positional && !(v2 && pos == -1);
+    return proc_mem_rw(ctx.proc, ctx.mm, *fd, *mem, segs, write, use_pos ? &at : nullptr);
   }
 
   std::vector<iovec> host;
@@ -301,6 +351,8 @@ int64_t sys_pwritev2(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
+  if (auto mem = proc_mem_find(ctx.proc, *fd))
+    return proc_mem_lseek(ctx.proc, *fd, *mem, static_cast<int64_t>(a.a[1]), arg_int(a.a[2]));
   return host_rax(::syscall(SYS_lseek, *fd, static_cast<int64_t>(a.a[1]), arg_uint(a.a[2])));
 }
 
@@ -402,7 +454,10 @@ int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_close, *fd));
+  ProcMemClose mem = proc_mem_before_close(ctx.proc, *fd);
+  int64_t r = host_rax(::syscall(SYS_close, *fd));
+  proc_mem_after_close(ctx.proc, mem);
+  return r;
 }
 
 // close_range(2): fs/file.c checks flags, then fd <= max_fd (EINVAL). The
@@ -639,6 +694,25 @@ int64_t sys_sendfile(SyscallContext& ctx, const SyscallArgs& a) {
   auto in_fd = guest_fd(ctx.proc, a.a[1]);
   if (!in_fd) return -in_fd.error();
   uint64_t off_addr = a.a[2];
+  auto mem_in = proc_mem_find(ctx.proc, *in_fd);
+  if (mem_in || proc_mem_find(ctx.proc, *out_fd)) {
+    // The guest's own mem file (kernel/proc_mem.h): fs/read_write.c
+    // do_sendfile's checks (modes EBADF; the offset against proc's
+    // s_maxbytes, MAX_NON_LFS: EOVERFLOW), then EINVAL: the kernel's mem
+    // has neither splice_read nor splice_write.
+    if (!mode_allows(*in_fd, false) || !mode_allows(*out_fd, true)) return -EBADF;
+    uint64_t pos = 0;
+    if (off_addr) {
+      if (auto c = ctx.mm.copy_in(&pos, off_addr, sizeof pos); !c) return -c.error();
+    } else {
+      off_t cur = ::lseek(*in_fd, 0, SEEK_CUR);
+      pos = cur < 0 ? 0 : static_cast<uint64_t>(cur);
+    }
+    constexpr uint64_t kMaxNonLfs = 0x7fffffff;
+    uint64_t count = std::min(a.a[3], kMaxRwCount);
+    if (pos > kMaxNonLfs || count > kMaxNonLfs - pos) return -EOVERFLOW;
+    return -EINVAL;
+  }
   if (off_addr == 0) return host_rax(::syscall(SYS_sendfile, *out_fd, *in_fd, nullptr, a.a[3]));
   int64_t off;
   auto c = ctx.mm.copy_in(&off, off_addr, sizeof(off));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/checked.h"
+#include "kernel/proc_mem.h"
 #include "kernel/process.h"
 #include "mm/memory_manager.h"
 #include "syscalls/fs_common.h"
@@ -23,6 +24,10 @@ int64_t sys_mmap(SyscallContext& ctx, const SyscallArgs& a) {
   // arch/x86/kernel/sys_x86_64.c checks the offset before the fd; elfuse's
   // own descriptors are invisible to the guest (EBADF as for a closed fd).
   if (!(a.a[5] & 0xfff) && !(flags & MAP_ANONYMOUS) && !ctx.proc.fds.guest_fd(fd)) return -EBADF;
+  // The guest's own mem file (kernel/proc_mem.h): the kernel's has no
+  // ->mmap (do_mmap: ENODEV, after the length and offset checks).
+  if (!(flags & MAP_ANONYMOUS) && a.a[1] != 0 && !(a.a[5] & 0xfff) && proc_mem_find(ctx.proc, fd))
+    return -ENODEV;
   return to_rax(ctx.mm.mmap(a.a[0], a.a[1], static_cast<int>(a.a[2]), flags, fd, a.a[5]));
 }
 

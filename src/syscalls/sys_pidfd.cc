@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel/proc_mem.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
@@ -96,8 +97,11 @@ int64_t sys_pidfd_send_signal(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_pidfd_getfd(SyscallContext& ctx, const SyscallArgs& a) {
   int target = arg_int(a.a[1]);
   if (target >= ctx.proc.fds.floor) target = -1;
-  return new_fd_result(
-      ctx.proc, ::syscall(SYS_pidfd_getfd, pidfd_arg(ctx.proc, a.a[0]), target, arg_uint(a.a[2])));
+  long r = ::syscall(SYS_pidfd_getfd, pidfd_arg(ctx.proc, a.a[0]), target, arg_uint(a.a[2]));
+  // Another process's mem file reaches memory elfuse cannot
+  // (kernel/proc_mem.h).
+  if (r >= 0) proc_mem_adopt(ctx.proc, static_cast<int>(r));
+  return new_fd_result(ctx.proc, r);
 }
 
 // process_mrelease(pidfd, flags): reaps the memory of a process that is

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel/proc_mem.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
@@ -215,8 +216,7 @@ int64_t do_sendmsg(SyscallContext& ctx, int fd, uint64_t msg, int flags, uint64_
 // guest's limit would have failed get_unused_fd_flags in scm_detach_fds:
 // Linux then stops installing, keeps the fds installed so far in the cmsg
 // and sets MSG_CTRUNC. Rebuild the control data the same way.
-uint64_t fit_received_fds(const Process& p, std::vector<uint8_t>& ctl, uint64_t used,
-                          int* msg_flags) {
+uint64_t fit_received_fds(Process& p, std::vector<uint8_t>& ctl, uint64_t used, int* msg_flags) {
   uint64_t limit = fd_limit(p);
   std::vector<uint8_t> out;
   out.reserve(used);
@@ -232,6 +232,9 @@ uint64_t fit_received_fds(const Process& p, std::vector<uint8_t>& ctl, uint64_t 
         std::memcpy(&fd, fds + i, sizeof(fd));
         if (!full && fd >= 0 && static_cast<uint64_t>(fd) < limit) {
           ok++;
+          // Another process's mem file reaches memory elfuse cannot
+          // (kernel/proc_mem.h).
+          proc_mem_adopt(p, fd);
         } else {
           full = true;
           if (fd >= 0) ::close(fd);

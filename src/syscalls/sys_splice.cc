@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kernel/proc_mem.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
@@ -57,6 +58,9 @@ int64_t sys_splice(SyscallContext& ctx, const SyscallArgs& a) {
   if (!in) return -in.error();
   auto out = guest_fd(ctx.proc, a.a[2]);
   if (!out) return -out.error();
+  // The guest's own mem file (kernel/proc_mem.h): the kernel's has no
+  // splice_read or splice_write.
+  if (proc_mem_find(ctx.proc, *in) || proc_mem_find(ctx.proc, *out)) return -EINVAL;
   OffArg oi = off_in(ctx.mm, a.a[1]);
   OffArg oo = off_in(ctx.mm, a.a[3]);
   long r = ::syscall(SYS_splice, *in, oi.host(), *out, oo.host(), a.a[4], arg_uint(a.a[5]));
@@ -109,6 +113,10 @@ int64_t sys_copy_file_range(SyscallContext& ctx, const SyscallArgs& a) {
   if (!in) return -in.error();
   auto out = guest_fd(ctx.proc, a.a[2]);
   if (!out) return -out.error();
+  // The guest's own mem file (kernel/proc_mem.h): proc has no
+  // copy_file_range, and the other file is on another filesystem (EXDEV,
+  // as vfs_copy_file_range answers).
+  if (proc_mem_find(ctx.proc, *in) || proc_mem_find(ctx.proc, *out)) return -EXDEV;
   OffArg oi = off_in(ctx.mm, a.a[1]);
   OffArg oo = off_in(ctx.mm, a.a[3]);
   long r =

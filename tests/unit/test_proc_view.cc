@@ -33,12 +33,24 @@ void expect_refused(const std::string& name, int flags, int err) {
   EXPECT_EQ(d.err, err) << name;
 }
 
-TEST(ProcView, MemIsRefusedForEveryTask) {
-  for (const char* n : {"/proc/100/mem", "/proc/100/task/100/mem", "/proc/100/task/101/mem",
-                        "/proc/101/mem", "/proc/200/mem", "/proc/200/task/201/mem"}) {
+TEST(ProcView, OwnMemIsServedOtherMemRefused) {
+  // The process's own mem, by any of its tasks' names, for any access mode.
+  for (const char* n :
+       {"/proc/100/mem", "/proc/100/task/100/mem", "/proc/100/task/101/mem", "/proc/101/mem"}) {
+    EXPECT_EQ(open_as(n, O_RDONLY).verdict, Verdict::kOwnMem) << n;
+    EXPECT_EQ(open_as(n, O_RDWR).verdict, Verdict::kOwnMem) << n;
+    EXPECT_EQ(open_as(n, O_WRONLY | O_CLOEXEC).verdict, Verdict::kOwnMem) << n;
+    expect_refused(n, O_PATH, EACCES);
+  }
+  // Another process's, and elfuse's own threads'.
+  for (const char* n : {"/proc/200/mem", "/proc/200/task/201/mem"}) {
     expect_refused(n, O_RDONLY, EACCES);
     expect_refused(n, O_RDWR, EACCES);
   }
+  expect_refused("/proc/102/mem", O_RDONLY, ENOENT);
+  expect_refused("/proc/100/task/102/mem", O_RDONLY, ENOENT);
+  // Not the file itself.
+  expect_refused("/proc/100/mem/x", O_RDONLY, EACCES);
   expect_refused("/proc/100/map_files", O_RDONLY | O_DIRECTORY, EPERM);
   expect_refused("/proc/100/pagemap", O_RDONLY, EACCES);
   expect_refused("/proc/kcore", O_RDONLY, EACCES);
