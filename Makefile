@@ -44,7 +44,8 @@ BUSYBOX    := /bin/busybox
 # libpython3.11-testsuite holds the CPython tests of check-python.
 DEB_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev \
                 busybox-static musl-tools manpages-dev python3 gawk debootstrap stress-ng \
-                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite
+                nodejs gcc git sqlite3 perl openjdk-17-jdk-headless libpython3.11-testsuite \
+                trinity
 
 # clang-format 14: the versioned binary if present, else an unversioned one that
 # reports version 14.
@@ -100,13 +101,21 @@ NO_KVM = $(shell $(ELFUSE_BIN) --version 2>/dev/null | sed -n 's/.*(backend: non
 check: deps build
 	@$(MAKE) format-check
 	@$(MAKE) debian-root
-	@if [ -n "$(NO_KVM)" ]; then \
+	@before=$$(scripts/tree-state.sh); status=0; \
+	if [ -n "$(NO_KVM)" ]; then \
 	  echo "make check: no KVM backend on this host ($(NO_KVM))"; \
 	  echo "make check: the tests that run guests (label elfuse) are left to make check-svm"; \
-	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE 'cpython|elfuse'; \
+	  (set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE 'cpython|elfuse') || status=$$?; \
 	else \
-	  set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython; \
-	fi
+	  (set -x; ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -LE cpython) || status=$$?; \
+	fi; \
+	after=$$(scripts/tree-state.sh); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "make check: the tests changed the working tree (a test writes only into a directory of its own):"; \
+	  diff <(echo "$$before") <(echo "$$after") || true; \
+	  status=1; \
+	fi; \
+	exit $$status
 
 # One module at a time (RUN_SERIAL): see tests/CMakeLists.txt.
 check-python: deps build

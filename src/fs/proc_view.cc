@@ -32,8 +32,8 @@ bool plain_read(int flags) {
 
 // The files kernel/procfs.h generates for the process itself.
 bool generated_file(const std::string& file) {
-  static const char* const kFiles[] = {"maps", "smaps", "cmdline", "environ",
-                                       "auxv", "stat",  "statm",   "status"};
+  static const char* const kFiles[] = {"maps", "smaps", "smaps_rollup", "cmdline", "environ",
+                                       "auxv", "stat",  "statm",        "status"};
   for (const char* f : kFiles)
     if (file == f) return true;
   return false;
@@ -50,15 +50,35 @@ bool peer_generated_file(const std::string& file) {
 // target, EACCES; map_files needs CAP_SYS_ADMIN in the init namespace, EPERM).
 int memory_refusal(const std::string& file) {
   if (file == "mem") return EACCES;
+  // elfuse's host thread's registers and stack (syscall: its stack pointer
+  // and arguments; stack: the host kernel's addresses) and elfuse's host
+  // memory by NUMA node.
+  if (file == "syscall" || file == "stack" || file == "numa_maps") return EACCES;
   if (file == "map_files") return EPERM;
   if (file == "pagemap") return EACCES;
   return 0;
 }
 
-// Host-wide files whose mere reading reaches kernel or physical memory.
-bool host_memory_file(const std::string& top) {
-  return top == "kcore" || top == "kmem" || top == "kpagecount" || top == "kpageflags" ||
-         top == "kpagecgroup" || top == "kallsyms";
+// The host-wide entries of /proc a guest reads as the host shows them: the
+// machine's description and counters, which a program reads natively
+// (cpuinfo, meminfo, stat, mounts...). Anything else at the top of /proc is
+// refused (EACCES), among it what reaches kernel or physical memory
+// (kcore, kpage*), gives kernel addresses (kallsyms, iomem, ioports,
+// modules, timer_list, vmallocinfo, slabinfo), consumes the host's log
+// (kmsg), names the host's keys (keys, key-users), or is a knob (mtrr,
+// sysrq-trigger); and whatever a newer kernel adds until it is listed here.
+bool host_wide_readable(const std::string& top) {
+  static const char* const kReadable[] = {
+      "acpi",        "asound",    "buddyinfo",   "bus",     "cgroups",    "cmdline", "config.gz",
+      "consoles",    "cpuinfo",   "crypto",      "devices", "diskstats",  "dma",     "driver",
+      "execdomains", "fb",        "filesystems", "fs",      "interrupts", "irq",     "loadavg",
+      "locks",       "mdstat",    "meminfo",     "misc",    "mounts",     "net",     "partitions",
+      "pressure",    "schedstat", "scsi",        "self",    "softirqs",   "stat",    "swaps",
+      "sys",         "sysvipc",   "thread-self", "tty",     "uptime",     "version", "vmstat",
+      "zoneinfo"};
+  for (const char* r : kReadable)
+    if (top == r) return true;
+  return false;
 }
 
 Decision refuse(int err) {
@@ -141,8 +161,8 @@ Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
   long pid = number_of(parts[0]);
   if (pid < 0) {
     // self and thread-self are links; the host names what they lead to.
-    if (host_memory_file(parts[0])) return refuse(EACCES);
-    // /proc/sys and every other host-wide file: read as the host shows it,
+    if (!host_wide_readable(parts[0])) return refuse(EACCES);
+    // /proc/sys and the other host-wide files: read as the host shows them,
     // never written (sethostname, sysctl... are refused as syscalls too).
     return write ? refuse(EACCES) : Decision{};
   }
@@ -191,6 +211,12 @@ Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
     d.own_name += "/" + file;
     return d;
   }
+  // The generated files have no write operation in the kernel: opened
+  // write-only (root may) the host's object can neither be read nor
+  // written (EINVAL), so it is the kernel's answer as it is.
+  if (write && generated_file(file) && (flags & O_ACCMODE) == O_WRONLY &&
+      !(flags & (O_TRUNC | O_CREAT)))
+    return Decision{};
   if (write && !writable_own_file(file)) return refuse(EACCES);
   return Decision{};
 }

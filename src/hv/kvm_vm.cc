@@ -1,6 +1,7 @@
 // The KVM plumbing both backends share (hv/kvm_vm.h).
 #include "hv/kvm_vm.h"
 
+#include <cpuid.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "hv/cpuid_native.h"
 #include "hv/kvm_abi.h"
 #include "shim/shim_abi.h"
 
@@ -106,6 +108,12 @@ KvmVm::KvmVm(UniqueFd kvm, UniqueFd vm, uint8_t* memory, uint64_t size)
   }();
   auto* c = static_cast<kvm_cpuid2*>(malloc(bytes));
   memcpy(c, supported, bytes);
+  add_native_isa(const_cast<kvm_cpuid_entry2*>(kvm_abi::cpuid_entries(c)), c->nent,
+                 [](uint32_t function, uint32_t index) {
+                   CpuidRegs r;
+                   __cpuid_count(function, index, r.eax, r.ebx, r.ecx, r.edx);
+                   return r;
+                 });
   cpuid_.reset(c);
 }
 

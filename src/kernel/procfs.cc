@@ -27,6 +27,7 @@
 #include "fs/lexical_path.h"
 #include "fs/sysroot.h"
 #include "kernel/peer.h"
+#include "loader/elf.h"
 #include "loader/load.h"
 
 namespace elfuse {
@@ -332,6 +333,79 @@ void show_smap(const Process& proc, const std::vector<Vma>& all, size_t i, int p
   out += kb_line("Locked:         ", v.lock != Vma::kUnlocked ? rss : 0);
   out += "THPeligible:           0\n";
   out += vm_flags_line(vma_flags(all, i));
+}
+
+// fs/proc/task_mmu.c show_smaps_rollup: the header line spans the first
+// VMA's start to the last one's end (the gate page is not a VMA of the
+// mm), then __show_smap's sums with the rollup's Pss split by page kind.
+std::string smaps_rollup_text(const Process& proc, const std::vector<Vma>& all, int pagemap_fd) {
+  static const char* const kKeys[] = {"Rss",
+                                      "Pss",
+                                      "Pss_Dirty",
+                                      "Pss_Anon",
+                                      "Pss_File",
+                                      "Pss_Shmem",
+                                      "Shared_Clean",
+                                      "Shared_Dirty",
+                                      "Private_Clean",
+                                      "Private_Dirty",
+                                      "Referenced",
+                                      "Anonymous",
+                                      "KSM",
+                                      "LazyFree",
+                                      "AnonHugePages",
+                                      "ShmemPmdMapped",
+                                      "FilePmdMapped",
+                                      "Shared_Hugetlb",
+                                      "Private_Hugetlb",
+                                      "Swap",
+                                      "SwapPss",
+                                      "Locked"};
+  std::map<std::string, uint64_t> kb;
+  uint64_t first = 0, last = 0;
+  bool any = false;
+  for (size_t i = 0; i < all.size(); i++) {
+    const Vma& v = all[i];
+    if (v.start >= kUserAddressEnd) continue;
+    if (!any) first = v.start;
+    any = true;
+    last = v.end;
+    std::string one;
+    show_smap(proc, all, i, pagemap_fd, one);
+    std::map<std::string, uint64_t> vals;
+    size_t at = one.find('\n');  // past the maps line
+    while (at != std::string::npos && at + 1 < one.size()) {
+      size_t end = one.find('\n', at + 1);
+      std::string line = one.substr(at + 1, end == std::string::npos ? end : end - at - 1);
+      at = end;
+      size_t colon = line.find(':');
+      if (colon == std::string::npos || line.find(" kB") == std::string::npos) continue;
+      vals[line.substr(0, colon)] = std::strtoull(line.c_str() + colon + 1, nullptr, 10);
+    }
+    for (const auto& [k, n] : vals) kb[k] += n;
+    // The Pss of this VMA by the kind of its pages: shared memory, else
+    // anonymous (copied-on-write pages of a file mapping too), else file.
+    uint64_t pss = vals["Pss"], anon = std::min(vals["Anonymous"], pss);
+    bool shmem = v.backing == Vma::kSharedAnon || v.backing == Vma::kShm;
+    kb["Pss_Shmem"] += shmem ? pss : 0;
+    kb["Pss_Anon"] += shmem ? 0 : anon;
+    kb["Pss_File"] += shmem ? 0 : pss - anon;
+  }
+  std::string out;
+  if (!any) return out;  // a process without an mm: no header either
+  out += hex_width(first, 8) + "-" + hex_width(last, 8) + " ---p 00000000 00:00 0";
+  constexpr size_t kPad = 25 + 6 * 8 - 1;
+  if (out.size() < kPad) out.append(kPad - out.size(), ' ');
+  out += " [rollup]\n";
+  for (const char* k : kKeys) {
+    char label[32];
+    snprintf(label, sizeof label, "%s:", k);
+    char line[96];
+    // __show_smap: the label padded to 16, the value in 8 columns.
+    snprintf(line, sizeof line, "%-16s%8llu kB\n", label, static_cast<unsigned long long>(kb[k]));
+    out += line;
+  }
+  return out;
 }
 
 // ---- the mm counters (total_vm, data_vm, ..., MM_*PAGES) ----
@@ -699,6 +773,8 @@ std::optional<OwnProcTarget> parse_own_proc_path(const Process& proc, const Thre
     t.file = OwnProcFile::kMaps;
   else if (name == "smaps")
     t.file = OwnProcFile::kSmaps;
+  else if (name == "smaps_rollup")
+    t.file = OwnProcFile::kSmapsRollup;
   else if (name == "cmdline")
     t.file = OwnProcFile::kCmdline;
   else if (name == "environ")
@@ -784,6 +860,11 @@ std::string own_proc_content(Process& proc, const Thread& caller, const OwnProcT
       for (size_t i = 0; i < all.size(); i++) show_smap(proc, all, i, pm.get(), out);
       return out;
     }
+    case OwnProcFile::kSmapsRollup: {
+      std::vector<Vma> all = proc.mm().snapshot();
+      UniqueFd pm = open_pagemap();
+      return smaps_rollup_text(proc, all, pm.get());
+    }
     case OwnProcFile::kCmdline:
       return cmdline_text(proc);
     case OwnProcFile::kEnviron: {
@@ -836,10 +917,15 @@ Result<int> generated_file_fd(const std::string& text, int flags) {
 
 std::optional<OwnProcFile> own_proc_file_named(const std::string& name) {
   static const std::pair<const char*, OwnProcFile> kNames[] = {
-      {"maps", OwnProcFile::kMaps},       {"smaps", OwnProcFile::kSmaps},
-      {"cmdline", OwnProcFile::kCmdline}, {"environ", OwnProcFile::kEnviron},
-      {"auxv", OwnProcFile::kAuxv},       {"stat", OwnProcFile::kStat},
-      {"statm", OwnProcFile::kStatm},     {"status", OwnProcFile::kStatus},
+      {"maps", OwnProcFile::kMaps},
+      {"smaps", OwnProcFile::kSmaps},
+      {"smaps_rollup", OwnProcFile::kSmapsRollup},
+      {"cmdline", OwnProcFile::kCmdline},
+      {"environ", OwnProcFile::kEnviron},
+      {"auxv", OwnProcFile::kAuxv},
+      {"stat", OwnProcFile::kStat},
+      {"statm", OwnProcFile::kStatm},
+      {"status", OwnProcFile::kStatus},
       {"limits", OwnProcFile::kLimits}};
   for (const auto& [n, f] : kNames)
     if (name == n) return f;

@@ -32,6 +32,7 @@ std::string guest_file_path(const Process& proc, int fd);
 enum class OwnProcFile {
   kMaps,
   kSmaps,
+  kSmapsRollup,
   kCmdline,
   kEnviron,
   kAuxv,

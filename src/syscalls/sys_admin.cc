@@ -32,6 +32,12 @@ constexpr int kSyslogActionReadAll = 3;
 constexpr int kSyslogActionReadClear = 4;
 constexpr int kSyslogActionSizeBuffer = 10;
 
+// kernel/printk/printk.c: SYSLOG_ACTION_READ (2), READ_CLEAR (4), CLEAR
+// (5), CONSOLE_OFF (6), CONSOLE_ON (7), CONSOLE_LEVEL (8).
+bool syslog_acts_on_host(int type) {
+  return type == kSyslogActionRead || (type >= kSyslogActionReadClear && type <= 8);
+}
+
 }  // namespace
 
 // sync(2) never fails.
@@ -50,6 +56,12 @@ int64_t sys_sync(SyscallContext&, const SyscallArgs&) {
 int64_t sys_syslog(SyscallContext& ctx, const SyscallArgs& a) {
   int type = arg_int(a.a[0]);
   int len = arg_int(a.a[2]);
+  // The actions that consume the host's log for its other readers (read,
+  // read-and-clear, clear) or set the host's console (off, on, level) are
+  // host-wide: EPERM, the kernel's first answer to a process without
+  // CAP_SYSLOG. /proc/kmsg, which reads as the read action does, is
+  // refused too (fs/proc_view.cc).
+  if (syslog_acts_on_host(type)) return -EPERM;
   bool reads =
       type == kSyslogActionRead || type == kSyslogActionReadAll || type == kSyslogActionReadClear;
   if (!reads || a.a[1] == 0 || len <= 0) {

@@ -4,7 +4,6 @@
 // for root, docs/syscalls.md), so the calls that would set it run in a
 // child that gave up CAP_SYS_TIME (it became nobody), where Linux refuses
 // them too.
-#define _GNU_SOURCE
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timex.h>

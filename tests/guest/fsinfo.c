@@ -1,7 +1,6 @@
 // ustat (the file system a device number names) and sysfs (the kernel's
 // file-system type list): results that do not change between the two runs,
 // and the errors.
-#define _GNU_SOURCE
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -2,7 +2,6 @@
 // (mm/madvise.c, kernel/fork.c dup_mmap): a wipe-on-fork range reads as
 // zeros in a forked child, a dont-fork range is not mapped in it; the
 // flags split and merge VMAs and show in /proc/self/smaps (wf, dc).
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>

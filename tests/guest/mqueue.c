@@ -4,7 +4,6 @@
 // (SIGEV_SIGNAL with si_code SI_MESGQ and the sigev_value) and by the C
 // library's thread (SIGEV_THREAD, glibc only: musl's needs the same kernel
 // path through a netlink socket and is checked too).
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <mqueue.h>
 #include <pthread.h>

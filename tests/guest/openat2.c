@@ -3,7 +3,6 @@
 // open_by_handle_at). Inode numbers and handle bytes differ between runs,
 // so the program prints sizes, types, errnos and whether two fds name the
 // same file.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,7 +7,6 @@
 // shadow invalidation"). Part 2 does it from several threads at once (as
 // thread stacks are recycled) while the main thread maps enough memory to
 // make elfuse grow its guest-physical pool (a new KVM memslot) several times.
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>

@@ -2,7 +2,6 @@
 // process_madvise on the caller's own memory, and kcmp, with their errno
 // orders. kcmp's ordering of different objects is the kernel's obfuscated
 // pointer order, so only equal/different is printed.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>

@@ -8,7 +8,6 @@
 //     arguments that would act if it did not.
 // Also silent ENOSYS for the numbers x86_64 Linux never implemented, and
 // seccomp's strict mode.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>

@@ -3,7 +3,6 @@
 // as mm/mmap.c may_expand_vm and sys_brk's check_data_rlimit count, while
 // fork, threads and small mappings go on working (gVisor's mmap.cc
 // MMapTest.ExceedLimitData*).
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>

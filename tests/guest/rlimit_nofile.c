@@ -3,7 +3,6 @@
 // hard-1), the limit itself is not (EBADF, EINVAL), /proc/self/limits says
 // the same as getrlimit, and the table shows the other limits the program
 // set (fs/proc/base.c proc_pid_limits).
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -73,7 +72,11 @@ int main(void) {
   printf("after lowering: dup2(0, hard - 1): %s\n", r >= 0 ? "ok" : errname(errno));
   SHOW(dup2(0, (int)l.rlim_max));
 #ifndef NOFILE_ONLY
-  // The table with limits the program set.
+  // The table with limits the program set (RLIMIT_NOFILE too: the one the
+  // guest starts with depends on whether elfuse may raise its own).
+  l.rlim_cur = 512;
+  l.rlim_max = 1000;
+  setrlimit(RLIMIT_NOFILE, &l);
   struct rlimit d = {48ul << 20, RLIM_INFINITY};
   getrlimit(RLIMIT_DATA, &d);
   d.rlim_cur = 48ul << 20;

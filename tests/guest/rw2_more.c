@@ -2,7 +2,6 @@
 // EINVAL), RWF_* flags (known ones act, unknown ones EOPNOTSUPP), pipes
 // (ESPIPE for an offset, RWF_NOWAIT on an empty pipe EAGAIN), bad fds and
 // buffers; readahead and sync_file_range with their argument checks.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>

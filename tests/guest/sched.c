@@ -2,7 +2,6 @@
 // getcpu, times, alarm and interval timers (set, read back, cancelled before
 // they fire; delivery is tested with signals). Values that depend on the
 // machine or on time are printed as relations only.
-#define _GNU_SOURCE
 #include <sched.h>
 #include <stdint.h>
 #include <sys/resource.h>

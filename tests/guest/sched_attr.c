@@ -1,7 +1,6 @@
 // sched_setattr/sched_getattr (struct sizes, E2BIG with the size written
 // back, EINVAL/ESRCH/EFAULT orders, a nice value set through the struct)
 // and ioprio_get/ioprio_set.
-#define _GNU_SOURCE
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>

@@ -2,7 +2,6 @@
 // cwd, as Linux does; the thread-sharing flags are EINVAL while another
 // thread runs; remap_file_pages (Linux's emulation) on a shared file
 // mapping.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>

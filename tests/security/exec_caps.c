@@ -6,7 +6,6 @@
 // sets and whether it can open a root-only file made by the parent.
 // Under an elfuse that keeps the host thread's sets across the guest's
 // execve, the child opens the file: that prints LEAK.
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>

@@ -3,7 +3,6 @@
 // units): it sizes its reservation of guest memory to what the limit
 // leaves. The program sees the limit it was started with, maps and touches
 // memory, forks and starts threads as natively.
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,6 @@
 // limits a child with prlimit. Were these the elfuse process's host limits,
 // elfuse itself would fail (std::bad_alloc, "cannot restore the vCPU in
 // the child", EAGAIN from pthread_create).
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -5,7 +5,6 @@
 // child; the parent prints how it ended. A child that goes on running
 // after a bad frame prints ACCEPTED. Also a handler at a non-canonical
 // address (gVisor SigIretTest.BadHandler): the child dies of SIGSEGV.
-#define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
