@@ -9,14 +9,24 @@
  *     pipe           1-byte write then 1-byte read on a pipe
  *     open_close     openat + close of /dev/null
  *     clock_gettime  clock_gettime(CLOCK_MONOTONIC) through libc (vDSO if any)
+ *     fstat_anon     raw fstat of /dev/zero into anonymous memory (144 bytes out)
+ *     fstat_file     the same into a MAP_PRIVATE mapping of a file (the
+ *                    program itself): elfuse's fault-tolerant copy_out
+ *     uname_anon     raw uname into anonymous memory (390 bytes out)
+ *     uname_file     the same into the file mapping
+ *     sigmask_anon   rt_sigprocmask(SIG_BLOCK) of an empty set read from
+ *                    anonymous memory (8 bytes in)
+ *     sigmask_file   the same read from the file mapping
  * Built static; bench/run.sh runs it natively, under elfuse and under proot.
  * Under elfuse, getpid, getppid and futexwake are answered inside the guest
  * and the others go to the exitless worker when it is awake (ELFUSE_EXITLESS=0:
  * every one through an exit). */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -45,6 +55,17 @@ int main(int argc, char** argv) {
   struct stat st;
   int word = 0;
   double batch[5];
+  // The *_file modes: a page of a file mapping (a host file overlay under
+  // elfuse), written once so that it holds an empty signal set.
+  char* target = NULL;
+  if (strstr(mode, "_anon")) {
+    target = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  } else if (strstr(mode, "_file")) {
+    int self = open(argv[0], O_RDONLY);
+    target = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, self, 0);
+  }
+  if (target == MAP_FAILED) return 1;
+  if (target) memset(target, 0, 4096);
   for (int b = 0; b < 5; b++) {
     double t0 = now_ns();
     if (!strcmp(mode, "getppid")) {
@@ -73,6 +94,15 @@ int main(int argc, char** argv) {
       }
     } else if (!strcmp(mode, "clock_gettime")) {
       for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
+    } else if (!strncmp(mode, "fstat_", 6)) {
+      for (long i = 0; i < n; i++)
+        if (syscall(SYS_fstat, zero, target) != 0) return 1;
+    } else if (!strncmp(mode, "uname_", 6)) {
+      for (long i = 0; i < n; i++)
+        if (syscall(SYS_uname, target) != 0) return 1;
+    } else if (!strncmp(mode, "sigmask_", 8)) {
+      for (long i = 0; i < n; i++)
+        if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, target + 2048, NULL, 8) != 0) return 1;
     } else {
       return 2;
     }

@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "base/private_fd.h"
+#include "base/safe_copy.h"
 #include "base/self_confine.h"
 #include "base/timing.h"
 #include "fs/program_path.h"
@@ -365,6 +366,10 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   elfuse::timing_mark("main");
   elfuse::signals_record_inherited();
+  // After the record (it reads the inherited SIG_IGN): elfuse's SIGSEGV and
+  // SIGBUS handler for its fault-tolerant copies, in place before any
+  // thread or guest memory exists.
+  elfuse::safe_copy::install();
   elfuse::Options o = elfuse::parse_options(argc, argv);
   return elfuse::run(o);
 }

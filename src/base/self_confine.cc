@@ -45,14 +45,14 @@ constexpr Action K = Action::kKill;
 // Where elfuse does make a call of the family in a restricted form, the
 // call is not here but has a rule with its argument checks (build_filter).
 constexpr DeniedCall kDenied[] = {
-    // Another process's registers, or the kernel's: debugging, tracing,
-    // kernel programs and counters. (process_vm_readv/writev stay: elfuse
-    // copies its own memory with them where a file page past EOF must be
-    // EFAULT rather than SIGBUS, and a filter cannot tell its own pid from
-    // another's after a fork; the other processes they reach are the ones
-    // open() of /proc/PID/mem reaches anyway, under the same ptrace access
-    // rules, and open() cannot be filtered by path.)
+    // Another process's registers and memory, or the kernel's: debugging,
+    // tracing, kernel programs and counters. elfuse copies guest memory
+    // that may fault (a file page past EOF) with its own fault-tolerant
+    // routines (base/safe_copy.h), never through process_vm_readv/writev;
+    // the guest's calls of those are ENOSYS inside elfuse.
     {SYS_ptrace, "ptrace", K},
+    {SYS_process_vm_readv, "process_vm_readv", K},
+    {SYS_process_vm_writev, "process_vm_writev", K},
     {SYS_bpf, "bpf", K},
     {SYS_perf_event_open, "perf_event_open", K},
     {SYS_userfaultfd, "userfaultfd", K},

@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "base/log.h"
+#include "base/safe_copy.h"
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
@@ -400,6 +401,12 @@ void apply_host_action(int sig, const GuestSigaction& act) {
     h.flags |= SA_SIGINFO | kSaRestorer;
     h.restorer = elfuse_host_sigreturn;
     h.mask = kAllSignals & ~kHostKeeps;
+  }
+  // SIGSEGV and SIGBUS keep elfuse's fault handler (base/safe_copy.h), which
+  // hands what is not a fault of its copy routines to this disposition.
+  if (sig == SIGSEGV || sig == SIGBUS) {
+    safe_copy::set_disposition(sig, h.handler, h.flags, h.mask);
+    return;
   }
   raw_sigaction(sig, &h);
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/safe_copy.h"
 #include "base/timing.h"
 #include "kernel/exec.h"
 #include "kernel/exitless.h"
@@ -77,8 +78,13 @@ bool handle_futex_death(MemoryManager& mm, uint64_t uaddr, int tid, bool pi, boo
   Result<std::vector<iovec>> r = mm.host_ranges(uaddr, 4, PROT_READ | PROT_WRITE);
   if (!r.ok() || r->size() != 1) return false;
   auto* word = static_cast<uint32_t*>((*r)[0].iov_base);
+  // The word may be in a file overlay past the file's end: fault-tolerant
+  // accesses (base/safe_copy.h), a fault stops the walk as the kernel's
+  // get_user/futex_cmpxchg_value_locked failure does.
+  safe_copy::FaultWindow window;
   for (;;) {
-    uint32_t uval = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+    uint32_t uval;
+    if (!safe_copy::load32(word, &uval)) return false;
     // A pending non-PI lock whose word is still 0: the thread died between
     // the waker's unlock and its own acquisition; wake another waiter.
     if (pending_op && !pi && uval == 0) {
@@ -87,8 +93,9 @@ bool handle_futex_death(MemoryManager& mm, uint64_t uaddr, int tid, bool pi, boo
     }
     if ((uval & FUTEX_TID_MASK) != static_cast<uint32_t>(tid)) return true;
     uint32_t mval = (uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if (!__atomic_compare_exchange_n(word, &uval, mval, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-      continue;
+    int swapped = safe_copy::cmpxchg32(word, &uval, mval);
+    if (swapped < 0) return false;
+    if (swapped == 0) continue;
     // The kernel wakes with FLAGS_SHARED; glibc waits on robust mutexes
     // with a shared futex for that reason.
     if (!pi && (uval & FUTEX_WAITERS)) syscall(SYS_futex, word, FUTEX_WAKE, 1, nullptr, nullptr, 0);

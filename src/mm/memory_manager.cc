@@ -36,6 +36,7 @@
 
 #include "base/checked.h"
 #include "base/log.h"
+#include "base/safe_copy.h"
 #include "base/unique_fd.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -276,12 +277,10 @@ Result<void> MemoryManager::move_overlay(const Vma& piece, uint64_t new_pa, uint
 }
 
 Result<void> MemoryManager::overlay_copy(void* dst, const void* src, uint64_t len) {
-  // process_vm_readv on ourselves copies through the kernel, which turns a
-  // fault it cannot satisfy (SIGBUS past EOF) into a short copy.
-  iovec local{dst, len};
-  iovec remote{const_cast<void*>(src), len};
-  ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
-  if (n < 0 || static_cast<uint64_t>(n) != len) return Errno{EFAULT};
+  // A fault-tolerant copy (base/safe_copy.h): a page it cannot reach (SIGBUS
+  // past EOF) stops it short, as the kernel's copy_from_user stops.
+  safe_copy::FaultWindow window;
+  if (safe_copy::copy(dst, src, len) != 0) return Errno{EFAULT};
   return Ok();
 }
 
@@ -514,18 +513,14 @@ Result<void> MemoryManager::map_special(uint64_t addr, uint64_t len, const Speci
   for (const HostWindow& w : host_windows_)
     known |= sm.gpa >= w.gpa && sm.gpa - w.gpa < w.len && len <= w.len - (sm.gpa - w.gpa);
   if (!known) {
-    // Which pages the host kernel maps: a write(2) from each to a pipe
-    // copies through the kernel, which fails with EFAULT where a load
-    // would raise SIGBUS (process_vm_readv cannot tell: it refuses every
-    // VM_PFNMAP page).
+    // Which pages the host kernel maps: a fault-tolerant load of a byte of
+    // each (base/safe_copy.h) fails where the host raises SIGBUS (its fault
+    // handler's VM_FAULT_SIGBUS).
     HostWindow w{sm.gpa, len, sm.host, std::vector<bool>(len / kPageSize, true)};
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return Errno{errno};
-    UniqueFd rd(p[0]), wr(p[1]);
+    safe_copy::FaultWindow window;
     for (uint64_t i = 0; i < len / kPageSize; i++) {
       char c;
-      w.sigbus[i] = ::write(wr.get(), sm.host + i * kPageSize, 1) != 1;
-      if (!w.sigbus[i]) (void)!::read(rd.get(), &c, 1);
+      w.sigbus[i] = safe_copy::copy(&c, sm.host + i * kPageSize, 1) != 0;
     }
     host_windows_.push_back(std::move(w));
   }
@@ -1394,12 +1389,9 @@ Result<void> MemoryManager::copy_out(uint64_t guest_dst, const void* src, uint64
     uint64_t n = std::min(end, v->end) - cur;
     uint8_t* h = host_phys(v->phys_of(cur));
     if (v->overlay()) {
-      // process_vm_writev: the kernel's copy, so a page past the end of the
-      // file is EFAULT rather than SIGBUS in elfuse.
-      iovec local{const_cast<uint8_t*>(s), n};
-      iovec remote{h, n};
-      ssize_t w = ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0);
-      if (w < 0 || static_cast<uint64_t>(w) != n) return Errno{EFAULT};
+      // A page past the end of the file is EFAULT rather than SIGBUS in
+      // elfuse (see overlay_copy).
+      TRY(overlay_copy(h, s, n));
     } else {
       std::memcpy(h, s, n);
     }
@@ -1421,7 +1413,7 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
     char page[kPageSize];
     if (v->backing == Vma::kHost) TRY(check_host_pages(v->phys_of(cur), n));
     if (v->overlay()) {
-      // A page at a time through the kernel (see overlay_copy).
+      // A page at a time, fault-tolerant (see overlay_copy).
       n = std::min<uint64_t>(n, kPageSize - (cur & kPageMask));
       TRY(overlay_copy(page, p, n));
       p = page;
@@ -1442,8 +1434,9 @@ Result<std::string> MemoryManager::copy_in_string(uint64_t guest_src, uint64_t m
 
 std::optional<uint64_t> MemoryManager::find_sigbus_page(uint64_t gpa_hint) const {
   std::lock_guard lock(mu_);
-  // Probe a page through the kernel: EFAULT where the host would raise
-  // SIGBUS (no page of the file there).
+  // Probe a page with a fault-tolerant load: it fails where the host
+  // raises SIGBUS (no page of the file there).
+  safe_copy::FaultWindow window;
   auto bad = [&](const Vma& v, uint64_t va) {
     if (!prot_allows(v.prot, PROT_READ)) return false;
     char c;

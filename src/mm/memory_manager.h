@@ -262,7 +262,8 @@ class MemoryManager {
   Result<void> move_overlay(const Vma& piece, uint64_t new_pa, uint64_t new_len);
   // Copies between host memory and a guest piece that is an overlay: such
   // pages may be past the end of the file, where a plain memcpy would raise
-  // SIGBUS in elfuse itself. EFAULT then, as Linux's copy_from_user gives.
+  // SIGBUS in elfuse itself. A fault-tolerant copy (base/safe_copy.h) stops
+  // there: EFAULT, as Linux's copy_from_user gives.
   static Result<void> overlay_copy(void* dst, const void* src, uint64_t len);
   void write_ptes(uint64_t va, uint64_t pa, uint64_t len, int prot);
   void write_table_entries(uint64_t va, uint64_t pa, uint64_t len, int prot);

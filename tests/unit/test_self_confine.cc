@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -63,6 +64,8 @@ TEST(SelfConfine, EveryDeniedCallGetsItsAction) {
   EXPECT_EQ(decide(SYS_mount), kKill);
   EXPECT_EQ(decide(SYS_execve), kKill);
   EXPECT_EQ(decide(SYS_io_uring_setup), kKill);
+  EXPECT_EQ(decide(SYS_process_vm_readv), kKill);
+  EXPECT_EQ(decide(SYS_process_vm_writev), kKill);
   EXPECT_EQ(decide(SYS_clone3), kEnosys);
 }
 
@@ -196,7 +199,7 @@ TEST(SelfConfine, InstalledADeniedCallFailsAndAnAllowedOneWorks) {
 }
 
 TEST(SelfConfine, InstalledAKilledCallEndsTheProcessBySigsys) {
-  for (int which = 0; which < 4; which++) {
+  for (int which = 0; which < 6; which++) {
     int st = in_confined_child([which] {
       switch (which) {
         case 0:
@@ -211,6 +214,15 @@ TEST(SelfConfine, InstalledAKilledCallEndsTheProcessBySigsys) {
         case 3: {
           char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
           execve("/bin/true", argv, argv + 1);
+          break;
+        }
+        case 4:
+        case 5: {
+          // Even on itself (elfuse's copies are its own: base/safe_copy.h).
+          char from[8] = "x", to[8];
+          iovec local{to, sizeof to}, remote{from, sizeof from};
+          syscall(which == 4 ? SYS_process_vm_readv : SYS_process_vm_writev, getpid(), &local, 1,
+                  &remote, 1, 0);
           break;
         }
       }
