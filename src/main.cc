@@ -28,6 +28,7 @@
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
 #include "kernel/exitless.h"
+#include "kernel/peer.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
 #include "kernel/signal.h"
@@ -343,6 +344,9 @@ int run(const Options& o) {
   proc.vdso_enabled = !o.no_vdso;
   proc.sysroot = sysroot;
   signals_inherit(proc);
+  // The registry of this run's processes (kernel/peer.h): every fork
+  // inherits it.
+  peer::start_run(proc);
 
   auto thread = std::make_unique<Thread>();
   thread->tid = gettid();

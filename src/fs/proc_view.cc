@@ -39,6 +39,12 @@ bool generated_file(const std::string& file) {
   return false;
 }
 
+// The files another guest process's elfuse generates for it: the same
+// ones, and its limits (elfuse's host limits are not the guest's).
+bool peer_generated_file(const std::string& file) {
+  return generated_file(file) || file == "limits";
+}
+
 // Per-task files that describe or reach elfuse's host memory: refused for
 // every task (what Linux answers a process without ptrace access to the
 // target, EACCES; map_files needs CAP_SYS_ADMIN in the init namespace, EPERM).
@@ -93,6 +99,45 @@ bool proc_parts(const std::string& name, std::vector<std::string>* parts) {
   return true;
 }
 
+// /proc/<n>/... where n is a task of another guest process (`who`): its
+// elfuse's threads do not exist, its fds at or above its floor are closed,
+// its generated files are its elfuse's answer, nothing is written.
+Decision classify_peer(const ProcFacts& f, const PeerTask& who,
+                       const std::vector<std::string>& parts, int flags) {
+  bool write = opens_for_writing(flags);
+  if (who.helper) return refuse(ENOENT);
+  size_t file_at = 1;
+  int tid = who.pid;
+  bool thread_level = false;
+  if (parts.size() >= 3 && parts[1] == "task") {
+    long t = number_of(parts[2]);
+    if (t < 0) return refuse(ENOENT);
+    PeerTask tt = f.peer_task(static_cast<int>(t));
+    if (tt.pid != who.pid || tt.helper) return refuse(ENOENT);
+    tid = static_cast<int>(t);
+    thread_level = true;
+    file_at = 3;
+  }
+  if (parts.size() <= file_at) return write ? refuse(EACCES) : Decision{};
+  const std::string& file = parts[file_at];
+  if (int e = memory_refusal(file)) return refuse(e);
+  if (write) return refuse(EACCES);
+  if ((file == "fd" || file == "fdinfo") && parts.size() > file_at + 1) {
+    long n = number_of(parts[file_at + 1]);
+    if (n >= who.fd_floor) return refuse(ENOENT);
+  }
+  if (parts.size() == file_at + 1 && peer_generated_file(file) && plain_read(flags)) {
+    Decision d;
+    d.verdict = Verdict::kAskPeer;
+    d.peer_pid = who.pid;
+    d.peer_tid = tid;
+    d.thread_level = thread_level;
+    d.file = file;
+    return d;
+  }
+  return Decision{};
+}
+
 }  // namespace
 
 bool writable_own_file(const std::string& file) {
@@ -125,6 +170,10 @@ Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
   }
   TaskKind kind = f.task_kind ? f.task_kind(static_cast<int>(pid)) : TaskKind::kOther;
   if (static_cast<int>(pid) == f.own_pid) kind = TaskKind::kGuest;
+  if (kind == TaskKind::kOther && f.peer_task) {
+    PeerTask who = f.peer_task(static_cast<int>(pid));
+    if (who.pid != 0) return classify_peer(f, who, parts, flags);
+  }
   // elfuse's own threads do not exist for the guest.
   if (kind == TaskKind::kHelper) return refuse(ENOENT);
   size_t file_at = 1;
@@ -185,24 +234,37 @@ Decision classify_open(const ProcFacts& f, const std::string& name, int flags) {
   return Decision{};
 }
 
-Listing listing_of(const ProcFacts& f, const std::string& dir_name) {
+Listing listing_of(const ProcFacts& f, const std::string& dir_name, PeerTask* peer) {
   std::vector<std::string> parts;
   if (!proc_parts(dir_name, &parts) || parts.empty()) return Listing::kNone;
-  if (number_of(parts[0]) != f.own_pid) return Listing::kNone;
-  if (parts.size() == 2 && parts[1] == "task") return Listing::kTasks;
-  if (parts.size() == 2 && (parts[1] == "fd" || parts[1] == "fdinfo")) return Listing::kFds;
-  if (parts.size() == 4 && parts[1] == "task" && (parts[3] == "fd" || parts[3] == "fdinfo"))
-    return Listing::kFds;
-  return Listing::kNone;
+  long pid = number_of(parts[0]);
+  if (pid < 0) return Listing::kNone;
+  bool tasks = parts.size() == 2 && parts[1] == "task";
+  bool fds =
+      (parts.size() == 2 && (parts[1] == "fd" || parts[1] == "fdinfo")) ||
+      (parts.size() == 4 && parts[1] == "task" && (parts[3] == "fd" || parts[3] == "fdinfo"));
+  if (!tasks && !fds) return Listing::kNone;
+  if (pid == f.own_pid) return tasks ? Listing::kTasks : Listing::kFds;
+  if (!f.peer_task) return Listing::kNone;
+  PeerTask who = f.peer_task(static_cast<int>(pid));
+  if (who.pid == 0) return Listing::kNone;
+  if (peer) *peer = who;
+  return tasks ? Listing::kPeerTasks : Listing::kPeerFds;
 }
 
-bool keep_entry(const ProcFacts& f, Listing l, const std::string& entry) {
+bool keep_entry(const ProcFacts& f, Listing l, const std::string& entry, const PeerTask& peer) {
   long n = number_of(entry);
   if (n < 0) return true;  // "." and ".."
   if (l == Listing::kFds) return n < f.fd_floor;
   if (l == Listing::kTasks) {
     if (static_cast<int>(n) == f.own_pid) return true;
     return !f.task_kind || f.task_kind(static_cast<int>(n)) != TaskKind::kHelper;
+  }
+  if (l == Listing::kPeerFds) return n < peer.fd_floor;
+  if (l == Listing::kPeerTasks) {
+    if (static_cast<int>(n) == peer.pid) return true;
+    PeerTask t = f.peer_task ? f.peer_task(static_cast<int>(n)) : PeerTask{};
+    return t.pid == peer.pid && !t.helper;
   }
   return true;
 }
@@ -211,20 +273,44 @@ bool names_private_fd(const ProcFacts& f, const std::string& path) {
   std::vector<std::string> parts;
   if (!proc_parts(path, &parts) || parts.size() < 3) return false;
   const std::string& who = parts[0];
-  if (who != "self" && who != "thread-self" && number_of(who) != f.own_pid) return false;
+  int floor = f.fd_floor;
+  if (who != "self" && who != "thread-self" && number_of(who) != f.own_pid) {
+    // Another guest process's (or one of its threads'): its floor.
+    long pid = number_of(who);
+    if (pid < 0 || !f.peer_task) return false;
+    size_t at = parts[1] == "task" ? 3 : 1;
+    if (parts.size() != at + 2 || (parts[at] != "fd" && parts[at] != "fdinfo")) return false;
+    if (number_of(parts[at + 1]) < 0) return false;
+    PeerTask p = f.peer_task(static_cast<int>(pid));
+    if (p.pid == 0) return false;
+    floor = p.fd_floor;
+  }
   size_t at = 1;
   if (parts[1] == "task") {
     if (who == "thread-self" || parts.size() < 5 || number_of(parts[2]) < 0) return false;
     at = 3;
   }
   if (parts.size() != at + 2 || (parts[at] != "fd" && parts[at] != "fdinfo")) return false;
-  return number_of(parts[at + 1]) >= f.fd_floor;
+  return number_of(parts[at + 1]) >= floor;
 }
 
 bool names_helper_task(const ProcFacts& f, const std::string& path) {
   std::vector<std::string> parts;
   if (!f.task_kind || !proc_parts(path, &parts) || parts.empty()) return false;
   long tid = number_of(parts[0]);
+  if (tid >= 0 && static_cast<int>(tid) != f.own_pid && f.peer_task &&
+      f.task_kind(static_cast<int>(tid)) == TaskKind::kOther) {
+    // Another guest process's elfuse's thread, /proc/<tid>[/...], or one
+    // named under its process, /proc/<peer>/task/<tid>[/...].
+    PeerTask who = f.peer_task(static_cast<int>(tid));
+    if (who.pid == 0) return false;
+    if (who.helper) return true;
+    if (parts.size() < 3 || parts[1] != "task") return false;
+    long t = number_of(parts[2]);
+    if (t < 0) return false;
+    PeerTask tt = f.peer_task(static_cast<int>(t));
+    return tt.pid == who.pid && tt.helper;
+  }
   if (tid < 0 || static_cast<int>(tid) == f.own_pid) {
     bool self = parts[0] == "self" || tid == f.own_pid;
     if (!self || parts.size() < 3 || parts[1] != "task") return false;
@@ -255,6 +341,18 @@ bool names_own_exe(int own_pid, const std::string& path) {
   bool self = who == "self" || number_of(who) == own_pid;
   if (parts.size() == 2) return self || who == "thread-self";
   return parts.size() == 4 && self && parts[1] == "task" && number_of(parts[2]) >= 0;
+}
+
+int names_other_exe(int own_pid, const std::string& path) {
+  std::vector<std::string> parts;
+  if (!proc_parts(path, &parts) || parts.size() < 2 || parts.back() != "exe") return 0;
+  if (path.back() == '/') return 0;
+  long pid = number_of(parts[0]);
+  if (pid <= 0 || static_cast<int>(pid) == own_pid) return 0;
+  if (parts.size() == 2) return static_cast<int>(pid);
+  if (parts.size() == 4 && parts[1] == "task" && number_of(parts[2]) >= 0)
+    return static_cast<int>(pid);
+  return 0;
 }
 
 }  // namespace elfuse::procview

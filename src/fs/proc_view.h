@@ -21,10 +21,22 @@ enum class TaskKind {
   kOther,   // anything else (another process, or no task at all)
 };
 
+// A task of another guest process of the same run (another elfuse
+// process, src/kernel/peer.h): its process, and whether it runs one of
+// that process's guest threads or is one of that elfuse's own threads.
+struct PeerTask {
+  int pid = 0;          // its process; 0: no task of another guest process
+  bool helper = false;  // a host thread of that elfuse that runs no guest thread
+  int fd_floor = 1024;  // that process's fd floor
+};
+
 struct ProcFacts {
   int own_pid = 0;
   int fd_floor = 1024;
   std::function<TaskKind(int)> task_kind;
+  // For a number task_kind calls kOther: another guest process's task, or
+  // PeerTask{} (a host process, or nothing). Unset: no other guest process.
+  std::function<PeerTask(int)> peer_task;
 };
 
 enum class Verdict {
@@ -32,6 +44,7 @@ enum class Verdict {
   kGenerate,  // one of the files elfuse generates (kernel/procfs.h)
   kOwnMem,    // the process's own mem file, served by kernel/proc_mem.h
   kRefuse,    // fail the open with `err`
+  kAskPeer,   // a generated file of another guest process: its elfuse answers
 };
 
 struct Decision {
@@ -40,6 +53,13 @@ struct Decision {
   // kGenerate: the name to generate from, /proc/<own pid>[/task/<tid>]/FILE
   // (a guest thread's /proc/<tid>/FILE is its process's file).
   std::string own_name;
+  // kAskPeer: the other process, the task the name designates (peer_pid
+  // for a process-level name; a thread's /proc/<tid>/FILE is its
+  // process's) and the file (generated_file, or limits).
+  int peer_pid = 0;
+  int peer_tid = 0;
+  bool thread_level = false;
+  std::string file;
 };
 
 // `name`: the host's name of an opened proc object ("/proc", "/proc/1234",
@@ -55,22 +75,30 @@ bool writable_own_file(const std::string& file);
 // A directory whose listing getdents filters, by the host's name of the
 // directory: kFds for /proc/<own>/fd, fdinfo and task/<tid>/fd, fdinfo
 // (entries at or above the floor go), kTasks for /proc/<own>/task (helper
-// threads go), kNone otherwise.
-enum class Listing { kNone, kFds, kTasks };
-Listing listing_of(const ProcFacts& f, const std::string& dir_name);
+// threads go), kNone otherwise. kPeerFds and kPeerTasks: the same
+// directories of another guest process (*peer is set to its facts), whose
+// entries at or above its floor, and whose elfuse's threads, go.
+enum class Listing { kNone, kFds, kTasks, kPeerFds, kPeerTasks };
+Listing listing_of(const ProcFacts& f, const std::string& dir_name, PeerTask* peer = nullptr);
 
-// Whether a listing keeps entry `entry` (a d_name).
-bool keep_entry(const ProcFacts& f, Listing l, const std::string& entry);
+// Whether a listing keeps entry `entry` (a d_name). `peer`: for kPeerFds
+// and kPeerTasks, what listing_of said.
+bool keep_entry(const ProcFacts& f, Listing l, const std::string& entry,
+                const PeerTask& peer = PeerTask{});
 
 // An absolute path taken lexically (symlinks not followed): true when it
 // names an fd entry of the process at or above the floor,
-// /proc/{self,thread-self,<own pid>}[/task/<tid>]/{fd,fdinfo}/N, N >= floor.
-// Open, readlink and stat of those are ENOENT, as for a closed fd.
+// /proc/{self,thread-self,<own pid>}[/task/<tid>]/{fd,fdinfo}/N, N >= floor,
+// or of another guest process at or above its floor, /proc/<peer>[/task/
+// <tid>]/{fd,fdinfo}/N. Open, readlink and stat of those are ENOENT, as for
+// a closed fd.
 bool names_private_fd(const ProcFacts& f, const std::string& path);
 
 // An absolute path taken lexically: true when it names a task of elfuse's
 // own (TaskKind::kHelper) or something below it: /proc/<tid>[/...] or
-// /proc/{self,<own pid>}/task/<tid>[/...]. Those are ENOENT for every call.
+// /proc/{self,<own pid>}/task/<tid>[/...]; or one of another guest
+// process's elfuse's threads (PeerTask::helper), /proc/<tid>[/...] or
+// /proc/<peer>/task/<tid>[/...]. Those are ENOENT for every call.
 bool names_helper_task(const ProcFacts& f, const std::string& path);
 
 // Under --sysroot: an absolute path whose `root` component is a task's root
@@ -84,5 +112,11 @@ int root_link_index(const std::string& path);
 // /proc/{self,<own pid>}/task/<tid>/exe (whose target must be the guest
 // program, never elfuse).
 bool names_own_exe(int own_pid, const std::string& path);
+
+// An absolute path taken lexically: the number X when it names the exe link
+// of a task that is not the process's own, /proc/X/exe or
+// /proc/X/task/<tid>/exe with X a number other than own_pid; 0 otherwise.
+// (Whether X is another guest process is the caller's question.)
+int names_other_exe(int own_pid, const std::string& path);
 
 }  // namespace elfuse::procview

@@ -367,6 +367,8 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
 }
 
 Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) {
+  // Another process's question about this one waits for the new image.
+  std::lock_guard view(proc.view_mu);
   ExecRequest& req = prepared.request;
   // Drop the old image: vCPU, VM and every byte of guest memory but the
   // shim's, which install_shim rewrites. The worker uses all three.

@@ -14,6 +14,7 @@
 #include "base/private_fd.h"
 #include "base/timing.h"
 #include "kernel/exitless.h"
+#include "kernel/peer.h"
 #include "kernel/process.h"
 #include "vdso/vdso.h"
 
@@ -24,7 +25,8 @@ namespace {
 // (KVM refuses them in another mm), so the child drops them and builds a VM
 // of its own over the same (now copied) guest memory; the page tables and
 // the shim are already in it.
-void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req) {
+void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req,
+                  int peer_slot) {
   timing_mark("fork child: host fork returned");
   thread.timing_first_exit_seen = false;
   thread.timing_last_run_end = 0;
@@ -40,12 +42,16 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
   // The parent's mem files reach the parent's memory, not the child's.
   new (&proc.proc_mem.mu) std::mutex();
   proc.proc_mem_token = 0;
+  new (&proc.view_mu) std::mutex();
   proc.mm().reset_lock_in_child();
   proc.mm().drop_locks_in_child();
   std::erase_if(proc.threads, [&](const std::unique_ptr<Thread>& t) { return t.get() != &thread; });
   proc.zapping.store(false);
   proc.zapper = nullptr;
   proc.handoff = nullptr;
+  // The run's registry: this process's slot, and its server, before any
+  // other process can learn its pid from it.
+  peer::become_child(proc, peer_slot);
   // The same guest-physical memory as the parent's VM had registered.
   uint64_t registered = proc.vm->registered_memory();
   thread.vcpu.reset();
@@ -83,9 +89,16 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
   VcpuState state = TRY(thread.vcpu->save_state());
   timing_mark("fork: vCPU state saved");
   bool vfork = req.flags & CLONE_VFORK;
+  // A slot in the run's registry for the child (kernel/peer.h): EAGAIN
+  // when the run has as many processes as slots.
+  int peer_slot = TRY(peer::reserve_child_slot(proc));
   int done[2] = {-1, -1};
   if (vfork) {
-    if (pipe2(done, O_CLOEXEC) < 0) return Errno{errno};
+    if (pipe2(done, O_CLOEXEC) < 0) {
+      int err = errno;
+      peer::child_forked(peer_slot, -1);
+      return Errno{err};
+    }
     done[0] = move_to_private_fd(done[0]);
     done[1] = move_to_private_fd(done[1]);
   }
@@ -101,6 +114,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
                   ? fork()
                   : static_cast<pid_t>(syscall(SYS_clone, req.exit_signal, 0, 0, 0, 0));
   if (pid != 0) {
+    peer::child_forked(peer_slot, pid < 0 ? -1 : pid);
     timing_mark("fork parent: host fork returned");
     proc.mm().unlock_after_fork();
     proc.threads_mu.unlock();
@@ -118,7 +132,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
       close(done[0]);
       proc.vfork_done_fd = done[1];
     }
-    become_child(proc, thread, state, req);
+    become_child(proc, thread, state, req, peer_slot);
     return 0;
   }
   if (req.flags & CLONE_PARENT_SETTID) {

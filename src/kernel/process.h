@@ -172,6 +172,11 @@ class Process {
   PreparedExec* handoff = nullptr;
   uint64_t handoff_sigmask = 0;
   bool handoff_no_new_privs = false;
+  // Held by commit_exec while it replaces the image (memory, exe_path,
+  // exec_layout) and by the peer server (kernel/peer.h) while it answers
+  // another process from them; the guest's own threads need no lock for
+  // that (de_thread stopped them).
+  std::mutex view_mu;
 };
 
 inline void ProcessShadowSync::narrowed(uint64_t pa, uint64_t len) {

@@ -16,14 +16,17 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "base/private_fd.h"
 #include "base/unique_fd.h"
 #include "fs/lexical_path.h"
 #include "fs/sysroot.h"
+#include "kernel/peer.h"
 #include "kernel/proc_mem.h"
 #include "loader/elf.h"
 #include "loader/load.h"
@@ -885,24 +888,13 @@ std::string own_proc_content(Process& proc, const Thread& caller, const OwnProcT
   return "";
 }
 
-std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& caller,
-                                              const std::string& path, int flags) {
-  // Cheap test first: every name of these files has "proc/" in it.
-  if (path.empty() || path[0] != '/' || path.find("proc/") == std::string::npos)
-    return std::nullopt;
-  // Anything but a plain read-only open goes to the host, whose answer
-  // (EACCES for writing, ENOTDIR, EEXIST...) is the kernel's for these files.
-  if ((flags & O_ACCMODE) != O_RDONLY ||
-      (flags & (O_PATH | O_DIRECTORY | O_CREAT | O_TRUNC | __O_TMPFILE)))
-    return std::nullopt;
-  std::optional<OwnProcTarget> t = parse_own_proc_path(proc, caller, path);
-  if (!t) return std::nullopt;
-  std::string text = own_proc_content(proc, caller, *t);
+namespace {
 
-  // The text goes into a host memfd, kept above the guest's fds while it
-  // is filled; the guest gets a read-only reopening of it, so that the fd
-  // number is the lowest free one and write(2) is EBADF as on the kernel's
-  // read-only file.
+// The text goes into a host memfd, kept above the guest's fds while it is
+// filled; the guest gets a read-only reopening of it, so that the fd number
+// is the lowest free one and write(2) is EBADF as on the kernel's read-only
+// file.
+Result<int> generated_file_fd(const std::string& text, int flags) {
   int mfd = static_cast<int>(::syscall(SYS_memfd_create, "proc", MFD_CLOEXEC));
   if (mfd < 0) return Result<int>(Errno{errno == EMFILE ? ENFILE : errno});
   mfd = move_to_private_fd(mfd);
@@ -922,6 +914,87 @@ std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& calle
   return Result<int>(fd);
 }
 
+// ---- another guest process of the run (kernel/peer.h) ----
+
+std::optional<OwnProcFile> own_proc_file_named(const std::string& name) {
+  static const std::pair<const char*, OwnProcFile> kNames[] = {
+      {"maps", OwnProcFile::kMaps},
+      {"smaps", OwnProcFile::kSmaps},
+      {"smaps_rollup", OwnProcFile::kSmapsRollup},
+      {"cmdline", OwnProcFile::kCmdline},
+      {"environ", OwnProcFile::kEnviron},
+      {"auxv", OwnProcFile::kAuxv},
+      {"stat", OwnProcFile::kStat},
+      {"statm", OwnProcFile::kStatm},
+      {"status", OwnProcFile::kStatus},
+      {"limits", OwnProcFile::kLimits}};
+  for (const auto& [n, f] : kNames)
+    if (name == n) return f;
+  return std::nullopt;
+}
+
+// Task `tid` when it is another guest process's: the process itself, one
+// of its guest threads, or one of its elfuse's threads (a task of the
+// process that its elfuse does not list as a guest thread; also when it
+// cannot answer). `guest_tids` keeps each process's answer for the facts'
+// lifetime (one getdents batch, one open).
+procview::PeerTask peer_task_of(int tid, std::map<int, std::vector<int>>& guest_tids) {
+  if (std::optional<peer::Peer> p = peer::find(tid)) return {p->pid, false, p->fd_floor};
+  int tgid = peer::host_tgid(tid);
+  if (tgid <= 0 || tgid == tid) return {};
+  std::optional<peer::Peer> p = peer::find(tgid);
+  if (!p) return {};
+  auto it = guest_tids.find(tgid);
+  if (it == guest_tids.end()) {
+    Result<std::vector<int>> r = peer::guest_tids(tgid);
+    it = guest_tids.emplace(tgid, r.ok() ? std::move(*r) : std::vector<int>{}).first;
+  }
+  bool guest = std::find(it->second.begin(), it->second.end(), tid) != it->second.end();
+  return {tgid, !guest, p->fd_floor};
+}
+
+// A generated file of another guest process: its elfuse's text, never the
+// host's (that would be its elfuse's own maps, argv...).
+Result<int> open_peer_file(const procview::Decision& d, int flags) {
+  std::optional<OwnProcFile> file = own_proc_file_named(d.file);
+  if (!file) return Errno{ENOENT};
+  std::string text = TRY(peer::ask(d.peer_pid, peer::Query::kFile, static_cast<uint32_t>(*file),
+                                   d.peer_tid, d.thread_level));
+  return generated_file_fd(text, flags);
+}
+
+}  // namespace
+
+std::optional<Result<std::string>> peer_exe(int own, const std::string& path) {
+  if (path.size() < 10 || path.find("exe") == std::string::npos) return std::nullopt;
+  int pid = procview::names_other_exe(own, path);
+  if (pid <= 0 || !peer::others_exist()) return std::nullopt;
+  // A thread's /proc/<tid>/exe is its process's.
+  std::optional<peer::Peer> p = peer::find(pid);
+  if (!p) {
+    int tgid = peer::host_tgid(pid);
+    if (tgid <= 0 || tgid == pid || !(p = peer::find(tgid))) return std::nullopt;
+  }
+  Result<std::string> exe = peer::ask(p->pid, peer::Query::kExe);
+  if (!exe.ok()) return Result<std::string>(Errno{exe.error()});
+  return Result<std::string>(std::move(*exe));
+}
+
+std::optional<Result<int>> open_own_proc_file(Process& proc, const Thread& caller,
+                                              const std::string& path, int flags) {
+  // Cheap test first: every name of these files has "proc/" in it.
+  if (path.empty() || path[0] != '/' || path.find("proc/") == std::string::npos)
+    return std::nullopt;
+  // Anything but a plain read-only open goes to the host, whose answer
+  // (EACCES for writing, ENOTDIR, EEXIST...) is the kernel's for these files.
+  if ((flags & O_ACCMODE) != O_RDONLY ||
+      (flags & (O_PATH | O_DIRECTORY | O_CREAT | O_TRUNC | __O_TMPFILE)))
+    return std::nullopt;
+  std::optional<OwnProcTarget> t = parse_own_proc_path(proc, caller, path);
+  if (!t) return std::nullopt;
+  return generated_file_fd(own_proc_content(proc, caller, *t), flags);
+}
+
 procview::ProcFacts proc_facts(Process& proc) {
   procview::ProcFacts f;
   f.own_pid = own_pid(proc);
@@ -938,6 +1011,11 @@ procview::ProcFacts proc_facts(Process& proc) {
     return ::access(dir.c_str(), F_OK) == 0 ? procview::TaskKind::kHelper
                                             : procview::TaskKind::kOther;
   };
+  // Other processes of the run are asked only when there are any.
+  if (peer::others_exist()) {
+    auto guest_tids = std::make_shared<std::map<int, std::vector<int>>>();
+    f.peer_task = [guest_tids](int tid) { return peer_task_of(tid, *guest_tids); };
+  }
   return f;
 }
 
@@ -1011,6 +1089,7 @@ Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags, 
   int aside = move_to_private_fd(fd);
   if (aside < 0) return Errno{errno};
   UniqueFd held(aside);
+  if (d.verdict == procview::Verdict::kAskPeer) return open_peer_file(d, flags);
   if (auto own = open_own_proc_file(proc, caller, d.own_name, flags)) return *own;
   // Not generated after all (the task went away): the host's object.
   int back = ::fcntl(aside, (::fcntl(aside, F_GETFD) & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
@@ -1021,7 +1100,8 @@ Result<int> gate_opened(Process& proc, const Thread& caller, int fd, int flags, 
 size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t name_at) {
   if (len == 0 || !is_proc_object(fd)) return len;
   procview::ProcFacts facts = proc_facts(proc);
-  procview::Listing l = procview::listing_of(facts, host_fd_name(fd));
+  procview::PeerTask peer;
+  procview::Listing l = procview::listing_of(facts, host_fd_name(fd), &peer);
   if (l == procview::Listing::kNone) return len;
   size_t in = 0, out = 0;
   while (in + name_at <= len) {
@@ -1030,7 +1110,7 @@ size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t 
     if (reclen == 0 || in + reclen > len) break;
     size_t max = reclen > name_at ? reclen - name_at : 0;
     std::string name(buf + in + name_at, strnlen(buf + in + name_at, max));
-    if (procview::keep_entry(facts, l, name)) {
+    if (procview::keep_entry(facts, l, name, peer)) {
       if (out != in) memmove(buf + out, buf + in, reclen);
       out += reclen;
     }

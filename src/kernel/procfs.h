@@ -105,4 +105,12 @@ size_t filter_proc_listing(Process& proc, int fd, char* buf, size_t len, size_t 
 // and the other path calls.
 bool hidden_proc_entry(Process& proc, int dirfd, const std::string& path);
 
+// The exe link of another guest process of the run, named lexically by an
+// absolute path (procview::names_other_exe; a thread's link is its
+// process's): nullopt when `path` names no such link (`own`: this
+// process's pid); otherwise that process's program as the guest names it
+// (its elfuse answers: kernel/peer.h), or ENOENT when it is gone or
+// exiting, EACCES when it cannot answer now. Never elfuse's binary.
+std::optional<Result<std::string>> peer_exe(int own, const std::string& path);
+
 }  // namespace elfuse

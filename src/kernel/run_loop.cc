@@ -7,6 +7,7 @@
 #include "hv/hypervisor.h"
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
+#include "kernel/peer.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
 #include "kernel/thread.h"
@@ -67,6 +68,7 @@ bool handle_syscall(Process& proc, Thread& thread, SyscallForm form) {
       exitless_print_stats();
       timing_mark("exit_group");
       timing_print_exits();
+      peer::leaving();
       _exit(ctx.exit_code);
   }
   return true;

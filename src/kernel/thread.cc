@@ -19,6 +19,7 @@
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
+#include "kernel/peer.h"
 #include "kernel/process.h"
 #include "kernel/run_loop.h"
 #include "kernel/signal.h"
@@ -229,7 +230,10 @@ void exit_thread(Process& proc, Thread& t, int code) {
   // The last thread: the process ends with this thread's code (what Linux
   // reports, measured: the leader's own exit(9) before a last exit(5)
   // gives status 5; tests/guest/threads.c).
-  if (proc.threads.size() <= 1) _exit(code);
+  if (proc.threads.size() <= 1) {
+    peer::leaving();
+    _exit(code);
+  }
   remove_locked(proc, t);
 }
 

@@ -17,6 +17,7 @@
 #include "fs/proc_view.h"
 #include "fs/sysroot.h"
 #include "kernel/process.h"
+#include "kernel/procfs.h"
 #include "mm/memory_manager.h"
 #include "syscalls/syscall.h"
 
@@ -96,6 +97,10 @@ inline bool is_proc_self_exe(const Process& p, const std::string& path) {
 // path, resolved inside the root by the caller.
 inline std::string followed_host_path(const Process& p, const std::string& guest_path) {
   if (!p.exe_path.empty() && is_proc_self_exe(p, guest_path)) return p.exe_path;
+  // Another guest process's exe link: its program, not its elfuse. When it
+  // cannot answer, a name that is ENOENT for every call (no fd is "-1").
+  int own = p.pid != 0 ? p.pid : static_cast<int>(::getpid());
+  if (auto peer = peer_exe(own, guest_path)) return peer->ok() ? **peer : "/proc/self/fd/-1";
   return guest_path;
 }
 

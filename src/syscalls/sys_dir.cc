@@ -162,6 +162,15 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
     if (!r) return -r.error();
     return static_cast<int64_t>(n);
   }
+  // Another guest process's exe link: its program (its elfuse answers).
+  if (auto peer = peer_exe(ctx.proc.pid, *path)) {
+    if (!peer->ok()) return -peer->error();
+    const std::string& exe = **peer;
+    uint64_t n = std::min<uint64_t>(exe.size(), static_cast<uint64_t>(bufsiz));
+    auto r = ctx.mm.copy_out(buf, exe.data(), n);
+    if (!r) return -r.error();
+    return static_cast<int64_t>(n);
+  }
   // Link targets are at most a page (PATH_MAX, or d_path's page for /proc
   // links), so a bounce buffer of min(bufsiz, 64 KiB) truncates exactly
   // as the guest's buffer would.

@@ -207,5 +207,132 @@ TEST(ProcView, OwnExe) {
   EXPECT_FALSE(names_own_exe(100, "proc/self/exe"));
 }
 
+// Another guest process of the run: 300, with guest threads 300 and 301;
+// 302 is one of its elfuse's threads; its fd floor is 900. 200 stays a
+// host process.
+ProcFacts facts_with_peer() {
+  ProcFacts f = facts();
+  f.peer_task = [](int tid) {
+    if (tid == 300 || tid == 301) return PeerTask{300, false, 900};
+    if (tid == 302) return PeerTask{300, true, 900};
+    return PeerTask{};
+  };
+  return f;
+}
+
+Decision peer_open(const std::string& name, int flags = O_RDONLY) {
+  return classify_open(facts_with_peer(), name, flags);
+}
+
+TEST(ProcView, PeerGeneratedFilesAreAskedOf) {
+  for (const char* f : {"maps", "smaps", "smaps_rollup", "cmdline", "environ", "auxv", "stat",
+                        "statm", "status", "limits"}) {
+    Decision d = peer_open(std::string("/proc/300/") + f);
+    EXPECT_EQ(d.verdict, Verdict::kAskPeer) << f;
+    EXPECT_EQ(d.peer_pid, 300);
+    EXPECT_EQ(d.peer_tid, 300);
+    EXPECT_FALSE(d.thread_level);
+    EXPECT_EQ(d.file, f);
+  }
+  // A guest thread's top-level name is its process's file.
+  Decision d = peer_open("/proc/301/status");
+  EXPECT_EQ(d.verdict, Verdict::kAskPeer);
+  EXPECT_EQ(d.peer_pid, 300);
+  EXPECT_EQ(d.peer_tid, 300);
+  EXPECT_FALSE(d.thread_level);
+  d = peer_open("/proc/300/task/301/stat");
+  EXPECT_EQ(d.verdict, Verdict::kAskPeer);
+  EXPECT_EQ(d.peer_tid, 301);
+  EXPECT_TRUE(d.thread_level);
+  // Not a plain read: the host answers (a directory, O_PATH).
+  EXPECT_EQ(peer_open("/proc/300/maps", O_PATH).verdict, Verdict::kPass);
+  EXPECT_EQ(peer_open("/proc/300/fd", O_RDONLY | O_DIRECTORY).verdict, Verdict::kPass);
+  // A host process keeps the host's view.
+  EXPECT_EQ(peer_open("/proc/200/maps").verdict, Verdict::kPass);
+  EXPECT_EQ(peer_open("/proc/200/cmdline").verdict, Verdict::kPass);
+}
+
+TEST(ProcView, PeerHelpersAndPrivateFdsDoNotExist) {
+  for (const char* n :
+       {"/proc/302", "/proc/302/status", "/proc/300/task/302", "/proc/300/task/302/stat",
+        "/proc/301/task/302/comm", "/proc/300/fd/900", "/proc/300/fdinfo/901",
+        "/proc/300/task/301/fd/1000", "/proc/300/task/7/stat"}) {
+    Decision d = peer_open(n);
+    EXPECT_EQ(d.verdict, Verdict::kRefuse) << n;
+    EXPECT_EQ(d.err, ENOENT) << n;
+  }
+  EXPECT_EQ(peer_open("/proc/300/fd/899").verdict, Verdict::kPass);
+  EXPECT_EQ(peer_open("/proc/300/task/301/fdinfo/3").verdict, Verdict::kPass);
+  // Without the peer facts the same number is a host process's.
+  EXPECT_EQ(open_as("/proc/300/fd/900").verdict, Verdict::kPass);
+}
+
+TEST(ProcView, PeerIsNeverWrittenNorItsMemoryRead) {
+  expect_refused("/proc/200/comm", O_WRONLY, EACCES);
+  for (const char* n : {"/proc/300/comm", "/proc/300/oom_score_adj", "/proc/301/attr/current",
+                        "/proc/300/task/301/comm"}) {
+    Decision d = peer_open(n, O_WRONLY);
+    EXPECT_EQ(d.verdict, Verdict::kRefuse) << n;
+    EXPECT_EQ(d.err, EACCES) << n;
+  }
+  Decision d = peer_open("/proc/300/mem");
+  EXPECT_EQ(d.verdict, Verdict::kRefuse);
+  EXPECT_EQ(d.err, EACCES);
+  d = peer_open("/proc/300/task/301/pagemap");
+  EXPECT_EQ(d.err, EACCES);
+  d = peer_open("/proc/300/map_files", O_RDONLY | O_DIRECTORY);
+  EXPECT_EQ(d.err, EPERM);
+}
+
+TEST(ProcView, PeerListings) {
+  ProcFacts f = facts_with_peer();
+  PeerTask p;
+  EXPECT_EQ(listing_of(f, "/proc/300/task", &p), Listing::kPeerTasks);
+  EXPECT_EQ(p.pid, 300);
+  EXPECT_TRUE(keep_entry(f, Listing::kPeerTasks, "300", p));
+  EXPECT_TRUE(keep_entry(f, Listing::kPeerTasks, "301", p));
+  EXPECT_FALSE(keep_entry(f, Listing::kPeerTasks, "302", p));
+  EXPECT_FALSE(keep_entry(f, Listing::kPeerTasks, "101", p));  // not its task
+  EXPECT_TRUE(keep_entry(f, Listing::kPeerTasks, "..", p));
+  p = PeerTask{};
+  EXPECT_EQ(listing_of(f, "/proc/301/fd", &p), Listing::kPeerFds);
+  EXPECT_EQ(p.fd_floor, 900);
+  EXPECT_EQ(listing_of(f, "/proc/300/task/301/fdinfo", &p), Listing::kPeerFds);
+  EXPECT_TRUE(keep_entry(f, Listing::kPeerFds, "899", p));
+  EXPECT_FALSE(keep_entry(f, Listing::kPeerFds, "900", p));
+  EXPECT_EQ(listing_of(f, "/proc/200/fd"), Listing::kNone);
+  EXPECT_EQ(listing_of(f, "/proc/300"), Listing::kNone);
+  // The process's own listings are unchanged.
+  EXPECT_EQ(listing_of(f, "/proc/100/fd"), Listing::kFds);
+  EXPECT_EQ(listing_of(f, "/proc/100/task"), Listing::kTasks);
+}
+
+TEST(ProcView, PeerNamesForPathCalls) {
+  ProcFacts f = facts_with_peer();
+  EXPECT_TRUE(names_private_fd(f, "/proc/300/fd/900"));
+  EXPECT_TRUE(names_private_fd(f, "/proc/301/fdinfo/1200"));
+  EXPECT_TRUE(names_private_fd(f, "/proc/300/task/301/fd/950"));
+  EXPECT_FALSE(names_private_fd(f, "/proc/300/fd/899"));
+  EXPECT_FALSE(names_private_fd(f, "/proc/200/fd/5000"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/302"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/302/status"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/300/task/302"));
+  EXPECT_TRUE(names_helper_task(f, "/proc/301/task/302/stat"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/300/task/301"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/301"));
+  EXPECT_FALSE(names_helper_task(f, "/proc/200/task/201"));
+}
+
+TEST(ProcView, OtherExe) {
+  EXPECT_EQ(names_other_exe(100, "/proc/300/exe"), 300);
+  EXPECT_EQ(names_other_exe(100, "/proc/301/task/301/exe"), 301);
+  EXPECT_EQ(names_other_exe(100, "/proc//300/./exe"), 300);
+  EXPECT_EQ(names_other_exe(100, "/proc/100/exe"), 0);
+  EXPECT_EQ(names_other_exe(100, "/proc/self/exe"), 0);
+  EXPECT_EQ(names_other_exe(100, "/proc/300/exe/"), 0);
+  EXPECT_EQ(names_other_exe(100, "/proc/300/cwd"), 0);
+  EXPECT_EQ(names_other_exe(100, "/proc/300/task/exe"), 0);
+}
+
 }  // namespace
 }  // namespace elfuse::procview
