@@ -450,6 +450,8 @@ Restart restart_class(const SyscallArgs& a) {
     case SYS_getrandom:
     case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
     case SYS_mq_timedreceive:
+    case SYS_futex_waitv:  // futex_wait_multiple: -ERESTARTSYS (absolute timeout)
+    case 455:              // futex_wait (futex2): __futex_wait, -ERESTARTSYS
       return Restart::kSys;
     case SYS_futex: {
       int op = static_cast<int>(a.a[1]) & 127;
