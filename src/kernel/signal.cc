@@ -809,6 +809,13 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   store_user(t, u);
 }
 
+void signals_force(Process& proc, Thread& t, int sig) {
+  const GuestSigaction& act = proc.sigactions[sig - 1];
+  if (act.handler <= kSigIgn || (t.sigmask & sigbit(sig)))
+    die_undeliverable(sig, "forced by the kernel (blocked, ignored or without a handler)");
+  record_signal(t.signals, sig, kernel_info(sig, SI_KERNEL, 0));
+}
+
 namespace {
 uint64_t g_inherited_ignored = 0;
 }  // namespace
