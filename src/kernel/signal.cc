@@ -457,6 +457,8 @@ Restart restart_class(const SyscallArgs& a) {
     case SYS_getrandom:
     case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
     case SYS_mq_timedreceive:
+    case SYS_futex_waitv:  // futex_wait_multiple: -ERESTARTSYS (absolute timeout)
+    case 455:              // futex_wait (futex2): __futex_wait, -ERESTARTSYS
       return Restart::kSys;
     case SYS_futex: {
       int op = static_cast<int>(a.a[1]) & 127;
@@ -812,6 +814,13 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
   u.r.rflags = f.rflags;
   deliver(proc, t, u, Restart::kNone, 0);
   store_user(t, u);
+}
+
+void signals_force(Process& proc, Thread& t, int sig) {
+  const GuestSigaction& act = proc.sigactions[sig - 1];
+  if (act.handler <= kSigIgn || (t.sigmask & sigbit(sig)))
+    die_undeliverable(sig, "forced by the kernel (blocked, ignored or without a handler)");
+  record_signal(t.signals, sig, kernel_info(sig, SI_KERNEL, 0));
 }
 
 namespace {

@@ -98,6 +98,12 @@ void signals_on_resume(Process& proc, Thread& thread);
 // guest continues.
 void signals_on_fault(Process& proc, Thread& thread, const GuestFault& fault);
 
+// force_sig (kernel/signal.c force_sig_info_to_task) from a syscall
+// handler, with si_code SI_KERNEL: a handler runs when the guest has one
+// and does not block the signal (delivered on the syscall's return);
+// otherwise the default action, which kills.
+void signals_force(Process& proc, Thread& thread, int sig);
+
 // execve (fs/exec.c): caught signals go back to SIG_DFL (on the host too),
 // ignored ones stay ignored; mask and pending signals are kept; the
 // alternate signal stack is cleared.

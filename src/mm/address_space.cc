@@ -22,7 +22,7 @@ bool vmas_mergeable(const Vma& a, const Vma& b) {
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.flags != b.flags ||
       a.backing != b.backing || a.name != b.name || a.file_dev != b.file_dev ||
       a.file_ino != b.file_ino || a.lock != b.lock || a.wipe_on_fork != b.wipe_on_fork ||
-      a.dont_fork != b.dont_fork)
+      a.dont_fork != b.dont_fork || a.sealed != b.sealed)
     return false;
   // A System V shm VMA has vm_ops->close (shm_close), and such VMAs never
   // merge (mm/vma.c is_mergeable_vma): each piece counts in shm_nattch.

@@ -60,6 +60,12 @@ struct Vma {
   // MemoryManager::fork_advice_in_child; copied on split, compared on merge.
   bool wipe_on_fork = false;
   bool dont_fork = false;
+  // mseal(2) (VM_SEALED): munmap, mremap, mmap(MAP_FIXED) over it,
+  // mprotect and discarding madvise on it are EPERM (mm/mseal.c). Never
+  // cleared; kept by fork (the child's memory is a copy of the parent's
+  // VMAs), gone at execve (a new address space). Copied on split, compared
+  // on merge.
+  bool sealed = false;
 
   uint64_t len() const { return end - start; }
   bool contains(uint64_t addr) const { return addr >= start && addr < end; }

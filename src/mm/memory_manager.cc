@@ -388,6 +388,9 @@ Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int f
 
 Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
   std::optional<uint64_t> reuse;
+  // Nothing replaces a sealed VMA (mmap, shmat SHM_REMAP, ...): EPERM
+  // before anything changes. The callers check it in Linux's order first.
+  if (replace && range_sealed(m.addr, m.addr + m.len)) return Errno{EPERM};
   if (replace) {
     // Keep the physical placement of a single replaced piece: neighbours
     // that shared its run stay physically contiguous and can merge again.
@@ -669,8 +672,10 @@ Result<uint64_t> MemoryManager::mmap(uint64_t addr, uint64_t len, int prot, int 
   }
   m.flags = (m.flags & ~kMapTypeMask) | (shared ? MAP_SHARED : MAP_PRIVATE);
   m.lock = lock_kind;
-  // mmap_region: the address space and data limits, counting the pages a
-  // MAP_FIXED mapping replaces as freed.
+  // __mmap_prepare: the VMAs a MAP_FIXED mapping replaces are gathered for
+  // unmapping first (a sealed one: EPERM), then the address space and data
+  // limits are checked, counting the replaced pages as freed.
+  if ((flags & MAP_FIXED) && range_sealed(where, where + len)) return Errno{EPERM};
   if (!may_expand(prot, m.flags, len / kPageSize) &&
       !may_expand(prot, m.flags,
                   len / kPageSize - ((flags & MAP_FIXED) ? mapped_pages(where, where + len) : 0)))
@@ -733,6 +738,8 @@ Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
   if (!page_aligned(addr) || addr > task || len > task - addr) return Errno{EINVAL};
   len = page_round_up(len).value();  // len <= task: cannot overflow
   if (len == 0) return Errno{EINVAL};
+  // vms_gather_munmap_vmas: a sealed VMA in the range fails the whole call.
+  if (range_sealed(addr, addr + len)) return Errno{EPERM};
   if (special_split(addr, addr + len)) return Errno{EINVAL};
   unmap_range(addr, addr + len);
   return Ok();
@@ -765,6 +772,15 @@ Result<void> MemoryManager::mprotect(uint64_t addr, uint64_t len, int prot) {
     start = first->start;
   } else if (grows & PROT_GROWSUP) {
     return Errno{EINVAL};  // no VM_GROWSUP VMAs on x86
+  }
+  // do_mprotect_pkey walks the VMAs in order: a hole is ENOMEM, a VMA
+  // whose VM_MAY* bits refuse prot is EACCES, then mprotect_fixup refuses a
+  // sealed VMA (EPERM, even for its own protection). The first of these
+  // ends the call; as_.protect reports the first two below.
+  for (uint64_t cur = start; const Vma& p : as_.pieces(start, *end)) {
+    if (p.start > cur || (prot & ~p.max_prot)) break;
+    if (p.sealed) return Errno{EPERM};
+    cur = p.end;
   }
   // mprotect_fixup splits a VMA whose flags change at the edges of the
   // range, after the VM_MAY* check of that VMA: a special mapping refuses
@@ -1000,8 +1016,16 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
     // The ranges must not overlap.
     auto old_end = checked_add(addr, old_len);
     if (!old_end || (*old_end > new_addr && new_addr + new_len > addr)) return Errno{EINVAL};
-    return mremap_to(addr, old_len, new_len, flags, new_addr);
   }
+  // do_mremap, check_prep_vma: whatever the call does (shrinking too), a
+  // VMA must start at or contain addr (EFAULT), and it must not be sealed
+  // (EPERM).
+  if (const Vma* v = as_.find(addr); !v) {
+    return Errno{EFAULT};
+  } else if (v->sealed) {
+    return Errno{EPERM};
+  }
+  if (implies_new_addr) return mremap_to(addr, old_len, new_len, flags, new_addr);
   // Shrinking (or same size) always succeeds: it just unmaps the tail.
   if (old_len >= new_len) {
     if (old_len != new_len) TRY(munmap(addr + new_len, old_len - new_len));
@@ -1042,6 +1066,22 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
 
 // Per-VMA part of madvise_vma_behavior (mm/madvise.c).
 Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
+  // can_madvise_modify: on a sealed VMA, the advice that discards data is
+  // refused for private anonymous memory the caller cannot write (file and
+  // shared memory keep their data; special mappings are not anonymous).
+  if (piece.sealed && piece.backing == Vma::kAnon && !piece.special && !(piece.prot & PROT_WRITE)) {
+    switch (advice) {
+      case MADV_FREE:
+      case MADV_DONTNEED:
+      case MADV_DONTNEED_LOCKED:
+      case MADV_REMOVE:
+      case MADV_DONTFORK:
+      case MADV_WIPEONFORK:
+        return Errno{EPERM};
+      default:
+        break;
+    }
+  }
   if (advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK || advice == MADV_DONTFORK ||
       advice == MADV_DOFORK)
     return fork_advice(piece, advice);
@@ -1160,6 +1200,8 @@ Result<void> MemoryManager::remap_file_pages(uint64_t start, uint64_t size, uint
     v = next;
   }
   if (pgoff > (UINT64_MAX / kPageSize)) return Errno{EINVAL};
+  // Linux's do_mmap(MAP_FIXED) over the range refuses a sealed VMA.
+  if (range_sealed(start, end)) return Errno{EPERM};
   const uint64_t offset = pgoff * kPageSize;
   for (const Vma& piece : as_.pieces(start, end)) {
     uint64_t piece_pgoff = (offset + (piece.start - start)) / kPageSize;
@@ -1225,6 +1267,34 @@ Result<void> MemoryManager::madvise(uint64_t addr, uint64_t len, int advice) {
   }
   if (cur < *end) hole = true;
   return hole ? Result<void>(Errno{ENOMEM}) : Ok();
+}
+
+// ---------------------------------------------------------------- mseal
+
+bool MemoryManager::range_sealed(uint64_t start, uint64_t end) const {
+  for (const Vma& p : as_.pieces(start, end))
+    if (p.sealed) return true;
+  return false;
+}
+
+// mm/mseal.c do_mseal: flags 0, start page aligned, len rounded up to pages
+// (a length that rounds to 0 or a wrapping end is EINVAL), an empty range
+// is 0; the range must be mapped without a hole (ENOMEM, nothing sealed);
+// then each VMA piece gets VM_SEALED (split at the edges, merged). Splitting
+// a special mapping fails as vma_modify_flags does (EINVAL).
+Result<void> MemoryManager::mseal(uint64_t start, uint64_t len, uint64_t flags) {
+  if (flags) return Errno{EINVAL};
+  if (!page_aligned(start)) return Errno{EINVAL};
+  const uint64_t rounded = page_round_up(len).value_or(0);
+  if (len && !rounded) return Errno{EINVAL};
+  auto end = checked_add(start, rounded);
+  if (!end) return Errno{EINVAL};
+  if (*end == start) return Ok();
+  std::lock_guard lock(mu_);
+  if (!as_.range_fully_mapped(start, *end)) return Errno{ENOMEM};
+  if (const Vma* sp = special_split(start, *end); sp && !sp->sealed) return Errno{EINVAL};
+  as_.set_flag(start, *end, &Vma::sealed, true);
+  return Ok();
 }
 
 // ---------------------------------------------------------------- msync
@@ -1295,7 +1365,7 @@ uint64_t MemoryManager::brk(uint64_t want) {
   // Always allow shrinking brk, unless the unmap would split a special
   // mapping moved there (do_vmi_align_munmap fails; brk stays).
   if (want <= L.brk) {
-    if (special_split(newbrk, oldbrk)) return L.brk;
+    if (range_sealed(newbrk, oldbrk) || special_split(newbrk, oldbrk)) return L.brk;
     unmap_range(newbrk, oldbrk);
     L.brk = want;
     return want;
@@ -1313,7 +1383,7 @@ uint64_t MemoryManager::brk(uint64_t want) {
   const Vma* prev = oldbrk > 0 ? as_.find(oldbrk - 1) : nullptr;
   if (prev && prev->end == oldbrk && prev->name == "[heap]" && prev->backing == Vma::kAnon &&
       prev->prot == (PROT_READ | PROT_WRITE) && prev->max_prot == kProtRWX &&
-      prev->flags == MAP_PRIVATE) {
+      prev->flags == MAP_PRIVATE && !prev->sealed) {
     if (!grow_vma(*prev, newbrk, PhysAllocator::Placement::kLow).ok()) return L.brk;
   } else {
     NewMapping m;
@@ -1645,8 +1715,10 @@ Result<void> MemoryManager::shmdt(uint64_t addr) {
     if (attached_at_addr(*v)) {
       attach = v->shm_attach;
       size = v->shm_size;
+      // ksys_shmdt ignores do_vmi_align_munmap's result: a sealed attach
+      // stays (EPERM there) and the call still succeeds.
       const uint64_t s = v->start, e = v->end;
-      unmap_range(s, e);
+      if (!v->sealed) unmap_range(s, e);
       found = true;
       break;
     }
@@ -1656,7 +1728,7 @@ Result<void> MemoryManager::shmdt(uint64_t addr) {
   while (const Vma* v = as_.find_next(cur)) {
     if (v->end - addr > size) break;
     cur = v->end;
-    if (attached_at_addr(*v) && v->shm_attach == attach) {
+    if (attached_at_addr(*v) && v->shm_attach == attach && !v->sealed) {
       const uint64_t s = v->start, e = v->end;
       unmap_range(s, e);
     }

@@ -77,6 +77,8 @@ class MemoryManager {
   Result<uint64_t> mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
                           uint64_t new_addr);
   Result<void> madvise(uint64_t addr, uint64_t len, int advice);
+  // mm/mseal.c do_mseal: seals every VMA of [start, start+len).
+  Result<void> mseal(uint64_t start, uint64_t len, uint64_t flags);
   // mm/mmap.c remap_file_pages: the emulation Linux keeps (an mmap of the
   // same file at another offset over a shared file mapping).
   Result<void> remap_file_pages(uint64_t start, uint64_t size, uint64_t prot, uint64_t pgoff,
@@ -302,6 +304,9 @@ class MemoryManager {
   // mm/mlock.c mlock_future_ok: may len more bytes be locked?
   bool lock_future_ok(Vma::Lock lock, uint64_t len) const;
   Result<void> madvise_vma(const Vma& piece, int advice);
+  // Some VMA piece of [start, end) is sealed (vms_gather_munmap_vmas:
+  // unmapping or replacing it is EPERM).
+  bool range_sealed(uint64_t start, uint64_t end) const;
   Result<void> fork_advice(const Vma& piece, int advice);
   // mm/mmap.c may_expand_vm for npages more pages mapped with (prot,
   // flags) against the guest's RLIMIT_AS and RLIMIT_DATA. Walks the VMAs

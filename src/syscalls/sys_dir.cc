@@ -380,6 +380,29 @@ int64_t sys_fchmodat(SyscallContext& ctx, const SyscallArgs& a) {
   return at_path1(ctx, SYS_fchmodat, kFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
 }
 
+// fchmodat2(dirfd, path, mode, flags), fs/open.c do_fchmodat: the flags
+// (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; others EINVAL), the path, the
+// lookup, then chmod_common on the object (a symlink itself with
+// AT_SYMLINK_NOFOLLOW: the file system's answer, EOPNOTSUPP on most).
+// Under --sysroot the object resolved inside the root, by its O_PATH fd.
+int64_t sys_fchmodat2(SyscallContext& ctx, const SyscallArgs& a) {
+  constexpr long kNrFchmodat2 = 452;
+  const unsigned flags = arg_uint(a.a[3]);
+  const unsigned mode = arg_uint(a.a[2]);
+  if (flags & ~unsigned{AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH}) return -EINVAL;
+  const int dirfd = guest_dirfd(ctx.proc, a.a[0]);
+  auto path = copy_path(ctx.mm, a.a[1]);
+  if (!path) return -path.error();
+  if (hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
+  const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
+  std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
+  if (!ctx.proc.sysroot || (host.empty() && (flags & AT_EMPTY_PATH)))
+    return host_rax(::syscall(kNrFchmodat2, dirfd, host.c_str(), mode, flags));
+  auto fd = ctx.proc.sysroot->lookup(dirfd, host, follow);
+  if (!fd) return -fd.error();
+  return host_rax(::syscall(kNrFchmodat2, fd->get(), "", mode, AT_EMPTY_PATH));
+}
+
 int64_t sys_chown(SyscallContext& ctx, const SyscallArgs& a) {
   return path1(ctx, SYS_chown, kFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
 }

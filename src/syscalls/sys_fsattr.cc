@@ -8,11 +8,14 @@
 #include <utime.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uio_common.h"
 
 namespace elfuse {
 
@@ -212,7 +215,204 @@ int64_t futimesat_common(SyscallContext& ctx, long dirfd, uint64_t path_addr, ui
   return host_rax(::syscall(SYS_utimes, path.p(), tvp));
 }
 
+// The newer *at calls (setxattrat..., file_getattr, file_setattr): their
+// at_flags take AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH only (EINVAL before
+// anything else is looked at). The path goes to the host as the guest gave
+// it (the exe link followed to the guest program); under --sysroot the
+// object is resolved inside the root and named /proc/self/fd/N from
+// AT_FDCWD without AT_SYMLINK_NOFOLLOW (the magic link leads to exactly
+// that object, a symlink included), unless the path is empty with
+// AT_EMPTY_PATH (dirfd itself, as the guest gave it).
+struct AtTarget {
+  HostString path;
+  int dirfd = AT_FDCWD;
+  unsigned flags = 0;
+  int64_t err = 0;
+};
+constexpr unsigned kAtPathFlags = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH;
+
+AtTarget at_target(SyscallContext& ctx, uint64_t dirfd_reg, uint64_t path_addr, unsigned flags) {
+  AtTarget t;
+  t.dirfd = guest_dirfd(ctx.proc, dirfd_reg);
+  t.flags = flags;
+  const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
+  t.path = host_string(ctx.mm, path_addr, kPathMax);
+  if (!t.path.valid) return t;
+  if (hidden_proc_entry(ctx.proc, t.dirfd, t.path.s)) {
+    t.err = -ENOENT;
+    return t;
+  }
+  if (follow) t.path.s = followed_host_path(ctx.proc, t.path.s);
+  if (!ctx.proc.sysroot || (t.path.s.empty() && (flags & AT_EMPTY_PATH))) return t;
+  if (t.path.s.size() >= kPathMax) return t;  // ENAMETOOLONG from the host
+  auto fd = ctx.proc.sysroot->lookup(t.dirfd, t.path.s, follow);
+  if (!fd) {
+    t.err = -fd.error();
+    return t;
+  }
+  t.path.hold = std::move(*fd);
+  t.path.s = proc_fd_path(t.path.hold.get());
+  t.dirfd = AT_FDCWD;
+  t.flags &= ~unsigned{AT_SYMLINK_NOFOLLOW};
+  return t;
+}
+
+// struct xattr_args (include/uapi/linux/xattr.h): value, size, flags;
+// XATTR_ARGS_SIZE_VER0. setxattrat and getxattrat check the size (EINVAL
+// below the first version, E2BIG above a page), copy it
+// (copy_struct_from_user: EFAULT, E2BIG for a non-zero unknown tail), then
+// act as setxattr and getxattr on the at-path.
+struct XattrArgs {
+  uint64_t value;
+  uint32_t size;
+  uint32_t flags;
+};
+static_assert(sizeof(XattrArgs) == 16);
+constexpr uint64_t kXattrArgsSizeVer0 = 16;
+
+Result<XattrArgs> copy_xattr_args(const MemoryManager& mm, uint64_t addr, uint64_t usize) {
+  if (usize < kXattrArgsSizeVer0) return Errno{EINVAL};
+  if (usize > 4096) return Errno{E2BIG};
+  std::vector<unsigned char> bytes(usize);
+  TRY(mm.copy_in(bytes.data(), addr, usize));
+  for (uint64_t i = sizeof(XattrArgs); i < usize; i++)
+    if (bytes[i]) return Errno{E2BIG};
+  XattrArgs args;
+  memcpy(&args, bytes.data(), sizeof args);
+  return args;
+}
+
+constexpr long kNrSetxattrat = 463;
+constexpr long kNrGetxattrat = 464;
+constexpr long kNrListxattrat = 465;
+constexpr long kNrRemovexattrat = 466;
+constexpr long kNrFileGetattr = 468;
+constexpr long kNrFileSetattr = 469;
+
+// struct file_attr (include/uapi/linux/fs.h: a u64 fa_xflags and four u32
+// fields): FILE_ATTR_SIZE_VER0.
+constexpr uint64_t kFileAttrSizeVer0 = 24;
+
 }  // namespace
+
+// setxattrat(dirfd, path, at_flags, name, args, size), fs/xattr.c: the
+// args, the at_flags, then as setxattr (name, value: E2BIG above
+// XATTR_SIZE_MAX before it is read, EFAULT; the lookup; the host's flags).
+int64_t sys_setxattrat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto args = copy_xattr_args(ctx.mm, a.a[4], a.a[5]);
+  if (!args) return -args.error();
+  const unsigned at_flags = arg_uint(a.a[2]);
+  if (at_flags & ~kAtPathFlags) return -EINVAL;
+  HostString name = host_xattr_name(ctx, a.a[3]);
+  std::vector<char> value;
+  XattrArgs host_args = *args;
+  host_args.value = 0;  // size > XATTR_SIZE_MAX or unreadable: the host fails it
+  if (args->size > 0 && args->size <= kXattrSizeMax) {
+    value.resize(args->size);
+    if (ctx.mm.copy_in(value.data(), args->value, args->size))
+      host_args.value = reinterpret_cast<uint64_t>(value.data());
+  }
+  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  if (t.err) return t.err;
+  return host_rax(::syscall(kNrSetxattrat, t.dirfd, t.path.p(), t.flags, name.p(), &host_args,
+                            sizeof host_args));
+}
+
+// getxattrat(dirfd, path, at_flags, name, args, size): the args (flags must
+// be 0: EINVAL), then as getxattr.
+int64_t sys_getxattrat(SyscallContext& ctx, const SyscallArgs& a) {
+  auto args = copy_xattr_args(ctx.mm, a.a[4], a.a[5]);
+  if (!args) return -args.error();
+  if (args->flags != 0) return -EINVAL;
+  const unsigned at_flags = arg_uint(a.a[2]);
+  if (at_flags & ~kAtPathFlags) return -EINVAL;
+  HostString name = host_xattr_name(ctx, a.a[3]);
+  const uint64_t size = std::min<uint64_t>(args->size, kXattrSizeMax);
+  std::vector<char> value(size);
+  XattrArgs host_args = *args;
+  host_args.value = size ? reinterpret_cast<uint64_t>(value.data()) : 0;
+  host_args.size = static_cast<uint32_t>(size);
+  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  if (t.err) return t.err;
+  long r = ::syscall(kNrGetxattrat, t.dirfd, t.path.p(), t.flags, name.p(), &host_args,
+                     sizeof host_args);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  if (size > 0 && r > 0) {
+    auto c = ctx.mm.copy_out(args->value, value.data(), static_cast<uint64_t>(r));
+    if (!c) return -c.error();
+  }
+  return r;
+}
+
+// listxattrat(dirfd, path, at_flags, list, size): as listxattr.
+int64_t sys_listxattrat(SyscallContext& ctx, const SyscallArgs& a) {
+  const unsigned at_flags = arg_uint(a.a[2]);
+  if (at_flags & ~kAtPathFlags) return -EINVAL;
+  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  if (t.err) return t.err;
+  uint64_t size = std::min<uint64_t>(a.a[4], kXattrListMax);
+  std::vector<char> list(size);
+  long r =
+      ::syscall(kNrListxattrat, t.dirfd, t.path.p(), t.flags, size ? list.data() : nullptr, size);
+  if (r < 0) return -static_cast<int64_t>(errno);
+  if (size > 0 && r > 0) {
+    auto c = ctx.mm.copy_out(a.a[3], list.data(), static_cast<uint64_t>(r));
+    if (!c) return -c.error();
+  }
+  return r;
+}
+
+// removexattrat(dirfd, path, at_flags, name): as removexattr.
+int64_t sys_removexattrat(SyscallContext& ctx, const SyscallArgs& a) {
+  const unsigned at_flags = arg_uint(a.a[2]);
+  if (at_flags & ~kAtPathFlags) return -EINVAL;
+  HostString name = host_xattr_name(ctx, a.a[3]);
+  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  if (t.err) return t.err;
+  return host_rax(::syscall(kNrRemovexattrat, t.dirfd, t.path.p(), t.flags, name.p()));
+}
+
+// file_getattr(dirfd, path, attr, size, at_flags), fs/file_attr.c: the
+// at_flags (EINVAL), the size (E2BIG above a page, EINVAL below
+// FILE_ATTR_SIZE_VER0), the lookup, the host's fileattr of the object
+// (EOPNOTSUPP where the file system has none), written into the guest's
+// struct (zeroing a longer one).
+int64_t sys_file_getattr(SyscallContext& ctx, const SyscallArgs& a) {
+  const unsigned at_flags = arg_uint(a.a[4]);
+  const uint64_t usize = a.a[3];
+  if (at_flags & ~kAtPathFlags) return -EINVAL;
+  if (usize > 4096) return -E2BIG;
+  if (usize < kFileAttrSizeVer0) return -EINVAL;
+  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  if (t.err) return t.err;
+  void* attr = uio::host_span(ctx.mm, a.a[2], usize, PROT_WRITE);
+  return host_rax(::syscall(kNrFileGetattr, t.dirfd, t.path.p(), attr, usize, t.flags));
+}
+
+// file_setattr(dirfd, path, attr, size, at_flags): as file_getattr, the
+// struct read (EFAULT, E2BIG for a non-zero unknown tail) and checked
+// (EINVAL) before the lookup; the host sets the object's attributes with
+// the guest's credentials (EPERM, EOPNOTSUPP as the file system says).
+int64_t sys_file_setattr(SyscallContext& ctx, const SyscallArgs& a) {
+  const unsigned at_flags = arg_uint(a.a[4]);
+  const uint64_t usize = a.a[3];
+  if (at_flags & ~kAtPathFlags) return -EINVAL;
+  if (usize > 4096) return -E2BIG;
+  if (usize < kFileAttrSizeVer0) return -EINVAL;
+  std::vector<unsigned char> attr(usize);
+  const void* host_attr = attr.data();
+  if (!ctx.mm.copy_in(attr.data(), a.a[2], usize)) host_attr = uio::fault_ptr();
+  if (ctx.proc.sysroot && host_attr != uio::fault_ptr()) {
+    // The struct's own checks come before the lookup: ask the host with a
+    // name that is never found (the host stops at the lookup).
+    long probe = ::syscall(kNrFileSetattr, AT_FDCWD, "/nonexistent/elfuse-probe", host_attr, usize,
+                           at_flags);
+    if (probe < 0 && errno != ENOENT) return -static_cast<int64_t>(errno);
+  }
+  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  if (t.err) return t.err;
+  return host_rax(::syscall(kNrFileSetattr, t.dirfd, t.path.p(), host_attr, usize, t.flags));
+}
 
 // utime(path, times), fs/utimes.c: whole seconds; the times are read before
 // the path (EFAULT); NULL times means now.

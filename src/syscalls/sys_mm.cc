@@ -79,6 +79,11 @@ int64_t sys_madvise(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.madvise(a.a[0], a.a[1], static_cast<int>(a.a[2])));
 }
 
+// mseal(start, len, flags): mm/mseal.c, see MemoryManager::mseal.
+int64_t sys_mseal(SyscallContext& ctx, const SyscallArgs& a) {
+  return to_rax(ctx.mm.mseal(a.a[0], a.a[1], a.a[2]));
+}
+
 // msync(addr, length, flags): mm/msync.c, see MemoryManager::msync.
 int64_t sys_msync(SyscallContext& ctx, const SyscallArgs& a) {
   return to_rax(ctx.mm.msync(a.a[0], a.a[1], fs::arg_int(a.a[2])));

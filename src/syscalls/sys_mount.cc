@@ -167,6 +167,27 @@ int64_t sys_open_tree(SyscallContext& ctx, const SyscallArgs& a) {
                                  (flags & ~unsigned{AT_SYMLINK_NOFOLLOW}) | AT_EMPTY_PATH));
 }
 
+// open_tree_attr(dirfd, path, flags, attr, size), fs/namespace.c: a NULL
+// attr with a size is EINVAL; then open_tree's answer (above: an O_PATH
+// fd, or EPERM for OPEN_TREE_CLONE); then, with attr, mount_setattr's
+// checks of it (size, may_mount, the struct, the attributes: asked of the
+// host with a name never found); a change of nothing keeps the fd; a
+// change would alter a mount of the host: EPERM.
+int64_t sys_open_tree_attr(SyscallContext& ctx, const SyscallArgs& a) {
+  const uint64_t uattr = a.a[3], usize = a.a[4];
+  if (!uattr && usize) return -EINVAL;
+  int64_t fd = sys_open_tree(ctx, a);
+  if (fd < 0 || !uattr) return fd;
+  std::vector<unsigned char> attr(usize <= 4096 ? usize : 0);
+  const void* host_attr = attr.empty() ? uio::fault_ptr() : attr.data();
+  if (!attr.empty() && !ctx.mm.copy_in(attr.data(), uattr, usize)) host_attr = uio::fault_ptr();
+  long probe = ::syscall(SYS_mount_setattr, AT_FDCWD, kMountProbePath, 0, host_attr, usize);
+  if (probe == 0) return fd;
+  int64_t err = errno == ENOENT ? -EPERM : -static_cast<int64_t>(errno);
+  ::close(static_cast<int>(fd));
+  return err;
+}
+
 // move_mount(from_dirfd, from_path, to_dirfd, to_path, flags): may_mount
 // first (EPERM); then the flags (asked of the host with names never found)
 // and both lookups; then EPERM.

@@ -99,4 +99,23 @@ inline Result<std::vector<iovec>> import_iovec(const MemoryManager& mm, uint64_t
   return host;
 }
 
+// The host address of guest [addr, addr+len) for a host call that reads or
+// writes it in place (prot), when the whole range is accessible that way
+// and one run of host memory; NULL stays NULL (the host's own answer for
+// it), an empty range is a harmless non-NULL pointer, anything else the
+// faulting page (EFAULT where Linux's copy fails, after the checks that
+// come first). len must come from a register or an elfuse copy, never from
+// guest memory the host reads again.
+inline void* host_span(const MemoryManager& mm, uint64_t addr, uint64_t len, int prot) {
+  static char empty;
+  if (addr == 0) return nullptr;
+  if (len == 0) return &empty;
+  auto r = mm.host_ranges(addr, len, prot);
+  if (!r.ok() || r->empty()) return fault_ptr();
+  for (size_t i = 1; i < r->size(); i++)
+    if (static_cast<char*>((*r)[i - 1].iov_base) + (*r)[i - 1].iov_len != (*r)[i].iov_base)
+      return fault_ptr();
+  return (*r)[0].iov_base;
+}
+
 }  // namespace elfuse::uio

@@ -240,8 +240,8 @@ TEST_F(TraceTest, NoReturnAndUnknown) {
   mem.put(kPathAddr, std::string("/bin/true\0", 10));
   EXPECT_EQ(line(execve, {kPathAddr, 0x1000, 0x2000}, 0, Outcome::kNoReturn),
             "execve(\"/bin/true\", 0x1000, 0x2000) = 0");
-  EXPECT_EQ(line(0x1c9, {1, 2, 3, 4, 5, 6}, -ENOSYS),
-            "syscall_0x1c9(0x1, 0x2, 0x3, 0x4, 0x5, 0x6) = -1 ENOSYS (Function not "
+  EXPECT_EQ(line(0x1d6, {1, 2, 3, 4, 5, 6}, -ENOSYS),
+            "syscall_0x1d6(0x1, 0x2, 0x3, 0x4, 0x5, 0x6) = -1 ENOSYS (Function not "
             "implemented)");
 }
 
