@@ -16,6 +16,7 @@
 #include "kernel/exitless.h"
 #include "kernel/peer.h"
 #include "kernel/process.h"
+#include "kernel/signal.h"
 #include "vdso/vdso.h"
 
 namespace elfuse {
@@ -28,6 +29,7 @@ namespace {
 void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req,
                   int peer_slot) {
   timing_mark("fork child: host fork returned");
+  signals_on_fork_child(thread);
   thread.timing_first_exit_seen = false;
   thread.timing_last_run_end = 0;
   timing_reset_exits();
@@ -108,6 +110,9 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
   // fork). Order: threads_mu, then the memory lock, as everywhere.
   proc.threads_mu.lock();
   proc.mm().lock_for_fork();
+  // Host signals blocked across the fork: the child tells the parent's
+  // recorded signals from its own (signals_on_fork_child).
+  const uint64_t host_mask = signals_block_for_fork();
   // glibc's fork() keeps its own state right in the child; a raw clone is
   // needed only for an exit signal other than SIGCHLD.
   pid_t pid = req.exit_signal == SIGCHLD
@@ -116,6 +121,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
   if (pid != 0) {
     peer::child_forked(peer_slot, pid < 0 ? -1 : pid);
     timing_mark("fork parent: host fork returned");
+    signals_unblock_after_fork(host_mask);
     proc.mm().unlock_after_fork();
     proc.threads_mu.unlock();
   }
