@@ -30,6 +30,8 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
                   int peer_slot) {
   timing_mark("fork child: host fork returned");
   signals_on_fork_child(thread);
+  // kernel/fork.c: the pidfd is installed in the parent's table only.
+  if (req.pidfd_slot >= 0) close(req.pidfd_slot);
   thread.timing_first_exit_seen = false;
   thread.timing_last_run_end = 0;
   timing_reset_exits();
