@@ -116,10 +116,13 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
   // recorded signals from its own (signals_on_fork_child).
   const uint64_t host_mask = signals_block_for_fork();
   // glibc's fork() keeps its own state right in the child; a raw clone is
-  // needed only for an exit signal other than SIGCHLD.
-  pid_t pid = req.exit_signal == SIGCHLD
+  // needed only for an exit signal other than SIGCHLD, or for CLONE_PARENT
+  // (the child is the caller's parent's, with its exit signal: the host's
+  // kernel/fork.c does both, the guest parent being the host parent).
+  pid_t pid = req.exit_signal == SIGCHLD && !(req.flags & CLONE_PARENT)
                   ? fork()
-                  : static_cast<pid_t>(syscall(SYS_clone, req.exit_signal, 0, 0, 0, 0));
+                  : static_cast<pid_t>(syscall(
+                        SYS_clone, req.exit_signal | (req.flags & CLONE_PARENT), 0, 0, 0, 0));
   if (pid != 0) {
     peer::child_forked(peer_slot, pid < 0 ? -1 : pid);
     timing_mark("fork parent: host fork returned");
