@@ -257,6 +257,37 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// open_exec(name) for a file the program names (a #! interpreter, a
+// PT_INTERP): relative to the cwd, inside the root under --sysroot,
+// following symlinks; then do_open_execat's checks, a regular file with
+// execute permission (EACCES). /proc/self/exe is the calling program (the
+// kernel opens it before the new program replaces the caller), never
+// elfuse. Returns elfuse's private fd.
+ElfOr<UniqueFd> open_exec_file(const ExecRequest& request, const std::string& name) {
+  // An empty name (PT_INTERP "\0\0") finds the cwd in do_open_execat,
+  // a directory: EACCES.
+  std::string open_name = name.empty() ? "." : name;
+  if (procview::names_own_exe(request.caller_pid ? request.caller_pid : getpid(), name)) {
+    if (request.caller_exe.empty()) return exec_error(EACCES, name);
+    open_name = request.caller_exe;
+  }
+  int fd;
+  if (request.sysroot) {
+    Result<int> r = request.sysroot->open(AT_FDCWD, open_name, O_RDONLY | O_CLOEXEC, 0);
+    fd = r ? *r : (errno = r.error(), -1);
+  } else {
+    fd = open(open_name.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return exec_error(errno, name);
+  UniqueFd file(move_to_private_fd(fd));
+  struct stat st;
+  if (fstat(file.get(), &st) < 0) return exec_error(errno, name);
+  if (!S_ISREG(st.st_mode)) return exec_error(EACCES, name);
+  std::string proc_path = "/proc/thread-self/fd/" + std::to_string(file.get());
+  if (access(proc_path.c_str(), X_OK) < 0) return exec_error(EACCES, name);
+  return file;
+}
+
 }  // namespace
 
 void start_first_vm(uint8_t* reservation, uint64_t size) {
@@ -333,7 +364,8 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
     interp_name = line->interp;  // bprm_change_interp
     name = line->interp;
     // open_exec(i_name): relative to the cwd, following symlinks. The
-    // caller's exe link is the caller's program, not elfuse.
+    // caller's exe link is the caller's program, not elfuse. The checks
+    // are made at the top of the loop.
     std::string open_name = name;
     if (procview::names_own_exe(request.caller_pid ? request.caller_pid : getpid(), name)) {
       if (request.caller_exe.empty()) return exec_error(EACCES, name);
@@ -354,6 +386,13 @@ ElfOr<PreparedExec> prepare_exec(ExecRequest request) {
   ElfOr<ElfImage> image = parse_elf(reader.value());
   if (!image.ok()) return image.error();
   PreparedExec prepared;
+  if (image->interp) {
+    ElfOr<UniqueFd> interp = open_interpreter(*image->interp, [&request](const std::string& path) {
+      return open_exec_file(request, path);
+    });
+    if (!interp.ok()) return interp.error();
+    prepared.interp_fd = std::move(interp).value();
+  }
   prepared.exe_path = absolute_path(file.get(), name);
   if (request.sysroot) {
     // /proc/self/exe as the guest sees it: the name inside the root.
@@ -449,29 +488,22 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
   lo.random = random_u64;
   lo.exe_path = prepared.exe_path;
   lo.path_of_fd = [&proc](int fd) { return guest_file_path(proc, fd); };
-  InterpOpener open_interp = [&proc, &req](const std::string& interp) -> ElfOr<UniqueFd> {
-    // PT_INTERP is opened like any exec path (fs/binfmt_elf.c open_exec):
-    // inside the root under --sysroot. /proc/self/exe there is still the
-    // calling program (the kernel opens it before begin_new_exec), never
-    // elfuse.
-    std::string name = interp;
-    if (procview::names_own_exe(proc.pid ? proc.pid : getpid(), interp)) {
-      if (req.caller_exe.empty()) return exec_error(EACCES, interp);
-      name = req.caller_exe;
-    }
-    int ifd;
-    if (proc.sysroot) {
-      Result<int> r = proc.sysroot->open(AT_FDCWD, name, O_RDONLY | O_CLOEXEC, 0);
-      ifd = r ? *r : (errno = r.error(), -1);
-    } else {
-      ifd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
-    }
-    if (ifd < 0) return exec_error(errno, interp);
-    return UniqueFd(move_to_private_fd(ifd));
+  // PT_INTERP was opened and checked by prepare_exec (fs/binfmt_elf.c
+  // opens it before begin_new_exec: inside the root under --sysroot, and
+  // /proc/self/exe there is still the calling program).
+  InterpOpener open_interp = [&prepared](const std::string& interp) -> ElfOr<UniqueFd> {
+    if (!prepared.interp_fd.valid()) return exec_error(ENOENT, interp);
+    return std::move(prepared.interp_fd);
   };
   ElfOr<LoadedProgram> prog = load_program(proc.mm(), prepared.fd.get(), lo, open_interp);
   if (!prog.ok()) {
-    log_error("%s: %s", req.path.c_str(), prog.error().message.c_str());
+    // Past the point of no return: an execve's caller dies of SIGSEGV
+    // (fs/exec.c bprm_execve), the first program is elfuse's exit 126.
+    if (first)
+      log_error("%s: %s", req.path.c_str(), prog.error().message.c_str());
+    else
+      log_error("guest killed by SIGSEGV: execve %s: %s", req.path.c_str(),
+                prog.error().message.c_str());
     return Errno{prog.error().linux_errno ? prog.error().linux_errno : ENOEXEC};
   }
   prepared.fd.reset();

@@ -45,6 +45,7 @@ struct ExecRequest {
 struct PreparedExec {
   ExecRequest request;
   UniqueFd fd;           // the program, open for reading
+  UniqueFd interp_fd;    // its PT_INTERP, opened and checked (open_interpreter)
   std::string exe_path;  // absolute path for /proc/self/exe
   // execveat(fd, "", AT_EMPTY_PATH): the task name is the file's own name
   // (fs/exec.c bprm->comm_from_dentry), not "N" from /dev/fd/N.
@@ -53,8 +54,10 @@ struct PreparedExec {
 
 // Opens and checks the program, following `#!` interpreters as
 // fs/binfmt_script.c does (argv rewritten, at most 5 levels, then ELOOP),
-// and parses the ELF it ends at. Errors carry the errno execve(2) would
-// return (ENOENT, EACCES, ENOEXEC, ELOOP...) and a message.
+// and parses the ELF it ends at, opening and checking its PT_INTERP
+// interpreter as load_elf_binary() does before the point of no return.
+// Errors carry the errno execve(2) would return (ENOENT, EACCES, ENOEXEC,
+// ELOOP, ELIBBAD...) and a message.
 ElfOr<PreparedExec> prepare_exec(ExecRequest request);
 
 // Before the first program: a host thread starts building its VM (KVM_CREATE_VM,

@@ -16,6 +16,7 @@
 #include "kernel/exitless.h"
 #include "kernel/peer.h"
 #include "kernel/process.h"
+#include "kernel/signal.h"
 #include "vdso/vdso.h"
 
 namespace elfuse {
@@ -28,6 +29,9 @@ namespace {
 void become_child(Process& proc, Thread& thread, const VcpuState& state, const CloneRequest& req,
                   int peer_slot) {
   timing_mark("fork child: host fork returned");
+  signals_on_fork_child(thread);
+  // kernel/fork.c: the pidfd is installed in the parent's table only.
+  if (req.pidfd_slot >= 0) close(req.pidfd_slot);
   thread.timing_first_exit_seen = false;
   thread.timing_last_run_end = 0;
   timing_reset_exits();
@@ -108,14 +112,21 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
   // fork). Order: threads_mu, then the memory lock, as everywhere.
   proc.threads_mu.lock();
   proc.mm().lock_for_fork();
+  // Host signals blocked across the fork: the child tells the parent's
+  // recorded signals from its own (signals_on_fork_child).
+  const uint64_t host_mask = signals_block_for_fork();
   // glibc's fork() keeps its own state right in the child; a raw clone is
-  // needed only for an exit signal other than SIGCHLD.
-  pid_t pid = req.exit_signal == SIGCHLD
+  // needed only for an exit signal other than SIGCHLD, or for CLONE_PARENT
+  // (the child is the caller's parent's, with its exit signal: the host's
+  // kernel/fork.c does both, the guest parent being the host parent).
+  pid_t pid = req.exit_signal == SIGCHLD && !(req.flags & CLONE_PARENT)
                   ? fork()
-                  : static_cast<pid_t>(syscall(SYS_clone, req.exit_signal, 0, 0, 0, 0));
+                  : static_cast<pid_t>(syscall(
+                        SYS_clone, req.exit_signal | (req.flags & CLONE_PARENT), 0, 0, 0, 0));
   if (pid != 0) {
     peer::child_forked(peer_slot, pid < 0 ? -1 : pid);
     timing_mark("fork parent: host fork returned");
+    signals_unblock_after_fork(host_mask);
     proc.mm().unlock_after_fork();
     proc.threads_mu.unlock();
   }

@@ -23,6 +23,9 @@ struct CloneRequest {
   // the parent's memory, so the fork advice (MADV_DONTFORK,
   // MADV_WIPEONFORK) does not apply to it.
   bool shares_memory = false;
+  // CLONE_PIDFD: the descriptor the parent's pidfd will take (the lowest
+  // free one, reserved before the host fork); the child closes its copy.
+  int pidfd_slot = -1;
 };
 
 // Returns the child's pid in the parent and 0 in the child, whose thread

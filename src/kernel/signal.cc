@@ -691,6 +691,23 @@ void signals_attach_thread(Thread& thread) {
   signals_sync_host_mask(thread);
 }
 
+uint64_t signals_block_for_fork() {
+  uint64_t all = kAllSignals, old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+  return old;
+}
+
+void signals_unblock_after_fork(uint64_t saved_host_mask) {
+  raw_setmask(saved_host_mask);
+}
+
+void signals_on_fork_child(Thread& thread) {
+  // Host signals are blocked here (signals_block_for_fork): nothing is
+  // recorded while the parent's records go.
+  thread.signals.pending.store(0);
+  signals_sync_host_mask(thread);
+}
+
 void signals_detach_thread() {
   raw_setmask(kAllSignals);
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -730,16 +747,9 @@ void signals_set_temporary_mask(Thread& t, uint64_t mask) {
 }
 
 void signals_on_syscall_return(Process& proc, Thread& t, const SyscallArgs& args, int64_t result) {
+  // A forked child's records were reset by signals_on_fork_child; what it
+  // has now was sent to it and is delivered on its first return.
   ThreadSignals& ts = t.signals;
-  if ((args.nr == SYS_fork || args.nr == SYS_vfork || args.nr == SYS_clone ||
-       args.nr == SYS_clone3) &&
-      result == 0) {
-    // The child of a fork: the parent's pending signals are not its own
-    // (kernel/fork.c init_sigpending); the host cleared its own set.
-    ts.pending.store(0);
-    signals_sync_host_mask(t);
-    return;
-  }
   Restart restart = result == -EINTR ? restart_class(args) : Restart::kNone;
   if (result == -EINTR && !ts.restore_mask) adopt_wait_mask(proc, t, args);
   if (!(ts.pending.load(std::memory_order_acquire) & ~t.sigmask) && restart == Restart::kNone &&

@@ -66,6 +66,16 @@ void signals_attach_thread(Thread& thread);
 // there any more. Process-directed signals then go to other threads.
 void signals_detach_thread();
 
+// Around the host fork (kernel/fork.c copy_process, init_sigpending): the
+// parent blocks every host signal before it forks (signals_block_for_fork)
+// and restores its mask after (signals_unblock_after_fork); the child
+// drops the parent's recorded signals, which are not its own, then
+// unblocks, so that one sent to the child at once (kill right after fork),
+// which the host kept pending for it meanwhile, is recorded and delivered.
+uint64_t signals_block_for_fork();
+void signals_unblock_after_fork(uint64_t saved_host_mask);
+void signals_on_fork_child(Thread& thread);
+
 // rt_sigaction: makes the host disposition match the guest's (a host
 // handler for a caught signal, SIG_IGN, SIG_DFL) and drops a pending
 // signal that is now ignored (kernel/signal.c do_sigaction).

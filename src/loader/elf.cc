@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -180,7 +181,8 @@ ElfOr<bool> check_type(const Elf64_Ehdr& eh) {
 }
 
 // load_elf_phdrs(): e_phentsize must be sizeof(Elf64_Phdr); the table must
-// be non-empty, at most one page, and readable in full (short read: EIO).
+// be non-empty, at most one page, and readable in full. Every failure there
+// is ENOEXEC (load_elf_phdrs returns NULL, whatever elf_read found).
 ElfOr<std::vector<Elf64_Phdr>> read_phdrs(const FileReader& file, const Elf64_Ehdr& eh) {
   if (eh.e_phentsize != kPhdrSize)
     return corrupt(ENOEXEC, "e_phentsize is " + std::to_string(eh.e_phentsize) + ", expected 56");
@@ -191,12 +193,12 @@ ElfOr<std::vector<Elf64_Phdr>> read_phdrs(const FileReader& file, const Elf64_Eh
                                 " is absurd: the program header table exceeds 4096 bytes");
   auto end = checked_add(eh.e_phoff, table);
   if (!end || *end > file.size())
-    return corrupt(EIO, "program header table at e_phoff " + hex(eh.e_phoff) +
-                            " extends past the end of the file");
+    return corrupt(ENOEXEC, "program header table at e_phoff " + hex(eh.e_phoff) +
+                                " extends past the end of the file");
   std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
   int err = 0;
   if (!file.read_exact(phdrs.data(), table, eh.e_phoff, &err))
-    return ElfError{ElfErrorKind::kIo, err,
+    return ElfError{ElfErrorKind::kIo, ENOEXEC,
                     std::string("reading program headers: ") + std::strerror(err)};
   return phdrs;
 }
@@ -213,42 +215,24 @@ std::string seg_label(size_t index) {
   return "PT_LOAD #" + std::to_string(index);
 }
 
-// One PT_LOAD on its own: the conditions under which elf_map()/elf_load()
-// and the BAD_ADDR/TASK_SIZE checks of load_elf_binary() fail, plus "the
-// file really holds p_filesz bytes at p_offset" (Linux would SIGBUS later).
-ElfOr<ElfSegment> check_load(const Elf64_Phdr& ph, size_t index, uint64_t file_size) {
+// One PT_LOAD on its own: the conditions under which load_elf_binary()
+// fails while mapping it (BAD_ADDR, p_filesz > p_memsz, TASK_SIZE), and
+// elf_map()'s mmap (EINVAL for an offset not congruent with the address,
+// when there are file pages to map). A file range past the end of the file
+// is mapped as Linux maps it: touching a page wholly past EOF is SIGBUS.
+ElfOr<bool> check_load(const ElfSegment& seg, size_t index) {
   std::string who = seg_label(index);
-  if (ph.p_filesz > ph.p_memsz)
-    return corrupt(EINVAL,
-                   who + ": p_filesz " + hex(ph.p_filesz) + " > p_memsz " + hex(ph.p_memsz));
-  auto vend = checked_add(ph.p_vaddr, ph.p_memsz);
+  if (seg.filesz > seg.memsz)
+    return corrupt(EINVAL, who + ": p_filesz " + hex(seg.filesz) + " > p_memsz " + hex(seg.memsz));
+  auto vend = checked_add(seg.vaddr, seg.memsz);
   if (!vend)
-    return corrupt(EINVAL, who + ": p_vaddr " + hex(ph.p_vaddr) + " + p_memsz " + hex(ph.p_memsz) +
+    return corrupt(EINVAL, who + ": p_vaddr " + hex(seg.vaddr) + " + p_memsz " + hex(seg.memsz) +
                                " overflows");
   if (*vend > kUserAddressEnd)
     return corrupt(EINVAL, who + ": ends at " + hex(*vend) + ", beyond the user address range");
-  auto fend = checked_add(ph.p_offset, ph.p_filesz);
-  if (!fend || *fend > file_size)
-    return corrupt(ENOEXEC, who + ": file range [" + hex(ph.p_offset) + ", +" + hex(ph.p_filesz) +
-                                ") is outside the file (size " + hex(file_size) + ")");
-  // elf_map() mmaps from p_offset - PAGEOFFSET(p_vaddr): it must be page
-  // aligned or mmap fails with EINVAL.
-  if (((ph.p_offset - ph.p_vaddr) & kPageMask) != 0)
-    return corrupt(EINVAL, who + ": p_offset " + hex(ph.p_offset) + " and p_vaddr " +
-                               hex(ph.p_vaddr) + " differ modulo the page size");
-  return ElfSegment{ph.p_vaddr,  ph.p_memsz, ph.p_filesz,
-                    ph.p_offset, ph.p_align, prot_from_flags(ph.p_flags)};
-}
-
-// The ELF spec orders PT_LOAD by p_vaddr; overlapping byte ranges have no
-// sensible meaning. (Two segments may share a page: that is normal.)
-ElfOr<bool> check_order(const ElfSegment& prev, const ElfSegment& cur, size_t index) {
-  if (cur.vaddr < prev.vaddr)
-    return corrupt(ENOEXEC, seg_label(index) + " at " + hex(cur.vaddr) +
-                                " is below the previous PT_LOAD (unsorted)");
-  if (cur.vaddr < prev.end())
-    return corrupt(ENOEXEC, seg_label(index) + " at " + hex(cur.vaddr) +
-                                " overlaps the previous PT_LOAD ending at " + hex(prev.end()));
+  if (seg.filesz && ((seg.offset - seg.vaddr) & kPageMask) != 0)
+    return corrupt(EINVAL, who + ": p_offset " + hex(seg.offset) + " and p_vaddr " +
+                               hex(seg.vaddr) + " differ modulo the page size");
   return true;
 }
 
@@ -273,24 +257,22 @@ bool is_power_of_2(uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;
 }
 
-// Collects PT_LOAD segments in order and checks each and their ordering.
-ElfOr<bool> collect_loads(const FileReader& file, ElfImage& img) {
-  for (size_t i = 0; i < img.phdrs.size(); i++) {
-    const Elf64_Phdr& ph = img.phdrs[i];
+// Collects the PT_LOAD segments in file order, as they are mapped. Nothing
+// about them is checked here (check_layout()): Linux only looks at them
+// after the point of no return.
+void collect_loads(ElfImage& img) {
+  img.lowest_vaddr = ~uint64_t{0};
+  for (const Elf64_Phdr& ph : img.phdrs) {
     if (ph.p_type != PT_LOAD) continue;
-    ElfSegment seg = TRY_ELF(check_load(ph, img.loads.size(), file.size()));
-    if (!img.loads.empty()) TRY_ELF(check_order(img.loads.back(), seg, img.loads.size()));
+    ElfSegment seg{ph.p_vaddr,  ph.p_memsz, ph.p_filesz,
+                   ph.p_offset, ph.p_align, prot_from_flags(ph.p_flags)};
     if (is_power_of_2(seg.align) && seg.align > img.max_align) img.max_align = seg.align;
+    img.lowest_vaddr = std::min(img.lowest_vaddr, seg.vaddr);
+    // Wraps for a segment check_layout() refuses.
+    img.highest_vaddr = std::max(img.highest_vaddr, seg.vaddr + seg.memsz);
     img.loads.push_back(seg);
   }
-  if (img.loads.empty()) return corrupt(EINVAL, "no PT_LOAD segment");
-  img.lowest_vaddr = img.loads.front().vaddr;
-  for (const ElfSegment& s : img.loads)
-    if (s.end() > img.highest_vaddr) img.highest_vaddr = s.end();
-  // ELF_PAGEALIGN of maximum_alignment(): a p_align beyond 2^63 would wrap.
-  if (img.max_align > (uint64_t{1} << 40))
-    return corrupt(EINVAL, "PT_LOAD alignment " + hex(img.max_align) + " is absurd");
-  return true;
+  if (img.loads.empty()) img.lowest_vaddr = 0;
 }
 
 // AT_PHDR as load_elf_binary() computes it since Linux 5.18: the address at
@@ -302,12 +284,13 @@ void locate_phdr_table(ElfImage& img) {
   }
 }
 
-ElfOr<bool> scan_other_phdrs(const FileReader& file, ElfImage& img) {
+ElfOr<bool> scan_other_phdrs(const FileReader& file, ElfImage& img, ElfRole role) {
   for (const Elf64_Phdr& ph : img.phdrs) {
     switch (ph.p_type) {
       case PT_INTERP:
-        // Linux uses the first PT_INTERP and stops looking.
-        if (!img.interp) img.interp = TRY_ELF(read_interp(file, ph));
+        // Linux uses the first PT_INTERP and stops looking; an
+        // interpreter's own is ignored (load_elf_interp).
+        if (!img.interp && role == ElfRole::kProgram) img.interp = TRY_ELF(read_interp(file, ph));
         break;
       case PT_GNU_STACK:
         if (!img.has_gnu_stack) {  // first one wins (loop breaks in Linux)
@@ -327,26 +310,40 @@ ElfOr<bool> scan_other_phdrs(const FileReader& file, ElfImage& img) {
 
 }  // namespace
 
-ElfOr<ElfImage> parse_elf(const FileReader& file) {
+ElfOr<ElfImage> parse_elf(const FileReader& file, ElfRole role) {
   Elf64_Ehdr eh = TRY_ELF(read_header(file));
   TRY_ELF(check_identity(eh));
-  TRY_ELF(check_type(eh));
+  if (role == ElfRole::kProgram) TRY_ELF(check_type(eh));
   ElfImage img;
   img.type = eh.e_type;
   img.entry = eh.e_entry;
   img.phoff = eh.e_phoff;
   img.phdrs = TRY_ELF(read_phdrs(file, eh));
-  TRY_ELF(collect_loads(file, img));
-  TRY_ELF(scan_other_phdrs(file, img));
+  collect_loads(img);
+  TRY_ELF(scan_other_phdrs(file, img, role));
   locate_phdr_table(img);
-  // load_elf_binary(): BAD_ADDR(e_entry) is EINVAL. For ET_DYN the entry is
-  // relative to the bias and is checked once the bias is known.
+  return img;
+}
+
+ElfOr<bool> check_layout(const ElfImage& img, ElfRole role) {
+  // load_elf_interp(): an interpreter that is neither ET_EXEC nor ET_DYN.
+  if (role == ElfRole::kInterpreter && img.type != ET_EXEC && img.type != ET_DYN)
+    return corrupt(EINVAL, "ELF type " + std::to_string(img.type) + " is not executable");
+  // total_mapping_size() is 0 (ET_DYN: EINVAL); an ET_EXEC with nothing
+  // mapped faults at its entry point.
+  if (img.loads.empty()) return corrupt(EINVAL, "no PT_LOAD segment");
+  for (size_t i = 0; i < img.loads.size(); i++) TRY_ELF(check_load(img.loads[i], i));
+  // ELF_PAGEALIGN of maximum_alignment(): a p_align beyond 2^63 would wrap.
+  if (img.max_align > (uint64_t{1} << 40))
+    return corrupt(EINVAL, "PT_LOAD alignment " + hex(img.max_align) + " is absurd");
+  // BAD_ADDR(e_entry): EINVAL. For ET_DYN the entry is relative to the bias
+  // and is checked once the bias is known.
   if (img.type == ET_EXEC && img.entry >= kUserAddressEnd)
     return corrupt(EINVAL, "entry point " + hex(img.entry) + " is beyond the user address range");
   if (img.type == ET_DYN && img.total_mapping_size() > kUserAddressEnd)
     return corrupt(EINVAL, "PT_LOAD segments span " + hex(img.total_mapping_size()) +
                                " bytes, more than the user address range");
-  return img;
+  return true;
 }
 
 }  // namespace elfuse

@@ -1,7 +1,10 @@
 // Parsing and validation of an ELF64 x86_64 executable, with no side effects.
-// The checks follow fs/binfmt_elf.c (load_elf_binary, load_elf_phdrs,
-// elf_map/elf_load) and are stricter where Linux would only fail later with a
-// SIGSEGV/SIGBUS after the point of no return.
+// The checks follow fs/binfmt_elf.c in its two phases: parse_elf() makes
+// those load_elf_binary() makes before the point of no return (an errno for
+// execve: the header, the program headers, PT_INTERP); check_layout() those
+// it makes while mapping the segments, after it (the caller kills the
+// process with SIGSEGV, as fs/exec.c does). A layout Linux maps (segments
+// out of order, overlapping, reaching past the end of the file) is mapped.
 #pragma once
 
 #include <elf.h>
@@ -17,8 +20,8 @@
 namespace elfuse {
 
 // Why an ELF file cannot be run. `linux_errno` is what execve(2) returns for
-// it natively, or the closest errno when Linux would accept the file and
-// crash later (the message says which check failed).
+// it natively, or, for check_layout(), the errno of the failure after the
+// point of no return (the message says which check failed).
 enum class ElfErrorKind {
   kNotElf,        // not an ELF executable at all (ENOEXEC; shell: exit 126)
   kWrongClass,    // ELFCLASS32 or an unknown class
@@ -107,22 +110,22 @@ inline constexpr uint64_t kMaxPhdrTableBytes = 4096;
 // PATH_MAX, the limit Linux puts on PT_INTERP (load_elf_binary).
 inline constexpr uint64_t kMaxInterpBytes = 4096;
 
-struct ElfSegment {  // one PT_LOAD
+struct ElfSegment {  // one PT_LOAD, as in the file (check_layout() validates it)
   uint64_t vaddr;
   uint64_t memsz;
   uint64_t filesz;
   uint64_t offset;
   uint64_t align;
   int prot;                                       // PROT_READ/WRITE/EXEC from PF_R/W/X
-  uint64_t end() const { return vaddr + memsz; }  // validated not to overflow
+  uint64_t end() const { return vaddr + memsz; }  // check_layout(): no overflow
 };
 
 struct ElfImage {
-  uint16_t type = 0;  // ET_EXEC or ET_DYN
+  uint16_t type = 0;  // ET_EXEC or ET_DYN (an interpreter's: check_layout())
   uint64_t entry = 0;
   uint64_t phoff = 0;
   std::vector<Elf64_Phdr> phdrs;      // all of them, in file order
-  std::vector<ElfSegment> loads;      // PT_LOAD, sorted, non-overlapping
+  std::vector<ElfSegment> loads;      // PT_LOAD in file order (may overlap)
   std::optional<std::string> interp;  // PT_INTERP up to its first NUL
   // Address of the program header table before the load bias, as Linux
   // computes AT_PHDR: inside the PT_LOAD whose file range covers e_phoff.
@@ -131,22 +134,35 @@ struct ElfImage {
   std::optional<uint64_t> pt_phdr_vaddr;  // p_vaddr of PT_PHDR, if any
   bool has_gnu_stack = false;
   bool stack_executable = false;  // PT_GNU_STACK with PF_X (x86_64 default: no)
-  uint64_t lowest_vaddr = 0;      // p_vaddr of the first PT_LOAD
+  uint64_t lowest_vaddr = 0;      // min p_vaddr over PT_LOAD
   uint64_t highest_vaddr = 0;     // max p_vaddr + p_memsz over PT_LOAD
   // maximum_alignment() of fs/binfmt_elf.c: the largest power-of-two
   // p_align of the PT_LOADs, at least a page.
   uint64_t max_align = 4096;
 
   // total_mapping_size() of fs/binfmt_elf.c: from the page holding the
-  // first PT_LOAD to the end of the last.
+  // lowest PT_LOAD to the end of the highest.
   uint64_t total_mapping_size() const { return highest_vaddr - (lowest_vaddr & ~uint64_t{4095}); }
 };
 
-// Parses and validates. Never reads outside the file.
-ElfOr<ElfImage> parse_elf(const FileReader& file);
-inline ElfOr<ElfImage> parse_elf(std::span<const uint8_t> bytes) {
-  return parse_elf(SpanReader(bytes));
+// What the file is run as: load_elf_binary() checks a program's e_type
+// before the point of no return; an interpreter's e_type is checked by
+// load_elf_interp() after it (check_layout()).
+enum class ElfRole { kProgram, kInterpreter };
+
+// The checks made before the point of no return. Never reads outside the
+// file. Errors are ENOEXEC (EIO or the read's errno for PT_INTERP).
+ElfOr<ElfImage> parse_elf(const FileReader& file, ElfRole role = ElfRole::kProgram);
+inline ElfOr<ElfImage> parse_elf(std::span<const uint8_t> bytes, ElfRole role = ElfRole::kProgram) {
+  return parse_elf(SpanReader(bytes), role);
 }
+
+// The checks load_elf_binary() and load_elf_interp() make while mapping,
+// after the point of no return (EINVAL): no PT_LOAD, p_filesz > p_memsz,
+// a segment or the entry point beyond the user range, p_offset and p_vaddr
+// not congruent modulo the page size (elf_map's mmap), an interpreter that
+// is not ET_EXEC or ET_DYN. What passes can be mapped without overflow.
+ElfOr<bool> check_layout(const ElfImage& image, ElfRole role);
 
 // "aarch64", "i386", ... for an e_machine value; nullptr if not in the table.
 const char* elf_machine_name(uint16_t machine);

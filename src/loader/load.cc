@@ -50,18 +50,11 @@ struct Mapper {
   uint64_t bias;
 };
 
-// Fresh zero pages (a bss), writable while the loader fills them.
-ElfOr<bool> map_zero(Mapper& m, uint64_t start, uint64_t end) {
+// Fresh zero pages (a bss): vm_brk_flags() replaces what was there.
+ElfOr<bool> map_zero(Mapper& m, uint64_t start, uint64_t end, int prot) {
   if (start >= end) return true;
-  auto r = m.mm.map_fixed_anon(start, end - start, PROT_READ | PROT_WRITE, "");
+  auto r = m.mm.map_fixed_anon(start, end - start, prot, "");
   if (!r.ok()) return mm_error(r.error(), "mapping [" + hex(start) + ", " + hex(end) + ")");
-  return true;
-}
-
-ElfOr<bool> protect(Mapper& m, uint64_t start, uint64_t end, int prot) {
-  if (start >= end) return true;
-  auto r = m.mm.mprotect(start, end - start, prot);
-  if (!r.ok()) return mm_error(r.error(), "mprotect [" + hex(start) + ", " + hex(end) + ")");
   return true;
 }
 
@@ -79,8 +72,8 @@ ElfOr<bool> write_zeros(Mapper& m, uint64_t addr, uint64_t len) {
 
 // elf_map(): the file's pages [off, off + end - start) mapped private at
 // [start, end), as Linux's vm_mmap(MAP_PRIVATE|MAP_FIXED) of the file. The
-// page cache is the only copy until the guest stores (check_load() keeps
-// the range inside the file; the host zero-fills the last page past EOF).
+// page cache is the only copy until the guest stores; a page wholly past
+// the end of the file is SIGBUS when touched, as on Linux.
 ElfOr<bool> map_file(Mapper& m, uint64_t start, uint64_t end, uint64_t off, int prot) {
   if (start >= end) return true;
   auto r = m.mm.map_fixed_file(start, end - start, prot, m.file.fd(), off, m.name);
@@ -89,44 +82,33 @@ ElfOr<bool> map_file(Mapper& m, uint64_t start, uint64_t end, uint64_t off, int 
   return true;
 }
 
-// One PT_LOAD, as elf_map() + elf_load() leave it: the file pages covering
-// [p_offset, p_offset + p_filesz) mapped at PAGESTART(p_vaddr), the rest of
-// the last file page zeroed if the segment is writable and has a bss, and
-// fresh zero pages up to PAGEALIGN(p_vaddr + p_memsz). A page shared with
-// the previous segment ends up with this segment's contents and
-// protection, as the later MAP_FIXED mmap leaves it in Linux.
-ElfOr<bool> load_segment(Mapper& m, const ElfSegment& seg, uint64_t& mapped_end) {
-  if (seg.memsz == 0) return true;  // elf_load() maps nothing
+// One PT_LOAD, as elf_load() maps it, in file order: each mapping replaces
+// whatever an earlier (or overlapping) segment left there, as MAP_FIXED
+// does. The file pages covering [p_offset, p_offset + p_filesz) go at
+// PAGESTART(p_vaddr) with the segment's protection; with a bss, padzero()
+// clears the rest of the last file page (an error counts only for a
+// writable segment: a read-only one keeps the file's bytes there); then
+// vm_brk_flags() maps fresh zero pages from the next page boundary (from
+// PAGESTART(p_vaddr) for a segment without file bytes) to
+// PAGEALIGN(p_vaddr + p_memsz), readable and writable whatever the
+// segment's flags, executable with PF_X.
+ElfOr<bool> load_segment(Mapper& m, const ElfSegment& seg) {
+  // check_layout() bounded p_vaddr + p_memsz and check_in_task() the bias.
   uint64_t vaddr = seg.vaddr + m.bias;
   uint64_t page_off = vaddr & kPageMask;
   uint64_t ps = page_round_down(vaddr);
-  // parse_elf() bounded p_vaddr + p_memsz and check_in_task() the bias.
-  uint64_t file_pe = seg.filesz ? ps + *page_round_up(page_off + seg.filesz) : ps;
-  uint64_t pe = *page_round_up(vaddr + seg.memsz);
-  uint64_t map_start = std::max(ps, mapped_end);
-
-  // The file pages replace whatever an earlier segment left in the first
-  // page (MAP_FIXED). Pages an earlier segment mapped past them are
-  // writable while filling, as are the fresh zero pages.
+  uint64_t zero_start = ps;
   if (seg.filesz > 0) {
+    uint64_t file_pe = ps + *page_round_up(page_off + seg.filesz);
     TRY_ELF(map_file(m, ps, file_pe, seg.offset - page_off, seg.prot));
-    TRY_ELF(protect(m, file_pe, std::min(map_start, pe), PROT_READ | PROT_WRITE));
-  } else {
-    TRY_ELF(protect(m, ps, std::min(map_start, pe), PROT_READ | PROT_WRITE));
-  }
-  TRY_ELF(map_zero(m, std::max(map_start, file_pe), pe));
-
-  if (seg.filesz > 0) {
-    // padzero(): errors are ignored for a read-only segment, whose tail
-    // therefore keeps the file's bytes (a writable one is mapped writable).
+    zero_start = vaddr + seg.filesz;
     if (seg.memsz > seg.filesz && (seg.prot & PROT_WRITE))
-      TRY_ELF(write_zeros(m, vaddr + seg.filesz, file_pe - (vaddr + seg.filesz)));
-  } else if (ps < map_start) {
-    // A bss-only segment: vm_brk_flags() replaces the shared page with zeros.
-    TRY_ELF(write_zeros(m, ps, map_start - ps));
+      TRY_ELF(write_zeros(m, zero_start, file_pe - zero_start));
   }
-  TRY_ELF(protect(m, ps, pe, seg.prot));
-  mapped_end = std::max(mapped_end, pe);
+  if (seg.memsz > seg.filesz) {
+    int prot = PROT_READ | PROT_WRITE | (seg.prot & PROT_EXEC);
+    TRY_ELF(map_zero(m, *page_round_up(zero_start), *page_round_up(vaddr + seg.memsz), prot));
+  }
   return true;
 }
 
@@ -154,8 +136,7 @@ ElfOr<LoadedObject> map_object(MemoryManager& mm, const FdReader& file, ElfImage
   obj.start = page_round_down(image.lowest_vaddr + bias);
   obj.end = image.highest_vaddr + bias;
   Mapper m{mm, file, name, bias};
-  uint64_t mapped_end = 0;
-  for (const ElfSegment& seg : image.loads) TRY_ELF(load_segment(m, seg, mapped_end));
+  for (const ElfSegment& seg : image.loads) TRY_ELF(load_segment(m, seg));
   if (obj.entry >= mm.layout().task_size)  // BAD_ADDR(e_entry): EINVAL
     return ElfError{ElfErrorKind::kCorrupt, EINVAL,
                     "entry point " + hex(obj.entry) + " is beyond the task size"};
@@ -190,18 +171,26 @@ ElfOr<uint64_t> mmap_region_bias(MemoryManager& mm, const ElfImage& img) {
   return *addr - page_round_down(img.lowest_vaddr);
 }
 
-ElfOr<ElfImage> parse_fd(const FdReader& reader) {
-  return parse_elf(reader);
-}
-
 // load_elf_binary() checks the interpreter with ELIBBAD when it is not an
-// ELF for this machine.
+// ELF for this machine or its program headers cannot be read.
 ElfError interp_error(const std::string& path, ElfError e) {
   if (e.kind == ElfErrorKind::kNotElf || e.kind == ElfErrorKind::kWrongClass ||
-      e.kind == ElfErrorKind::kWrongMachine)
+      e.kind == ElfErrorKind::kWrongMachine || e.kind == ElfErrorKind::kCorrupt ||
+      e.kind == ElfErrorKind::kIo)
     e.linux_errno = ELIBBAD;
   e.message = "interpreter " + path + ": " + e.message;
   return e;
+}
+
+// The interpreter as load_elf_binary() checks it before the point of no
+// return: elf_read() of its header (a shorter file is EIO), then the magic,
+// the machine and the program headers (ELIBBAD).
+ElfOr<ElfImage> parse_interpreter(const std::string& path, const FdReader& file) {
+  if (file.size() < sizeof(Elf64_Ehdr))
+    return ElfError{ElfErrorKind::kIo, EIO, "interpreter " + path + ": shorter than an ELF header"};
+  auto parsed = parse_elf(file, ElfRole::kInterpreter);
+  if (!parsed.ok()) return interp_error(path, parsed.error());
+  return std::move(parsed).value();
 }
 
 }  // namespace
@@ -248,13 +237,22 @@ uint64_t initial_brk(const ElfImage& exe, uint64_t exe_end, bool has_interp, uin
   return brk;
 }
 
+ElfOr<UniqueFd> open_interpreter(const std::string& path, const InterpOpener& open_interp) {
+  ElfOr<UniqueFd> opened = open_interp(path);
+  if (!opened.ok()) return opened.error();
+  UniqueFd fd = std::move(opened).value();
+  // open_exec(): a regular file (EACCES), as for the program.
+  FdReader reader = TRY_ELF(FdReader::open(fd.get()));
+  TRY_ELF(parse_interpreter(path, reader));
+  return fd;
+}
+
 ElfOr<LoadedProgram> load_program(MemoryManager& mm, int fd, const LoadOptions& options,
                                   const InterpOpener& open_interp) {
   FdReader exe_file = TRY_ELF(FdReader::open(fd));
-  ElfImage exe = TRY_ELF(parse_fd(exe_file));
+  ElfImage exe = TRY_ELF(parse_elf(exe_file));
+  TRY_ELF(check_layout(exe, ElfRole::kProgram));
 
-  // The interpreter is opened and checked before anything is mapped, as
-  // load_elf_binary() does before the point of no return.
   UniqueFd interp_fd;
   std::optional<FdReader> interp_file;
   std::optional<ElfImage> interp;
@@ -262,15 +260,11 @@ ElfOr<LoadedProgram> load_program(MemoryManager& mm, int fd, const LoadOptions& 
     if (!open_interp)
       return ElfError{ElfErrorKind::kCorrupt, ENOEXEC,
                       "dynamic program (interpreter " + *exe.interp + ") cannot be loaded here"};
-    auto opened = open_interp(*exe.interp);
-    if (!opened.ok()) return opened.error();
-    interp_fd = std::move(opened).value();
-    auto reader = FdReader::open(interp_fd.get());
-    if (!reader.ok()) return interp_error(*exe.interp, reader.error());
-    interp_file.emplace(std::move(reader).value());
-    auto parsed = parse_elf(*interp_file);
-    if (!parsed.ok()) return interp_error(*exe.interp, parsed.error());
-    interp = std::move(parsed).value();
+    interp_fd = TRY_ELF(open_interpreter(*exe.interp, open_interp));
+    interp_file.emplace(TRY_ELF(FdReader::open(interp_fd.get())));
+    interp = TRY_ELF(parse_interpreter(*exe.interp, *interp_file));
+    auto layout = check_layout(*interp, ElfRole::kInterpreter);
+    if (!layout.ok()) return interp_error(*exe.interp, layout.error());
   }
 
   const uint64_t task_size = mm.layout().task_size;
@@ -287,9 +281,10 @@ ElfOr<LoadedProgram> load_program(MemoryManager& mm, int fd, const LoadOptions& 
   prog.exe = TRY_ELF(map_object(mm, exe_file, std::move(exe), bias, options.exe_path));
   const ElfImage& e = prog.exe.image;
   if (interp) {
+    // load_elf_interp(): an ET_DYN goes where mmap finds room; an ET_EXEC
+    // is mapped MAP_FIXED, over whatever is there.
     uint64_t ibias = 0;
     if (interp->type == ET_DYN) ibias = TRY_ELF(mmap_region_bias(mm, *interp));
-    TRY_ELF(require_free(mm, *interp, ibias));
     std::string iname = options.path_of_fd ? options.path_of_fd(interp_fd.get()) : *e.interp;
     auto loaded = map_object(mm, *interp_file, std::move(*interp), ibias, iname);
     if (!loaded.ok()) return interp_error(*e.interp, loaded.error());

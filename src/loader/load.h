@@ -2,8 +2,8 @@
 // MemoryManager, and mapping the initial stack, as fs/binfmt_elf.c
 // load_elf_binary() / load_elf_interp() and fs/exec.c setup_arg_pages() do.
 //
-// Segments are anonymous memory filled from the file with pread + copy_out
-// (not file overlays): the loaded program is a private copy of the file.
+// Segments are private file mappings of the file (overlays, as a guest's
+// MAP_PRIVATE mmap), with fresh anonymous pages for the bss.
 #pragma once
 
 #include <cstdint>
@@ -64,9 +64,18 @@ struct LoadedProgram {
   uint64_t at_entry = 0, at_base = 0;
 };
 
+// Opens the interpreter named by PT_INTERP and makes the checks
+// load_elf_binary() makes before the point of no return: the opener's
+// errors (ENOENT, EACCES...), a file that is not regular (EACCES), a header
+// shorter than 64 bytes (EIO), then ELIBBAD for a bad magic, machine or
+// program header table. The fd is the caller's to hand to load_program.
+ElfOr<UniqueFd> open_interpreter(const std::string& path, const InterpOpener& open_interp);
+
 // Loads the program open on fd into mm (which should hold no mappings in the
 // program's range) and sets mm.layout().brk_start and brk. A PT_INTERP
 // program needs open_interp; without it the result is ENOEXEC/kCorrupt.
+// The caller is past the point of no return: check_layout()'s errors and
+// mapping failures mean death by SIGSEGV (fs/exec.c bprm_execve).
 ElfOr<LoadedProgram> load_program(MemoryManager& mm, int fd, const LoadOptions& options,
                                   const InterpOpener& open_interp = nullptr);
 

@@ -224,9 +224,35 @@ namespace {
 constexpr uint64_t kCloneNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
                                       CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
+// PIDFD_THREAD (include/uapi/linux/pidfd.h).
+constexpr unsigned kPidfdThread = O_EXCL;
+
+// The child's pidfd for CLONE_PIDFD, made in the reserved slot (a
+// close-on-exec descriptor, PIDFD_THREAD for a thread, as copy_process's
+// pidfd_prepare), its number stored at the guest's address, which
+// do_clone found writable. A child reaped by another thread of the parent
+// in between (a concurrent wait) leaves -1 there and no descriptor.
+void install_pidfd(SyscallContext& ctx, const CloneRequest& req, uint64_t addr, int pid) {
+  int32_t fd = -1;
+  long pidfd = ::syscall(SYS_pidfd_open, pid, (req.flags & CLONE_THREAD) ? kPidfdThread : 0);
+  if (pidfd >= 0) {
+    fd = req.pidfd_slot;
+    dup3(static_cast<int>(pidfd), fd, O_CLOEXEC);
+    ::close(static_cast<int>(pidfd));
+  } else {
+    ::close(req.pidfd_slot);
+  }
+  (void)ctx.mm.copy_out(addr, &fd, sizeof fd);
+}
+
 // kernel/fork.c copy_process's flag rules, then the cases elfuse runs.
-int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
+// pidfd: CLONE_PIDFD's address (clone3's own field, clone's parent_tid).
+int64_t do_clone(SyscallContext& ctx, CloneRequest req, uint64_t pidfd = 0) {
   uint64_t f = req.flags;
+  // kernel_clone: the pidfd and the parent's tid cannot share an address
+  // (legacy clone passes both in parent_tid); copy_process: CLONE_DETACHED
+  // is reserved with CLONE_PIDFD.
+  if ((f & CLONE_PIDFD) && (f & CLONE_PARENT_SETTID) && pidfd == req.parent_tid) return -EINVAL;
   if ((f & CLONE_THREAD) && !(f & CLONE_SIGHAND)) return -EINVAL;
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return -EINVAL;
   if ((f & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS)) return -EINVAL;
@@ -235,20 +261,45 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req) {
   // through do_arch_prctl_64(ARCH_SET_FS), EPERM at or above TASK_SIZE_MAX.
   constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
   if ((f & CLONE_SETTLS) && req.tls >= kTaskSizeMax) return -EPERM;
+  if (f & CLONE_PIDFD) {
+    if (f & CLONE_DETACHED) return -EINVAL;
+    // copy_process: put_user of the pidfd fails (EFAULT) before the child
+    // exists. Tested here by writing back what is there: the child must
+    // not see a value (its memory is copied before Linux stores it).
+    int32_t old = 0;
+    if (!ctx.mm.copy_in(&old, pidfd, sizeof old).ok() ||
+        !ctx.mm.copy_out(pidfd, &old, sizeof old).ok())
+      return -EFAULT;
+    // pidfd_prepare: the lowest free descriptor, taken before the child
+    // is made (EMFILE: no child).
+    int slot = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (slot < 0) return -errno;
+    if (static_cast<uint64_t>(slot) >= fs::fd_limit(ctx.proc)) {
+      ::close(slot);
+      return -EMFILE;
+    }
+    req.pidfd_slot = slot;
+  }
   // Threads: a host thread and a vCPU in this VM (kernel/thread.h). A
   // process sharing memory without being a thread (CLONE_VM without
   // CLONE_THREAD or CLONE_VFORK) is not provided. A vfork that shares
   // memory (posix_spawn) runs on a copy instead: the child only execs or
   // exits, and the parent waits for that.
+  Result<int> child = Errno{ENOSYS};
   if ((f & CLONE_VM) && !(f & CLONE_VFORK)) {
-    if (!(f & CLONE_THREAD)) return -ENOSYS;
-    Result<int> tid = clone_thread(ctx.proc, ctx.thread, req);
-    return tid.ok() ? *tid : -tid.error();
+    if (f & CLONE_THREAD) child = clone_thread(ctx.proc, ctx.thread, req);
+  } else {
+    req.shares_memory = f & CLONE_VM;
+    req.flags &= ~CLONE_VM;
+    child = fork_process(ctx.proc, ctx.thread, req);
   }
-  req.shares_memory = f & CLONE_VM;
-  req.flags &= ~CLONE_VM;
-  Result<int> pid = fork_process(ctx.proc, ctx.thread, req);
-  return pid.ok() ? *pid : -pid.error();
+  if (req.pidfd_slot >= 0) {
+    if (!child.ok())
+      ::close(req.pidfd_slot);
+    else if (*child > 0)  // the parent (a forked child closed its copy)
+      install_pidfd(ctx, req, pidfd, *child);
+  }
+  return child.ok() ? *child : -child.error();
 }
 
 }  // namespace
@@ -262,7 +313,8 @@ int64_t sys_clone(SyscallContext& ctx, const SyscallArgs& a) {
   req.parent_tid = a.a[2];
   req.child_tid = a.a[3];
   req.tls = a.a[4];
-  return do_clone(ctx, req);
+  // Legacy clone returns CLONE_PIDFD's descriptor through parent_tid.
+  return do_clone(ctx, req, (req.flags & CLONE_PIDFD) ? a.a[2] : 0);
 }
 
 // include/uapi/linux/sched.h struct clone_args (version 0 is 64 bytes).
@@ -279,7 +331,7 @@ int64_t sys_clone3(SyscallContext& ctx, const SyscallArgs& a) {
   if ((args.flags & CSIGNAL) || args.set_tid || args.set_tid_size) return -EINVAL;
   // clone3_args_valid: CLONE_THREAD and CLONE_PARENT take no exit signal.
   if ((args.flags & (CLONE_THREAD | CLONE_PARENT)) && args.exit_signal) return -EINVAL;
-  if (args.flags & (CLONE_PIDFD | CLONE_INTO_CGROUP)) return -EINVAL;  // not provided
+  if (args.flags & CLONE_INTO_CGROUP) return -EINVAL;  // not provided
   if ((args.stack == 0) != (args.stack_size == 0)) return -EINVAL;
   CloneRequest req;
   req.flags = args.flags;
@@ -288,7 +340,7 @@ int64_t sys_clone3(SyscallContext& ctx, const SyscallArgs& a) {
   req.parent_tid = args.parent_tid;
   req.child_tid = args.child_tid;
   req.tls = args.tls;
-  return do_clone(ctx, req);
+  return do_clone(ctx, req, args.pidfd);
 }
 
 int64_t sys_fork(SyscallContext& ctx, const SyscallArgs&) {

@@ -296,7 +296,8 @@ TEST_F(LoaderTest, PieWithInterpreter) {
 
 TEST_F(LoaderTest, InterpreterNotElfIsElibbad) {
   int junk = memfd_create("junk", 0);
-  ASSERT_EQ(write(junk, "#!/bin/sh\n", 10), 10);
+  char text[64] = "#!/bin/sh\n";  // a whole header's worth: the magic decides
+  ASSERT_EQ(write(junk, text, sizeof text), 64);
   ElfFile f(ET_DYN);
   f.eh.e_entry = 0x1000;
   f.interp = "/lib/junk";
@@ -307,6 +308,17 @@ TEST_F(LoaderTest, InterpreterNotElfIsElibbad) {
   EXPECT_EQ(r.error().linux_errno, ELIBBAD);
   EXPECT_NE(r.error().message.find("/lib/junk"), std::string::npos);
   EXPECT_TRUE(mm_->vmas().empty()) << "nothing mapped before the interpreter is checked";
+  close(junk);
+}
+
+TEST_F(LoaderTest, InterpreterShorterThanHeaderIsEio) {
+  // load_elf_binary: elf_read() of the interpreter's header comes first.
+  int junk = memfd_create("junk", 0);
+  ASSERT_EQ(write(junk, "#!/bin/sh\n", 10), 10);
+  InterpOpener opener = [&](const std::string&) -> ElfOr<UniqueFd> { return UniqueFd(dup(junk)); };
+  auto r = open_interpreter("/lib/junk", opener);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().linux_errno, EIO);
   close(junk);
 }
 
