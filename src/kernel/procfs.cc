@@ -62,7 +62,7 @@ int own_pid(const Process& p) {
 // The kernel's vm_flags bits we can tell from a Vma.
 struct VmaFlags {
   bool read, write, exec, shared, mayread, maywrite, mayexec, mayshare, growsdown, pfnmap, locked,
-      io, dontcopy, dontexpand, lockonfault, account, noreserve, wipeonfork, dontdump;
+      io, dontcopy, dontexpand, lockonfault, account, noreserve, wipeonfork, dontdump, sealed;
 };
 
 bool is_map_shared(const Vma& v) {
@@ -97,6 +97,7 @@ VmaFlags vma_flags(const std::vector<Vma>& all, size_t i) {
   // VM_IO|VM_PFNMAP|VM_DONTDUMP (lib/vdso/datastore.c, vdso/vma.c).
   f.dontexpand = v.special;
   f.pfnmap = f.io = f.dontdump = v.backing == Vma::kHost;
+  f.sealed = v.sealed;  // mseal(2): VM_SEALED
   f.dontcopy = v.dont_fork;
   f.wipeonfork = v.wipe_on_fork;
   // VM_ACCOUNT (mm/mmap.c accountable_mapping): private, writable when
@@ -239,6 +240,22 @@ std::string kb_line(const char* label, uint64_t bytes) {
 // smaps of this process shows the flag or not. The exec stack is the
 // exception: setup_arg_pages' mprotect_fixup gives it VM_STACK_FLAGS
 // without the bit (fs/exec.c), so a growsdown VMA goes without it.
+// __show_smap's KSM line is a kernel 6.7 addition: shown when the host's
+// kernel shows it (the guest reads the host's version in uname).
+bool host_shows_ksm() {
+  static const bool shows = [] {
+    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = 0;
+    return strstr(buf, "\nKSM:") != nullptr;
+  }();
+  return shows;
+}
+
 bool host_marks_soft_dirty() {
   static const bool marks = [] {
     int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
@@ -285,6 +302,7 @@ std::string vm_flags_line(const VmaFlags& f) {
   add(f.wipeonfork, "wf");
   add(f.dontdump, "dd");
   add(!f.growsdown && host_marks_soft_dirty(), "sd");
+  add(f.sealed, "sl");
   s += '\n';
   return s;
 }
@@ -321,7 +339,7 @@ void show_smap(const Process& proc, const std::vector<Vma>& all, size_t i, int p
   out += kb_line("Private_Dirty:  ", private_dirty);
   out += kb_line("Referenced:     ", rss);
   out += kb_line("Anonymous:      ", r.anon * kPage);
-  out += kb_line("KSM:            ", 0);
+  if (host_shows_ksm()) out += kb_line("KSM:            ", 0);
   out += kb_line("LazyFree:       ", 0);
   out += kb_line("AnonHugePages:  ", 0);
   out += kb_line("ShmemPmdMapped: ", 0);
@@ -399,6 +417,7 @@ std::string smaps_rollup_text(const Process& proc, const std::vector<Vma>& all, 
   if (out.size() < kPad) out.append(kPad - out.size(), ' ');
   out += " [rollup]\n";
   for (const char* k : kKeys) {
+    if (!strcmp(k, "KSM") && !host_shows_ksm()) continue;
     char label[32];
     snprintf(label, sizeof label, "%s:", k);
     char line[96];

@@ -214,6 +214,26 @@ static void after_exec(void) {
   printf("exec child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
 }
 
+// /proc/self/smaps shows a sealed VMA with "sl" in VmFlags (and only it:
+// the unsealed neighbour mapped with it has none).
+static void smaps_flag(void) {
+  printf("-- smaps\n");
+  char* p = map(2, PROT_READ);
+  OK(mseal_(p, PG, 0));
+  FILE* f = fopen("/proc/self/smaps", "r");
+  char line[512];
+  unsigned long cur = 0, s, e;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' '))
+      cur = s;
+    else if (!strncmp(line, "VmFlags:", 8) &&
+             (cur == (unsigned long)p || cur == (unsigned long)p + PG))
+      printf("%s page: %s\n", cur == (unsigned long)p ? "sealed" : "unsealed",
+             strstr(line, " sl") ? "sl" : "no sl");
+  }
+  fclose(f);
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && !strcmp(argv[1], "exec")) {
     // The page the parent sealed is not mapped here: mapping it fresh and
@@ -229,6 +249,7 @@ int main(int argc, char** argv) {
   writable();
   shared_and_file();
   forked();
+  smaps_flag();
   after_exec();
   return 0;
 }
