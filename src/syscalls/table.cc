@@ -36,11 +36,5 @@ const SyscallInfo* syscall_info(uint64_t nr) {
   if (nr >= kMaxNr || kIndex[nr] < 0) return nullptr;
   return &kTable[kIndex[nr]];
 }
-const SyscallInfo* syscall_table_begin() {
-  return std::begin(kTable);
-}
-const SyscallInfo* syscall_table_end() {
-  return std::end(kTable);
-}
 
 }  // namespace elfuse

@@ -59,9 +59,6 @@ struct SyscallInfo {
 
 // nullptr for numbers Linux does not have.
 const SyscallInfo* syscall_info(uint64_t nr);
-// Every row of syscalls.def, in order.
-const SyscallInfo* syscall_table_begin();
-const SyscallInfo* syscall_table_end();
 
 #define ELFUSE_DECLARE_kFull(name) int64_t sys_##name(SyscallContext&, const SyscallArgs&);
 #define ELFUSE_DECLARE_kPartial(name) ELFUSE_DECLARE_kFull(name)

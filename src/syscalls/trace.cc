@@ -649,8 +649,4 @@ TraceRecord trace_begin(SyscallContext& ctx, const SyscallArgs& args) {
   return rec;
 }
 
-void trace_syscall(FILE* out, SyscallContext& ctx, const SyscallArgs& args, int64_t result) {
-  trace_end(out, trace_begin(ctx, args), result);
-}
-
 }  // namespace elfuse

@@ -63,9 +63,6 @@ void trace_end(FILE* out, const TraceRecord& rec, int64_t result);
 // refers to ctx (its MemoryManager and outcome) until trace_end.
 GuestReader guest_reader(const MemoryManager& mm);
 TraceRecord trace_begin(SyscallContext& ctx, const SyscallArgs& args);
-// One-shot form for callers that cannot split the call: strings are read
-// after the call (an input buffer the call changed shows its new bytes).
-void trace_syscall(FILE* out, SyscallContext& ctx, const SyscallArgs& args, int64_t result);
 
 // Exposed for tests: strace's quoting of a byte string, truncated at
 // max_chars with "..." after the closing quote when `truncated`.
