@@ -361,6 +361,7 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   elfuse::timing_mark("main");
   elfuse::signals_record_inherited();
+  elfuse::signals_install_kick_handler();
   elfuse::Options o = elfuse::parse_options(argc, argv);
   return elfuse::run(o);
 }

@@ -15,6 +15,7 @@
 #include "base/timing.h"
 #include "kernel/exitless.h"
 #include "kernel/process.h"
+#include "kernel/signal.h"
 #include "vdso/vdso.h"
 
 namespace elfuse {
@@ -70,6 +71,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
     (void)proc.mm().copy_out(req.child_tid, &tid, sizeof tid);
   }
   thread.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
+  signals_on_fork_child(thread);
   exitless_on_fork_child(proc, thread);
 }
 
