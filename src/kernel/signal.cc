@@ -1067,6 +1067,18 @@ uint64_t signals_deliverable(Thread& t) {
   return pending & ~t.sigmask;
 }
 
+bool signals_kept_urg(Thread& t) {
+  return (t.signals.pending.load(std::memory_order_acquire) & kUrg) || shared_urg_pending();
+}
+
+bool signals_take_kept_urg(Thread& t, siginfo_t* info) {
+  if (t.signals.pending.load(std::memory_order_acquire) & kUrg) {
+    *info = take_signal(t.signals, SIGURG);
+    return true;
+  }
+  return shared_urg_take(info);
+}
+
 void signals_on_fork_child(Thread& thread) {
   // kernel/fork.c: the new process's shared pending set starts empty; the
   // parent's other threads are not in it.

@@ -154,6 +154,12 @@ uint64_t signals_pending_blocked(Thread& thread);
 // thread's mask does not block: what the next delivery would take.
 uint64_t signals_deliverable(Thread& thread);
 
+// The guest's SIGURG kept by elfuse for the thread or the process (a host
+// signalfd never sees it): whether there is one, and taking it (the
+// thread's own first, as dequeue_signal).
+bool signals_kept_urg(Thread& thread);
+bool signals_take_kept_urg(Thread& thread, siginfo_t* info);
+
 // A forked child: the parent's pending signals are not its own, nor are
 // the parent's other threads.
 void signals_on_fork_child(Thread& thread);
