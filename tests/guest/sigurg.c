@@ -23,18 +23,22 @@
 #include "common.h"
 
 static volatile sig_atomic_t count;
-static volatile int got_signo, got_code, got_pid, got_uid, got_value, got_tid, got_errno;
+static volatile int got_signo, got_code, got_pid, got_uid, got_value, got_errno;
+// The thread the handler ran on.
+static pthread_t volatile got_thread;
 
 static void on_urg(int sig, siginfo_t* si, void* uc) {
   (void)uc;
-  count++;
   got_signo = sig == si->si_signo ? sig : -sig;
   got_code = si->si_code;
   got_pid = si->si_pid;
   got_uid = (int)si->si_uid;
   got_value = si->si_value.sival_int;
   got_errno = si->si_errno;
-  got_tid = (int)syscall(SYS_gettid);
+  got_thread = pthread_self();
+  // Last: another thread waits for the count, then reads the fields.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  count++;
 }
 
 static const char* code_name(int code) {
@@ -96,12 +100,11 @@ static int urg_pending(void) {
 
 // ---------------------------------------------------------------- threads
 
-static volatile int spin_stop, spinner_tid, spinner_ready;
+static volatile int spin_stop, spinner_ready;
 
 // Spins in user code without a syscall until the handler has run on it.
 static void* spinner(void* arg) {
   (void)arg;
-  spinner_tid = (int)syscall(SYS_gettid);
   spinner_ready = 1;
   unsigned long n = 0;
   while (count == 0) n++;
@@ -110,13 +113,13 @@ static void* spinner(void* arg) {
 }
 
 static int pipe_fds[2];
-static volatile int reader_tid, reader_ready;
+static volatile int reader_ready;
+static pthread_t reader_thread;
 static long reader_result;
 static int reader_errno;
 
 static void* reader(void* arg) {
   (void)arg;
-  reader_tid = (int)syscall(SYS_gettid);
   reader_ready = 1;
   char c;
   errno = 0;
@@ -138,12 +141,13 @@ static void blocked_reader(int restart) {
   reader_ready = 0;
   pthread_t t;
   OK(-pthread_create(&t, NULL, reader, NULL));
+  reader_thread = t;
   while (!reader_ready) sleep_ms(1);
   sleep_ms(50);  // in read() by now
   OK(-pthread_kill(t, SIGURG));
   while (count == 0) sleep_ms(1);
   printf("reader %s: handler on reader=%d\n", restart ? "SA_RESTART" : "no SA_RESTART",
-         got_tid == reader_tid);
+         pthread_equal(got_thread, reader_thread));
   sleep_ms(20);
   OK(write(pipe_fds[1], "x", 1));
   OK(-pthread_join(t, NULL));
@@ -151,6 +155,71 @@ static void blocked_reader(int restart) {
   report("reader", getpid());
   close(pipe_fds[0]);
   close(pipe_fds[1]);
+}
+
+static volatile int waiter_ready, waiter_signo, waiter_code, waiter_pid;
+
+// Waits for SIGURG in sigwaitinfo while every thread blocks it.
+static void* waiter(void* arg) {
+  (void)arg;
+  sigset_t urg;
+  sigemptyset(&urg);
+  sigaddset(&urg, SIGURG);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  waiter_ready = 1;
+  waiter_signo = sigwaitinfo(&urg, &si);
+  waiter_code = si.si_code;
+  waiter_pid = si.si_pid;
+  return NULL;
+}
+
+static pid_t kill_parent_later(void) {
+  pid_t child = fork();
+  if (child == 0) {
+    sleep_ms(50);
+    kill(getppid(), SIGURG);
+    _exit(0);
+  }
+  return child;
+}
+
+// A process-directed SIGURG goes to a thread that does not block it: one
+// blocked in read() while the main thread blocks SIGURG, then one waiting in
+// sigwaitinfo while every thread blocks it.
+static void process_directed(void) {
+  catch_urg(SA_RESTART);
+  mask_urg(SIG_BLOCK);
+  OK(pipe(pipe_fds));
+  reader_ready = 0;
+  pthread_t t;
+  sigset_t none, old;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, &old);
+  OK(-pthread_create(&t, NULL, reader, NULL));
+  reader_thread = t;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  while (!reader_ready) sleep_ms(1);
+  pid_t child = kill_parent_later();
+  while (count == 0) sleep_ms(1);
+  printf("process-directed: handler on reader=%d\n", pthread_equal(got_thread, reader_thread));
+  report("process-directed", child);
+  waitpid(child, NULL, 0);
+  OK(write(pipe_fds[1], "x", 1));
+  OK(-pthread_join(t, NULL));
+  printf("reader read=%ld\n", reader_result);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+
+  waiter_ready = 0;
+  OK(-pthread_create(&t, NULL, waiter, NULL));
+  while (!waiter_ready) sleep_ms(1);
+  child = kill_parent_later();
+  OK(-pthread_join(t, NULL));
+  printf("waiter: signo=%d %s pid_ok=%d count=%d pending=%d\n", waiter_signo,
+         code_name(waiter_code), waiter_pid == child, (int)count, urg_pending());
+  waitpid(child, NULL, 0);
+  mask_urg(SIG_UNBLOCK);
 }
 
 // ---------------------------------------------------------------- main
@@ -209,11 +278,12 @@ int main(void) {
   OK(-pthread_kill(t, SIGURG));
   void* spins;
   OK(-pthread_join(t, &spins));
-  printf("spinner: handler on spinner=%d stopped=%d\n", got_tid == spinner_tid, spin_stop);
+  printf("spinner: handler on spinner=%d stopped=%d\n", pthread_equal(got_thread, t), spin_stop);
   report("spinner", self);
 
   blocked_reader(1);
   blocked_reader(0);
+  process_directed();
 
   // A child sends SIGURG to the parent, which waits in sigsuspend.
   catch_urg(0);
