@@ -261,6 +261,22 @@ int main(void) {
   printf("rt_tgsigqueueinfo code -77: pid=%d\n", got_pid);
   report("rt_tgsigqueueinfo -77", 12345);
 
+  // pidfd_send_signal without a siginfo: SI_USER to the process, SI_TKILL
+  // to a thread pidfd (PIDFD_THREAD, O_EXCL) and with PIDFD_SIGNAL_THREAD.
+  int pfd = (int)syscall(SYS_pidfd_open, self, 0);
+  OK(pfd);
+  OK(syscall(SYS_pidfd_send_signal, pfd, SIGURG, NULL, 0));
+  report("pidfd_send_signal", self);
+  OK(syscall(SYS_pidfd_send_signal, pfd, SIGURG, NULL, 1 /* PIDFD_SIGNAL_THREAD */));
+  report("pidfd_send_signal PIDFD_SIGNAL_THREAD", self);
+  close(pfd);
+  pfd = (int)syscall(SYS_pidfd_open, syscall(SYS_gettid), O_EXCL /* PIDFD_THREAD */);
+  if (pfd >= 0) {
+    OK(syscall(SYS_pidfd_send_signal, pfd, SIGURG, NULL, 0));
+    report("pidfd_send_signal thread pidfd", self);
+    close(pfd);
+  }
+
   // Blocked: pending, delivered once when unblocked.
   mask_urg(SIG_BLOCK);
   OK(raise(SIGURG));
