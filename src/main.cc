@@ -370,6 +370,7 @@ int main(int argc, char** argv) {
   // SIGBUS handler for its fault-tolerant copies, in place before any
   // thread or guest memory exists.
   elfuse::safe_copy::install();
+  elfuse::signals_install_kick_handler();
   elfuse::Options o = elfuse::parse_options(argc, argv);
   return elfuse::run(o);
 }

@@ -73,12 +73,19 @@ void on_kick(int) {}
 // handler sees either a live mapping or nullptr).
 thread_local kvm_run* volatile t_current_run = nullptr;
 
+// elfuse installs its own SIGURG handler first (signals_install_kick_handler,
+// which tells kicks from the guest's SIGURG); this one is for a VM without
+// it (the unit tests): an ignored signal would not interrupt KVM_RUN.
 void install_kick_handler() {
   static bool installed = [] {
-    struct sigaction sa {};
-    sa.sa_handler = on_kick;
-    sigemptyset(&sa.sa_mask);
-    sigaction(kKickSignal, &sa, nullptr);
+    struct sigaction old {};
+    sigaction(kKickSignal, nullptr, &old);
+    if (!(old.sa_flags & SA_SIGINFO) && (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)) {
+      struct sigaction sa {};
+      sa.sa_handler = on_kick;
+      sigemptyset(&sa.sa_mask);
+      sigaction(kKickSignal, &sa, nullptr);
+    }
     return true;
   }();
   (void)installed;
@@ -570,7 +577,9 @@ Result<uint64_t> KvmVcpu::gs_base() {
 }
 
 // Another thread makes KVM_RUN return: immediate_exit covers the window
-// before the ioctl, the signal the one inside it.
+// before the ioctl, the signal the one inside it. The signal is a tgkill
+// from elfuse's own pid, which the SIGURG handler knows for a kick
+// (src/kernel/signal.cc).
 void KvmVcpu::kick() {
   run_->immediate_exit = 1;
   if (running_.load()) pthread_kill(thread_.load(), kKickSignal);

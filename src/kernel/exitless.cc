@@ -77,9 +77,11 @@ namespace {
 
 // ------------------------------------------------------------ policy
 
-// The signal T sends W to end a blocking host call: elfuse's vCPU kick,
-// whose host handler does nothing and has no SA_RESTART (hv/pvm), so the
-// call returns EINTR. Never blocked on a guest thread's host thread either.
+// The signal T sends W to end a blocking host call: elfuse's vCPU kick (a
+// tgkill from elfuse's own pid, which the SIGURG handler takes for a kick),
+// without SA_RESTART, so the call returns EINTR. Never blocked on a guest
+// thread's host thread either. A guest's process-directed SIGURG that the
+// host gives W goes on to a guest thread (kernel/signal.cc).
 constexpr int kInterruptSignal = SIGURG;
 // getppid answers the entry gives in a row before it asks the host again.
 constexpr int32_t kPpidBudget = 1000;
@@ -184,7 +186,7 @@ bool is_fd_io(uint64_t nr) {
 }
 
 // EINTR from these means nothing happened: W calls again when the signal
-// was not T's (a guest kill() of SIGURG can pick W).
+// was not T's (the host can give W a process-directed SIGURG).
 bool retry_on_eintr(uint64_t nr) {
   return is_fd_io(nr) || nr == SYS_open || nr == SYS_openat;
 }
@@ -621,7 +623,7 @@ bool exitless_claimed(Process& proc, Thread& t, SyscallArgs* args, int64_t* resu
   for (;;) {
     uint32_t ev = w->event.load(std::memory_order_seq_cst);
     if (!w->busy.load(std::memory_order_seq_cst)) break;
-    if ((t.signals.pending.load(std::memory_order_acquire) & ~t.sigmask) || t.signals.stop.load()) {
+    if (signals_deliverable(t) || t.signals.stop.load()) {
       w->interrupt.store(true);
       syscall(SYS_tgkill, getpid(), w->tid.load(), kInterruptSignal);
       interrupting = true;

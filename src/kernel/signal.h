@@ -7,6 +7,12 @@
 // runs again (arch/x86/kernel/signal.c, signal_64.c). Synchronous faults
 // take the same path. Blocked signals stay pending in the host kernel,
 // because the guest mask is mirrored to the host thread.
+//
+// SIGURG is also elfuse's vCPU kick (a tgkill from elfuse's own pid,
+// SI_TKILL), so it is never blocked on the host: the guest's SIGURG is kept
+// by elfuse, pending per thread (ThreadSignals) or for the process, and the
+// guest's own sends that would look like a kick are relayed in an encoding
+// only elfuse can make (docs/internals.md, "SIGURG").
 #pragma once
 
 #include <signal.h>
@@ -48,6 +54,12 @@ struct ThreadSignals {
   // Set when the thread must leave the guest (another thread's execve):
   // waits in signals_wait end early.
   std::atomic<bool> stop{false};
+  // The guest mask as last mirrored (signals_sync_host_mask), for the
+  // SIGURG handler, which keeps the guest's SIGURG itself.
+  std::atomic<uint64_t> guest_mask{0};
+  // The thread's slot in the table of guest threads the SIGURG handler
+  // looks a process-directed SIGURG's taker up in, or -1.
+  int slot = -1;
 };
 
 // The dispositions elfuse was started with: the signals it inherited as
@@ -57,6 +69,15 @@ struct ThreadSignals {
 void signals_record_inherited();
 // The first program starts with what signals_record_inherited saw.
 void signals_inherit(Process& proc);
+// Installs the host handler of SIGURG (kicks and the guest's SIGURG). Call
+// once, after signals_record_inherited, before any vCPU exists.
+void signals_install_kick_handler();
+
+// The guest sends SIGURG to its own process (`tid` 0) or to its thread
+// `tid` with `info`: relayed so that the receiving handler can never take
+// it for a kick (a raw tgkill to itself would be one). Returns the host
+// call's result (-1 and errno).
+long signals_relay_urg(int tid, const siginfo_t& info);
 
 // Binds the calling host thread to a guest thread (the host handler
 // records into its ThreadSignals). Called by run_thread.
@@ -144,5 +165,19 @@ int64_t signals_timed_wait(Process& proc, Thread& thread, uint64_t set,
 
 // Pending signals that are blocked (rt_sigpending): recorded and host.
 uint64_t signals_pending_blocked(Thread& thread);
+
+// Recorded signals (the thread's own and the process's SIGURG) that the
+// thread's mask does not block: what the next delivery would take.
+uint64_t signals_deliverable(Thread& thread);
+
+// The guest's SIGURG kept by elfuse for the thread or the process (a host
+// signalfd never sees it): whether there is one, and taking it (the
+// thread's own first, as dequeue_signal).
+bool signals_kept_urg(Thread& thread);
+bool signals_take_kept_urg(Thread& thread, siginfo_t* info);
+
+// A forked child: the parent's pending signals are not its own, nor are
+// the parent's other threads.
+void signals_on_fork_child(Thread& thread);
 
 }  // namespace elfuse

@@ -133,4 +133,8 @@ inline int64_t fd_or(int fd, int err) {
   return -err;
 }
 
+// read(2) of a signalfd whose mask has SIGURG while the guest's SIGURG is
+// kept by elfuse (sys_event.cc): true with *result set when it answered.
+bool signalfd_read_kept(SyscallContext& ctx, int fd, uint64_t buf, uint64_t count, int64_t* result);
+
 }  // namespace elfuse::fs

@@ -15,9 +15,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <vector>
 
+#include "kernel/signal.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/sigmask_arg.h"
 #include "syscalls/table.h"
@@ -166,6 +170,62 @@ int64_t do_signalfd(SyscallContext& ctx, uint64_t fd_reg, uint64_t mask_addr, ui
   return new_fd_result(ctx.proc, syscall(SYS_signalfd4, fd, &mask, kKernelSigsetSize, flags));
 }
 }  // namespace
+
+// The guest's SIGURG is kept by elfuse, not pending in the host kernel
+// (kernel/signal.cc): a read of a signalfd that takes SIGURG is answered
+// here while one is kept (fs/signalfd.c signalfd_read, signalfd_copyinfo).
+// Only SIGURG: other signals pending in the host come at the next read.
+bool fs::signalfd_read_kept(SyscallContext& ctx, int fd, uint64_t buf, uint64_t count,
+                            int64_t* result) {
+  if (!guest_fd(ctx.proc, static_cast<uint64_t>(fd)).ok()) return false;
+  char path[64], target[64];
+  snprintf(path, sizeof path, "/proc/thread-self/fd/%d", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n < 0) return false;
+  target[n] = 0;
+  if (strcmp(target, "anon_inode:[signalfd]") != 0) return false;
+  snprintf(path, sizeof path, "/proc/thread-self/fdinfo/%d", fd);
+  FILE* f = fopen(path, "re");
+  if (!f) return false;
+  char line[128];
+  uint64_t mask = 0;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "sigmask:", 8) == 0) mask = strtoull(line + 8, nullptr, 16);
+  fclose(f);
+  if (!(mask & (uint64_t{1} << (SIGURG - 1)))) return false;
+  signalfd_siginfo ssi;
+  if (count < sizeof ssi) {
+    *result = -EINVAL;
+    return true;
+  }
+  siginfo_t si;
+  if (!signals_take_kept_urg(ctx.thread, &si)) return false;
+  memset(&ssi, 0, sizeof ssi);
+  ssi.ssi_signo = static_cast<uint32_t>(si.si_signo);
+  ssi.ssi_errno = si.si_errno;
+  ssi.ssi_code = si.si_code;
+  // siginfo_layout() for SIGURG: SIL_POLL for codes 1..NSIGPOLL and
+  // SI_SIGIO, SIL_TIMER, SIL_RT for the other negative codes, else SIL_KILL.
+  if ((si.si_code > SI_USER && si.si_code <= POLL_HUP) || si.si_code == SI_SIGIO) {
+    ssi.ssi_band = static_cast<uint32_t>(si.si_band);
+    ssi.ssi_fd = si.si_fd;
+  } else if (si.si_code == SI_TIMER) {
+    ssi.ssi_tid = static_cast<uint32_t>(si.si_timerid);
+    ssi.ssi_overrun = static_cast<uint32_t>(si.si_overrun);
+    ssi.ssi_ptr = reinterpret_cast<uint64_t>(si.si_ptr);
+    ssi.ssi_int = si.si_int;
+  } else {
+    ssi.ssi_pid = static_cast<uint32_t>(si.si_pid);
+    ssi.ssi_uid = si.si_uid;
+    if (si.si_code < 0) {
+      ssi.ssi_ptr = reinterpret_cast<uint64_t>(si.si_ptr);
+      ssi.ssi_int = si.si_int;
+    }
+  }
+  *result =
+      ctx.mm.copy_out(buf, &ssi, sizeof ssi).ok() ? static_cast<int64_t>(sizeof ssi) : -EFAULT;
+  return true;
+}
 
 int64_t sys_signalfd(SyscallContext& ctx, const SyscallArgs& a) {
   return do_signalfd(ctx, a.a[0], a.a[1], a.a[2], 0);

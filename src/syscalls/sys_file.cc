@@ -24,6 +24,7 @@
 #include "base/private_fd.h"
 #include "kernel/proc_mem.h"
 #include "kernel/procfs.h"
+#include "kernel/signal.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
@@ -315,6 +316,10 @@ int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t 
 }  // namespace
 
 int64_t sys_read(SyscallContext& ctx, const SyscallArgs& a) {
+  int64_t kept;
+  if (signals_kept_urg(ctx.thread) &&
+      signalfd_read_kept(ctx, arg_int(a.a[0]), a.a[1], a.a[2], &kept))
+    return kept;
   return do_rw(ctx, a, false, false);
 }
 int64_t sys_write(SyscallContext& ctx, const SyscallArgs& a) {

@@ -3,6 +3,8 @@
 // Guest pids and tids are host pids and tids, and a pidfd is a host fd, so
 // the host answers for processes; elfuse steps in where a descriptor number
 // (its own fds above the floor stay invisible) or guest memory is involved.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "kernel/proc_mem.h"
+#include "kernel/signal.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
@@ -27,6 +30,9 @@ namespace {
 // include/uapi/linux/pidfd.h: the sentinels that name the caller.
 constexpr int kPidfdSelfThread = -10000;
 constexpr int kPidfdSelfThreadGroup = -20000;
+// pidfd_send_signal's scope flags and pidfd_open's PIDFD_THREAD (O_EXCL).
+constexpr uint64_t kPidfdSignalThread = 1, kPidfdSignalThreadGroup = 2;
+constexpr int kPidfdThread = O_EXCL;
 
 // A pidfd argument: one of elfuse's fds is a closed one. The sentinels
 // (negative) go to the host, which knows them or answers EBADF.
@@ -80,11 +86,44 @@ int64_t sys_pidfd_open(SyscallContext& ctx, const SyscallArgs& a) {
 // pidfd and the target are checked before the siginfo is read (EFAULT), so
 // an unreadable one reaches the host as a faulting pointer. A signal to the
 // guest itself is a host signal to elfuse, delivered as kill(2)'s are.
+//
+// SIGURG to the guest itself as a thread (a thread pidfd or
+// PIDFD_SIGNAL_THREAD without a siginfo: SI_TKILL), or with a made-up
+// SI_TKILL siginfo, would look like elfuse's kick: relayed
+// (signals_relay_urg), with the kernel's EPERM check made here.
 int64_t sys_pidfd_send_signal(SyscallContext& ctx, const SyscallArgs& a) {
   siginfo_t info;
   const void* host_info = nullptr;
   if (a.a[2] != 0) {
     host_info = ctx.mm.copy_in(&info, a.a[2], sizeof info) ? &info : uio::fault_ptr();
+  }
+  int sig = arg_int(a.a[1]);
+  uint64_t flags = a.a[3];
+  if (sig == SIGURG && flags <= kPidfdSignalThreadGroup && host_info != uio::fault_ptr() &&
+      (!host_info || info.si_signo == sig)) {
+    int fd = pidfd_arg(ctx.proc, a.a[0]);
+    int target = fd == kPidfdSelfThread ? ctx.thread.tid : pidfd_pid(fd);
+    if (target > 0 && own_process(target)) {
+      bool thread = fd == kPidfdSelfThread;
+      if (fd >= 0) {
+        int fl = fcntl(fd, F_GETFL);
+        thread = fl >= 0 && (fl & kPidfdThread);
+      }
+      if (flags == kPidfdSignalThread) thread = true;
+      if (flags == kPidfdSignalThreadGroup) thread = false;
+      if (host_info && info.si_code == SI_TKILL) {
+        if (target != ctx.thread.tid) return -EPERM;
+        return host_rax(signals_relay_urg(thread ? target : 0, info));
+      }
+      if (!host_info && thread) {
+        memset(&info, 0, sizeof info);
+        info.si_signo = SIGURG;
+        info.si_code = SI_TKILL;
+        info.si_pid = ::getpid();
+        info.si_uid = static_cast<uid_t>(::syscall(SYS_getuid));
+        return host_rax(signals_relay_urg(target, info));
+      }
+    }
   }
   return host_rax(::syscall(SYS_pidfd_send_signal, pidfd_arg(ctx.proc, a.a[0]), arg_int(a.a[1]),
                             host_info, arg_uint(a.a[3])));

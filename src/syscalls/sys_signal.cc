@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)  // include/uapi/linux/signal.h
@@ -36,6 +37,28 @@ static_assert(sizeof(GuestStack) == 24);
 bool on_altstack(const Thread& t, uint64_t sp) {
   if (t.altstack_flags & SS_AUTODISARM) return false;
   return sp > t.altstack_sp && sp - t.altstack_sp <= t.altstack_size;
+}
+
+// Whether `tid` is one of the guest's threads.
+bool own_thread(Process& proc, int64_t tid) {
+  std::lock_guard lock(proc.threads_mu);
+  for (const auto& t : proc.threads)
+    if (t->tid == tid) return true;
+  return false;
+}
+
+// A tgkill of SIGURG to one of the guest's own threads (which the host
+// handler would take for elfuse's kick), relayed with the siginfo tgkill
+// gives: SI_TKILL, the sender's pid and real uid.
+int64_t tkill_own_urg(Process& proc, int64_t tid) {
+  if (!own_thread(proc, tid)) return -ESRCH;
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  info.si_signo = SIGURG;
+  info.si_code = SI_TKILL;
+  info.si_pid = getpid();
+  info.si_uid = static_cast<uid_t>(syscall(SYS_getuid));
+  return host_rax(signals_relay_urg(static_cast<int>(tid), info));
 }
 
 }  // namespace
@@ -193,19 +216,31 @@ int64_t sys_rt_sigtimedwait(SyscallContext& ctx, const SyscallArgs& a) {
 
 // rt_sigqueueinfo / rt_tgsigqueueinfo: the host makes the kernel's checks
 // (a positive si_code or SI_TKILL only to oneself: EPERM), since guest pids
-// are host pids and elfuse is the sender.
+// are host pids and elfuse is the sender. A made-up SI_TKILL SIGURG to
+// oneself would look like elfuse's kick: elfuse makes the EPERM check
+// (the calling thread only) and relays it.
 int64_t sys_rt_sigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
   siginfo_t info;
   if (auto r = ctx.mm.copy_in(&info, a.a[2], sizeof info); !r.ok()) return -r.error();
-  return host_rax(
-      syscall(SYS_rt_sigqueueinfo, static_cast<pid_t>(a.a[0]), static_cast<int>(a.a[1]), &info));
+  pid_t pid = static_cast<pid_t>(a.a[0]);
+  int sig = static_cast<int>(a.a[1]);
+  if (sig == SIGURG && info.si_code == SI_TKILL && pid == ctx.proc.pid) {
+    if (ctx.thread.tid != pid) return -EPERM;
+    return host_rax(signals_relay_urg(0, info));
+  }
+  return host_rax(syscall(SYS_rt_sigqueueinfo, pid, sig, &info));
 }
 
 int64_t sys_rt_tgsigqueueinfo(SyscallContext& ctx, const SyscallArgs& a) {
   siginfo_t info;
   if (auto r = ctx.mm.copy_in(&info, a.a[3], sizeof info); !r.ok()) return -r.error();
-  return host_rax(syscall(SYS_rt_tgsigqueueinfo, static_cast<pid_t>(a.a[0]),
-                          static_cast<pid_t>(a.a[1]), static_cast<int>(a.a[2]), &info));
+  pid_t tgid = static_cast<pid_t>(a.a[0]), tid = static_cast<pid_t>(a.a[1]);
+  int sig = static_cast<int>(a.a[2]);
+  if (sig == SIGURG && info.si_code == SI_TKILL && tgid == ctx.proc.pid && tid > 0) {
+    if (ctx.thread.tid != tid) return -EPERM;
+    return host_rax(signals_relay_urg(tid, info));
+  }
+  return host_rax(syscall(SYS_rt_tgsigqueueinfo, tgid, tid, sig, &info));
 }
 
 // elfuse never sets up a restart block (a timed sleep interrupted without a
@@ -222,13 +257,20 @@ int64_t sys_kill(SyscallContext&, const SyscallArgs& a) {
   return host_rax(kill(static_cast<pid_t>(a.a[0]), static_cast<int>(a.a[1])));
 }
 
-int64_t sys_tgkill(SyscallContext&, const SyscallArgs& a) {
-  return host_rax(syscall(SYS_tgkill, static_cast<pid_t>(a.a[0]), static_cast<pid_t>(a.a[1]),
-                          static_cast<int>(a.a[2])));
+// tgkill and tkill of SIGURG to one of the guest's own threads are
+// relayed (tkill_own_urg): from elfuse's pid they would be its kick.
+int64_t sys_tgkill(SyscallContext& ctx, const SyscallArgs& a) {
+  pid_t tgid = static_cast<pid_t>(a.a[0]), tid = static_cast<pid_t>(a.a[1]);
+  int sig = static_cast<int>(a.a[2]);
+  if (sig == SIGURG && tgid == ctx.proc.pid && tid > 0) return tkill_own_urg(ctx.proc, tid);
+  return host_rax(syscall(SYS_tgkill, tgid, tid, sig));
 }
 
-int64_t sys_tkill(SyscallContext&, const SyscallArgs& a) {
-  return host_rax(syscall(SYS_tkill, static_cast<pid_t>(a.a[0]), static_cast<int>(a.a[1])));
+int64_t sys_tkill(SyscallContext& ctx, const SyscallArgs& a) {
+  pid_t tid = static_cast<pid_t>(a.a[0]);
+  int sig = static_cast<int>(a.a[1]);
+  if (sig == SIGURG && tid > 0 && own_thread(ctx.proc, tid)) return tkill_own_urg(ctx.proc, tid);
+  return host_rax(syscall(SYS_tkill, tid, sig));
 }
 
 }  // namespace elfuse
