@@ -83,7 +83,7 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
     (void)proc.mm().copy_out(req.child_tid, &tid, sizeof tid);
   }
   thread.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
-  signals_on_fork_child(thread);
+  signals_urg_on_fork_child(thread);
   exitless_on_fork_child(proc, thread);
 }
 

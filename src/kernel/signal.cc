@@ -1105,7 +1105,7 @@ bool signals_take_kept_urg(Thread& t, siginfo_t* info) {
   return shared_urg_take(info);
 }
 
-void signals_on_fork_child(Thread& thread) {
+void signals_urg_on_fork_child(Thread& thread) {
   // kernel/fork.c: the new process's shared pending set starts empty; the
   // parent's other threads are not in it.
   shared_urg_discard();

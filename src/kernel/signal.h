@@ -176,8 +176,9 @@ uint64_t signals_deliverable(Thread& thread);
 bool signals_kept_urg(Thread& thread);
 bool signals_take_kept_urg(Thread& thread, siginfo_t* info);
 
-// A forked child: the parent's pending signals are not its own, nor are
-// the parent's other threads.
-void signals_on_fork_child(Thread& thread);
+// A forked child, once its tid is known: the parent's process-directed
+// SIGURG is not its own, nor are the parent's other threads (the SIGURG
+// routing table).
+void signals_urg_on_fork_child(Thread& thread);
 
 }  // namespace elfuse
