@@ -152,9 +152,10 @@ class Process {
   // MEMBARRIER_CMD_REGISTER_* bits the guest made (MEMBARRIER_CMD_GET_
   // REGISTRATIONS answers them); the host process's may be older.
   std::atomic<int> membarrier_registered{0};
-  // A thread of this process is in seccomp's strict mode: the process page
-  // answers nothing in the guest (pid, ppid, futex wakes), so that every
-  // call of that thread reaches dispatch_syscall (src/kernel/exitless.h).
+  // A thread of this process is in seccomp's strict mode or has a filter:
+  // the process page answers nothing in the guest (pid, ppid, futex
+  // wakes), so that every call of that thread reaches dispatch_syscall
+  // (src/kernel/exitless.h).
   std::atomic<bool> seccomp_strict_seen{false};
   // Guards every Thread::seccomp_filter of the process (TSYNC writes other
   // threads' filters).

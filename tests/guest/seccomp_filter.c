@@ -419,6 +419,32 @@ static void exec_keeps(void) {
   show("execl", -1);
 }
 
+static int exec_go[2];
+
+static void* exec_from_thread(void* arg) {
+  (void)arg;
+  char c;
+  if (read(exec_go[0], &c, 1) != 1) return NULL;
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  show("thread install", install_one(0, SYS_uname, SECCOMP_RET_ERRNO | EACCES));
+  fflush(stdout);
+  execl(self_path, self_path, "exec-child", (char*)NULL);
+  show("execl", -1);
+  return NULL;
+}
+
+// The exec'ing thread's filters go with the new program (which runs as the
+// leader), not the leader's own.
+static void exec_keeps_thread(void) {
+  if (pipe(exec_go)) return;
+  pthread_t t;
+  pthread_create(&t, NULL, exec_from_thread, NULL);
+  nnp();
+  show("leader install", install_one(0, SYS_getppid, SECCOMP_RET_ERRNO | EPERM));
+  if (write(exec_go[1], "g", 1) != 1) return;
+  pthread_join(t, NULL);
+}
+
 static void exec_child(void) {
   show_getppid("after execve");
   struct utsname u;
@@ -528,6 +554,7 @@ int main(int argc, char** argv) {
   run_case("stacking", stacking);
   run_case("fork", fork_inherits);
   run_case("execve", exec_keeps);
+  run_case("execve from a thread", exec_keeps_thread);
   run_case("TSYNC", tsync);
   run_case("TSYNC refused", tsync_fails);
   run_case("privileges", privileges);
