@@ -77,8 +77,9 @@ class Thread {
   std::shared_ptr<const SeccompFilter> seccomp_filter;
   // prctl(PR_SET_NO_NEW_PRIVS): the guest's own flag (the host thread always
   // has it: elfuse's self-confinement, base/self_confine.h). Inherited by new
-  // threads and kept by fork and execve, as the kernel's task flag.
-  bool no_new_privs = false;
+  // threads and kept by fork and execve, as the kernel's task flag. Atomic:
+  // another thread's seccomp TSYNC sets it.
+  std::atomic<bool> no_new_privs{false};
   std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
   int64_t exitless_last_trap = 0;       // steady-clock ns of the last allowlisted trap
   bool timing_first_exit_seen = false;  // ELFUSE_TIMING (base/timing.h)
