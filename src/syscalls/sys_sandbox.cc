@@ -59,6 +59,9 @@ int64_t set_mode_filter(SyscallContext& ctx, unsigned flags, uint64_t uprog) {
   if ((flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) &&
       !(flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
     return -EINVAL;
+  // User notification (a listener fd whose holder answers the filtered
+  // calls) is not provided: the flag is EINVAL, as on a kernel without it.
+  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) return -EINVAL;
   // seccomp_prepare_user_filter: struct sock_fprog {u16 len; sock_filter *filter}.
   struct {
     uint16_t len;
@@ -76,9 +79,6 @@ int64_t set_mode_filter(SyscallContext& ctx, unsigned flags, uint64_t uprog) {
   if (auto c = ctx.mm.copy_in(filter->prog.data(), fprog.filter, fprog.len * sizeof(BpfInsn)); !c)
     return -EFAULT;
   if (int r = seccomp_check_program(filter->prog)) return r;
-  // User notification needs a listener fd that answers the notifications
-  // of a process elfuse runs: not provided.
-  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) return -EINVAL;
   filter->log = flags & SECCOMP_FILTER_FLAG_LOG;
 
   Process& proc = ctx.proc;
