@@ -194,6 +194,24 @@ int seccomp_check_program(std::vector<BpfInsn>& prog) {
   return check_seccomp(prog);
 }
 
+unsigned seccomp_converted_len(const std::vector<BpfInsn>& prog) {
+  unsigned n = 3;  // A = 0, X = 0, the context register
+  for (const BpfInsn& in : prog) {
+    if (in.code == (BPF_RET | BPF_K)) {
+      n += 2;
+    } else if (in.code == (BPF_ALU | BPF_DIV | BPF_X) || in.code == (BPF_ALU | BPF_MOD | BPF_X)) {
+      n += 5;
+    } else if (is_cond_jump(in.code)) {
+      if (BPF_SRC(in.code) == BPF_K && static_cast<int32_t>(in.k) < 0) n += 1;
+      bool one = in.jf == 0 || (in.jt == 0 && BPF_OP(in.code) != BPF_JSET);
+      n += one ? 1 : 2;
+    } else {
+      n += 1;
+    }
+  }
+  return n;
+}
+
 uint32_t seccomp_run_program(const std::vector<BpfInsn>& prog, const SeccompData& data) {
   uint32_t a = 0, x = 0;
   uint32_t mem[BPF_MEMWORDS] = {};
@@ -316,7 +334,7 @@ unsigned seccomp_filter_count(const SeccompFilter* f) {
 
 unsigned seccomp_path_insns(const SeccompFilter* f) {
   unsigned n = 0;
-  for (; f; f = f->prev.get()) n += static_cast<unsigned>(f->prog.size()) + 4;
+  for (; f; f = f->prev.get()) n += f->converted_len + 4;
   return n;
 }
 

@@ -46,6 +46,13 @@ constexpr unsigned kMaxErrno = 4095;               // MAX_ERRNO
 // sizeof(struct seccomp_data)).
 int seccomp_check_program(std::vector<BpfInsn>& prog);
 
+// The length of the kernel's translation of a checked program to eBPF
+// (net/core/filter.c bpf_convert_filter: 3 instructions of prologue, 2 for
+// RET K, 5 for DIV or MOD by X, 1 or 2 for a conditional jump, plus 1 when
+// its constant is negative as an int, 1 for the others): what
+// MAX_INSNS_PER_PATH counts.
+unsigned seccomp_converted_len(const std::vector<BpfInsn>& prog);
+
 // Runs a checked program over `data`: its return value.
 uint32_t seccomp_run_program(const std::vector<BpfInsn>& prog, const SeccompData& data);
 
@@ -53,6 +60,7 @@ uint32_t seccomp_run_program(const std::vector<BpfInsn>& prog, const SeccompData
 // the threads and processes that inherited it).
 struct SeccompFilter {
   std::vector<BpfInsn> prog;
+  unsigned converted_len = 0;  // seccomp_converted_len(prog)
   std::shared_ptr<const SeccompFilter> prev;
   bool log = false;  // SECCOMP_FILTER_FLAG_LOG
 };
@@ -65,7 +73,7 @@ uint32_t seccomp_run_filters(const SeccompFilter* newest, const SeccompData& dat
 
 // The number of filters in the stack (Seccomp_filters in
 // /proc/PID/status), and the instruction count MAX_INSNS_PER_PATH limits
-// (each filter's length plus 4).
+// (each filter's converted length plus 4).
 unsigned seccomp_filter_count(const SeccompFilter* newest);
 unsigned seccomp_path_insns(const SeccompFilter* newest);
 // `ancestor` is `f` or one of the filters below it (is_ancestor).

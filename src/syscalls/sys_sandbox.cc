@@ -79,6 +79,7 @@ int64_t set_mode_filter(SyscallContext& ctx, unsigned flags, uint64_t uprog) {
   if (auto c = ctx.mm.copy_in(filter->prog.data(), fprog.filter, fprog.len * sizeof(BpfInsn)); !c)
     return -EFAULT;
   if (int r = seccomp_check_program(filter->prog)) return r;
+  filter->converted_len = seccomp_converted_len(filter->prog);
   filter->log = flags & SECCOMP_FILTER_FLAG_LOG;
 
   Process& proc = ctx.proc;
@@ -89,7 +90,8 @@ int64_t set_mode_filter(SyscallContext& ctx, unsigned flags, uint64_t uprog) {
   std::unique_lock lock(proc.seccomp_mu);
   if (!may_assign_mode(self, false)) return -EINVAL;
   // seccomp_attach_filter.
-  if (fprog.len + seccomp_path_insns(self.seccomp_filter.get()) > kMaxInsnsPerPath) return -ENOMEM;
+  if (filter->converted_len + seccomp_path_insns(self.seccomp_filter.get()) > kMaxInsnsPerPath)
+    return -ENOMEM;
   if (tsync) {
     // seccomp_can_sync_threads: every other thread has no filter or one
     // of the caller's; otherwise the tid of the first that does not.

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -234,6 +235,18 @@ static void bad_programs(void) {
   p = (struct sock_fprog){1, (struct sock_filter*)8};
   show("bad filter pointer", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
   show("unknown op", syscall(SYS_seccomp, 99, 0, NULL));
+  // A program that runs into an unmapped page.
+  char* pages = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pages != MAP_FAILED) {
+    munmap(pages + 4096, 4096);
+    struct sock_filter* edge = (struct sock_filter*)(pages + 4096 - sizeof ok);
+    edge[0] = ok[0];
+    p = (struct sock_fprog){2, edge};
+    show("filter across an unmapped page", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
+    p = (struct sock_fprog){1, edge};
+    show("the same, one instruction", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
+    show_status("after a one-instruction filter", "/proc/self/status");
+  }
   show_status("after refusals", "/proc/self/status");
 }
 
@@ -520,6 +533,27 @@ static void tsync_fails(void) {
   pthread_join(t, NULL);
 }
 
+// MAX_INSNS_PER_PATH: 32768 instructions, each filter counting 4 more.
+static void path_limit(void) {
+  nnp();
+  static struct sock_filter big[BPF_MAXINSNS];
+  for (int i = 0; i < BPF_MAXINSNS; i++)
+    big[i] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog p = {BPF_MAXINSNS, big};
+  int n = 0;
+  long r;
+  while ((r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)) == 0 && n < 20) n++;
+  printf("filters of 4096 installed: %d, then ", n);
+  show("the next", r);
+  // The kernel counts its eBPF translation (3 + 2 per RET K): after three,
+  // 4084 more RETs fit and 4085 do not.
+  p.len = 4085;
+  show("4085 more", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
+  p.len = 4084;
+  show("4084 more", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
+  show_status("path limit", "/proc/self/status");
+}
+
 static void privileges(void) {
   // Without no_new_privs a filter needs CAP_SYS_ADMIN: whatever this
   // process has (root usually), then none after becoming nobody.
@@ -557,6 +591,7 @@ int main(int argc, char** argv) {
   run_case("execve from a thread", exec_keeps_thread);
   run_case("TSYNC", tsync);
   run_case("TSYNC refused", tsync_fails);
+  run_case("path limit", path_limit);
   run_case("privileges", privileges);
   show_status("end", "/proc/self/status");
   return 0;

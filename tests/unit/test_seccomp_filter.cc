@@ -192,9 +192,31 @@ TEST(SeccompRun, ConditionalJumps) {
   EXPECT_EQ(pick(BPF_JSET, 6, 1), 2u);
 }
 
+TEST(SeccompConvertedLength, AsTheKernelTranslates) {
+  EXPECT_EQ(seccomp_converted_len({stmt(BPF_RET | BPF_K, 0)}), 5u);
+  EXPECT_EQ(seccomp_converted_len({stmt(BPF_RET | BPF_A, 0)}), 4u);
+  EXPECT_EQ(seccomp_converted_len({stmt(BPF_ALU | BPF_DIV | BPF_X, 0), stmt(BPF_RET | BPF_A, 0)}),
+            3u + 5 + 1);
+  EXPECT_EQ(seccomp_converted_len({stmt(BPF_ALU | BPF_DIV | BPF_K, 3), stmt(BPF_RET | BPF_A, 0)}),
+            3u + 1 + 1);
+  auto with_jump = [](BpfInsn j) {
+    return seccomp_converted_len({j, stmt(BPF_RET | BPF_A, 0), stmt(BPF_RET | BPF_A, 0)}) - 5;
+  };
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 1, 0)), 1u);   // jf next
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 1)), 1u);   // JNE
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JGT | BPF_K, 1, 0, 1)), 1u);   // JLE
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JGE | BPF_X, 1, 0, 1)), 1u);   // JLT
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JSET | BPF_K, 1, 0, 1)), 2u);  // Jxx and JA
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 1, 1)), 2u);
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JEQ | BPF_K, 0x80000000u, 1, 0)), 2u);  // negative imm
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JEQ | BPF_X, 0x80000000u, 1, 0)), 1u);
+  EXPECT_EQ(with_jump(jump(BPF_JMP | BPF_JSET | BPF_K, 0xffffffffu, 1, 1)), 3u);
+}
+
 std::shared_ptr<const SeccompFilter> push(std::shared_ptr<const SeccompFilter> prev, uint32_t ret) {
   auto f = std::make_shared<SeccompFilter>();
   f->prog = {stmt(BPF_RET | BPF_K, ret)};
+  f->converted_len = seccomp_converted_len(f->prog);
   f->prev = std::move(prev);
   return f;
 }
@@ -217,7 +239,7 @@ TEST(SeccompStack, MostRestrictiveWins) {
   auto notif = push(push(nullptr, SECCOMP_RET_TRACE), SECCOMP_RET_USER_NOTIF);
   EXPECT_EQ(seccomp_run_filters(notif.get(), data_for(0)), SECCOMP_RET_USER_NOTIF);
   EXPECT_EQ(seccomp_filter_count(kill_process.get()), 6u);
-  EXPECT_EQ(seccomp_path_insns(kill_process.get()), 6u * 5);
+  EXPECT_EQ(seccomp_path_insns(kill_process.get()), 6u * (3 + 2 + 4));
   EXPECT_TRUE(seccomp_is_ancestor(errno1.get(), kill_process.get()));
   EXPECT_FALSE(seccomp_is_ancestor(errno2.get(), kill_process.get()));
   EXPECT_TRUE(seccomp_is_ancestor(nullptr, allow.get()));
