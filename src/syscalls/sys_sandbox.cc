@@ -74,6 +74,7 @@ int64_t set_mode_filter(SyscallContext& ctx, unsigned flags, uint64_t uprog) {
   // A filter needs no_new_privs or CAP_SYS_ADMIN in the caller's user
   // namespace (the host thread's capabilities are the guest thread's).
   if (!ctx.thread.no_new_privs && !host_has_cap(CAP_SYS_ADMIN)) return -EACCES;
+  if (fprog.filter == 0) return -EINVAL;  // bpf_check_basics_ok
   auto filter = std::make_shared<SeccompFilter>();
   filter->prog.resize(fprog.len);
   if (auto c = ctx.mm.copy_in(filter->prog.data(), fprog.filter, fprog.len * sizeof(BpfInsn)); !c)

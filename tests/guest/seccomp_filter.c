@@ -232,6 +232,8 @@ static void bad_programs(void) {
   show("WAIT_KILLABLE_RECV alone",
        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &p));
   show("bad fprog pointer", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void*)8));
+  p = (struct sock_fprog){1, NULL};
+  show("NULL filter", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
   p = (struct sock_fprog){1, (struct sock_filter*)8};
   show("bad filter pointer", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p));
   show("unknown op", syscall(SYS_seccomp, 99, 0, NULL));
