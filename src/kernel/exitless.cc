@@ -468,7 +468,7 @@ void bind_ids(Thread& t) {
   GuestEntry* e = t.vcpu ? t.vcpu->entry() : nullptr;
   if (!e) return;
   GuestIds ids;
-  if (g_cfg.answers && !t.seccomp_strict) {
+  if (g_cfg.answers && !t.seccomp_strict && !t.seccomp_filtered.load()) {
     ids.tid = t.tid;
     ids.uid = getuid();
     ids.euid = geteuid();
@@ -653,6 +653,13 @@ void exitless_seccomp_strict(Process& proc, Thread& thread) {
     page->futex_waiters().fetch_or(GuestProcessPage::kFutexHostOnly);
     page->set_pid(-1);
     page->set_ppid(-1);
+  }
+}
+
+void exitless_seccomp_synced(Thread& thread) {
+  if (GuestEntry* e = thread.vcpu ? thread.vcpu->entry() : nullptr) {
+    e->set_allowed({});
+    e->set_ids(GuestIds{});
   }
 }
 

@@ -59,6 +59,12 @@ bool exitless_claimed(Process& proc, Thread& thread, SyscallArgs* args, int64_t*
 // answered in the guest or served by a worker from now on, and the process
 // page answers nothing for any thread of the process.
 void exitless_seccomp_strict(Process& proc, Thread& thread);
+// The same for the first filter of `thread` (seccomp's filter mode), which
+// the caller calls exitless_seccomp_strict for; another thread of the
+// process that a TSYNC gave filters: its entry answers and posts nothing
+// (its worker, which is not stopped from here, refuses every call of a
+// thread with filters: dispatch_syscall).
+void exitless_seccomp_synced(Thread& thread);
 
 // The thread's worker ends (joined) before the thread leaves, its vCPU or
 // VM goes away, or its host thread's credentials change.

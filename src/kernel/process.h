@@ -15,6 +15,7 @@
 
 #include "hv/hypervisor.h"
 #include "kernel/proc_mem.h"
+#include "kernel/seccomp_filter.h"
 #include "kernel/signal.h"
 #include "mm/guest_limits.h"
 #include "mm/memory_manager.h"
@@ -66,10 +67,19 @@ class Thread {
   // without the host (exitless_seccomp_strict). Inherited by new threads
   // and kept by fork and execve, as the kernel's task->seccomp.
   bool seccomp_strict = false;
+  // SECCOMP_MODE_FILTER: the newest of the thread's filters
+  // (kernel/seccomp_filter.h), run by dispatch_syscall before every call.
+  // seccomp_filtered is set once the thread has one (the one branch a
+  // thread without filters pays). Another thread's TSYNC replaces them:
+  // seccomp_filter is read and written under Process::seccomp_mu. Inherited
+  // by new threads and kept by fork and execve.
+  std::atomic<bool> seccomp_filtered{false};
+  std::shared_ptr<const SeccompFilter> seccomp_filter;
   // prctl(PR_SET_NO_NEW_PRIVS): the guest's own flag (the host thread always
   // has it: elfuse's self-confinement, base/self_confine.h). Inherited by new
-  // threads and kept by fork and execve, as the kernel's task flag.
-  bool no_new_privs = false;
+  // threads and kept by fork and execve, as the kernel's task flag. Atomic:
+  // another thread's seccomp TSYNC sets it.
+  std::atomic<bool> no_new_privs{false};
   std::unique_ptr<ExitlessWorker, ExitlessWorkerFree> worker;
   int64_t exitless_last_trap = 0;       // steady-clock ns of the last allowlisted trap
   bool timing_first_exit_seen = false;  // ELFUSE_TIMING (base/timing.h)
@@ -143,10 +153,14 @@ class Process {
   // MEMBARRIER_CMD_REGISTER_* bits the guest made (MEMBARRIER_CMD_GET_
   // REGISTRATIONS answers them); the host process's may be older.
   std::atomic<int> membarrier_registered{0};
-  // A thread of this process is in seccomp's strict mode: the process page
-  // answers nothing in the guest (pid, ppid, futex wakes), so that every
-  // call of that thread reaches dispatch_syscall (src/kernel/exitless.h).
+  // A thread of this process is in seccomp's strict mode or has a filter:
+  // the process page answers nothing in the guest (pid, ppid, futex
+  // wakes), so that every call of that thread reaches dispatch_syscall
+  // (src/kernel/exitless.h).
   std::atomic<bool> seccomp_strict_seen{false};
+  // Guards every Thread::seccomp_filter of the process (TSYNC writes other
+  // threads' filters).
+  std::mutex seccomp_mu;
   // The mem files the guest opened (kernel/proc_mem.h), this process's
   // owner token for them (0 until the first; a forked child starts with
   // 0) and the number of execve's so far (an fd opened before one reaches
@@ -172,6 +186,7 @@ class Process {
   PreparedExec* handoff = nullptr;
   uint64_t handoff_sigmask = 0;
   bool handoff_no_new_privs = false;
+  std::shared_ptr<const SeccompFilter> handoff_seccomp_filter;
   // Held by commit_exec while it replaces the image (memory, exe_path,
   // exec_layout) and by the peer server (kernel/peer.h) while it answers
   // another process from them; the guest's own threads need no lock for

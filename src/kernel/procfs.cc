@@ -498,13 +498,20 @@ std::optional<uint64_t> blocked_of(Process& proc, const Thread& caller, int tid)
 }
 
 struct GuestTaskFlags {
-  bool no_new_privs = false, strict = false;
+  bool no_new_privs = false;
+  int seccomp = 0;  // task->seccomp.mode
+  unsigned filters = 0;
 };
+GuestTaskFlags task_flags_of(Process& proc, const Thread& t) {
+  std::lock_guard seccomp_lock(proc.seccomp_mu);
+  unsigned n = seccomp_filter_count(t.seccomp_filter.get());
+  return {t.no_new_privs, t.seccomp_strict ? 1 : n ? 2 : 0, n};
+}
 GuestTaskFlags guest_task_flags(Process& proc, const Thread& caller, int tid) {
-  if (caller.tid == tid) return {caller.no_new_privs, caller.seccomp_strict};
+  if (caller.tid == tid) return task_flags_of(proc, caller);
   std::lock_guard lock(proc.threads_mu);
   for (const auto& t : proc.threads)
-    if (t && t->tid == tid) return {t->no_new_privs, t->seccomp_strict};
+    if (t && t->tid == tid) return task_flags_of(proc, *t);
   return {};
 }
 
@@ -655,9 +662,11 @@ std::string status_text(Process& proc, const Thread& caller, const OwnProcTarget
     } else if (key == "NoNewPrivs" || key == "Seccomp" || key == "Seccomp_filters") {
       // The guest's own flags (task_seccomp, proc_pid_status), not the host
       // thread's: elfuse confines itself with no_new_privs and a filter
-      // (base/self_confine.h); a guest has strict mode at most.
+      // (base/self_confine.h); the guest's filters are elfuse's to run.
       auto g = guest_task_flags(proc, caller, t.tid);
-      int v = key == "NoNewPrivs" ? g.no_new_privs : key == "Seccomp" ? (g.strict ? 1 : 0) : 0;
+      int v = key == "NoNewPrivs" ? g.no_new_privs
+              : key == "Seccomp"  ? g.seccomp
+                                  : static_cast<int>(g.filters);
       out += key + ":\t" + std::to_string(v) + "\n";
     } else {
       out += line;

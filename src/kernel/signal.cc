@@ -1044,6 +1044,13 @@ void signals_force(Process& proc, Thread& t, int sig) {
   record_signal(t.signals, sig, kernel_info(sig, SI_KERNEL, 0));
 }
 
+void signals_force_info(Process& proc, Thread& t, const siginfo_t& info) {
+  int sig = info.si_signo;
+  const GuestSigaction& act = proc.sigactions[sig - 1];
+  if (act.handler <= kSigIgn || (t.sigmask & sigbit(sig))) die_by_signal(sig);
+  record_signal(t.signals, sig, info);
+}
+
 namespace {
 uint64_t g_inherited_ignored = 0;
 }  // namespace

@@ -134,6 +134,9 @@ void signals_on_fault(Process& proc, Thread& thread, const GuestFault& fault);
 // and does not block the signal (delivered on the syscall's return);
 // otherwise the default action, which kills.
 void signals_force(Process& proc, Thread& thread, int sig);
+// The same with the caller's siginfo (seccomp's SIGSYS), and without a
+// word on stderr when the signal kills (force_sig_seccomp).
+void signals_force_info(Process& proc, Thread& thread, const siginfo_t& info);
 
 // execve (fs/exec.c): caught signals go back to SIG_DFL (on the host too),
 // ignored ones stay ignored; mask and pending signals are kept; the

@@ -164,7 +164,6 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   // CLONE_VM without CLONE_VFORK clears the alternate stack; no robust list.
   child.sigmask = parent.sigmask;
   child.seccomp_strict = parent.seccomp_strict;  // copy_seccomp
-  child.no_new_privs = parent.no_new_privs;      // copy_process: atomic_flags
   child.clear_child_tid = (req.flags & CLONE_CHILD_CLEARTID) ? req.child_tid : 0;
 
   auto* st = new Start;
@@ -196,6 +195,15 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   child.tid = tid;
   {
     std::lock_guard lock(proc.threads_mu);
+    {
+      // copy_seccomp, under the lock another thread's TSYNC takes: the
+      // child has the parent's filters and no_new_privs as they are when
+      // it joins the thread group.
+      std::lock_guard seccomp_lock(proc.seccomp_mu);
+      child.no_new_privs = parent.no_new_privs.load();  // copy_process: atomic_flags
+      child.seccomp_filter = parent.seccomp_filter;
+      child.seccomp_filtered.store(parent.seccomp_filter != nullptr);
+    }
     proc.threads.push_back(std::move(owned));
   }
   // kernel/fork.c: parent_tid is written before clone returns and before
@@ -282,6 +290,10 @@ bool de_thread(Process& proc, Thread& self, PreparedExec& prepared) {
   proc.handoff = new PreparedExec(std::move(prepared));
   proc.handoff_sigmask = self.sigmask;
   proc.handoff_no_new_privs = self.no_new_privs;
+  {
+    std::lock_guard seccomp_lock(proc.seccomp_mu);
+    proc.handoff_seccomp_filter = self.seccomp_filter;
+  }
   lock.unlock();
   signals_detach_thread();
   lock.lock();
@@ -301,6 +313,8 @@ void leader_park(Process& proc) {
     t.tid = static_cast<int>(gettid());
     t.sigmask = proc.handoff_sigmask;
     t.no_new_privs = proc.handoff_no_new_privs;
+    t.seccomp_filter = std::move(proc.handoff_seccomp_filter);
+    t.seccomp_filtered.store(t.seccomp_filter != nullptr);
     proc.threads.push_back(std::move(owned));
     lock.unlock();
     // Past the point of no return: fs/exec.c kills the task with SIGSEGV.

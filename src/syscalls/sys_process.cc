@@ -173,14 +173,17 @@ int64_t sys_prctl(SyscallContext& ctx, const SyscallArgs& a) {
     case PR_GET_SECCOMP:
       // kernel/seccomp.c prctl_get_seccomp: the mode (strict mode never gets
       // here: prctl kills in it).
-      return ctx.thread.seccomp_strict ? SECCOMP_MODE_STRICT : SECCOMP_MODE_DISABLED;
+      return ctx.thread.seccomp_strict            ? SECCOMP_MODE_STRICT
+             : ctx.thread.seccomp_filtered.load() ? SECCOMP_MODE_FILTER
+                                                  : SECCOMP_MODE_DISABLED;
     case PR_SET_SECCOMP:
-      // prctl_set_seccomp: strict ignores arg3; a filter is EINVAL without
-      // CONFIG_SECCOMP_FILTER (sys_sandbox.cc).
-      if (a.a[1] != SECCOMP_MODE_STRICT) return -EINVAL;
-      ctx.thread.seccomp_strict = true;  // seccomp_set_mode_strict
-      exitless_seccomp_strict(ctx.proc, ctx.thread);
-      return 0;
+      // prctl_set_seccomp: do_seccomp with no flags; strict ignores arg3
+      // (sys_sandbox.cc).
+      if (a.a[1] == SECCOMP_MODE_STRICT)
+        return sys_seccomp(ctx, SyscallArgs{SYS_seccomp, {SECCOMP_SET_MODE_STRICT, 0, 0}});
+      if (a.a[1] == SECCOMP_MODE_FILTER)
+        return sys_seccomp(ctx, SyscallArgs{SYS_seccomp, {SECCOMP_SET_MODE_FILTER, 0, a.a[2]}});
+      return -EINVAL;
     case PR_SET_MM: {
       // kernel/sys.c prctl_set_mm: arg5, or arg4 with an option other than
       // AUXV/MAP/MAP_SIZE, is EINVAL; MAP_SIZE writes sizeof(struct
