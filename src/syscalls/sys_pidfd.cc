@@ -91,6 +91,16 @@ int64_t sys_pidfd_open(SyscallContext& ctx, const SyscallArgs& a) {
 // PIDFD_SIGNAL_THREAD without a siginfo: SI_TKILL), or with a made-up
 // SI_TKILL siginfo, would look like elfuse's kick: relayed
 // (signals_relay_urg), with the kernel's EPERM check made here.
+// Whether the host kernel knows pidfd_send_signal's scope flags (6.9): its
+// flags check comes before the pidfd's, so an older kernel says EINVAL to
+// them and a newer one EBADF to the fd -1. The relay below then answers as
+// the host would.
+static bool host_knows_signal_scope() {
+  static const bool knows =
+      ::syscall(SYS_pidfd_send_signal, -1, 0, nullptr, kPidfdSignalThread) < 0 && errno != EINVAL;
+  return knows;
+}
+
 int64_t sys_pidfd_send_signal(SyscallContext& ctx, const SyscallArgs& a) {
   siginfo_t info;
   const void* host_info = nullptr;
@@ -99,7 +109,8 @@ int64_t sys_pidfd_send_signal(SyscallContext& ctx, const SyscallArgs& a) {
   }
   int sig = arg_int(a.a[1]);
   uint64_t flags = a.a[3];
-  if (sig == SIGURG && flags <= kPidfdSignalThreadGroup && host_info != uio::fault_ptr() &&
+  if (sig == SIGURG && flags <= kPidfdSignalThreadGroup &&
+      (flags == 0 || host_knows_signal_scope()) && host_info != uio::fault_ptr() &&
       (!host_info || info.si_signo == sig)) {
     int fd = pidfd_arg(ctx.proc, a.a[0]);
     int target = fd == kPidfdSelfThread ? ctx.thread.tid : pidfd_pid(fd);
