@@ -95,8 +95,9 @@ int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, s
                      bool out) {
   alignas(8) unsigned char buf[32] = {};
   if (in) {
-    auto r = ctx.mm.copy_in(buf, addr, size);
-    if (!r) return fd_or(fd, r.error());
+    // An unreadable struct: the host's answer for one (EFAULT, or EBADF
+    // for an O_PATH fd, which do_fcntl refuses before reading it).
+    if (!ctx.mm.copy_in(buf, addr, size)) return host_rax(::syscall(SYS_fcntl, fd, cmd, nullptr));
   }
   long ret = ::syscall(SYS_fcntl, fd, cmd, buf);
   if (ret < 0) return -static_cast<int64_t>(errno);

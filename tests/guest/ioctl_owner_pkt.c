@@ -74,6 +74,10 @@ int main(void) {
   struct f_owner_ex ex = {F_OWNER_PID, me};
   SHOW(fcntl(op, F_SETOWN_EX, &ex));
   SHOW(fcntl(op, F_GETOWN_EX, &ex));
+  SHOW(fcntl(op, F_SETOWN_EX, NULL));
+  SHOW(fcntl(op, F_GETOWN_EX, NULL));
+  SHOW(fcntl(op, F_SETLK, NULL));
+  SHOW(fcntl(p[0], F_SETOWN_EX, NULL));
   SHOW(fcntl(op, F_SETOWN, me));
   SHOW(fcntl(op, F_GETOWN));
   SHOW(ioctl(op, FIOGETOWN, &v));
