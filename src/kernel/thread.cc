@@ -219,6 +219,19 @@ Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req)
   return tid;
 }
 
+void wait_vfork_thread(Process& proc, Thread& parent, int tid) {
+  // The thread leaves proc.threads when it exits and when its execve
+  // passes de_thread (which stops this one first: its stop flag).
+  std::unique_lock lock(proc.threads_mu);
+  for (;;) {
+    if (parent.signals.stop.load()) return;
+    bool present = false;
+    for (auto& t : proc.threads) present = present || t->tid == tid;
+    if (!present) return;
+    proc.threads_cv.wait_for(lock, std::chrono::milliseconds(10));
+  }
+}
+
 void exit_thread(Process& proc, Thread& t, int code) {
   exitless_stop_worker(t);
   // kernel/exit.c do_exit -> exit_mm -> mm_release: robust futexes first

@@ -22,6 +22,11 @@ struct PreparedExec;
 // CLONE_CHILD_SETTID were written and before the new thread runs.
 Result<int> clone_thread(Process& proc, Thread& parent, const CloneRequest& req);
 
+// clone with CLONE_THREAD|CLONE_VFORK (kernel/fork.c wait_for_vfork_done):
+// the creator sleeps until thread `tid` exits or execs (mm_release). The
+// sleep is killable only: another thread's execve (de_thread) ends it.
+void wait_vfork_thread(Process& proc, Thread& parent, int tid);
+
 // exit(2) (kernel/exit.c do_exit for one thread): the robust list is walked
 // (kernel/futex/core.c exit_robust_list), clear_child_tid is cleared and
 // woken (kernel/fork.c mm_release), and the thread leaves the process. The

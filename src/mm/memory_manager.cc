@@ -959,6 +959,34 @@ Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t o
   return dest;
 }
 
+// mm/mremap.c move_vma with old_len 0 (only a shared mapping gets there):
+// copy_vma makes a VMA over the same pages at addr's file offset, and
+// nothing is unmapped. The host does the same to the run's overlay.
+Result<uint64_t> MemoryManager::dup_shared(const Vma& v, uint64_t addr, uint64_t new_len,
+                                           uint64_t dest) {
+  // A System V attach is counted per shmat (shm_attach): not provided.
+  if (v.backing != Vma::kFile && v.backing != Vma::kSharedAnon) return Errno{EINVAL};
+  auto pa = phys_.alloc_run(new_len, dest, PhysAllocator::Placement::kHigh);
+  if (!pa) return Errno{ENOMEM};
+  void* r = ::mremap(host_phys(v.phys_of(addr)), 0, new_len, MREMAP_MAYMOVE | MREMAP_FIXED,
+                     host_phys(*pa));
+  if (r == MAP_FAILED) {
+    int e = errno;
+    restore_anon(*pa, new_len);  // a failed MREMAP_FIXED may have unmapped the run
+    release_run(*pa, new_len);
+    return Errno{e == EINVAL ? EINVAL : ENOMEM};
+  }
+  Vma nv = v;
+  nv.start = dest;
+  nv.end = dest + new_len;
+  nv.phys = *pa;
+  nv.file_offset = v.file_offset + (addr - v.start);
+  if (!as_.insert(nv).ok()) fatal("mm: duplicating over a mapped range");
+  write_ptes(nv.start, nv.phys, new_len, nv.prot);
+  host_lock(nv);
+  return dest;
+}
+
 // mm/mremap.c mremap_to.
 Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len,
                                           int flags, uint64_t new_addr) {
@@ -970,7 +998,9 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
   const Vma* v = as_.find(addr);
   if (!v) return Errno{EFAULT};
   // remap_is_valid
-  if (old_len == 0) return Errno{EINVAL};  // duplicating a shared mapping: unsupported
+  // vma_to_resize: old_len 0 duplicates a shared mapping only (EINVAL for
+  // a private one, Linux 4.14+).
+  if (old_len == 0 && !(v->flags & MAP_SHARED)) return Errno{EINVAL};
   const bool dontunmap = flags & MREMAP_DONTUNMAP;
   if (dontunmap && v->special) return Errno{EINVAL};  // VM_DONTEXPAND
   if (old_len > v->end - addr) return Errno{EFAULT};
@@ -992,6 +1022,7 @@ Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint6
     dest = TRY(unmapped_area(new_addr, new_len, MAP_FIXED));
   }
   Vma copy = *v;
+  if (old_len == 0) return dup_shared(copy, addr, new_len, dest);
   return move_vma(copy, addr, old_len, new_len, dest, dontunmap);
 }
 
@@ -1041,11 +1072,14 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   // vma_to_resize: growing locked memory must fit RLIMIT_MEMLOCK.
   if (new_len > old_len && !lock_future_ok(v->lock, new_len - old_len)) return Errno{EAGAIN};
   if (!may_expand(v->prot, v->flags, (new_len - old_len) / kPageSize)) return Errno{ENOMEM};
-  // A shared one cannot grow in place from nothing (ENOMEM without
-  // MREMAP_MAYMOVE); with it Linux maps the same pages a second time, which
-  // elfuse does not provide (see mremap_to).
-  if (old_len == 0) return Errno{(flags & MREMAP_MAYMOVE) ? EINVAL : ENOMEM};
   const Vma copy = *v;
+  // A shared one cannot grow in place from nothing (ENOMEM without
+  // MREMAP_MAYMOVE); with it the same pages are mapped a second time.
+  if (old_len == 0) {
+    if (!(flags & MREMAP_MAYMOVE)) return Errno{ENOMEM};
+    uint64_t dest = TRY(unmapped_area(0, new_len, MAP_SHARED));
+    return dup_shared(copy, addr, new_len, dest);
+  }
   // Expand in place when the range ends the VMA and the space after it is
   // free (vma_expandable).
   if (old_len == copy.end - addr) {

@@ -291,6 +291,9 @@ class MemoryManager {
                             uint64_t dest, bool keep_old);
   Result<uint64_t> mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len, int flags,
                              uint64_t new_addr);
+  // mremap with old_len 0 of a shared mapping: a second VMA at dest over
+  // the same file or memfd pages (from addr's offset), the original kept.
+  Result<uint64_t> dup_shared(const Vma& v, uint64_t addr, uint64_t new_len, uint64_t dest);
   Result<void> check_access(uint64_t guest, uint64_t len, int prot) const;
   // The host side of a VMA's mlock state: mlock2 of its run (on fault for
   // kLockedOnFault, and for inaccessible memory, which Linux does not

@@ -95,8 +95,9 @@ int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, s
                      bool out) {
   alignas(8) unsigned char buf[32] = {};
   if (in) {
-    auto r = ctx.mm.copy_in(buf, addr, size);
-    if (!r) return fd_or(fd, r.error());
+    // An unreadable struct: the host's answer for one (EFAULT, or EBADF
+    // for an O_PATH fd, which do_fcntl refuses before reading it).
+    if (!ctx.mm.copy_in(buf, addr, size)) return host_rax(::syscall(SYS_fcntl, fd, cmd, nullptr));
   }
   long ret = ::syscall(SYS_fcntl, fd, cmd, buf);
   if (ret < 0) return -static_cast<int64_t>(errno);
@@ -154,6 +155,8 @@ constexpr IoctlSpec kIoctls[] = {
     {TCXONC, IoDir::kValue, 0},
     {TCFLSH, IoDir::kValue, 0},
     {TIOCGPTPEER, IoDir::kNewFd, 0},
+    {TIOCPKT, IoDir::kIn, 4},  // a pty master's packet mode
+    {TIOCGPKT, IoDir::kOut, 4},
     {FIONREAD, IoDir::kOut, 4},
     {FIONBIO, IoDir::kIn, 4},
     {FIOASYNC, IoDir::kIn, 4},
@@ -161,6 +164,12 @@ constexpr IoctlSpec kIoctls[] = {
     {FIONCLEX, IoDir::kNoArg, 0},
     {FIOQSIZE, IoDir::kOut, 8},
     {kFigetbsz, IoDir::kOut, 4},
+    // A socket's owner for SIGIO and SIGURG (net/socket.c sock_ioctl, as
+    // F_SETOWN/F_GETOWN): guest pids are host pids.
+    {FIOSETOWN, IoDir::kIn, 4},
+    {SIOCSPGRP, IoDir::kIn, 4},
+    {FIOGETOWN, IoDir::kOut, 4},
+    {SIOCGPGRP, IoDir::kOut, 4},
     // Sockets (net/socket.c sock_ioctl, net/core/dev_ioctl.c): the queries.
     // The SIOCS* requests that change interfaces are not translated.
     {SIOCATMARK, IoDir::kOut, 4},
@@ -203,6 +212,18 @@ int64_t ifconf(SyscallContext& ctx, int fd, unsigned req, uint64_t arg) {
   gc.len = hc.ifc_len;
   if (auto c = ctx.mm.copy_out(arg, &gc, sizeof gc); !c) return -c.error();
   return r;
+}
+
+// A request elfuse does not pass on, or one whose argument cannot be read:
+// Linux's answer comes from the driver, so the host is asked with an
+// argument it cannot read either (EFAULT where the driver reads it, ENOTTY
+// where it does not know the request). An O_PATH fd is EBADF (fdget of
+// FMODE_PATH in the ioctl syscall).
+int64_t ioctl_refused(int fd, unsigned req, int err, bool ask_host) {
+  int fl = static_cast<int>(::syscall(SYS_fcntl, fd, F_GETFL));
+  if (fl < 0 || (fl & O_PATH)) return -EBADF;
+  if (!ask_host) return -err;
+  return host_rax(::syscall(SYS_ioctl, fd, req, nullptr));
 }
 
 }  // namespace
@@ -303,7 +324,7 @@ int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
   const IoctlSpec* spec = nullptr;
   for (const auto& s : kIoctls)
     if (static_cast<unsigned>(s.req) == req) spec = &s;
-  if (!spec) return fd_or(fd, ENOTTY);
+  if (!spec) return ioctl_refused(fd, req, ENOTTY, false);
 
   alignas(8) unsigned char buf[64] = {};
   long r;
@@ -315,7 +336,7 @@ int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
       return new_fd_result(ctx.proc, ::syscall(SYS_ioctl, fd, req, arg));
     case IoDir::kIn: {
       auto c = ctx.mm.copy_in(buf, arg, spec->size);
-      if (!c) return fd_or(fd, c.error());
+      if (!c) return ioctl_refused(fd, req, c.error(), true);
       return host_rax(::syscall(SYS_ioctl, fd, req, buf));
     }
     case IoDir::kOut: {
@@ -327,7 +348,7 @@ int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
     }
     case IoDir::kInOut: {
       auto c = ctx.mm.copy_in(buf, arg, spec->size);
-      if (!c) return fd_or(fd, c.error());
+      if (!c) return ioctl_refused(fd, req, c.error(), true);
       r = ::syscall(SYS_ioctl, fd, req, buf);
       if (r < 0) return -static_cast<int64_t>(errno);
       c = ctx.mm.copy_out(arg, buf, spec->size);

@@ -287,10 +287,14 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req, uint64_t pidfd = 0) {
   // process sharing memory without being a thread (CLONE_VM without
   // CLONE_THREAD or CLONE_VFORK) is not provided. A vfork that shares
   // memory (posix_spawn) runs on a copy instead: the child only execs or
-  // exits, and the parent waits for that.
+  // exits, and the parent waits for that. A thread made with CLONE_VFORK
+  // is a thread, and its creator waits for its exit or execve.
   Result<int> child = Errno{ENOSYS};
-  if ((f & CLONE_VM) && !(f & CLONE_VFORK)) {
-    if (f & CLONE_THREAD) child = clone_thread(ctx.proc, ctx.thread, req);
+  if ((f & CLONE_VM) && (!(f & CLONE_VFORK) || (f & CLONE_THREAD))) {
+    if (f & CLONE_THREAD) {
+      child = clone_thread(ctx.proc, ctx.thread, req);
+      if (child.ok() && (f & CLONE_VFORK)) wait_vfork_thread(ctx.proc, ctx.thread, *child);
+    }
   } else {
     req.shares_memory = f & CLONE_VM;
     req.flags &= ~CLONE_VM;
