@@ -49,13 +49,6 @@ int main(void) {
   S(syscall(SYS_landlock_create_ruleset, (void*)0, 0, 1));
   S(syscall(SYS_landlock_add_rule, -1, 1, (void*)0, 0));
   S(syscall(SYS_landlock_restrict_self, -1, 0));
-  // seccomp without filters: an allow-all filter is refused.
-  struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
-  struct sock_fprog prog = {1, allow};
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  S(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
-  S(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0));
-  S(prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
   // Refused whatever the caller's privileges (these run as root in CI).
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
