@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/helper_thread.h"
 #include "base/log.h"
 #include "base/private_fd.h"
 #include "base/timing.h"
@@ -300,21 +301,9 @@ void start_first_vm(uint8_t* reservation, uint64_t size) {
   // period (fs/file.c expand_fdtable: measured 10 ms here), so it is done
   // while this thread is still alone: /dev/kvm is opened here.
   open_hypervisor_device();
-  // Every host signal blocked on the thread (it inherits the mask, and
-  // blocks the rest itself): it runs no guest code and must not take the
-  // guest's process-directed signals.
-  // Detached: nobody waits for it to end (it may not have run at all by
-  // the time the main thread has done both pieces).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t t;
-  int err = pthread_create(&t, &attr, first_vm_main, f);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // Nobody waits for it to end (it may not have run at all by the time the
+  // main thread has done both pieces).
+  int err = start_helper_thread(first_vm_main, f);
   if (err) fatal("cannot create a host thread: %s", strerror(err));
   g_first = f;
 }

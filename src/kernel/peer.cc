@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/helper_thread.h"
 #include "base/log.h"
 #include "kernel/process.h"
 #include "kernel/procfs.h"
@@ -314,20 +315,7 @@ void* server_main(void*) {
 
 bool start_server() {
   if (g_server_started) return true;
-  // Every host signal blocked: it runs no guest thread and must not take
-  // the guest's process-directed signals. Detached: it ends with the
-  // process.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 << 10);
-  pthread_t t;
-  int err = pthread_create(&t, &attr, server_main, nullptr);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int err = start_helper_thread(server_main, nullptr, 256 << 10);
   if (err) {
     log_error("peer server: cannot create a host thread: %s", strerror(err));
     return false;

@@ -30,12 +30,18 @@ namespace {
 constexpr int kSyslogActionRead = 2;
 constexpr int kSyslogActionReadAll = 3;
 constexpr int kSyslogActionReadClear = 4;
+constexpr int kSyslogActionClear = 5;
+constexpr int kSyslogActionConsoleOff = 6;
+constexpr int kSyslogActionConsoleOn = 7;
+constexpr int kSyslogActionConsoleLevel = 8;
 constexpr int kSyslogActionSizeBuffer = 10;
 
-// kernel/printk/printk.c: SYSLOG_ACTION_READ (2), READ_CLEAR (4), CLEAR
-// (5), CONSOLE_OFF (6), CONSOLE_ON (7), CONSOLE_LEVEL (8).
+// The actions that consume the host's log for its other readers or set its
+// console.
 bool syslog_acts_on_host(int type) {
-  return type == kSyslogActionRead || (type >= kSyslogActionReadClear && type <= 8);
+  return type == kSyslogActionRead || type == kSyslogActionReadClear ||
+         type == kSyslogActionClear || type == kSyslogActionConsoleOff ||
+         type == kSyslogActionConsoleOn || type == kSyslogActionConsoleLevel;
 }
 
 }  // namespace
