@@ -12,6 +12,7 @@
 // net/socket.c's rules (move_addr_to_user). Descriptors crossing a socket in
 // SCM_RIGHTS are guest fds in both directions: elfuse's own fds (>= the
 // floor) can never be sent, and received ones must fit the guest's limit.
+#include <linux/filter.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,6 +25,7 @@
 
 #include "kernel/proc_mem.h"
 #include "syscalls/fs_common.h"
+#include "syscalls/sock_policy.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
 
@@ -357,8 +359,23 @@ int64_t do_getname(SyscallContext& ctx, const SyscallArgs& a, bool peer) {
 
 }  // namespace
 
+// A family elfuse has not reviewed (syscalls/sock_policy.h) answers as a
+// kernel built without it: __sys_socket's flag check (EINVAL), then
+// __sock_create's family range (EAFNOSUPPORT), type range (EINVAL), and no
+// registered family (EAFNOSUPPORT).
+static int64_t unreviewed_family_error(int family, int type) {
+  constexpr int kAfMax = 46;    // include/linux/socket.h AF_MAX
+  constexpr int kSockMax = 11;  // include/linux/net.h SOCK_MAX
+  if (type & ~(kSockTypeMask | SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
+  if (family < 0 || family >= kAfMax) return -EAFNOSUPPORT;
+  if ((type & kSockTypeMask) >= kSockMax) return -EINVAL;
+  return -EAFNOSUPPORT;
+}
+
 int64_t sys_socket(SyscallContext& ctx, const SyscallArgs& a) {
-  return new_fd_result(ctx.proc, ::socket(arg_int(a.a[0]), arg_int(a.a[1]), arg_int(a.a[2])));
+  int family = arg_int(a.a[0]), type = arg_int(a.a[1]);
+  if (!socket_family_reviewed(family)) return unreviewed_family_error(family, type);
+  return new_fd_result(ctx.proc, ::socket(family, type, arg_int(a.a[2])));
 }
 
 // __sys_socketpair: flags are checked, both fds reserved and stored to the
@@ -367,6 +384,8 @@ int64_t sys_socket(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_socketpair(SyscallContext& ctx, const SyscallArgs& a) {
   int type = arg_int(a.a[1]);
   if (type & ~(kSockTypeMask | SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
+  if (!socket_family_reviewed(arg_int(a.a[0])))
+    return unreviewed_family_error(arg_int(a.a[0]), type);
   int sv[2];
   if (::socketpair(arg_int(a.a[0]), type, arg_int(a.a[2]), sv) < 0) {
     int e = errno;
@@ -611,26 +630,78 @@ int64_t sys_recvmmsg(SyscallContext& ctx, const SyscallArgs& a) {
   return static_cast<int64_t>(got);
 }
 
+// The guest's struct sock_fprog at `value` (optlen bytes, already known to
+// be sizeof(sock_fprog) and readable as `prog`) with its program copied into
+// `insns`: the host reads elfuse's copy, never an address of the guest's.
+// The host keeps its own order of checks (a locked filter: EPERM; no program,
+// none or more than BPF_MAXINSNS instructions: EINVAL; an unreadable program:
+// EFAULT), so the address is replaced by one that fails the same way.
+static sock_fprog host_filter_program(SyscallContext& ctx, const sock_fprog& prog,
+                                      std::vector<sock_filter>& insns) {
+  sock_fprog host{prog.len, nullptr};
+  if (!prog.filter) return host;
+  uint64_t addr = reinterpret_cast<uint64_t>(prog.filter);
+  if (prog.len == 0 || prog.len > BPF_MAXINSNS) {
+    host.filter = static_cast<sock_filter*>(uio::fault_ptr());
+    return host;
+  }
+  insns.resize(prog.len);
+  if (ctx.mm.copy_in(insns.data(), addr, prog.len * sizeof(sock_filter)).ok())
+    host.filter = insns.data();
+  else
+    host.filter = static_cast<sock_filter*>(uio::fault_ptr());
+  return host;
+}
+
 // __sys_setsockopt: a negative optlen is EINVAL before the socket lookup.
 // The option value goes to the host as a copy; when the guest cannot read
 // all optlen bytes, a faulting pointer lets the host fail where its handler
 // copies (options read no more than they need; a value shorter than optlen
-// that is readable still works natively but is EFAULT here).
+// that is readable still works natively but is EFAULT here). Values that
+// hold an address or a descriptor, and the host firewall's options, follow
+// sockopt_route (syscalls/sock_policy.h).
 int64_t sys_setsockopt(SyscallContext& ctx, const SyscallArgs& a) {
   int optlen = arg_int(a.a[4]);
   if (optlen < 0) return -EINVAL;
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
+  int level = arg_int(a.a[1]), optname = arg_int(a.a[2]);
   std::vector<uint8_t> buf(static_cast<size_t>(std::min(optlen, 1 << 20)));
   const void* p = nullptr;
+  bool copied = false;
   if (a.a[3]) {
     if (static_cast<size_t>(optlen) <= buf.size() &&
-        ctx.mm.copy_in(buf.data(), a.a[3], static_cast<uint64_t>(optlen)).ok())
+        ctx.mm.copy_in(buf.data(), a.a[3], static_cast<uint64_t>(optlen)).ok()) {
       p = buf.data();
-    else
+      copied = true;
+    } else {
       p = uio::fault_ptr();
+    }
   }
-  return host_rax(::syscall(SYS_setsockopt, *fd, arg_int(a.a[1]), arg_int(a.a[2]), p, optlen));
+  int family = 0;
+  socklen_t flen = sizeof family;
+  if (::getsockopt(*fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) family = -1;
+  SockoptRoute route = sockopt_route(family, level, optname);
+  if (route == SockoptRoute::kRefused) return sock_fd_error(*fd, EPERM);
+  if (route == SockoptRoute::kFilterOrBpfFd)
+    route = optlen == sizeof(sock_fprog) ? SockoptRoute::kFilterProgram : SockoptRoute::kBpfFd;
+  sock_fprog host_prog;
+  std::vector<sock_filter> insns;
+  if (route == SockoptRoute::kFilterProgram && copied && optlen == sizeof(sock_fprog)) {
+    sock_fprog prog;
+    std::memcpy(&prog, buf.data(), sizeof prog);
+    host_prog = host_filter_program(ctx, prog, insns);
+    p = &host_prog;
+  } else if (route == SockoptRoute::kBpfFd && copied && optlen >= static_cast<int>(sizeof(int))) {
+    // The program's descriptor is a guest fd: elfuse's own are not open.
+    int prog_fd;
+    std::memcpy(&prog_fd, buf.data(), sizeof prog_fd);
+    if (prog_fd >= ctx.proc.fds.floor) {
+      prog_fd = -1;
+      std::memcpy(buf.data(), &prog_fd, sizeof prog_fd);
+    }
+  }
+  return host_rax(::syscall(SYS_setsockopt, *fd, level, optname, p, optlen));
 }
 
 // getsockopt: optlen is read after the socket lookup (EFAULT), the host
@@ -639,18 +710,26 @@ int64_t sys_setsockopt(SyscallContext& ctx, const SyscallArgs& a) {
 // min(len, size), then the length). A negative length goes to the host,
 // which answers as Linux does for that level. Options that report a needed
 // length with an error (SO_PEERGROUPS: ERANGE) write it back too.
+// SO_GET_FILTER counts in instructions, not bytes (sk_get_filter: a length
+// below the program's instruction count is EINVAL, else the whole program,
+// 8 bytes an instruction, and the count as the length): elfuse's buffer is
+// sized in instructions too, for at most BPF_MAXINSNS of them.
 int64_t sys_getsockopt(SyscallContext& ctx, const SyscallArgs& a) {
   auto fd = guest_fd(ctx.proc, a.a[0]);
   if (!fd) return -fd.error();
+  int level = arg_int(a.a[1]), optname = arg_int(a.a[2]);
   uint64_t uval = a.a[3], ulen = a.a[4];
   int len;
   if (!ctx.mm.copy_in(&len, ulen, sizeof(len)).ok()) return sock_fd_error(*fd, EFAULT);
+  bool in_instructions = level == SOL_SOCKET && optname == SO_GET_FILTER;
+  size_t unit = in_instructions ? sizeof(sock_filter) : 1;
+  int max_units = in_instructions ? BPF_MAXINSNS : 1 << 20;
   socklen_t hlen = static_cast<socklen_t>(len);
-  std::vector<uint8_t> buf(len > 0 ? std::min(len, 1 << 20) : 0);
-  if (len > 0) hlen = static_cast<socklen_t>(buf.size());
+  std::vector<uint8_t> buf(len > 0 ? static_cast<size_t>(std::min(len, max_units)) * unit : 0);
+  if (len > 0) hlen = static_cast<socklen_t>(buf.size() / unit);
   void* p = uval ? (buf.empty() ? nullptr : buf.data()) : nullptr;
   if (uval && buf.empty()) p = uio::fault_ptr();  // nothing to write, unless the handler does
-  long r = ::syscall(SYS_getsockopt, *fd, arg_int(a.a[1]), arg_int(a.a[2]), p, &hlen);
+  long r = ::syscall(SYS_getsockopt, *fd, level, optname, p, &hlen);
   int e = errno;
   int out = static_cast<int>(hlen);
   if (r < 0) {
@@ -658,7 +737,7 @@ int64_t sys_getsockopt(SyscallContext& ctx, const SyscallArgs& a) {
     return -e;
   }
   if (out > 0) {
-    uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(out), buf.size());
+    uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(out) * unit, buf.size());
     if (n > 0 && !ctx.mm.copy_out(uval, buf.data(), n).ok()) return -EFAULT;
   }
   if (!ctx.mm.copy_out(ulen, &out, sizeof(out)).ok()) return -EFAULT;

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -45,6 +47,14 @@ int main(void) {
   S(syscall(SYS_quotactl, 0, (void*)0, 0, (void*)0));
   S(syscall(SYS_uselib, "x"));
   S(syscall(SYS_lookup_dcookie, 0, (void*)0, 0));
+  // Socket families elfuse has not reviewed for addresses in their options
+  // and messages, as a kernel built without them (AF_XDP registers memory
+  // by address; AF_RDS maps guest-named ranges; AF_KEY is the host's IPsec).
+  S(socket(AF_XDP, SOCK_RAW, 0));
+  S(socket(AF_RDS, SOCK_SEQPACKET, 0));
+  S(socket(AF_KEY, SOCK_RAW, 2 /* PF_KEY_V2 */));
+  int pair[2];
+  S(socketpair(AF_XDP, SOCK_RAW, 0, pair));
   // Landlock disabled at boot.
   S(syscall(SYS_landlock_create_ruleset, (void*)0, 0, 1));
   S(syscall(SYS_landlock_add_rule, -1, 1, (void*)0, 0));
@@ -60,5 +70,14 @@ int main(void) {
   S(syscall(SYS_unshare, CLONE_NEWUTS));
   S(syscall(SYS_unshare, CLONE_NEWUSER));
   S(syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0));
+  // The host's firewall, as a caller without CAP_NET_ADMIN (a short value:
+  // harmless natively too, EINVAL).
+  int udp = socket(AF_INET, SOCK_DGRAM, 0);
+  char small[8] = {0};
+  S(setsockopt(udp, SOL_IP, 64 /* IPT_SO_SET_REPLACE */, small, sizeof small));
+  S(setsockopt(udp, SOL_IP, 128 /* EBT_SO_SET_ENTRIES */, small, sizeof small));
+  int udp6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  S(setsockopt(udp6, SOL_IPV6, 64 /* IP6T_SO_SET_REPLACE */, small, sizeof small));
+  S(setsockopt(udp6, SOL_IP, 96 /* ARPT_SO_SET_REPLACE */, small, sizeof small));
   return 0;
 }
