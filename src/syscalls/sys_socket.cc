@@ -678,9 +678,11 @@ int64_t sys_setsockopt(SyscallContext& ctx, const SyscallArgs& a) {
       p = uio::fault_ptr();
     }
   }
-  int family = 0;
+  // The family matters only below SOL_SOCKET (sockopt_route).
+  int family = -1;
   socklen_t flen = sizeof family;
-  if (::getsockopt(*fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0) family = -1;
+  if (level != SOL_SOCKET && ::getsockopt(*fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0)
+    family = -1;
   SockoptRoute route = sockopt_route(family, level, optname);
   if (route == SockoptRoute::kRefused) return sock_fd_error(*fd, EPERM);
   if (route == SockoptRoute::kFilterOrBpfFd)
