@@ -31,7 +31,12 @@ namespace {
 
 // Numbers the libc headers of some hosts lack.
 constexpr int kSysQuotactlFd = 443;
+constexpr int kSysLandlockCreateRuleset = 444;
+constexpr int kSysLandlockAddRule = 445;
+constexpr int kSysLandlockRestrictSelf = 446;
 constexpr int kSysMemfdSecret = 447;
+constexpr int kSysSetMempolicyHomeNode = 450;
+constexpr int kSysLsmSetSelfAttr = 460;
 constexpr uint32_t kX32SyscallBit = 0x40000000;
 constexpr uint32_t kCloneNewTime = 0x80;  // CLONE_NEWTIME: unshare and clone3 only
 constexpr uint32_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
@@ -93,6 +98,14 @@ constexpr DeniedCall kDenied[] = {
     {SYS_modify_ldt, "modify_ldt", K},
     {SYS_uselib, "uselib", K},
     {kSysMemfdSecret, "memfd_secret", K},
+    {kSysSetMempolicyHomeNode, "set_mempolicy_home_node", K},
+    // Confining elfuse's own host threads further (Landlock would take
+    // their file access, an LSM attribute their label): the guest's calls
+    // are answered inside elfuse (sys_sandbox.cc, sys_newer.cc).
+    {kSysLandlockCreateRuleset, "landlock_create_ruleset", K},
+    {kSysLandlockAddRule, "landlock_add_rule", K},
+    {kSysLandlockRestrictSelf, "landlock_restrict_self", K},
+    {kSysLsmSetSelfAttr, "lsm_set_self_attr", K},
     // Another process's pages.
     {SYS_migrate_pages, "migrate_pages", K},
     {SYS_move_pages, "move_pages", K},

@@ -67,12 +67,16 @@ TEST(SelfConfine, EveryDeniedCallGetsItsAction) {
   EXPECT_EQ(decide(SYS_process_vm_readv), kKill);
   EXPECT_EQ(decide(SYS_process_vm_writev), kKill);
   EXPECT_EQ(decide(SYS_clone3), kEnosys);
+  EXPECT_EQ(decide(444), kKill);  // landlock_create_ruleset
+  EXPECT_EQ(decide(446), kKill);  // landlock_restrict_self
+  EXPECT_EQ(decide(460), kKill);  // lsm_set_self_attr
 }
 
 TEST(SelfConfine, WhatElfuseCallsIsAllowed) {
   for (int nr : {SYS_read, SYS_write, SYS_openat, SYS_mmap, SYS_munmap, SYS_futex, SYS_rt_sigaction,
                  SYS_exit_group, SYS_getpid, SYS_seccomp, SYS_prctl, SYS_kcmp, SYS_pidfd_getfd,
-                 SYS_chroot, SYS_capset, SYS_setresuid, SYS_syslog, SYS_open_by_handle_at})
+                 SYS_chroot, SYS_capset, SYS_setresuid, SYS_syslog, SYS_open_by_handle_at,
+                 453 /* map_shadow_stack: probed once (sys_newer.cc) */})
     EXPECT_EQ(decide(nr), kAllow) << nr;
 }
 
