@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 
 #include <concepts>
 #include <cstdint>
@@ -86,6 +87,10 @@ using SigprocHow = IntArg<int, ArgKind::kSigprocHow>;   // rt_sigprocmask's how
 // A mode (umode_t): the register whole, as the handlers hand it to the host,
 // which narrows it as Linux does.
 using Mode = IntArg<uint64_t, ArgKind::kMode>;
+using UMode = IntArg<unsigned, ArgKind::kMode>;        // a mode as an unsigned int
+using UAtFlags = IntArg<unsigned, ArgKind::kAtFlags>;  // AT_* flags as unsigned int
+using Id = IntArg<unsigned, ArgKind::kInt>;            // uid_t, gid_t (-1: unchanged)
+using IntSize = IntArg<int, ArgKind::kSize>;           // an `int` length (readlink's bufsiz)
 
 // A guest address the call reads, writes or just passes on. Only the
 // accessors of syscalls/uaccess.h reach the memory behind it.
@@ -156,6 +161,9 @@ struct FdPair {  // pipe's int[2]
 using KernelStat = struct stat;      // x86_64's struct stat is the kernel's
 using KernelStatx = struct statx;    // include/uapi/linux/stat.h
 using KernelStatfs = struct statfs;  // x86_64's struct statfs is the kernel's
+struct TimespecPair {                // utimensat's struct timespec[2]
+  struct timespec t[2];
+};
 
 // What every argument type of a TYPED row provides.
 template <typename T>
