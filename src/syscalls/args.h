@@ -5,8 +5,10 @@
 // live in syscalls/uaccess.h. See docs/internals.md "The syscall boundary".
 #pragma once
 
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <concepts>
@@ -91,6 +93,7 @@ using UMode = IntArg<unsigned, ArgKind::kMode>;        // a mode as an unsigned 
 using UAtFlags = IntArg<unsigned, ArgKind::kAtFlags>;  // AT_* flags as unsigned int
 using Id = IntArg<unsigned, ArgKind::kInt>;            // uid_t, gid_t (-1: unchanged)
 using IntSize = IntArg<int, ArgKind::kSize>;           // an `int` length (readlink's bufsiz)
+using ClockId = IntArg<int, ArgKind::kClockId>;        // clockid_t
 
 // A guest address the call reads, writes or just passes on. Only the
 // accessors of syscalls/uaccess.h reach the memory behind it.
@@ -158,10 +161,14 @@ struct Path {
 struct FdPair {  // pipe's int[2]
   int fd[2];
 };
-using KernelStat = struct stat;      // x86_64's struct stat is the kernel's
-using KernelStatx = struct statx;    // include/uapi/linux/stat.h
-using KernelStatfs = struct statfs;  // x86_64's struct statfs is the kernel's
-struct TimespecPair {                // utimensat's struct timespec[2]
+using KernelStat = struct stat;               // x86_64's struct stat is the kernel's
+using KernelStatx = struct statx;             // include/uapi/linux/stat.h
+using KernelStatfs = struct statfs;           // x86_64's struct statfs is the kernel's
+using KernelEpollEvent = struct epoll_event;  // packed on x86_64, as the kernel's
+using KernelItimerspec = struct itimerspec;
+using KernelTimespec = struct timespec;
+using KernelTimeval = struct timeval;
+struct TimespecPair {  // utimensat's struct timespec[2]
   struct timespec t[2];
 };
 
