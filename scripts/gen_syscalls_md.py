@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/syscalls.md from src/syscalls/syscalls.def (the one list).
 
-Rows:   SYSCALL(nr, name, status, kinds...)
+Rows:   SYSCALL(nr, name, status, restart, worker, trace, kinds...)
+        TYPED(nr, name, status, restart, worker, trace, result, types...)
 Notes:  // note NAME: text      (what a kPartial row lacks, what a kRefused or
                                  kAbsent row answers and why, or why kEnosys)
 Usage:  gen_syscalls_md.py [--check]   (--check: fail if the file is stale)
@@ -21,7 +22,7 @@ STATUS = {"kFull": "implemented", "kPartial": "partial", "kRefused": "refused",
 def render():
     rows, notes = [], {}
     for line in open(DEF):
-        m = re.match(r"SYSCALL\((\d+),\s*(\w+),\s*(\w+)", line)
+        m = re.match(r"(?:SYSCALL|TYPED)\((\d+),\s*(\w+),\s*(\w+)", line)
         if m:
             rows.append((int(m.group(1)), m.group(2), m.group(3)))
             continue

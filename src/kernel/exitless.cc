@@ -28,6 +28,7 @@
 #include "kernel/exitless_policy.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
+#include "kernel/syscall_policy.h"
 #include "syscalls/dispatch.h"
 
 namespace elfuse {
@@ -134,22 +135,13 @@ int usable_cpus() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
+// The calls whose row (syscalls.def) lets the worker serve them: their
+// Linux semantics do not depend on which thread of the process makes them
+// (fd table, fs and credentials are shared with T); worker_may_run narrows
+// some by their arguments.
 void set_allowlist() {
-  // Calls whose Linux semantics do not depend on which thread of the
-  // process makes them (fd table, fs and credentials are shared with T);
-  // worker_may_run narrows some by their arguments.
-  for (long nr : {SYS_read,      SYS_write,        SYS_pread64,
-                  SYS_pwrite64,  SYS_readv,        SYS_writev,
-                  SYS_lseek,     SYS_close,        SYS_fstat,
-                  SYS_stat,      SYS_lstat,        SYS_newfstatat,
-                  SYS_statx,     SYS_open,         SYS_openat,
-                  SYS_access,    SYS_faccessat,    SYS_faccessat2,
-                  SYS_readlink,  SYS_readlinkat,   SYS_getdents64,
-                  SYS_getcwd,    SYS_fcntl,        SYS_ioctl,
-                  SYS_getrandom, SYS_uname,        SYS_mmap,
-                  SYS_munmap,    SYS_mprotect,     SYS_madvise,
-                  SYS_brk,       SYS_rt_sigaction, SYS_sched_getaffinity})
-    g_allowed.set(static_cast<size_t>(nr));
+  for (uint64_t nr = 0; nr < SHIM_CHANNEL_NRS; nr++)
+    if (syscall_worker_allowed(nr)) g_allowed.set(nr);
 }
 
 // Calls that change the calling host thread's credentials or its own
@@ -191,86 +183,8 @@ bool retry_on_eintr(uint64_t nr) {
   return is_fd_io(nr) || nr == SYS_open || nr == SYS_openat;
 }
 
-// A file whose reads and writes behave the same from any thread: not a tty
-// (job control looks at the caller's signal mask: SIGTTIN/SIGTTOU or EIO)
-// and not an anonymous-inode file (signalfd). Memory character devices
-// (/dev/null, zero, full, random, urandom: major 1) are fine. Unknown
-// descriptors go to W, whose handler gives the error.
-bool fd_is_plain(const Process& proc, uint64_t reg) {
-  int64_t fd = static_cast<int64_t>(static_cast<int32_t>(reg));
-  if (!proc.fds.guest_fd(fd)) return true;
-  struct stat st;
-  if (fstat(static_cast<int>(fd), &st) < 0) return true;
-  if (g_anon_dev_known && st.st_dev == g_anon_dev) return false;
-  switch (st.st_mode & S_IFMT) {
-    case S_IFREG:
-    case S_IFDIR:
-    case S_IFIFO:
-    case S_IFSOCK:
-    case S_IFBLK:
-      return true;
-    case S_IFCHR:
-      return major(st.st_rdev) == 1;
-    default:
-      return false;
-  }
-}
-
-// /proc/thread-self and /proc/self/task/<tid> name the calling host thread:
-// absolute /proc paths stay with T. (A relative path from a directory
-// inside /proc, or a symlink to one, still reaches W: documented.)
-bool path_ok(Process& proc, uint64_t addr) {
-  if (addr == 0) return true;
-  // Unreadable: the handler answers EFAULT.
-  char head[6] = {};
-  for (int i = 0; i < 6; i++) {
-    if (!proc.mm().copy_in(&head[i], addr + i, 1).ok()) break;
-    if (head[i] == 0) break;
-  }
-  return !(memcmp(head, "/proc", 5) == 0 && (head[5] == '/' || head[5] == 0));
-}
-
 bool worker_may_run(Process& proc, const SyscallArgs& a) {
-  if (is_fd_io(a.nr)) return fd_is_plain(proc, a.a[0]);
-  switch (a.nr) {
-    case SYS_fcntl:
-      // No locks (F_SETLKW blocks with the caller's signals), no owners.
-      switch (static_cast<int>(a.a[1])) {
-        case F_GETFD:
-        case F_SETFD:
-        case F_GETFL:
-        case F_SETFL:
-        case F_DUPFD:
-        case F_DUPFD_CLOEXEC:
-          return true;
-        default:
-          return false;
-      }
-    case SYS_ioctl:
-      switch (static_cast<uint32_t>(a.a[1])) {
-        case TCGETS:
-        case TIOCGWINSZ:
-        case FIONREAD:
-          return true;
-        default:
-          return false;
-      }
-    case SYS_open:
-    case SYS_stat:
-    case SYS_lstat:
-    case SYS_access:
-    case SYS_readlink:
-      return path_ok(proc, a.a[0]);
-    case SYS_openat:
-    case SYS_newfstatat:
-    case SYS_statx:
-    case SYS_faccessat:
-    case SYS_faccessat2:
-    case SYS_readlinkat:
-      return path_ok(proc, a.a[1]);
-    default:
-      return true;
-  }
+  return syscall_worker_may_serve(proc, a, g_anon_dev_known ? &g_anon_dev : nullptr);
 }
 
 // A write that failed with EPIPE or EFBIG also sent SIGPIPE or SIGXFSZ to

@@ -22,6 +22,7 @@
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
+#include "kernel/syscall_policy.h"
 
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)  // include/uapi/linux/signal.h
@@ -613,80 +614,6 @@ void apply_host_action(int sig, const GuestSigaction& act) {
   raw_sigaction(sig, &h);
 }
 
-enum class Restart { kNone, kSys, kNoIntr, kNoHand, kBlock };
-
-// Which internal code Linux returns when a signal interrupts syscall `nr`
-// (the host turns all of them into EINTR, as elfuse's host handlers have no
-// SA_RESTART). -ERESTARTSYS: restarted unless a handler without SA_RESTART
-// runs; -ERESTARTNOHAND: restarted only if no handler runs;
-// -ERESTART_RESTARTBLOCK: restart_syscall (sleeps with a timeout). Others
-// return EINTR as is.
-Restart restart_class(const SyscallArgs& a) {
-  switch (a.nr) {
-    case SYS_read:
-    case SYS_write:
-    case SYS_readv:
-    case SYS_writev:
-    case SYS_pread64:
-    case SYS_pwrite64:
-    case SYS_preadv:
-    case SYS_pwritev:
-    case SYS_preadv2:
-    case SYS_pwritev2:
-    case SYS_open:
-    case SYS_openat:
-    case SYS_openat2:
-    case SYS_creat:
-    case SYS_wait4:
-    case SYS_waitid:
-    case SYS_accept:
-    case SYS_accept4:
-    case SYS_connect:
-    case SYS_recvfrom:
-    case SYS_recvmsg:
-    case SYS_recvmmsg:
-    case SYS_sendto:
-    case SYS_sendmsg:
-    case SYS_sendmmsg:
-    case SYS_flock:
-    case SYS_fcntl:
-    case SYS_ioctl:
-    case SYS_sendfile:
-    case SYS_splice:
-    case SYS_tee:
-    case SYS_vmsplice:
-    case SYS_copy_file_range:
-    case SYS_getrandom:
-    case SYS_mq_timedsend:  // ipc/mqueue.c wq_sleep
-    case SYS_mq_timedreceive:
-    case SYS_futex_waitv:  // futex_wait_multiple: -ERESTARTSYS (absolute timeout)
-    case 455:              // futex_wait (futex2): __futex_wait, -ERESTARTSYS
-      return Restart::kSys;
-    case SYS_futex: {
-      int op = static_cast<int>(a.a[1]) & 127;
-      if (op == 6 /* FUTEX_LOCK_PI */) return Restart::kNoIntr;
-      if ((op == 0 || op == 9) && a.a[3]) return Restart::kBlock;  // FUTEX_WAIT(_BITSET) timed
-      return Restart::kSys;
-    }
-    case SYS_pause:
-    case SYS_rt_sigsuspend:
-    case SYS_select:
-    case SYS_pselect6:
-    case SYS_ppoll:
-    case SYS_msgrcv:
-    case SYS_msgsnd:
-      return Restart::kNoHand;
-    case SYS_poll:
-      return static_cast<int>(a.a[2]) < 0 ? Restart::kNoHand : Restart::kBlock;
-    case SYS_nanosleep:
-      return Restart::kBlock;
-    case SYS_clock_nanosleep:
-      return (a.a[1] & TIMER_ABSTIME) ? Restart::kNoHand : Restart::kBlock;
-    default:
-      return Restart::kNone;
-  }
-}
-
 // Builds the rt_sigframe for `sig` below the user's stack (or on the
 // alternate stack) and points the user view at the handler
 // (signal_64.c get_sigframe, __setup_rt_frame; signal.c handle_signal).
@@ -963,7 +890,7 @@ void signals_on_syscall_return(Process& proc, Thread& t, const SyscallArgs& args
   // A forked child's records were reset by signals_on_fork_child; what it
   // has now was sent to it and is delivered on its first return.
   ThreadSignals& ts = t.signals;
-  Restart restart = result == -EINTR ? restart_class(args) : Restart::kNone;
+  Restart restart = result == -EINTR ? syscall_restart_class(args) : Restart::kNone;
   if (result == -EINTR && !ts.restore_mask) adopt_wait_mask(proc, t, args);
   if (!signals_deliverable(t) && restart == Restart::kNone && !ts.restore_mask) return;
   UserView u{t.vcpu->regs(), false};

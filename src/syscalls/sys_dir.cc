@@ -14,6 +14,7 @@
 #include "kernel/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uaccess.h"
 
 namespace elfuse {
 
@@ -109,9 +110,9 @@ int64_t rooted_path1(SyscallContext& ctx, long nr, int dirfd, const std::string&
   }
 }
 
-int64_t path1(SyscallContext& ctx, long nr, Follow follow, uint64_t path_addr, uint64_t b = 0,
+int64_t path1(SyscallContext& ctx, long nr, Follow follow, Path path_arg, uint64_t b = 0,
               uint64_t c = 0) {
-  auto path = copy_path(ctx.mm, path_addr);
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
@@ -119,9 +120,9 @@ int64_t path1(SyscallContext& ctx, long nr, Follow follow, uint64_t path_addr, u
   return host_rax(::syscall(nr, host.c_str(), b, c));
 }
 
-int64_t at_path1(SyscallContext& ctx, long nr, Follow follow, uint64_t dirfd_reg,
-                 uint64_t path_addr, uint64_t b = 0, uint64_t c = 0, uint64_t d = 0) {
-  auto path = copy_path(ctx.mm, path_addr);
+int64_t at_path1(SyscallContext& ctx, long nr, Follow follow, DirFd dirfd_reg, Path path_arg,
+                 uint64_t b = 0, uint64_t c = 0, uint64_t d = 0) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, dirfd_reg), *path)) return -ENOENT;
   std::string host = follow ? followed_host_path(ctx.proc, *path) : *path;
@@ -144,12 +145,10 @@ int64_t rooted_access(SyscallContext& ctx, int dirfd, const std::string& path, i
       ::syscall(SYS_faccessat2, fd->get(), "", mode, (flags & AT_EACCESS) | AT_EMPTY_PATH));
 }
 
-int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t buf,
-                      uint64_t bufsiz_reg) {
+int64_t do_readlinkat(SyscallContext& ctx, int dirfd, Path path_arg, OutBuf buf, int bufsiz) {
   // fs/stat.c do_readlinkat: bufsiz <= 0 is EINVAL before the name is read.
-  int bufsiz = arg_int(bufsiz_reg);
   if (bufsiz <= 0) return -EINVAL;
-  auto path = copy_path(ctx.mm, path_addr);
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   // The exe link names the guest program (proc(5) /proc/pid/exe); a
@@ -158,7 +157,7 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
   if (!ctx.proc.exe_path.empty() && is_proc_self_exe(ctx.proc, *path)) {
     const std::string& exe = ctx.proc.exe_path;
     uint64_t n = std::min<uint64_t>(exe.size(), static_cast<uint64_t>(bufsiz));
-    auto r = ctx.mm.copy_out(buf, exe.data(), n);
+    auto r = buf.put(ctx.mm, exe.data(), n);
     if (!r) return -r.error();
     return static_cast<int64_t>(n);
   }
@@ -167,7 +166,7 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
     if (!peer->ok()) return -peer->error();
     const std::string& exe = **peer;
     uint64_t n = std::min<uint64_t>(exe.size(), static_cast<uint64_t>(bufsiz));
-    auto r = ctx.mm.copy_out(buf, exe.data(), n);
+    auto r = buf.put(ctx.mm, exe.data(), n);
     if (!r) return -r.error();
     return static_cast<int64_t>(n);
   }
@@ -188,16 +187,15 @@ int64_t do_readlinkat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64
     r = ::syscall(SYS_readlinkat, dirfd, path->c_str(), tmp.data(), tmp.size());
   }
   if (r < 0) return -static_cast<int64_t>(errno);
-  auto c = ctx.mm.copy_out(buf, tmp.data(), static_cast<uint64_t>(r));
+  auto c = buf.put(ctx.mm, tmp.data(), static_cast<uint64_t>(r));
   if (!c) return -c.error();
   return r;
 }
 
 // Two-path calls (rename, link, symlink and their *at forms).
-Result<std::pair<std::string, std::string>> two_paths(SyscallContext& ctx, uint64_t p1,
-                                                      uint64_t p2) {
-  auto a = TRY(copy_path(ctx.mm, p1));
-  auto b = TRY(copy_path(ctx.mm, p2));
+Result<std::pair<std::string, std::string>> two_paths(SyscallContext& ctx, Path p1, Path p2) {
+  auto a = TRY(p1.get(ctx.mm));
+  auto b = TRY(p2.get(ctx.mm));
   return std::make_pair(std::move(a), std::move(b));
 }
 
@@ -244,140 +242,140 @@ int64_t rooted_symlink(SyscallContext& ctx, const std::string& target, int newdi
 
 // access(2)/faccessat(2): the mode and flags are checked by the host; the
 // exe link is followed to the guest program.
-int64_t sys_access(SyscallContext& ctx, const SyscallArgs& a) {
-  auto path = copy_path(ctx.mm, a.a[0]);
+int64_t sys_access(SyscallContext& ctx, Path path_arg, AccessMode mode) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
-  if (ctx.proc.sysroot) return rooted_access(ctx, AT_FDCWD, host, arg_int(a.a[1]), 0);
-  return host_rax(::syscall(SYS_access, host.c_str(), arg_int(a.a[1])));
+  if (ctx.proc.sysroot) return rooted_access(ctx, AT_FDCWD, host, mode, 0);
+  return host_rax(::syscall(SYS_access, host.c_str(), mode.v));
 }
 
-int64_t sys_faccessat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto path = copy_path(ctx.mm, a.a[1]);
+int64_t sys_faccessat(SyscallContext& ctx, DirFd dirfd, Path path_arg, AccessMode mode) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
-  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, a.a[0]), *path)) return -ENOENT;
+  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, dirfd), *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
-  if (ctx.proc.sysroot)
-    return rooted_access(ctx, guest_dirfd(ctx.proc, a.a[0]), host, arg_int(a.a[2]), 0);
-  return host_rax(
-      ::syscall(SYS_faccessat, guest_dirfd(ctx.proc, a.a[0]), host.c_str(), arg_int(a.a[2])));
+  if (ctx.proc.sysroot) return rooted_access(ctx, guest_dirfd(ctx.proc, dirfd), host, mode, 0);
+  return host_rax(::syscall(SYS_faccessat, guest_dirfd(ctx.proc, dirfd), host.c_str(), mode.v));
 }
 
-int64_t sys_faccessat2(SyscallContext& ctx, const SyscallArgs& a) {
-  auto path = copy_path(ctx.mm, a.a[1]);
+int64_t sys_faccessat2(SyscallContext& ctx, DirFd dirfd, Path path_arg, AccessMode mode,
+                       AtFlags flags_arg) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
-  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, a.a[0]), *path)) return -ENOENT;
-  int flags = arg_int(a.a[3]);
+  if (hidden_proc_entry(ctx.proc, guest_dirfd(ctx.proc, dirfd), *path)) return -ENOENT;
+  int flags = flags_arg;
   std::string host = (flags & AT_SYMLINK_NOFOLLOW) ? *path : followed_host_path(ctx.proc, *path);
-  if (ctx.proc.sysroot)
-    return rooted_access(ctx, guest_dirfd(ctx.proc, a.a[0]), host, arg_int(a.a[2]), flags);
-  return host_rax(::syscall(SYS_faccessat2, guest_dirfd(ctx.proc, a.a[0]), host.c_str(),
-                            arg_int(a.a[2]), flags));
+  if (ctx.proc.sysroot) return rooted_access(ctx, guest_dirfd(ctx.proc, dirfd), host, mode, flags);
+  return host_rax(
+      ::syscall(SYS_faccessat2, guest_dirfd(ctx.proc, dirfd), host.c_str(), mode.v, flags));
 }
 
-int64_t sys_readlink(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_readlinkat(ctx, AT_FDCWD, a.a[0], a.a[1], a.a[2]);
+int64_t sys_readlink(SyscallContext& ctx, Path path, OutBuf buf, IntSize bufsiz) {
+  return do_readlinkat(ctx, AT_FDCWD, path, buf, bufsiz);
 }
 
-int64_t sys_readlinkat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_readlinkat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], a.a[3]);
+int64_t sys_readlinkat(SyscallContext& ctx, DirFd dirfd, Path path, OutBuf buf, IntSize bufsiz) {
+  return do_readlinkat(ctx, guest_dirfd(ctx.proc, dirfd), path, buf, bufsiz);
 }
 
-int64_t sys_mkdir(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_mkdir, kNoFollow, a.a[0], arg_uint(a.a[1]));
+int64_t sys_mkdir(SyscallContext& ctx, Path path, UMode mode) {
+  return path1(ctx, SYS_mkdir, kNoFollow, path, mode);
 }
-int64_t sys_mkdirat(SyscallContext& ctx, const SyscallArgs& a) {
-  return at_path1(ctx, SYS_mkdirat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+int64_t sys_mkdirat(SyscallContext& ctx, DirFd dirfd, Path path, UMode mode) {
+  return at_path1(ctx, SYS_mkdirat, kNoFollow, dirfd, path, mode);
 }
-int64_t sys_rmdir(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_rmdir, kNoFollow, a.a[0]);
+int64_t sys_rmdir(SyscallContext& ctx, Path path) {
+  return path1(ctx, SYS_rmdir, kNoFollow, path);
 }
-int64_t sys_unlink(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_unlink, kNoFollow, a.a[0]);
+int64_t sys_unlink(SyscallContext& ctx, Path path) {
+  return path1(ctx, SYS_unlink, kNoFollow, path);
 }
-int64_t sys_unlinkat(SyscallContext& ctx, const SyscallArgs& a) {
-  return at_path1(ctx, SYS_unlinkat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+int64_t sys_unlinkat(SyscallContext& ctx, DirFd dirfd, Path path, UAtFlags flags) {
+  return at_path1(ctx, SYS_unlinkat, kNoFollow, dirfd, path, flags);
 }
 
 // mknod(2): device nodes need privileges the host checks.
-int64_t sys_mknod(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_mknod, kNoFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
+int64_t sys_mknod(SyscallContext& ctx, Path path, UMode mode, UIntFlags dev) {
+  return path1(ctx, SYS_mknod, kNoFollow, path, mode, dev);
 }
-int64_t sys_mknodat(SyscallContext& ctx, const SyscallArgs& a) {
-  return at_path1(ctx, SYS_mknodat, kNoFollow, a.a[0], a.a[1], arg_uint(a.a[2]), arg_uint(a.a[3]));
+int64_t sys_mknodat(SyscallContext& ctx, DirFd dirfd, Path path, UMode mode, UIntFlags dev) {
+  return at_path1(ctx, SYS_mknodat, kNoFollow, dirfd, path, mode, dev);
 }
 
-int64_t sys_rename(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[0], a.a[1]);
+int64_t sys_rename(SyscallContext& ctx, Path oldpath, Path newpath) {
+  auto p = two_paths(ctx, oldpath, newpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot) return rooted_rename(ctx, AT_FDCWD, p->first, AT_FDCWD, p->second, 0);
   return host_rax(::syscall(SYS_rename, p->first.c_str(), p->second.c_str()));
 }
-int64_t sys_renameat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[1], a.a[3]);
+int64_t sys_renameat(SyscallContext& ctx, DirFd olddir, Path oldpath, DirFd newdir, Path newpath) {
+  auto p = two_paths(ctx, oldpath, newpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot)
-    return rooted_rename(ctx, guest_dirfd(ctx.proc, a.a[0]), p->first,
-                         guest_dirfd(ctx.proc, a.a[2]), p->second, 0);
-  return host_rax(::syscall(SYS_renameat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
-                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str()));
+    return rooted_rename(ctx, guest_dirfd(ctx.proc, olddir), p->first,
+                         guest_dirfd(ctx.proc, newdir), p->second, 0);
+  return host_rax(::syscall(SYS_renameat, guest_dirfd(ctx.proc, olddir), p->first.c_str(),
+                            guest_dirfd(ctx.proc, newdir), p->second.c_str()));
 }
-int64_t sys_renameat2(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[1], a.a[3]);
+int64_t sys_renameat2(SyscallContext& ctx, DirFd olddir, Path oldpath, DirFd newdir, Path newpath,
+                      UIntFlags flags) {
+  auto p = two_paths(ctx, oldpath, newpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot)
-    return rooted_rename(ctx, guest_dirfd(ctx.proc, a.a[0]), p->first,
-                         guest_dirfd(ctx.proc, a.a[2]), p->second, arg_uint(a.a[4]));
-  return host_rax(::syscall(SYS_renameat2, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
-                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(), arg_uint(a.a[4])));
+    return rooted_rename(ctx, guest_dirfd(ctx.proc, olddir), p->first,
+                         guest_dirfd(ctx.proc, newdir), p->second, flags);
+  return host_rax(::syscall(SYS_renameat2, guest_dirfd(ctx.proc, olddir), p->first.c_str(),
+                            guest_dirfd(ctx.proc, newdir), p->second.c_str(), flags.v));
 }
 
-int64_t sys_link(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[0], a.a[1]);
+int64_t sys_link(SyscallContext& ctx, Path oldpath, Path newpath) {
+  auto p = two_paths(ctx, oldpath, newpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot) return rooted_link(ctx, AT_FDCWD, p->first, AT_FDCWD, p->second, 0);
   return host_rax(::syscall(SYS_link, p->first.c_str(), p->second.c_str()));
 }
 // linkat(2) with AT_EMPTY_PATH links the file dirfd refers to; the host
 // checks the capability it needs.
-int64_t sys_linkat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[1], a.a[3]);
+int64_t sys_linkat(SyscallContext& ctx, DirFd olddir, Path oldpath, DirFd newdir, Path newpath,
+                   AtFlags flags) {
+  auto p = two_paths(ctx, oldpath, newpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot)
-    return rooted_link(ctx, guest_dirfd(ctx.proc, a.a[0]), p->first, guest_dirfd(ctx.proc, a.a[2]),
-                       p->second, arg_int(a.a[4]));
-  return host_rax(::syscall(SYS_linkat, guest_dirfd(ctx.proc, a.a[0]), p->first.c_str(),
-                            guest_dirfd(ctx.proc, a.a[2]), p->second.c_str(), arg_int(a.a[4])));
+    return rooted_link(ctx, guest_dirfd(ctx.proc, olddir), p->first, guest_dirfd(ctx.proc, newdir),
+                       p->second, flags);
+  return host_rax(::syscall(SYS_linkat, guest_dirfd(ctx.proc, olddir), p->first.c_str(),
+                            guest_dirfd(ctx.proc, newdir), p->second.c_str(), flags.v));
 }
 
 // symlink(2): the target is stored as given, never resolved.
-int64_t sys_symlink(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[0], a.a[1]);
+int64_t sys_symlink(SyscallContext& ctx, Path target, Path linkpath) {
+  auto p = two_paths(ctx, target, linkpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot) return rooted_symlink(ctx, p->first, AT_FDCWD, p->second);
   return host_rax(::syscall(SYS_symlink, p->first.c_str(), p->second.c_str()));
 }
-int64_t sys_symlinkat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto p = two_paths(ctx, a.a[0], a.a[2]);
+int64_t sys_symlinkat(SyscallContext& ctx, Path target, DirFd newdir, Path linkpath) {
+  auto p = two_paths(ctx, target, linkpath);
   if (!p) return -p.error();
   if (ctx.proc.sysroot)
-    return rooted_symlink(ctx, p->first, guest_dirfd(ctx.proc, a.a[1]), p->second);
+    return rooted_symlink(ctx, p->first, guest_dirfd(ctx.proc, newdir), p->second);
   return host_rax(
-      ::syscall(SYS_symlinkat, p->first.c_str(), guest_dirfd(ctx.proc, a.a[1]), p->second.c_str()));
+      ::syscall(SYS_symlinkat, p->first.c_str(), guest_dirfd(ctx.proc, newdir), p->second.c_str()));
 }
 
-int64_t sys_chmod(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_chmod, kFollow, a.a[0], arg_uint(a.a[1]));
+int64_t sys_chmod(SyscallContext& ctx, Path path, UMode mode) {
+  return path1(ctx, SYS_chmod, kFollow, path, mode);
 }
-int64_t sys_fchmod(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fchmod(SyscallContext& ctx, Fd fd_arg, UMode mode) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_fchmod, *fd, arg_uint(a.a[1])));
+  return host_rax(::syscall(SYS_fchmod, *fd, mode.v));
 }
 // fchmodat(2): the raw syscall has no flags argument (fchmodat2 does).
-int64_t sys_fchmodat(SyscallContext& ctx, const SyscallArgs& a) {
-  return at_path1(ctx, SYS_fchmodat, kFollow, a.a[0], a.a[1], arg_uint(a.a[2]));
+int64_t sys_fchmodat(SyscallContext& ctx, DirFd dirfd, Path path, UMode mode) {
+  return at_path1(ctx, SYS_fchmodat, kFollow, dirfd, path, mode);
 }
 
 // fchmodat2(dirfd, path, mode, flags), fs/open.c do_fchmodat: the flags
@@ -385,13 +383,14 @@ int64_t sys_fchmodat(SyscallContext& ctx, const SyscallArgs& a) {
 // lookup, then chmod_common on the object (a symlink itself with
 // AT_SYMLINK_NOFOLLOW: the file system's answer, EOPNOTSUPP on most).
 // Under --sysroot the object resolved inside the root, by its O_PATH fd.
-int64_t sys_fchmodat2(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_fchmodat2(SyscallContext& ctx, DirFd dirfd_arg, Path path_arg, UMode mode_arg,
+                      UAtFlags flags_arg) {
   constexpr long kNrFchmodat2 = 452;
-  const unsigned flags = arg_uint(a.a[3]);
-  const unsigned mode = arg_uint(a.a[2]);
+  const unsigned flags = flags_arg;
+  const unsigned mode = mode_arg;
   if (flags & ~unsigned{AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH}) return -EINVAL;
-  const int dirfd = guest_dirfd(ctx.proc, a.a[0]);
-  auto path = copy_path(ctx.mm, a.a[1]);
+  const int dirfd = guest_dirfd(ctx.proc, dirfd_arg);
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, dirfd, *path)) return -ENOENT;
   const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
@@ -403,47 +402,51 @@ int64_t sys_fchmodat2(SyscallContext& ctx, const SyscallArgs& a) {
   return host_rax(::syscall(kNrFchmodat2, fd->get(), "", mode, AT_EMPTY_PATH));
 }
 
-int64_t sys_chown(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_chown, kFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
+int64_t sys_chown(SyscallContext& ctx, Path path, Id owner, Id group) {
+  return path1(ctx, SYS_chown, kFollow, path, owner, group);
 }
-int64_t sys_lchown(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_lchown, kNoFollow, a.a[0], arg_uint(a.a[1]), arg_uint(a.a[2]));
+int64_t sys_lchown(SyscallContext& ctx, Path path, Id owner, Id group) {
+  return path1(ctx, SYS_lchown, kNoFollow, path, owner, group);
 }
-int64_t sys_fchown(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fchown(SyscallContext& ctx, Fd fd_arg, Id owner, Id group) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_fchown, *fd, arg_uint(a.a[1]), arg_uint(a.a[2])));
+  return host_rax(::syscall(SYS_fchown, *fd, owner.v, group.v));
 }
-int64_t sys_fchownat(SyscallContext& ctx, const SyscallArgs& a) {
-  return at_path1(ctx, SYS_fchownat, (arg_int(a.a[4]) & AT_SYMLINK_NOFOLLOW) ? kNoFollow : kFollow,
-                  a.a[0], a.a[1], arg_uint(a.a[2]), arg_uint(a.a[3]), arg_int(a.a[4]));
+int64_t sys_fchownat(SyscallContext& ctx, DirFd dirfd, Path path, Id owner, Id group,
+                     AtFlags flags) {
+  return at_path1(ctx, SYS_fchownat, (flags & AT_SYMLINK_NOFOLLOW) ? kNoFollow : kFollow, dirfd,
+                  path, owner, group, static_cast<uint64_t>(static_cast<int64_t>(flags.v)));
 }
 
 // utimensat(2): a NULL path (Linux extension) changes the file dirfd refers
 // to; a NULL times sets both to now. Both go to the host unchanged.
-int64_t sys_utimensat(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_utimensat(SyscallContext& ctx, DirFd dirfd_arg, Path path_arg,
+                      In<TimespecPair> times_arg, AtFlags flags_arg) {
   std::string path;
   const char* host_path = nullptr;
-  if (a.a[1] != 0) {
-    auto p = copy_path(ctx.mm, a.a[1]);
+  if (path_arg.addr != 0) {
+    auto p = path_arg.get(ctx.mm);
     if (!p) return -p.error();
-    path = (arg_int(a.a[3]) & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
+    path = (flags_arg & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
     host_path = path.c_str();
   }
-  struct timespec times[2];
+  TimespecPair pair;
+  struct timespec* times = pair.t;
   struct timespec* host_times = nullptr;
-  if (a.a[2] != 0) {
-    auto c = ctx.mm.copy_in(times, a.a[2], sizeof(times));
+  if (!times_arg.null()) {
+    auto c = times_arg.get(ctx.mm);
     if (!c) return -c.error();
+    pair = *c;
     host_times = times;
   }
-  int dirfd = guest_dirfd(ctx.proc, a.a[0]);
-  int flags = arg_int(a.a[3]);
+  int dirfd = guest_dirfd(ctx.proc, dirfd_arg);
+  int flags = flags_arg;
   if (ctx.proc.sysroot && host_path && !(path.empty() && (flags & AT_EMPTY_PATH))) {
     // fs/utimes.c do_utimes: the times and the flags are checked before the
     // lookup; then the object is changed through its O_PATH fd.
     if (host_times)
-      for (const auto& t : times)
+      for (const auto& t : pair.t)
         if (t.tv_nsec != UTIME_NOW && t.tv_nsec != UTIME_OMIT &&
             (t.tv_nsec < 0 || t.tv_nsec >= 1000000000))
           return -EINVAL;
@@ -455,12 +458,12 @@ int64_t sys_utimensat(SyscallContext& ctx, const SyscallArgs& a) {
   return host_rax(::syscall(SYS_utimensat, dirfd, host_path, host_times, flags));
 }
 
-int64_t sys_chdir(SyscallContext& ctx, const SyscallArgs& a) {
-  return path1(ctx, SYS_chdir, kFollow, a.a[0]);
+int64_t sys_chdir(SyscallContext& ctx, Path path) {
+  return path1(ctx, SYS_chdir, kFollow, path);
 }
 
-int64_t sys_fchdir(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fchdir(SyscallContext& ctx, Fd fd_arg) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
   if (ctx.proc.sysroot) {
     // The cwd must stay inside the root: a directory fd from outside would
@@ -473,8 +476,8 @@ int64_t sys_fchdir(SyscallContext& ctx, const SyscallArgs& a) {
 // getcwd(2), fs/d_path.c: the raw call returns the length including the NUL,
 // ERANGE when it does not fit. The kernel builds the path in one page, so a
 // bounce buffer of min(size, page) gives the same answers.
-int64_t sys_getcwd(SyscallContext& ctx, const SyscallArgs& a) {
-  size_t size = std::min<uint64_t>(a.a[1], 4096);
+int64_t sys_getcwd(SyscallContext& ctx, OutBuf buf, Size size_arg) {
+  size_t size = std::min<uint64_t>(size_arg, 4096);
   if (ctx.proc.sysroot) {
     // The path inside the root (fs/d_path.c prepend_path stops at the
     // process root); ERANGE when it does not fit, length with the NUL.
@@ -483,21 +486,21 @@ int64_t sys_getcwd(SyscallContext& ctx, const SyscallArgs& a) {
     uint64_t need = cwd->size() + 1;
     if (need > 4096) return -ENAMETOOLONG;
     if (need > size) return -ERANGE;
-    auto c = ctx.mm.copy_out(a.a[0], cwd->c_str(), need);
+    auto c = buf.put(ctx.mm, cwd->c_str(), need);
     if (!c) return -c.error();
     return static_cast<int64_t>(need);
   }
   std::vector<char> tmp(size ? size : 1);
   long r = ::syscall(SYS_getcwd, tmp.data(), size);
   if (r < 0) return -static_cast<int64_t>(errno);
-  auto c = ctx.mm.copy_out(a.a[0], tmp.data(), static_cast<uint64_t>(r));
+  auto c = buf.put(ctx.mm, tmp.data(), static_cast<uint64_t>(r));
   if (!c) return -c.error();
   return r;
 }
 
 // umask(2): the host's umask is the guest's; the kernel keeps mask & 0777.
-int64_t sys_umask(SyscallContext& ctx, const SyscallArgs& a) {
-  return host_rax(::syscall(SYS_umask, arg_uint(a.a[0])));
+int64_t sys_umask(SyscallContext& ctx, UMode mask) {
+  return host_rax(::syscall(SYS_umask, mask.v));
 }
 
 }  // namespace elfuse

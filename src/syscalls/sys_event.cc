@@ -25,10 +25,10 @@
 #include "syscalls/fs_common.h"
 #include "syscalls/sigmask_arg.h"
 #include "syscalls/table.h"
+#include "syscalls/uaccess.h"
 
 namespace elfuse {
 
-using fs::arg_int;
 using fs::guest_fd;
 using fs::new_fd_result;
 
@@ -44,18 +44,17 @@ constexpr int kEventsPerCall = 1024;
 // epoll_wait, epoll_pwait, epoll_pwait2: fs/eventpoll.c do_epoll_wait checks
 // maxevents (EINVAL) and access_ok of the buffer before waiting; a buffer
 // that is not mapped is EFAULT only when events are copied to it.
-int64_t epoll_wait_common(SyscallContext& ctx, uint64_t epfd_reg, uint64_t events,
-                          uint64_t maxevents_reg, const timespec* timeout, int timeout_ms,
-                          uint64_t mask_addr, uint64_t mask_size, bool pwait2) {
-  Result<int> epfd = guest_fd(ctx.proc, epfd_reg);
+int64_t epoll_wait_common(SyscallContext& ctx, Fd epfd_arg, Bytes events, int maxevents,
+                          const timespec* timeout, int timeout_ms, GuestAddr mask_addr,
+                          uint64_t mask_size, bool pwait2) {
+  Result<int> epfd = guest_fd(ctx.proc, epfd_arg);
   if (!epfd.ok()) return -epfd.error();
-  int maxevents = arg_int(maxevents_reg);
   if (maxevents <= 0 || maxevents > kEpMaxEvents) return -EINVAL;
   int n = std::min(maxevents, kEventsPerCall);
-  if (!linux_access_ok(events, uint64_t(maxevents) * sizeof(epoll_event))) return -EFAULT;
+  if (!linux_access_ok(events.addr, uint64_t(maxevents) * sizeof(epoll_event))) return -EFAULT;
   uint64_t mask = 0;
   bool have_mask = false;
-  if (auto r = read_user_sigmask(ctx.mm, mask_addr, mask_size, &mask, &have_mask); !r.ok())
+  if (auto r = read_user_sigmask(ctx.mm, mask_addr.addr, mask_size, &mask, &have_mask); !r.ok())
     return -r.error();
   std::vector<epoll_event> buf(n);
   long got;
@@ -66,7 +65,7 @@ int64_t epoll_wait_common(SyscallContext& ctx, uint64_t epfd_reg, uint64_t event
     got = syscall(SYS_epoll_pwait, *epfd, buf.data(), n, timeout_ms, have_mask ? &mask : nullptr,
                   kKernelSigsetSize);
   if (got <= 0) return host_rax(got);
-  if (auto r = ctx.mm.copy_out(events, buf.data(), uint64_t(got) * sizeof(epoll_event)); !r.ok())
+  if (auto r = events.put(ctx.mm, buf.data(), uint64_t(got) * sizeof(epoll_event)); !r.ok())
     return -r.error();
   return got;
 }
@@ -74,97 +73,107 @@ int64_t epoll_wait_common(SyscallContext& ctx, uint64_t epfd_reg, uint64_t event
 }  // namespace
 
 // fs/eventpoll.c: size is only checked to be positive.
-int64_t sys_epoll_create(SyscallContext& ctx, const SyscallArgs& a) {
-  if (arg_int(a.a[0]) <= 0) return -EINVAL;
+int64_t sys_epoll_create(SyscallContext& ctx, Int size) {
+  if (size <= 0) return -EINVAL;
   return new_fd_result(ctx.proc, syscall(SYS_epoll_create1, 0));
 }
 
-int64_t sys_epoll_create1(SyscallContext& ctx, const SyscallArgs& a) {
-  return new_fd_result(ctx.proc, syscall(SYS_epoll_create1, arg_int(a.a[0])));
+int64_t sys_epoll_create1(SyscallContext& ctx, IntFlags flags) {
+  return new_fd_result(ctx.proc, syscall(SYS_epoll_create1, flags.v));
 }
 
 // EPOLL_CTL_DEL ignores the event (it may be NULL); the other operations
 // copy it in first (EFAULT before any fd check, as ep_op_has_event says).
-int64_t sys_epoll_ctl(SyscallContext& ctx, const SyscallArgs& a) {
-  int op = arg_int(a.a[1]);
+int64_t sys_epoll_ctl(SyscallContext& ctx, Fd epfd_arg, Int op_arg, Fd fd_arg,
+                      In<KernelEpollEvent> event) {
+  int op = op_arg;
   epoll_event ev{};
   bool has_event = op != EPOLL_CTL_DEL;
   if (has_event) {
-    if (auto r = ctx.mm.copy_in(&ev, a.a[3], sizeof ev); !r.ok()) return -r.error();
+    auto r = event.get(ctx.mm);
+    if (!r.ok()) return -r.error();
+    ev = *r;
   }
-  Result<int> epfd = guest_fd(ctx.proc, a.a[0]);
+  Result<int> epfd = guest_fd(ctx.proc, epfd_arg);
   if (!epfd.ok()) return -epfd.error();
-  Result<int> fd = guest_fd(ctx.proc, a.a[2]);
+  Result<int> fd = guest_fd(ctx.proc, fd_arg);
   if (!fd.ok()) return -fd.error();
   return host_rax(syscall(SYS_epoll_ctl, *epfd, op, *fd, has_event ? &ev : nullptr));
 }
 
-int64_t sys_epoll_wait(SyscallContext& ctx, const SyscallArgs& a) {
-  return epoll_wait_common(ctx, a.a[0], a.a[1], a.a[2], nullptr, arg_int(a.a[3]), 0, 0, false);
+int64_t sys_epoll_wait(SyscallContext& ctx, Fd epfd, Bytes events, Int maxevents, Int timeout) {
+  return epoll_wait_common(ctx, epfd, events, maxevents, nullptr, timeout, GuestAddr{0}, 0, false);
 }
 
-int64_t sys_epoll_pwait(SyscallContext& ctx, const SyscallArgs& a) {
-  return epoll_wait_common(ctx, a.a[0], a.a[1], a.a[2], nullptr, arg_int(a.a[3]), a.a[4], a.a[5],
+int64_t sys_epoll_pwait(SyscallContext& ctx, Fd epfd, Bytes events, Int maxevents, Int timeout,
+                        GuestAddr sigmask, Size sigsetsize) {
+  return epoll_wait_common(ctx, epfd, events, maxevents, nullptr, timeout, sigmask, sigsetsize,
                            false);
 }
 
 // epoll_pwait2: a timespec (NULL: wait forever), checked as the kernel does.
-int64_t sys_epoll_pwait2(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_epoll_pwait2(SyscallContext& ctx, Fd epfd, Bytes events, Int maxevents,
+                         In<KernelTimespec> timeout_arg, GuestAddr sigmask, Size sigsetsize) {
   timespec ts;
   const timespec* timeout = nullptr;
-  if (a.a[3]) {
-    if (auto r = ctx.mm.copy_in(&ts, a.a[3], sizeof ts); !r.ok()) return -r.error();
+  if (!timeout_arg.null()) {
+    auto r = timeout_arg.get(ctx.mm);
+    if (!r.ok()) return -r.error();
+    ts = *r;
     timeout = &ts;
   }
-  return epoll_wait_common(ctx, a.a[0], a.a[1], a.a[2], timeout, 0, a.a[4], a.a[5], true);
+  return epoll_wait_common(ctx, epfd, events, maxevents, timeout, 0, sigmask, sigsetsize, true);
 }
 
-int64_t sys_eventfd(SyscallContext& ctx, const SyscallArgs& a) {
-  return new_fd_result(ctx.proc, syscall(SYS_eventfd2, static_cast<unsigned>(a.a[0]), 0));
+int64_t sys_eventfd(SyscallContext& ctx, UInt count) {
+  return new_fd_result(ctx.proc, syscall(SYS_eventfd2, count.v, 0));
 }
 
-int64_t sys_eventfd2(SyscallContext& ctx, const SyscallArgs& a) {
-  return new_fd_result(ctx.proc,
-                       syscall(SYS_eventfd2, static_cast<unsigned>(a.a[0]), arg_int(a.a[1])));
+int64_t sys_eventfd2(SyscallContext& ctx, UInt count, IntFlags flags) {
+  return new_fd_result(ctx.proc, syscall(SYS_eventfd2, count.v, flags.v));
 }
 
-int64_t sys_timerfd_create(SyscallContext& ctx, const SyscallArgs& a) {
-  return new_fd_result(ctx.proc, syscall(SYS_timerfd_create, arg_int(a.a[0]), arg_int(a.a[1])));
+int64_t sys_timerfd_create(SyscallContext& ctx, ClockId clockid, IntFlags flags) {
+  return new_fd_result(ctx.proc, syscall(SYS_timerfd_create, clockid.v, flags.v));
 }
 
 // fs/timerfd.c: the new value is read before the fd is looked at; the old
 // value is written after the change.
-int64_t sys_timerfd_settime(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_timerfd_settime(SyscallContext& ctx, Fd fd_arg, IntFlags flags,
+                            In<KernelItimerspec> new_value, Out<KernelItimerspec> old_value) {
   itimerspec next, old{};
-  if (auto r = ctx.mm.copy_in(&next, a.a[2], sizeof next); !r.ok()) return -r.error();
-  Result<int> fd = guest_fd(ctx.proc, a.a[0]);
+  auto nv = new_value.get(ctx.mm);
+  if (!nv.ok()) return -nv.error();
+  next = *nv;
+  Result<int> fd = guest_fd(ctx.proc, fd_arg);
   if (!fd.ok()) return -fd.error();
-  long r = syscall(SYS_timerfd_settime, *fd, arg_int(a.a[1]), &next, a.a[3] ? &old : nullptr);
+  long r = syscall(SYS_timerfd_settime, *fd, flags.v, &next, !old_value.null() ? &old : nullptr);
   if (r < 0) return -errno;
-  if (a.a[3]) return to_rax(ctx.mm.copy_out(a.a[3], &old, sizeof old));
+  if (!old_value.null()) return to_rax(old_value.put(ctx.mm, old));
   return 0;
 }
 
-int64_t sys_timerfd_gettime(SyscallContext& ctx, const SyscallArgs& a) {
-  Result<int> fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_timerfd_gettime(SyscallContext& ctx, Fd fd_arg, Out<KernelItimerspec> curr_value) {
+  Result<int> fd = guest_fd(ctx.proc, fd_arg);
   if (!fd.ok()) return -fd.error();
   itimerspec cur{};
   if (syscall(SYS_timerfd_gettime, *fd, &cur) < 0) return -errno;
-  return to_rax(ctx.mm.copy_out(a.a[1], &cur, sizeof cur));
+  return to_rax(curr_value.put(ctx.mm, cur));
 }
 
 // fs/signalfd.c: the mask size must be the kernel's sigset_t. The signals
 // are the host's (guest signals are host signals); SIGKILL and SIGSTOP are
 // dropped by the kernel itself.
 namespace {
-int64_t do_signalfd(SyscallContext& ctx, uint64_t fd_reg, uint64_t mask_addr, uint64_t size,
+int64_t do_signalfd(SyscallContext& ctx, Fd fd_arg, In<uint64_t> mask_arg, uint64_t size,
                     int flags) {
   if (size != kKernelSigsetSize) return -EINVAL;
-  uint64_t mask;
-  if (auto r = ctx.mm.copy_in(&mask, mask_addr, sizeof mask); !r.ok()) return -r.error();
-  int fd = arg_int(fd_reg);
+  auto m = mask_arg.get(ctx.mm);
+  if (!m.ok()) return -m.error();
+  uint64_t mask = *m;
+  int fd = fd_arg;
   if (fd != -1) {
-    Result<int> g = guest_fd(ctx.proc, fd_reg);
+    Result<int> g = guest_fd(ctx.proc, fd_arg);
     if (!g.ok()) return -g.error();
   }
   return new_fd_result(ctx.proc, syscall(SYS_signalfd4, fd, &mask, kKernelSigsetSize, flags));
@@ -227,24 +236,24 @@ bool fs::signalfd_read_kept(SyscallContext& ctx, int fd, uint64_t buf, uint64_t 
   return true;
 }
 
-int64_t sys_signalfd(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_signalfd(ctx, a.a[0], a.a[1], a.a[2], 0);
+int64_t sys_signalfd(SyscallContext& ctx, Fd fd, In<uint64_t> mask, Size size) {
+  return do_signalfd(ctx, fd, mask, size, 0);
 }
 
-int64_t sys_signalfd4(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_signalfd(ctx, a.a[0], a.a[1], a.a[2], arg_int(a.a[3]));
+int64_t sys_signalfd4(SyscallContext& ctx, Fd fd, In<uint64_t> mask, Size size, IntFlags flags) {
+  return do_signalfd(ctx, fd, mask, size, flags);
 }
 
 // inotify (fs/notify/inotify/inotify_user.c): the instance is the host's,
 // its events are read with read(2) from the guest fd like any other host
 // fd, and carry names relative to the watched directory, which need no
 // translation. Only the path of inotify_add_watch is the guest's.
-int64_t sys_inotify_init(SyscallContext& ctx, const SyscallArgs&) {
+int64_t sys_inotify_init(SyscallContext& ctx) {
   return new_fd_result(ctx.proc, syscall(SYS_inotify_init1, 0));
 }
 
-int64_t sys_inotify_init1(SyscallContext& ctx, const SyscallArgs& a) {
-  return new_fd_result(ctx.proc, syscall(SYS_inotify_init1, arg_int(a.a[0])));
+int64_t sys_inotify_init1(SyscallContext& ctx, IntFlags flags) {
+  return new_fd_result(ctx.proc, syscall(SYS_inotify_init1, flags.v));
 }
 
 // inotify_add_watch(fd, pathname, mask): the mask checks (EINVAL), the fd
@@ -257,11 +266,11 @@ int64_t sys_inotify_init1(SyscallContext& ctx, const SyscallArgs& a) {
 // watches /proc/self/fd/N, whose magic link it follows to exactly that
 // object; a failed lookup is reported after the host's own checks of the
 // mask and fd.
-int64_t sys_inotify_add_watch(SyscallContext& ctx, const SyscallArgs& a) {
-  int fd = arg_int(a.a[0]);
+int64_t sys_inotify_add_watch(SyscallContext& ctx, Fd fd_arg, Path path_arg, UIntFlags mask_arg) {
+  int fd = fd_arg;
   if (fd >= ctx.proc.fds.floor) fd = -1;
-  const uint32_t mask = fs::arg_uint(a.a[2]);
-  auto path = fs::copy_path(ctx.mm, a.a[1]);
+  const uint32_t mask = mask_arg;
+  auto path = path_arg.get(ctx.mm);
   if (!path) {
     if (path.error() != ENAMETOOLONG)
       return host_rax(syscall(SYS_inotify_add_watch, fd, nullptr, mask));
@@ -283,10 +292,10 @@ int64_t sys_inotify_add_watch(SyscallContext& ctx, const SyscallArgs& a) {
   return host_rax(syscall(SYS_inotify_add_watch, fd, host.c_str(), mask & ~IN_DONT_FOLLOW));
 }
 
-int64_t sys_inotify_rm_watch(SyscallContext& ctx, const SyscallArgs& a) {
-  int fd = arg_int(a.a[0]);
+int64_t sys_inotify_rm_watch(SyscallContext& ctx, Fd fd_arg, Int wd) {
+  int fd = fd_arg;
   if (fd >= ctx.proc.fds.floor) fd = -1;
-  return host_rax(syscall(SYS_inotify_rm_watch, fd, arg_int(a.a[1])));
+  return host_rax(syscall(SYS_inotify_rm_watch, fd, wd.v));
 }
 
 }  // namespace elfuse

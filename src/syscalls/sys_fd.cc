@@ -14,6 +14,7 @@
 
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uaccess.h"
 
 namespace elfuse {
 
@@ -49,10 +50,7 @@ struct GuestIfconf {
 };
 static_assert(sizeof(GuestIfconf) == 16);
 
-int64_t do_dup3(SyscallContext& ctx, uint64_t old_reg, uint64_t new_reg, unsigned flags,
-                bool is_dup2) {
-  unsigned newfd = arg_uint(new_reg);
-  int oldfd = arg_int(old_reg);
+int64_t do_dup3(SyscallContext& ctx, int oldfd, unsigned newfd, unsigned flags, bool is_dup2) {
   if (!is_dup2) {
     // fs/file.c ksys_dup3: flags, then oldfd == newfd, both EINVAL.
     if (flags & ~static_cast<unsigned>(O_CLOEXEC)) return -EINVAL;
@@ -70,7 +68,7 @@ int64_t do_dup3(SyscallContext& ctx, uint64_t old_reg, uint64_t new_reg, unsigne
   return host_rax(::syscall(SYS_dup3, oldfd, newfd, flags));
 }
 
-int64_t do_pipe2(SyscallContext& ctx, uint64_t addr, int flags) {
+int64_t do_pipe2(SyscallContext& ctx, Out<FdPair> out, int flags) {
   int fds[2];
   if (::syscall(SYS_pipe2, fds, flags) < 0) return -static_cast<int64_t>(errno);
   uint64_t lim = fd_limit(ctx.proc);
@@ -80,7 +78,7 @@ int64_t do_pipe2(SyscallContext& ctx, uint64_t addr, int flags) {
     return -EMFILE;
   }
   // fs/pipe.c do_pipe2: a failed copy_to_user closes both ends.
-  auto r = ctx.mm.copy_out(addr, fds, sizeof(fds));
+  auto r = out.put(ctx.mm, FdPair{{fds[0], fds[1]}});
   if (!r) {
     ::close(fds[0]);
     ::close(fds[1]);
@@ -91,18 +89,18 @@ int64_t do_pipe2(SyscallContext& ctx, uint64_t addr, int flags) {
 
 // fcntl commands whose argument is a pointer to a struct of `size` bytes,
 // read (in), written (out) or both.
-int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, uint64_t addr, size_t size, bool in,
+int64_t fcntl_struct(SyscallContext& ctx, int fd, unsigned cmd, Bytes addr, size_t size, bool in,
                      bool out) {
   alignas(8) unsigned char buf[32] = {};
   if (in) {
     // An unreadable struct: the host's answer for one (EFAULT, or EBADF
     // for an O_PATH fd, which do_fcntl refuses before reading it).
-    if (!ctx.mm.copy_in(buf, addr, size)) return host_rax(::syscall(SYS_fcntl, fd, cmd, nullptr));
+    if (!addr.get(ctx.mm, buf, size)) return host_rax(::syscall(SYS_fcntl, fd, cmd, nullptr));
   }
   long ret = ::syscall(SYS_fcntl, fd, cmd, buf);
   if (ret < 0) return -static_cast<int64_t>(errno);
   if (out) {
-    auto r = ctx.mm.copy_out(addr, buf, size);
+    auto r = addr.put(ctx.mm, buf, size);
     if (!r) return -r.error();
   }
   return ret;
@@ -195,9 +193,10 @@ constexpr IoctlSpec kIoctls[] = {
 // (EFAULT); a NULL buffer asks only for the length needed; otherwise up to
 // len bytes of struct ifreq are written to the guest's buffer, and len
 // becomes what was written. The host fills a host buffer of the same size.
-int64_t ifconf(SyscallContext& ctx, int fd, unsigned req, uint64_t arg) {
-  GuestIfconf gc;
-  if (auto c = ctx.mm.copy_in(&gc, arg, sizeof gc); !c) return fd_or(fd, c.error());
+int64_t ifconf(SyscallContext& ctx, int fd, unsigned req, InOut<GuestIfconf> arg) {
+  auto gcr = arg.get(ctx.mm);
+  if (!gcr) return fd_or(fd, gcr.error());
+  GuestIfconf gc = *gcr;
   constexpr int32_t kMaxLen = 1 << 16;
   std::vector<unsigned char> host(gc.buf ? std::clamp(gc.len, 0, kMaxLen) : 0);
   struct ifconf hc {};
@@ -206,11 +205,11 @@ int64_t ifconf(SyscallContext& ctx, int fd, unsigned req, uint64_t arg) {
   long r = ::syscall(SYS_ioctl, fd, req, &hc);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (gc.buf && hc.ifc_len > 0) {
-    auto c = ctx.mm.copy_out(gc.buf, host.data(), static_cast<uint64_t>(hc.ifc_len));
+    auto c = bytes_at(gc.buf).put(ctx.mm, host.data(), static_cast<uint64_t>(hc.ifc_len));
     if (!c) return -c.error();
   }
   gc.len = hc.ifc_len;
-  if (auto c = ctx.mm.copy_out(arg, &gc, sizeof gc); !c) return -c.error();
+  if (auto c = arg.put(ctx.mm, gc); !c) return -c.error();
   return r;
 }
 
@@ -228,37 +227,37 @@ int64_t ioctl_refused(int fd, unsigned req, int err, bool ask_host) {
 
 }  // namespace
 
-int64_t sys_dup(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_dup(SyscallContext& ctx, Fd oldfd) {
+  auto fd = guest_fd(ctx.proc, oldfd);
   if (!fd) return -fd.error();
   return new_fd_result(ctx.proc, ::syscall(SYS_dup, *fd));
 }
 
 // dup2(2): oldfd == newfd returns newfd once oldfd is known valid.
-int64_t sys_dup2(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_dup3(ctx, a.a[0], a.a[1], 0, true);
+int64_t sys_dup2(SyscallContext& ctx, Fd oldfd, UFd newfd) {
+  return do_dup3(ctx, oldfd, newfd, 0, true);
 }
 
-int64_t sys_dup3(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_dup3(ctx, a.a[0], a.a[1], arg_uint(a.a[2]), false);
+int64_t sys_dup3(SyscallContext& ctx, Fd oldfd, UFd newfd, OpenFlags flags) {
+  return do_dup3(ctx, oldfd, newfd, static_cast<unsigned>(flags.v), false);
 }
 
-int64_t sys_pipe(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_pipe2(ctx, a.a[0], 0);
+int64_t sys_pipe(SyscallContext& ctx, Out<FdPair> fds) {
+  return do_pipe2(ctx, fds, 0);
 }
 
-int64_t sys_pipe2(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_pipe2(ctx, a.a[0], arg_int(a.a[1]));
+int64_t sys_pipe2(SyscallContext& ctx, Out<FdPair> fds, OpenFlags flags) {
+  return do_pipe2(ctx, fds, flags);
 }
 
 // fcntl(2). The fd is looked up first (EBADF), then the command; unknown
 // commands are EINVAL (fs/fcntl.c do_fcntl).
-int64_t sys_fcntl(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fdr = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fcntl(SyscallContext& ctx, Fd fd_arg, FcntlCmd cmd_arg, ULong arg_arg) {
+  auto fdr = guest_fd(ctx.proc, fd_arg);
   if (!fdr) return -fdr.error();
   int fd = *fdr;
-  unsigned cmd = arg_uint(a.a[1]);
-  uint64_t arg = a.a[2];
+  unsigned cmd = cmd_arg;
+  uint64_t arg = arg_arg;
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
@@ -268,7 +267,7 @@ int64_t sys_fcntl(SyscallContext& ctx, const SyscallArgs& a) {
 
     case kFDupfdQuery:
       // The argument is a second fd; elfuse's own look closed.
-      if (!ctx.proc.fds.guest_fd(arg_int(arg))) return fd_or(fd, EBADF);
+      if (!ctx.proc.fds.guest_fd(static_cast<int>(arg))) return fd_or(fd, EBADF);
       return host_rax(::syscall(SYS_fcntl, fd, cmd, arg));
 
     case F_GETFD:
@@ -291,21 +290,21 @@ int64_t sys_fcntl(SyscallContext& ctx, const SyscallArgs& a) {
 
     case F_GETLK:
     case F_OFD_GETLK:
-      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct flock), true, true);
+      return fcntl_struct(ctx, fd, cmd, bytes_at(arg), sizeof(struct flock), true, true);
     case F_SETLK:
     case F_SETLKW:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct flock), true, false);
+      return fcntl_struct(ctx, fd, cmd, bytes_at(arg), sizeof(struct flock), true, false);
 
     case F_GETOWN_EX:
-      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct f_owner_ex), false, true);
+      return fcntl_struct(ctx, fd, cmd, bytes_at(arg), sizeof(struct f_owner_ex), false, true);
     case F_SETOWN_EX:
-      return fcntl_struct(ctx, fd, cmd, arg, sizeof(struct f_owner_ex), true, false);
+      return fcntl_struct(ctx, fd, cmd, bytes_at(arg), sizeof(struct f_owner_ex), true, false);
     case kFGetRwHint:
-      return fcntl_struct(ctx, fd, cmd, arg, sizeof(uint64_t), false, true);
+      return fcntl_struct(ctx, fd, cmd, bytes_at(arg), sizeof(uint64_t), false, true);
     case kFSetRwHint:
-      return fcntl_struct(ctx, fd, cmd, arg, sizeof(uint64_t), true, false);
+      return fcntl_struct(ctx, fd, cmd, bytes_at(arg), sizeof(uint64_t), true, false);
 
     default:
       return fd_or(fd, EINVAL);
@@ -315,12 +314,12 @@ int64_t sys_fcntl(SyscallContext& ctx, const SyscallArgs& a) {
 // ioctl(2) for terminals, generic fd requests and socket queries, with the
 // argument buffer translated; any other request is ENOTTY, which is what Linux answers for
 // a request the fd's driver does not know.
-int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fdr = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_ioctl(SyscallContext& ctx, Fd fd_arg, IoctlReq req_arg, ULong arg_arg) {
+  auto fdr = guest_fd(ctx.proc, fd_arg);
   if (!fdr) return -fdr.error();
   int fd = *fdr;
-  unsigned req = arg_uint(a.a[1]);  // `unsigned int cmd` in fs/ioctl.c
-  uint64_t arg = a.a[2];
+  unsigned req = req_arg;  // `unsigned int cmd` in fs/ioctl.c
+  uint64_t arg = arg_arg;
   const IoctlSpec* spec = nullptr;
   for (const auto& s : kIoctls)
     if (static_cast<unsigned>(s.req) == req) spec = &s;
@@ -335,28 +334,28 @@ int64_t sys_ioctl(SyscallContext& ctx, const SyscallArgs& a) {
     case IoDir::kNewFd:
       return new_fd_result(ctx.proc, ::syscall(SYS_ioctl, fd, req, arg));
     case IoDir::kIn: {
-      auto c = ctx.mm.copy_in(buf, arg, spec->size);
+      auto c = bytes_at(arg).get(ctx.mm, buf, spec->size);
       if (!c) return ioctl_refused(fd, req, c.error(), true);
       return host_rax(::syscall(SYS_ioctl, fd, req, buf));
     }
     case IoDir::kOut: {
       r = ::syscall(SYS_ioctl, fd, req, buf);
       if (r < 0) return -static_cast<int64_t>(errno);
-      auto c = ctx.mm.copy_out(arg, buf, spec->size);
+      auto c = bytes_at(arg).put(ctx.mm, buf, spec->size);
       if (!c) return -c.error();
       return r;
     }
     case IoDir::kInOut: {
-      auto c = ctx.mm.copy_in(buf, arg, spec->size);
+      auto c = bytes_at(arg).get(ctx.mm, buf, spec->size);
       if (!c) return ioctl_refused(fd, req, c.error(), true);
       r = ::syscall(SYS_ioctl, fd, req, buf);
       if (r < 0) return -static_cast<int64_t>(errno);
-      c = ctx.mm.copy_out(arg, buf, spec->size);
+      c = bytes_at(arg).put(ctx.mm, buf, spec->size);
       if (!c) return -c.error();
       return r;
     }
     case IoDir::kIfconf:
-      return ifconf(ctx, fd, req, arg);
+      return ifconf(ctx, fd, req, InOut<GuestIfconf>{{arg}});
   }
   return -ENOTTY;
 }

@@ -27,6 +27,7 @@
 #include "kernel/signal.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uaccess.h"
 #include "syscalls/uio_common.h"
 
 namespace elfuse {
@@ -253,18 +254,16 @@ int root_stat_flags(int flags) {
 
 // Copies a host struct out after a successful host call.
 template <typename T>
-int64_t out_struct(SyscallContext& ctx, long host_ret, uint64_t guest, const T& value) {
+int64_t out_struct(SyscallContext& ctx, long host_ret, Out<T> guest, const T& value) {
   if (host_ret < 0) return -static_cast<int64_t>(errno);
-  auto r = ctx.mm.copy_out(guest, &value, sizeof(T));
+  auto r = guest.put(ctx.mm, value);
   if (!r) return -r.error();
   return host_ret;
 }
 
-int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t flags,
-                  uint64_t mode) {
-  auto path = copy_path(ctx.mm, path_addr);
+int64_t do_openat(SyscallContext& ctx, int dirfd, Path path_arg, int f, uint64_t mode) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
-  int f = arg_int(flags);
   // The guest's own /proc/<pid>/{maps,stat,...}: generated (kernel/procfs.h).
   if (auto own = open_own_proc_file(ctx.proc, ctx.thread, *path, f)) {
     if (!*own) return -own->error();
@@ -292,11 +291,11 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
 
 // stat/lstat/newfstatat. A NULL path with AT_EMPTY_PATH is passed on as NULL:
 // Linux 6.11+ accepts it, older kernels answer EFAULT; the host knows which.
-int64_t do_fstatat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t buf, int flags) {
+int64_t do_fstatat(SyscallContext& ctx, int dirfd, Path path_arg, Out<KernelStat> buf, int flags) {
   std::string path;
   const char* host_path = nullptr;
-  if (path_addr != 0 || !(flags & AT_EMPTY_PATH)) {
-    auto p = copy_path(ctx.mm, path_addr);
+  if (path_arg.addr != 0 || !(flags & AT_EMPTY_PATH)) {
+    auto p = path_arg.get(ctx.mm);
     if (!p) return -p.error();
     if (hidden_proc_entry(ctx.proc, dirfd, *p)) return -ENOENT;
     path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
@@ -353,25 +352,26 @@ int64_t sys_pwritev2(SyscallContext& ctx, const SyscallArgs& a) {
   return do_rwv(ctx, a, true, true, true);
 }
 
-int64_t sys_lseek(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_lseek(SyscallContext& ctx, Fd fd_arg, Off offset, Whence whence) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
+  int64_t off = offset;
   if (auto mem = proc_mem_find(ctx.proc, *fd))
-    return proc_mem_lseek(ctx.proc, *fd, *mem, static_cast<int64_t>(a.a[1]), arg_int(a.a[2]));
-  return host_rax(::syscall(SYS_lseek, *fd, static_cast<int64_t>(a.a[1]), arg_uint(a.a[2])));
+    return proc_mem_lseek(ctx.proc, *fd, *mem, off, static_cast<int>(whence.v));
+  return host_rax(::syscall(SYS_lseek, *fd, off, whence.v));
 }
 
-int64_t sys_open(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_openat(ctx, AT_FDCWD, a.a[0], a.a[1], a.a[2]);
+int64_t sys_open(SyscallContext& ctx, Path path, OpenFlags flags, Mode mode) {
+  return do_openat(ctx, AT_FDCWD, path, flags, mode);
 }
 
 // creat(2) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode) (fs/open.c).
-int64_t sys_creat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_openat(ctx, AT_FDCWD, a.a[0], O_CREAT | O_WRONLY | O_TRUNC, a.a[1]);
+int64_t sys_creat(SyscallContext& ctx, Path path, Mode mode) {
+  return do_openat(ctx, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
-int64_t sys_openat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_openat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], a.a[3]);
+int64_t sys_openat(SyscallContext& ctx, DirFd dirfd, Path path, OpenFlags flags, Mode mode) {
+  return do_openat(ctx, guest_dirfd(ctx.proc, dirfd), path, flags, mode);
 }
 
 namespace {
@@ -456,8 +456,8 @@ int64_t sys_openat2(SyscallContext& ctx, const SyscallArgs& a) {
   return new_fd_result(ctx.proc, fd);
 }
 
-int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_close(SyscallContext& ctx, Fd fd_arg) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
   ProcMemClose mem = proc_mem_before_close(ctx.proc, *fd);
   int64_t r = host_rax(::syscall(SYS_close, *fd));
@@ -474,10 +474,10 @@ int64_t sys_close(SyscallContext& ctx, const SyscallArgs& a) {
 // unshare(CLONE_FILES) does; with more threads the host unshares the calling
 // host thread's table and the worker is remade (exitless.cc
 // changes_host_thread).
-int64_t sys_close_range(SyscallContext& ctx, const SyscallArgs& a) {
-  unsigned first = arg_uint(a.a[0]);
-  unsigned last = arg_uint(a.a[1]);
-  unsigned flags = arg_uint(a.a[2]);
+int64_t sys_close_range(SyscallContext& ctx, UInt first_arg, UInt last_arg, UIntFlags flags_arg) {
+  unsigned first = first_arg;
+  unsigned last = last_arg;
+  unsigned flags = flags_arg;
   if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return -EINVAL;
   if (first > last) return -EINVAL;
   if (flags & CLOSE_RANGE_UNSHARE) {
@@ -494,53 +494,56 @@ int64_t sys_close_range(SyscallContext& ctx, const SyscallArgs& a) {
   return host_rax(::syscall(SYS_close_range, first, last, flags));
 }
 
-int64_t sys_fstat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fstat(SyscallContext& ctx, Fd fd_arg, Out<KernelStat> buf) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  struct stat st {};
+  KernelStat st{};
   long r = ::syscall(SYS_fstat, *fd, &st);
-  return out_struct(ctx, r, a.a[1], st);
+  return out_struct(ctx, r, buf, st);
 }
 
-int64_t sys_stat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_fstatat(ctx, AT_FDCWD, a.a[0], a.a[1], 0);
+int64_t sys_stat(SyscallContext& ctx, Path path, Out<KernelStat> buf) {
+  return do_fstatat(ctx, AT_FDCWD, path, buf, 0);
 }
 
-int64_t sys_lstat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_fstatat(ctx, AT_FDCWD, a.a[0], a.a[1], AT_SYMLINK_NOFOLLOW);
+int64_t sys_lstat(SyscallContext& ctx, Path path, Out<KernelStat> buf) {
+  return do_fstatat(ctx, AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW);
 }
 
-int64_t sys_newfstatat(SyscallContext& ctx, const SyscallArgs& a) {
-  return do_fstatat(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], arg_int(a.a[3]));
+int64_t sys_newfstatat(SyscallContext& ctx, DirFd dirfd, Path path, Out<KernelStat> buf,
+                       AtFlags flags) {
+  return do_fstatat(ctx, guest_dirfd(ctx.proc, dirfd), path, buf, flags);
 }
 
 // statx(2): same path rules as newfstatat; struct statx is 256 bytes.
-int64_t sys_statx(SyscallContext& ctx, const SyscallArgs& a) {
-  int dirfd = guest_dirfd(ctx.proc, a.a[0]);
-  int flags = arg_int(a.a[2]);
+int64_t sys_statx(SyscallContext& ctx, DirFd dirfd_arg, Path path_arg, AtFlags flags_arg,
+                  UIntFlags mask_arg, Out<KernelStatx> buf) {
+  int dirfd = guest_dirfd(ctx.proc, dirfd_arg);
+  int flags = flags_arg;
+  unsigned mask = mask_arg;
   std::string path;
   const char* host_path = nullptr;
-  if (a.a[1] != 0 || !(flags & AT_EMPTY_PATH)) {
-    auto p = copy_path(ctx.mm, a.a[1]);
+  if (path_arg.addr != 0 || !(flags & AT_EMPTY_PATH)) {
+    auto p = path_arg.get(ctx.mm);
     if (!p) return -p.error();
     if (hidden_proc_entry(ctx.proc, dirfd, *p)) return -ENOENT;
     path = (flags & AT_SYMLINK_NOFOLLOW) ? *p : followed_host_path(ctx.proc, *p);
     host_path = path.c_str();
   }
-  struct statx stx {};
+  KernelStatx stx{};
   static_assert(sizeof(stx) == 256);
   if (ctx.proc.sysroot && host_path && !(path.empty() && (flags & AT_EMPTY_PATH))) {
     // fs/stat.c statx: both sync types at once, or a reserved mask bit, is
     // EINVAL before the lookup too.
-    if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE || (arg_uint(a.a[3]) & STATX__RESERVED))
+    if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE || (mask & STATX__RESERVED))
       return -EINVAL;
     auto fd = root_stat_target(ctx.proc, dirfd, path, flags, kStatFlags);
     if (!fd) return -fd.error();
-    long r = ::syscall(SYS_statx, fd->get(), "", root_stat_flags(flags), arg_uint(a.a[3]), &stx);
-    return out_struct(ctx, r, a.a[4], stx);
+    long r = ::syscall(SYS_statx, fd->get(), "", root_stat_flags(flags), mask, &stx);
+    return out_struct(ctx, r, buf, stx);
   }
-  long r = ::syscall(SYS_statx, dirfd, host_path, flags, arg_uint(a.a[3]), &stx);
-  return out_struct(ctx, r, a.a[4], stx);
+  long r = ::syscall(SYS_statx, dirfd, host_path, flags, mask, &stx);
+  return out_struct(ctx, r, buf, stx);
 }
 
 // getdents64(2) fills a buffer the guest gives; a bounce buffer of the same
@@ -593,8 +596,8 @@ int64_t sys_getdents(SyscallContext& ctx, const SyscallArgs& a) {
   return do_getdents(ctx, a, SYS_getdents);
 }
 
-int64_t sys_truncate(SyscallContext& ctx, const SyscallArgs& a) {
-  auto path = copy_path(ctx.mm, a.a[0]);
+int64_t sys_truncate(SyscallContext& ctx, Path path_arg, Off length) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
@@ -602,76 +605,74 @@ int64_t sys_truncate(SyscallContext& ctx, const SyscallArgs& a) {
     auto fd = root_lookup(ctx.proc, AT_FDCWD, *path, true);
     if (!fd) return -fd.error();
     host = proc_fd_path(fd->get());
-    return host_rax(::syscall(SYS_truncate, host.c_str(), static_cast<int64_t>(a.a[1])));
+    return host_rax(::syscall(SYS_truncate, host.c_str(), length.v));
   }
-  return host_rax(::syscall(SYS_truncate, host.c_str(), static_cast<int64_t>(a.a[1])));
+  return host_rax(::syscall(SYS_truncate, host.c_str(), length.v));
 }
 
-int64_t sys_ftruncate(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_ftruncate(SyscallContext& ctx, Fd fd_arg, Off length) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_ftruncate, *fd, static_cast<int64_t>(a.a[1])));
+  return host_rax(::syscall(SYS_ftruncate, *fd, length.v));
 }
 
-int64_t sys_fsync(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fsync(SyscallContext& ctx, Fd fd_arg) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
   return host_rax(::syscall(SYS_fsync, *fd));
 }
 
-int64_t sys_fdatasync(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fdatasync(SyscallContext& ctx, Fd fd_arg) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
   return host_rax(::syscall(SYS_fdatasync, *fd));
 }
 
-int64_t sys_syncfs(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_syncfs(SyscallContext& ctx, Fd fd_arg) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
   return host_rax(::syscall(SYS_syncfs, *fd));
 }
 
-int64_t sys_flock(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_flock(SyscallContext& ctx, Fd fd_arg, UIntFlags op) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_flock, *fd, arg_uint(a.a[1])));
+  return host_rax(::syscall(SYS_flock, *fd, op.v));
 }
 
-int64_t sys_fallocate(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fallocate(SyscallContext& ctx, Fd fd_arg, IntFlags mode, Off offset, Off len) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_fallocate, *fd, arg_int(a.a[1]), static_cast<int64_t>(a.a[2]),
-                            static_cast<int64_t>(a.a[3])));
+  return host_rax(::syscall(SYS_fallocate, *fd, mode.v, offset.v, len.v));
 }
 
-int64_t sys_fadvise64(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fadvise64(SyscallContext& ctx, Fd fd_arg, Off offset, Size len, Int advice) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(
-      ::syscall(SYS_fadvise64, *fd, static_cast<int64_t>(a.a[1]), a.a[2], arg_int(a.a[3])));
+  return host_rax(::syscall(SYS_fadvise64, *fd, offset.v, len.v, advice.v));
 }
 
 // readahead(fd, offset, count): the host's page cache is the guest's.
-int64_t sys_readahead(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_readahead(SyscallContext& ctx, Fd fd_arg, Off offset, Size count) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_readahead, *fd, static_cast<int64_t>(a.a[1]), a.a[2]));
+  return host_rax(::syscall(SYS_readahead, *fd, offset.v, count.v));
 }
 
 // sync_file_range(fd, offset, nbytes, flags): the host's writeback.
-int64_t sys_sync_file_range(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_sync_file_range(SyscallContext& ctx, Fd fd_arg, Off offset, Off nbytes,
+                            UIntFlags flags) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  return host_rax(::syscall(SYS_sync_file_range, *fd, static_cast<int64_t>(a.a[1]),
-                            static_cast<int64_t>(a.a[2]), arg_uint(a.a[3])));
+  return host_rax(::syscall(SYS_sync_file_range, *fd, offset.v, nbytes.v, flags.v));
 }
 
-int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
-  auto path = copy_path(ctx.mm, a.a[0]);
+int64_t sys_statfs(SyscallContext& ctx, Path path_arg, Out<KernelStatfs> buf) {
+  auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
   if (hidden_proc_entry(ctx.proc, AT_FDCWD, *path)) return -ENOENT;
   std::string host = followed_host_path(ctx.proc, *path);
-  struct statfs sf {};
+  KernelStatfs sf{};
   UniqueFd hold;
   if (ctx.proc.sysroot) {
     auto fd = root_lookup(ctx.proc, AT_FDCWD, *path, true);
@@ -680,25 +681,26 @@ int64_t sys_statfs(SyscallContext& ctx, const SyscallArgs& a) {
     host = proc_fd_path(hold.get());
   }
   long r = ::syscall(SYS_statfs, host.c_str(), &sf);
-  return out_struct(ctx, r, a.a[1], sf);
+  return out_struct(ctx, r, buf, sf);
 }
 
-int64_t sys_fstatfs(SyscallContext& ctx, const SyscallArgs& a) {
-  auto fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_fstatfs(SyscallContext& ctx, Fd fd_arg, Out<KernelStatfs> buf) {
+  auto fd = guest_fd(ctx.proc, fd_arg);
   if (!fd) return -fd.error();
-  struct statfs sf {};
+  KernelStatfs sf{};
   long r = ::syscall(SYS_fstatfs, *fd, &sf);
-  return out_struct(ctx, r, a.a[1], sf);
+  return out_struct(ctx, r, buf, sf);
 }
 
 // sendfile(2), fs/read_write.c: the offset is read before and written back
 // after the transfer, even when the transfer failed.
-int64_t sys_sendfile(SyscallContext& ctx, const SyscallArgs& a) {
-  auto out_fd = guest_fd(ctx.proc, a.a[0]);
+int64_t sys_sendfile(SyscallContext& ctx, Fd out_arg, Fd in_arg, InOut<int64_t> offset,
+                     Size count_arg) {
+  auto out_fd = guest_fd(ctx.proc, out_arg);
   if (!out_fd) return -out_fd.error();
-  auto in_fd = guest_fd(ctx.proc, a.a[1]);
+  auto in_fd = guest_fd(ctx.proc, in_arg);
   if (!in_fd) return -in_fd.error();
-  uint64_t off_addr = a.a[2];
+  uint64_t count_reg = count_arg;
   auto mem_in = proc_mem_find(ctx.proc, *in_fd);
   if (mem_in || proc_mem_find(ctx.proc, *out_fd)) {
     // The guest's own mem file (kernel/proc_mem.h): fs/read_write.c
@@ -707,24 +709,26 @@ int64_t sys_sendfile(SyscallContext& ctx, const SyscallArgs& a) {
     // has neither splice_read nor splice_write.
     if (!mode_allows(*in_fd, false) || !mode_allows(*out_fd, true)) return -EBADF;
     uint64_t pos = 0;
-    if (off_addr) {
-      if (auto c = ctx.mm.copy_in(&pos, off_addr, sizeof pos); !c) return -c.error();
+    if (!offset.null()) {
+      auto c = offset.get(ctx.mm);
+      if (!c) return -c.error();
+      pos = static_cast<uint64_t>(*c);
     } else {
       off_t cur = ::lseek(*in_fd, 0, SEEK_CUR);
       pos = cur < 0 ? 0 : static_cast<uint64_t>(cur);
     }
     constexpr uint64_t kMaxNonLfs = 0x7fffffff;
-    uint64_t count = std::min(a.a[3], kMaxRwCount);
+    uint64_t count = std::min(count_reg, kMaxRwCount);
     if (pos > kMaxNonLfs || count > kMaxNonLfs - pos) return -EOVERFLOW;
     return -EINVAL;
   }
-  if (off_addr == 0) return host_rax(::syscall(SYS_sendfile, *out_fd, *in_fd, nullptr, a.a[3]));
-  int64_t off;
-  auto c = ctx.mm.copy_in(&off, off_addr, sizeof(off));
+  if (offset.null()) return host_rax(::syscall(SYS_sendfile, *out_fd, *in_fd, nullptr, count_reg));
+  auto c = offset.get(ctx.mm);
   if (!c) return -c.error();
-  long r = ::syscall(SYS_sendfile, *out_fd, *in_fd, &off, a.a[3]);
+  int64_t off = *c;
+  long r = ::syscall(SYS_sendfile, *out_fd, *in_fd, &off, count_reg);
   int64_t ret = host_rax(r);
-  auto w = ctx.mm.copy_out(off_addr, &off, sizeof(off));
+  auto w = offset.put(ctx.mm, off);
   if (!w) return -w.error();
   return ret;
 }

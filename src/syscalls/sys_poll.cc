@@ -19,6 +19,7 @@
 #include "syscalls/fs_common.h"
 #include "syscalls/sigmask_arg.h"
 #include "syscalls/table.h"
+#include "syscalls/uaccess.h"
 
 namespace elfuse {
 
@@ -94,15 +95,15 @@ timespec remaining(const Timeout& t) {
 // want the Linux-specific update to the timeval to cause a fault after the
 // select has completed successfully").
 enum class TimeKind { kTimespec, kTimeval };
-void finish_timeout(SyscallContext& ctx, const Timeout& t, uint64_t guest, TimeKind kind) {
-  if (!t.given || guest == 0) return;
+void finish_timeout(SyscallContext& ctx, const Timeout& t, GuestAddr guest, TimeKind kind) {
+  if (!t.given || guest.null()) return;
   if (t.end.tv_sec == 0 && t.end.tv_nsec == 0) return;
   timespec r = remaining(t);
   if (kind == TimeKind::kTimespec) {
-    (void)ctx.mm.copy_out(guest, &r, sizeof(r));
+    (void)out_at<KernelTimespec>(guest.addr).put(ctx.mm, r);
   } else {
     timeval tv{r.tv_sec, r.tv_nsec / 1000};
-    (void)ctx.mm.copy_out(guest, &tv, sizeof(tv));
+    (void)out_at<KernelTimeval>(guest.addr).put(ctx.mm, tv);
   }
 }
 
@@ -111,11 +112,11 @@ void finish_timeout(SyscallContext& ctx, const Timeout& t, uint64_t guest, TimeK
 // is stored back (EFAULT if that fails). elfuse's own fds are not open as far
 // as the guest knows, so they report POLLNVAL as a closed fd does -- and,
 // like any ready entry, make the call return at once.
-int64_t do_poll(SyscallContext& ctx, uint64_t ufds, unsigned nfds, const timespec* rel,
+int64_t do_poll(SyscallContext& ctx, Bytes ufds, unsigned nfds, const timespec* rel,
                 const uint64_t* host_mask) {
   if (nfds > ctx.proc.fds.nofile_soft) return -EINVAL;
   std::vector<pollfd> fds(nfds);
-  auto c = ctx.mm.copy_in(fds.data(), ufds, uint64_t{nfds} * sizeof(pollfd));
+  auto c = ufds.get(ctx.mm, fds.data(), uint64_t{nfds} * sizeof(pollfd));
   if (!c) return -c.error();
 
   std::vector<bool> hidden(nfds, false);
@@ -143,8 +144,8 @@ int64_t do_poll(SyscallContext& ctx, uint64_t ufds, unsigned nfds, const timespe
   // events fields stay whatever the guest has there now.
   for (unsigned i = 0; i < nfds; i++) {
     short rev = hidden[i] ? static_cast<short>(POLLNVAL) : fds[i].revents;
-    auto w = ctx.mm.copy_out(ufds + uint64_t{i} * sizeof(pollfd) + offsetof(pollfd, revents), &rev,
-                             sizeof(rev));
+    auto w = out_at<short>(ufds.addr + uint64_t{i} * sizeof(pollfd) + offsetof(pollfd, revents))
+                 .put(ctx.mm, rev);
     if (!w) return -w.error();
   }
   return r;
@@ -187,17 +188,17 @@ int guest_max_fds(const Process& p, int n) {
 // guest's); each given set is read (FDS_BYTES(n), EFAULT); after the wait,
 // the result sets are written back the same way (EFAULT). Closed fds in the
 // sets are the host's EBADF.
-int64_t do_select(SyscallContext& ctx, int n, uint64_t inp, uint64_t outp, uint64_t exp,
-                  const timespec* rel, const uint64_t* host_mask) {
+int64_t do_select(SyscallContext& ctx, int n, Bytes inp, Bytes outp, Bytes exp, const timespec* rel,
+                  const uint64_t* host_mask) {
   if (n < 0) return -EINVAL;
   if (n > 64) n = std::min(n, guest_max_fds(ctx.proc, n));
   const uint64_t bytes = fds_bytes(n);
-  const uint64_t guest[3] = {inp, outp, exp};
+  const Bytes guest[3] = {inp, outp, exp};
   std::vector<uint8_t> sets[3];
   for (int i = 0; i < 3; i++) {
-    if (guest[i] == 0) continue;
+    if (guest[i].null()) continue;
     sets[i].resize(bytes);
-    auto c = ctx.mm.copy_in(sets[i].data(), guest[i], bytes);
+    auto c = guest[i].get(ctx.mm, sets[i].data(), bytes);
     if (!c) return -c.error();
   }
   SigsetArgpack pack{reinterpret_cast<uint64_t>(host_mask), kKernelSigsetSize};
@@ -209,12 +210,12 @@ int64_t do_select(SyscallContext& ctx, int n, uint64_t inp, uint64_t outp, uint6
     host_rel = *rel;
     relp = &host_rel;
   }
-  auto ptr = [&](int i) -> void* { return guest[i] ? sets[i].data() : nullptr; };
+  auto ptr = [&](int i) -> void* { return !guest[i].null() ? sets[i].data() : nullptr; };
   long r = ::syscall(SYS_pselect6, n, ptr(0), ptr(1), ptr(2), relp, host_mask ? &pack : nullptr);
   if (r < 0) return -static_cast<int64_t>(errno);
   for (int i = 0; i < 3; i++) {
-    if (guest[i] == 0) continue;
-    auto w = ctx.mm.copy_out(guest[i], sets[i].data(), bytes);
+    if (guest[i].null()) continue;
+    auto w = guest[i].put(ctx.mm, sets[i].data(), bytes);
     if (!w) return -EFAULT;
   }
   return r;
@@ -223,35 +224,34 @@ int64_t do_select(SyscallContext& ctx, int n, uint64_t inp, uint64_t outp, uint6
 }  // namespace
 
 // poll(fds, nfds, timeout_ms): a negative timeout waits forever.
-int64_t sys_poll(SyscallContext& ctx, const SyscallArgs& a) {
-  int ms = arg_int(a.a[2]);
+int64_t sys_poll(SyscallContext& ctx, Bytes ufds, UInt nfds, Int timeout) {
+  int ms = timeout;
   timespec rel{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
-  return do_poll(ctx, a.a[0], arg_uint(a.a[1]), ms >= 0 ? &rel : nullptr, nullptr);
+  return do_poll(ctx, ufds, nfds, ms >= 0 ? &rel : nullptr, nullptr);
 }
 
 // A timespec timeout argument of ppoll/pselect6: NULL waits forever;
 // otherwise copied in (EFAULT) and checked (EINVAL) by set_timeout.
-static Result<Timeout> read_timespec_timeout(SyscallContext& ctx, uint64_t guest) {
-  if (guest == 0) return Timeout{};
-  timespec ts{};
-  TRY(ctx.mm.copy_in(&ts, guest, sizeof(ts)));
+static Result<Timeout> read_timespec_timeout(SyscallContext& ctx, InOut<KernelTimespec> guest) {
+  if (guest.null()) return Timeout{};
+  timespec ts = TRY(guest.get(ctx.mm));
   return set_timeout(ts.tv_sec, ts.tv_nsec);
 }
 
 // ppoll(fds, nfds, tmo_p, sigmask, sigsetsize), fs/select.c: the timeout is
 // read and checked first, then the mask; the time left is written back
 // whatever do_sys_poll returned.
-int64_t sys_ppoll(SyscallContext& ctx, const SyscallArgs& a) {
-  auto tt = read_timespec_timeout(ctx, a.a[2]);
+int64_t sys_ppoll(SyscallContext& ctx, Bytes ufds, UInt nfds, InOut<KernelTimespec> tsp,
+                  GuestAddr sigmask, Size sigsetsize) {
+  auto tt = read_timespec_timeout(ctx, tsp);
   if (!tt) return -tt.error();
   Timeout t = *tt;
   uint64_t mask = 0;
   bool have_mask = false;
-  auto m = read_user_sigmask(ctx.mm, a.a[3], a.a[4], &mask, &have_mask);
+  auto m = read_user_sigmask(ctx.mm, sigmask.addr, sigsetsize, &mask, &have_mask);
   if (!m) return -m.error();
-  int64_t r = do_poll(ctx, a.a[0], arg_uint(a.a[1]), t.given ? &t.rel : nullptr,
-                      have_mask ? &mask : nullptr);
-  finish_timeout(ctx, t, a.a[2], TimeKind::kTimespec);
+  int64_t r = do_poll(ctx, ufds, nfds, t.given ? &t.rel : nullptr, have_mask ? &mask : nullptr);
+  finish_timeout(ctx, t, tsp, TimeKind::kTimespec);
   return r;
 }
 
@@ -259,12 +259,13 @@ int64_t sys_ppoll(SyscallContext& ctx, const SyscallArgs& a) {
 // kern_select: the timeval is read and checked (tv_usec of a second or more
 // is carried into seconds; negative values are EINVAL) before the sets; on
 // return it holds the time left (Linux-specific, select(2) NOTES).
-int64_t sys_select(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_select(SyscallContext& ctx, Int n, Bytes inp, Bytes outp, Bytes exp,
+                   InOut<KernelTimeval> tvp) {
   Timeout t;
-  if (a.a[4] != 0) {
-    timeval tv{};
-    auto c = ctx.mm.copy_in(&tv, a.a[4], sizeof(tv));
+  if (!tvp.null()) {
+    auto c = tvp.get(ctx.mm);
     if (!c) return -c.error();
+    timeval tv = *c;
     // The kernel carries in 64-bit arithmetic; tv_usec / 1e6 cannot overflow
     // tv_sec in any way the EINVAL check would not catch first except for
     // tv_sec near LONG_MAX, which saturates like the end time does.
@@ -275,31 +276,32 @@ int64_t sys_select(SyscallContext& ctx, const SyscallArgs& a) {
     if (!st) return -st.error();
     t = *st;
   }
-  int64_t r =
-      do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3], t.given ? &t.rel : nullptr, nullptr);
-  finish_timeout(ctx, t, a.a[4], TimeKind::kTimeval);
+  int64_t r = do_select(ctx, n, inp, outp, exp, t.given ? &t.rel : nullptr, nullptr);
+  finish_timeout(ctx, t, tvp, TimeKind::kTimeval);
   return r;
 }
 
 // pselect6(nfds, readfds, writefds, exceptfds, timeout, sig), fs/select.c:
 // sig points to {const sigset_t *ss; size_t ss_len} (read first, EFAULT),
 // then the timespec is read and checked, then the mask itself.
-int64_t sys_pselect6(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_pselect6(SyscallContext& ctx, Int n, Bytes inp, Bytes outp, Bytes exp,
+                     InOut<KernelTimespec> tsp, GuestAddr sig) {
   SigsetArgpack pack{0, 0};
-  if (a.a[5] != 0) {
-    auto c = ctx.mm.copy_in(&pack, a.a[5], sizeof(pack));
+  if (!sig.null()) {
+    auto c = in_at<SigsetArgpack>(sig.addr).get(ctx.mm);
     if (!c) return -c.error();
+    pack = *c;
   }
-  auto tt = read_timespec_timeout(ctx, a.a[4]);
+  auto tt = read_timespec_timeout(ctx, tsp);
   if (!tt) return -tt.error();
   Timeout t = *tt;
   uint64_t mask = 0;
   bool have_mask = false;
   auto m = read_user_sigmask(ctx.mm, pack.p, pack.size, &mask, &have_mask);
   if (!m) return -m.error();
-  int64_t r = do_select(ctx, arg_int(a.a[0]), a.a[1], a.a[2], a.a[3], t.given ? &t.rel : nullptr,
-                        have_mask ? &mask : nullptr);
-  finish_timeout(ctx, t, a.a[4], TimeKind::kTimespec);
+  int64_t r =
+      do_select(ctx, n, inp, outp, exp, t.given ? &t.rel : nullptr, have_mask ? &mask : nullptr);
+  finish_timeout(ctx, t, tsp, TimeKind::kTimespec);
   return r;
 }
 

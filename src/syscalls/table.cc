@@ -13,11 +13,34 @@ namespace {
 #define ELFUSE_HANDLER_kEnosys(name) nullptr
 
 using enum ArgKind;
+using enum RestartRule;
+using enum WorkerRule;
+using enum TraceStyle;
 constexpr SyscallInfo kTable[] = {
-#define SYSCALL(nr, name, status, a0, a1, a2, a3, a4, a5) \
-  {nr, #name, SyscallStatus::status, ELFUSE_HANDLER_##status(name), {a0, a1, a2, a3, a4, a5}},
+#define SYSCALL(nr, name, status, restart, worker, trace, a0, a1, a2, a3, a4, a5) \
+  {nr,                                                                            \
+   #name,                                                                         \
+   SyscallStatus::status,                                                         \
+   ELFUSE_HANDLER_##status(name),                                                 \
+   {a0, a1, a2, a3, a4, a5},                                                      \
+   trace,                                                                         \
+   restart,                                                                       \
+   worker,                                                                        \
+   false},
+#define TYPED(nr, name, status, restart, worker, trace, result, a0, a1, a2, a3, a4, a5)       \
+  {nr,                                                                                        \
+   #name,                                                                                     \
+   SyscallStatus::status,                                                                     \
+   &Thunk<&sys_##name>::call,                                                                 \
+   {trace_kind<a0>(), trace_kind<a1>(), trace_kind<a2>(), trace_kind<a3>(), trace_kind<a4>(), \
+    trace_kind<a5>()},                                                                        \
+   trace,                                                                                     \
+   restart,                                                                                   \
+   worker,                                                                                    \
+   true},
 #include "syscalls/syscalls.def"
 #undef SYSCALL
+#undef TYPED
 };
 
 constexpr size_t kMaxNr = 512;

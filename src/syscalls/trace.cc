@@ -167,8 +167,8 @@ std::string render_buffer(const GuestReader& read, uint64_t addr, uint64_t len, 
   return trace_quote(*s, len > n);
 }
 
-bool name_is(const TraceRecord& rec, const char* name) {
-  return rec.info && std::strcmp(rec.info->name, name) == 0;
+bool style_is(const TraceRecord& rec, TraceStyle style) {
+  return rec.info && rec.info->trace == style;
 }
 
 // ---- constant tables (x86_64 values, include/uapi/...) ----
@@ -220,8 +220,8 @@ std::string signal_name(uint64_t v) {
 
 std::string at_flags(const TraceRecord& rec, uint64_t v) {
   v = static_cast<uint32_t>(v);
-  bool eaccess = name_is(rec, "faccessat2") || name_is(rec, "faccessat");
-  if (name_is(rec, "statx")) {
+  bool eaccess = style_is(rec, TraceStyle::tAccess);
+  if (style_is(rec, TraceStyle::tStatx)) {
     std::string s = flag_str(v,
                              {{0x100, "AT_SYMLINK_NOFOLLOW"},
                               {0x800, "AT_NO_AUTOMOUNT"},
@@ -306,21 +306,18 @@ std::string render_arg(const TraceRecord& rec, const GuestReader& read, int i, i
       // The bytes the call produced; only known after a successful call.
       if (!after || result < 0) return ptr(v);
       uint64_t len = static_cast<uint64_t>(result);
-      if (name_is(rec, "getcwd")) {
+      if (style_is(rec, TraceStyle::tCwd)) {
         // getcwd returns the length including the NUL; strace shows the path.
         if (len > 0) len--;
         return render_buffer(read, v, len, kPathMax);
       }
-      if (name_is(rec, "readlink") || name_is(rec, "readlinkat"))
-        return render_buffer(read, v, len, kPathMax);
+      if (style_is(rec, TraceStyle::tLink)) return render_buffer(read, v, len, kPathMax);
       return render_buffer(read, v, len, kMaxStrChars);
     }
     case ArgKind::kOff:
       return fmt("%" PRId64, static_cast<int64_t>(v));
     case ArgKind::kOpenFlags: {
-      bool accmode = name_is(rec, "open") || name_is(rec, "openat") ||
-                     name_is(rec, "open_by_handle_at") || name_is(rec, "mq_open");
-      return open_flags(v, accmode);
+      return open_flags(v, style_is(rec, TraceStyle::tOpen));
     }
     case ArgKind::kMode:
       return fmt("%#03o", static_cast<unsigned>(v));
@@ -543,15 +540,13 @@ std::string errno_text(int64_t result) {
 
 std::string result_text(const TraceRecord& rec, int64_t result, Outcome outcome) {
   if (outcome == Outcome::kExitThread || outcome == Outcome::kExitGroup) return "?";
-  if (name_is(rec, "exit") || name_is(rec, "exit_group")) return "?";
-  if (outcome == Outcome::kNoReturn)
-    return (name_is(rec, "execve") || name_is(rec, "execveat")) ? "0" : "?";
+  if (style_is(rec, TraceStyle::tExit)) return "?";
+  if (outcome == Outcome::kNoReturn) return style_is(rec, TraceStyle::tExec) ? "0" : "?";
   if (result < 0 && result >= -4095) return errno_text(result);
-  if (name_is(rec, "mmap") || name_is(rec, "mremap") || name_is(rec, "brk") ||
-      name_is(rec, "shmat"))
+  if (style_is(rec, TraceStyle::tAddr))
     return result == 0 ? "0" : hex(static_cast<uint64_t>(result));
-  if (name_is(rec, "umask")) return fmt("%#03o", static_cast<unsigned>(result));
-  if (name_is(rec, "fcntl")) {
+  if (style_is(rec, TraceStyle::tOctal)) return fmt("%#03o", static_cast<unsigned>(result));
+  if (style_is(rec, TraceStyle::tFcntl)) {
     uint32_t cmd = static_cast<uint32_t>(rec.args.a[1]);
     if (cmd == 3)  // F_GETFL
       return fmt("%s (flags %s)", hex(static_cast<uint64_t>(result)).c_str(),
@@ -581,7 +576,7 @@ TraceRecord trace_begin(const SyscallInfo* info, GuestReader read, const Syscall
   rec.info = info;
   rec.read = std::move(read);
   if (!info) return rec;
-  rec.no_return = name_is(rec, "exit") || name_is(rec, "exit_group");
+  rec.no_return = style_is(rec, TraceStyle::tExit);
   for (int i = 0; i < 6; i++)
     if (captured_early(info->args[i]) && arg_shown(rec, i))
       rec.early[i] = render_arg(rec, rec.read, i, 0, false);

@@ -181,8 +181,12 @@ TEST_F(TraceTest, Clocks) {
 }
 
 TEST_F(TraceTest, RowsOfOtherFamilies) {
-  const SyscallInfo mmap{
-      9, "mmap", SyscallStatus::kFull, nullptr, {kPtr, kSize, kProt, kMmapFlags, kFd, kHex}};
+  const SyscallInfo mmap{9,
+                         "mmap",
+                         SyscallStatus::kFull,
+                         nullptr,
+                         {kPtr, kSize, kProt, kMmapFlags, kFd, kHex},
+                         TraceStyle::tAddr};
   EXPECT_EQ(line(mmap, {0, 8192, 3, 0x22, static_cast<uint64_t>(-1), 0}, 0x7f892ae4f000),
             "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = "
             "0x7f892ae4f000");
@@ -212,8 +216,12 @@ TEST_F(TraceTest, RowsOfOtherFamilies) {
   const SyscallInfo madvise{
       28, "madvise", SyscallStatus::kFull, nullptr, {kPtr, kSize, kMadvise, kNone, kNone, kNone}};
   EXPECT_EQ(line(madvise, {0, 0, 4}, 0), "madvise(NULL, 0, MADV_DONTNEED) = 0");
-  const SyscallInfo mremap{
-      25, "mremap", SyscallStatus::kFull, nullptr, {kPtr, kSize, kSize, kMremapFlags, kPtr, kNone}};
+  const SyscallInfo mremap{25,
+                           "mremap",
+                           SyscallStatus::kFull,
+                           nullptr,
+                           {kPtr, kSize, kSize, kMremapFlags, kPtr, kNone},
+                           TraceStyle::tAddr};
   EXPECT_EQ(line(mremap, {0, 0, 0, 3, 0}, -EINVAL),
             "mremap(NULL, 0, 0, MREMAP_MAYMOVE|MREMAP_FIXED, NULL) = -1 EINVAL (Invalid "
             "argument)");
@@ -226,17 +234,29 @@ TEST_F(TraceTest, RowsOfOtherFamilies) {
 }
 
 TEST_F(TraceTest, NoReturnAndUnknown) {
-  const SyscallInfo exit_group{
-      231, "exit_group", SyscallStatus::kFull, nullptr, {kInt, kNone, kNone, kNone, kNone, kNone}};
+  const SyscallInfo exit_group{231,
+                               "exit_group",
+                               SyscallStatus::kFull,
+                               nullptr,
+                               {kInt, kNone, kNone, kNone, kNone, kNone},
+                               TraceStyle::tExit};
   // dispatch.cc writes the line of a call that does not return before it.
   TraceRecord rec = trace_begin(&exit_group, mem.reader(), args(231, {0}));
   EXPECT_TRUE(rec.no_return);
   EXPECT_EQ(trace_format(rec, 0), "exit_group(0) = ?");
-  const SyscallInfo exit_info{
-      60, "exit", SyscallStatus::kFull, nullptr, {kInt, kNone, kNone, kNone, kNone, kNone}};
+  const SyscallInfo exit_info{60,
+                              "exit",
+                              SyscallStatus::kFull,
+                              nullptr,
+                              {kInt, kNone, kNone, kNone, kNone, kNone},
+                              TraceStyle::tExit};
   EXPECT_EQ(line(exit_info, {3}, 0, Outcome::kExitThread), "exit(3) = ?");
-  const SyscallInfo execve{
-      59, "execve", SyscallStatus::kFull, nullptr, {kPath, kPtr, kPtr, kNone, kNone, kNone}};
+  const SyscallInfo execve{59,
+                           "execve",
+                           SyscallStatus::kFull,
+                           nullptr,
+                           {kPath, kPtr, kPtr, kNone, kNone, kNone},
+                           TraceStyle::tExec};
   mem.put(kPathAddr, std::string("/bin/true\0", 10));
   EXPECT_EQ(line(execve, {kPathAddr, 0x1000, 0x2000}, 0, Outcome::kNoReturn),
             "execve(\"/bin/true\", 0x1000, 0x2000) = 0");
