@@ -28,7 +28,7 @@
 #include "kernel/exitless_policy.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
-#include "syscalls/dispatch.h"
+#include "kernel/syscall_entry.h"
 
 namespace elfuse {
 

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "base/private_fd.h"
+#include "fs/proc/procfs.h"
 #include "kernel/proc_mem.h"
-#include "kernel/procfs.h"
 #include "kernel/signal.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
