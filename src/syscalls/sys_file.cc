@@ -265,7 +265,7 @@ int64_t do_openat(SyscallContext& ctx, int dirfd, uint64_t path_addr, uint64_t f
   auto path = copy_path(ctx.mm, path_addr);
   if (!path) return -path.error();
   int f = arg_int(flags);
-  // The guest's own /proc/<pid>/{maps,stat,...}: generated (kernel/procfs.h).
+  // The guest's own /proc/<pid>/{maps,stat,...}: generated (fs/proc/procfs.h).
   if (auto own = open_own_proc_file(ctx.proc, ctx.thread, *path, f)) {
     if (!*own) return -own->error();
     return new_fd_result(ctx.proc, **own);
