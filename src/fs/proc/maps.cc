@@ -1,25 +1,16 @@
 // /proc/<pid>/maps, smaps and smaps_rollup of the guest (fs/proc/task_mmu.c),
 // and the mm counters stat, statm and status print (procfs_text.h).
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <linux/openat2.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <set>
-#include <utility>
+#include <string>
 #include <vector>
 
 #include "base/private_fd.h"

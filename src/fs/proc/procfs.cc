@@ -29,8 +29,6 @@
 #include "fs/sysroot.h"
 #include "kernel/peer.h"
 #include "kernel/proc_mem.h"
-#include "loader/elf.h"
-#include "loader/load.h"
 
 namespace elfuse {
 namespace procfs_text {

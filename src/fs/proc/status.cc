@@ -1,29 +1,13 @@
 // /proc/<pid>/stat, statm, status and cmdline of the guest
 // (fs/proc/array.c, task_mmu.c, base.c; procfs_text.h).
-#include <fcntl.h>
-#include <linux/magic.h>
-#include <linux/openat2.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdio>
-#include <cstring>
-#include <map>
-#include <memory>
+#include <iterator>
 #include <mutex>
-#include <set>
-#include <utility>
+#include <optional>
+#include <string>
 #include <vector>
 
-#include "base/private_fd.h"
-#include "base/unique_fd.h"
 #include "fs/proc/procfs_text.h"
 
 namespace elfuse::procfs_text {
