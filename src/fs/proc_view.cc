@@ -30,7 +30,7 @@ bool plain_read(int flags) {
          !(flags & (O_PATH | O_DIRECTORY | O_CREAT | O_TRUNC | __O_TMPFILE));
 }
 
-// The files kernel/procfs.h generates for the process itself.
+// The files fs/proc/procfs.h generates for the process itself.
 bool generated_file(const std::string& file) {
   static const char* const kFiles[] = {"maps", "smaps", "smaps_rollup", "cmdline", "environ",
                                        "auxv", "stat",  "statm",        "status"};

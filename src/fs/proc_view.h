@@ -41,7 +41,7 @@ struct ProcFacts {
 
 enum class Verdict {
   kPass,      // the host's object is what Linux gives
-  kGenerate,  // one of the files elfuse generates (kernel/procfs.h)
+  kGenerate,  // one of the files elfuse generates (fs/proc/procfs.h)
   kOwnMem,    // the process's own mem file, served by kernel/proc_mem.h
   kRefuse,    // fail the open with `err`
   kAskPeer,   // a generated file of another guest process: its elfuse answers

@@ -32,12 +32,10 @@
 #include "kernel/exec_creds.h"
 #include "kernel/exitless.h"
 #include "kernel/process.h"
-#include "kernel/procfs.h"
 #include "kernel/signal.h"
 #include "loader/load.h"
 #include "mm/layout.h"
 #include "shim/shim_abi.h"
-#include "syscalls/posix_timer.h"
 #include "vdso/vdso.h"
 
 namespace elfuse {
@@ -289,7 +287,70 @@ ElfOr<UniqueFd> open_exec_file(const ExecRequest& request, const std::string& na
   return file;
 }
 
+// mm->start_code ... env_end and saved_auxv as fs/binfmt_elf.c
+// load_elf_binary and create_elf_tables leave them.
+ExecLayout exec_layout_of(const LoadedProgram& prog, const MappedStack& stack, uint64_t start_brk) {
+  ExecLayout l;
+  // fs/binfmt_elf.c load_elf_binary.
+  uint64_t start_code = ~0ull, end_code = 0, start_data = 0, end_data = 0;
+  for (const ElfSegment& s : prog.exe.image.loads) {
+    uint64_t k = s.vaddr;
+    if ((s.prot & PROT_EXEC) && k < start_code) start_code = k;
+    if (start_data < k) start_data = k;
+    k = s.vaddr + s.filesz;
+    if ((s.prot & PROT_EXEC) && end_code < k) end_code = k;
+    if (end_data < k) end_data = k;
+  }
+  uint64_t bias = prog.exe.bias;
+  l.start_code = start_code + bias;
+  l.end_code = end_code + bias;
+  l.start_data = start_data + bias;
+  l.end_data = end_data + bias;
+  l.start_brk = start_brk;
+  const InitialStack& img = stack.image;
+  l.start_stack = img.rsp;  // mm->start_stack = bprm->p, at argc
+  l.arg_start = img.arg_start;
+  l.arg_end = img.arg_end;
+  l.env_start = img.env_start;
+  l.env_end = img.env_end;
+  uint64_t off = img.auxv_addr - img.start;
+  uint64_t len = img.auxv_count * 16;
+  if (img.auxv_addr >= img.start && off + len <= img.bytes.size())
+    l.saved_auxv.assign(img.bytes.begin() + static_cast<ptrdiff_t>(off),
+                        img.bytes.begin() + static_cast<ptrdiff_t>(off + len));
+  return l;
+}
+
+// The path of an open host fd as the guest names it (inside the root under
+// --sysroot), e.g. the interpreter's VMAs in /proc/self/maps.
+std::string guest_file_path(const Process& proc, int fd) {
+  char buf[PATH_MAX];
+  std::string link = "/proc/thread-self/fd/" + std::to_string(fd);
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+  if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) return "";
+  std::string path(buf, static_cast<size_t>(n));
+  if (proc.sysroot) {
+    if (auto g = proc.sysroot->guest_path(path)) return *g;
+  }
+  return path;
+}
+
+// register_exec_hook's list: constant-initialized (zero) before any static
+// initializer registers.
+constexpr int kMaxExecHooks = 8;
+ExecHook g_exec_hooks[kMaxExecHooks];
+int g_exec_hook_count = 0;
+
+void run_exec_hooks() {
+  for (int i = 0; i < g_exec_hook_count; i++) g_exec_hooks[i]();
+}
+
 }  // namespace
+
+void register_exec_hook(ExecHook hook) {
+  if (g_exec_hook_count == kMaxExecHooks) fatal("exec: more than %d exec hooks", kMaxExecHooks);
+  g_exec_hooks[g_exec_hook_count++] = hook;
+}
 
 void start_first_vm(uint8_t* reservation, uint64_t size) {
   auto* f = new FirstVm;
@@ -422,7 +483,7 @@ Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared) 
     close_on_exec(proc.fds);
   }
   reset_caught_signals(proc);
-  posix_timers_on_exec();
+  run_exec_hooks();
   // kernel/sched/membarrier.c membarrier_exec_mmap: the new mm has no
   // registrations (the host process keeps its own; see sys_sched.cc).
   proc.membarrier_registered = 0;

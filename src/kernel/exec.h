@@ -76,4 +76,13 @@ void start_first_vm(uint8_t* reservation, uint64_t size);
 // A failure here leaves nothing to return to; the caller kills the guest.
 Result<void> commit_exec(Process& proc, Thread& thread, PreparedExec& prepared);
 
+// What a family of syscalls (src/syscalls/) keeps per process and execve
+// drops (fs/exec.c begin_new_exec: exit_itimers...): the family registers a
+// hook here when elfuse starts (a static initializer of its own file), and
+// commit_exec runs every hook, in registration order, once the old image
+// is gone and caught signals are reset. exec names no family: the layers
+// (docs/internals.md, "The shape").
+using ExecHook = void (*)();
+void register_exec_hook(ExecHook hook);
+
 }  // namespace elfuse

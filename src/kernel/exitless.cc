@@ -28,8 +28,8 @@
 #include "kernel/exitless_policy.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
+#include "kernel/syscall_entry.h"
 #include "kernel/syscall_policy.h"
-#include "syscalls/dispatch.h"
 
 namespace elfuse {
 

@@ -24,7 +24,7 @@
 #include <cstdint>
 
 #include "hv/hypervisor.h"
-#include "syscalls/syscall.h"
+#include "kernel/syscall_context.h"
 
 namespace elfuse {
 

@@ -25,7 +25,6 @@
 #include "base/helper_thread.h"
 #include "base/log.h"
 #include "kernel/process.h"
-#include "kernel/procfs.h"
 
 namespace elfuse::peer {
 namespace {
@@ -205,18 +204,8 @@ Result<std::string> answer(Process& proc, Query q, uint32_t file, int tid, bool 
   std::lock_guard view(proc.view_mu);
   int pid = proc.pid;
   switch (q) {
-    case Query::kFile: {
-      if (file > static_cast<uint32_t>(OwnProcFile::kLimits)) return Errno{EINVAL};
-      if (thread_level && tid != pid) {
-        std::lock_guard lock(proc.threads_mu);
-        bool found = std::any_of(proc.threads.begin(), proc.threads.end(),
-                                 [&](const auto& t) { return t && t->tid == tid; });
-        if (!found) return Errno{ENOENT};
-      }
-      static Thread nobody;  // no guest thread is asking here
-      OwnProcTarget t{static_cast<OwnProcFile>(file), thread_level ? tid : pid, thread_level};
-      return own_proc_content(proc, nobody, t);
-    }
+    case Query::kFile:
+      return answer_file(proc, file, tid, thread_level);
     case Query::kTasks: {
       std::string out = std::to_string(pid) + "\n";
       std::lock_guard lock(proc.threads_mu);

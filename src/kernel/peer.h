@@ -61,7 +61,7 @@ int host_tgid(int tid);
 
 // A question to another process's elfuse, answered from its guest state.
 enum class Query : uint32_t {
-  kFile = 1,   // a generated /proc file (kernel/procfs.h OwnProcFile `file`)
+  kFile = 1,   // a generated /proc file (fs/proc/procfs.h OwnProcFile `file`)
   kTasks = 2,  // its guest threads' tids, decimal, one per line
   kExe = 3,    // its program's path (the guest's name of it)
 };
@@ -73,6 +73,11 @@ Result<std::string> ask(int pid, Query q, uint32_t file = 0, int tid = 0,
 
 // The guest tids of another process, from ask(kTasks).
 Result<std::vector<int>> guest_tids(int pid);
+
+// The server's answer to ask(kFile) about `proc` (its view lock held): the
+// text of generated file `file` of task `tid` (thread_level) or of the
+// process. Defined by /proc (src/fs/proc/procfs.cc), above this layer.
+Result<std::string> answer_file(Process& proc, uint32_t file, int tid, bool thread_level);
 
 }  // namespace peer
 }  // namespace elfuse

@@ -1,7 +1,7 @@
 // The process's own /proc/<pid>/mem (also /proc/self/mem, thread-self, a
 // guest thread's /proc/<tid>/mem and /proc/<pid>/task/<tid>/mem), served
 // from GUEST memory. The host's file of that name is elfuse's memory, so the
-// guest never gets it: the /proc gate (kernel/procfs.h gate_opened) hands
+// guest never gets it: the /proc gate (fs/proc/procfs.h gate_opened) hands
 // the guest instead a harmless host object, an empty memfd sealed against
 // writing, growing and shrinking (mode 0600, as the kernel's file), and
 // records its identity (st_dev, st_ino) here with its owner: the process

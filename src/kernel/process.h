@@ -89,7 +89,7 @@ class Thread {
 struct PreparedExec;
 
 // What the kernel keeps in mm_struct about the image exec built, for
-// /proc/self/{stat,statm,status,cmdline,environ,auxv} (src/kernel/procfs.h).
+// /proc/self/{stat,statm,status,cmdline,environ,auxv} (src/fs/proc/procfs.h).
 struct ExecLayout {
   uint64_t start_code = 0, end_code = 0, start_data = 0, end_data = 0;
   uint64_t start_brk = 0, start_stack = 0;

@@ -10,8 +10,8 @@
 #include "kernel/peer.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
+#include "kernel/syscall_entry.h"
 #include "kernel/thread.h"
-#include "syscalls/dispatch.h"
 
 namespace elfuse {
 namespace {

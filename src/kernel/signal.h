@@ -21,7 +21,7 @@
 #include <cstdint>
 
 #include "hv/hypervisor.h"
-#include "syscalls/syscall.h"
+#include "kernel/syscall_context.h"
 
 namespace elfuse {
 

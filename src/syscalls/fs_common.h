@@ -14,10 +14,10 @@
 #include <string>
 
 #include "base/result.h"
+#include "fs/proc/procfs.h"
 #include "fs/proc_view.h"
 #include "fs/sysroot.h"
 #include "kernel/process.h"
-#include "kernel/procfs.h"
 #include "mm/memory_manager.h"
 #include "syscalls/syscall.h"
 

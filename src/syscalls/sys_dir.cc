@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "kernel/procfs.h"
+#include "fs/proc/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uaccess.h"

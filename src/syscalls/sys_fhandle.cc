@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "kernel/procfs.h"
+#include "fs/proc/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/privilege.h"
 #include "syscalls/table.h"

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "base/private_fd.h"
+#include "fs/proc/procfs.h"
 #include "kernel/proc_mem.h"
-#include "kernel/procfs.h"
 #include "kernel/signal.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
@@ -264,7 +264,7 @@ int64_t out_struct(SyscallContext& ctx, long host_ret, Out<T> guest, const T& va
 int64_t do_openat(SyscallContext& ctx, int dirfd, Path path_arg, int f, uint64_t mode) {
   auto path = path_arg.get(ctx.mm);
   if (!path) return -path.error();
-  // The guest's own /proc/<pid>/{maps,stat,...}: generated (kernel/procfs.h).
+  // The guest's own /proc/<pid>/{maps,stat,...}: generated (fs/proc/procfs.h).
   if (auto own = open_own_proc_file(ctx.proc, ctx.thread, *path, f)) {
     if (!*own) return -own->error();
     return new_fd_result(ctx.proc, **own);

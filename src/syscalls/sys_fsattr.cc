@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "kernel/procfs.h"
+#include "fs/proc/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"

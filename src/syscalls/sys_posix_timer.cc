@@ -21,8 +21,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "kernel/exec.h"
 #include "syscalls/fs_common.h"
-#include "syscalls/posix_timer.h"
 #include "syscalls/table.h"
 
 namespace elfuse {
@@ -85,6 +85,10 @@ int64_t sys_timer_delete(SyscallContext&, const SyscallArgs& a) {
   return host_rax(::syscall(SYS_timer_delete, arg_int(a.a[0])));
 }
 
+namespace {
+
+// fs/exec.c begin_new_exec -> exit_itimers: execve deletes every POSIX
+// timer of the process (interval timers, setitimer's, are kept).
 // The process's timers are listed in /proc/self/timers ("ID: n" lines,
 // fs/proc/base.c show_timer); elfuse creates none of its own, so every one
 // listed is the guest's. Without that file (no CONFIG_CHECKPOINT_RESTORE)
@@ -117,5 +121,10 @@ void posix_timers_on_exec() {
       misses++;
   }
 }
+
+// commit_exec runs it (kernel/exec.h).
+[[maybe_unused]] const bool kExecHookRegistered = (register_exec_hook(posix_timers_on_exec), true);
+
+}  // namespace
 
 }  // namespace elfuse

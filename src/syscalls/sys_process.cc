@@ -16,13 +16,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fs/proc/procfs.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/fork.h"
 #include "kernel/process.h"
-#include "kernel/procfs.h"
 #include "kernel/thread.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"

@@ -1,45 +1,16 @@
 // What a syscall handler sees: the calling thread, its process, the six
-// argument registers. Handlers return the value for RAX: a result >= 0 or a
-// negated Linux errno. A handler that changes control flow (exit, exec,
-// sigreturn) says so in ctx.outcome instead of through a magic number.
+// argument registers (SyscallContext and SyscallArgs: kernel/syscall_context.h).
+// Handlers return the value for RAX: a result >= 0 or a negated Linux errno.
+// A handler that changes control flow (exit, exec, sigreturn) says so in
+// ctx.outcome instead of through a magic number.
 #pragma once
 
 #include <cstdint>
 
 #include "base/result.h"
+#include "kernel/syscall_context.h"
 
 namespace elfuse {
-
-class Process;
-class Thread;
-class MemoryManager;
-
-enum class Outcome {
-  kReturn,      // put the result in RAX and resume after the syscall
-  kExitThread,  // the thread is gone (exit); exit_code holds the status
-  kExitGroup,   // the process is gone (exit_group); exit_code holds the status
-  kNoReturn,    // registers were replaced (execve, rt_sigreturn): do not touch RAX
-  kThreadGone,  // the thread left the process (execve handed to the leader)
-};
-
-struct SyscallArgs {
-  uint64_t nr;
-  uint64_t a[6];
-};
-
-struct SyscallContext {
-  Process& proc;
-  Thread& thread;
-  MemoryManager& mm;
-  Outcome outcome = Outcome::kReturn;
-  int exit_code = 0;
-  // The call runs on the thread's exitless worker, another host thread
-  // (kernel/exitless.h). A handler that would have to act on the calling
-  // host thread itself sets `refuse` before it changes anything: the
-  // thread then runs the call at an exit.
-  bool on_worker = false;
-  bool refuse = false;
-};
 
 using SyscallHandler = int64_t (*)(SyscallContext&, const SyscallArgs&);
 

@@ -16,17 +16,6 @@
 
 namespace elfuse {
 
-struct LoadedProgram;
-struct MappedStack;
-
-// mm->start_code ... env_end and saved_auxv as fs/binfmt_elf.c
-// load_elf_binary and create_elf_tables leave them.
-ExecLayout exec_layout_of(const LoadedProgram& prog, const MappedStack& stack, uint64_t start_brk);
-
-// The path of an open host fd as the guest names it (inside the root under
-// --sysroot), e.g. the interpreter's VMAs in /proc/self/maps.
-std::string guest_file_path(const Process& proc, int fd);
-
 // The files elfuse generates, under /proc/self, /proc/thread-self,
 // /proc/<own pid> and /proc/<own pid>/task/<own tid>.
 enum class OwnProcFile {
