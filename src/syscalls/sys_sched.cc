@@ -211,7 +211,7 @@ namespace {
 // include/uapi/linux/sched/types.h: SCHED_ATTR_SIZE_VER0; the kernel reads
 // at most a page of struct sched_attr (kernel/sched/syscalls.c).
 constexpr uint32_t kSchedAttrSizeVer0 = 48;
-constexpr uint32_t kSchedAttrMax = 4096;
+constexpr uint32_t kSchedAttrMax = kPageSize;
 }  // namespace
 
 // sched_setattr(pid, attr, flags), kernel/sched/syscalls.c: NULL attr,
