@@ -7,21 +7,16 @@
 // design.
 #include "kernel/signal.h"
 
-#include <pthread.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
-#include <ctime>
 
 #include "abi/linux.h"
 #include "base/log.h"
 #include "base/safe_copy.h"
-#include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
 #include "kernel/signal_internal.h"

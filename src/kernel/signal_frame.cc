@@ -4,8 +4,6 @@
 // arch/x86/kernel/signal.c, signal_64.c and arch/x86/kernel/fpu/signal.c,
 // done by the host on the guest's memory and registers. Which signal is
 // delivered, and when, is signal.cc's.
-#include <pthread.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,13 +11,9 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <ctime>
 
 #include "abi/linux.h"
 #include "base/log.h"
-#include "base/safe_copy.h"
-#include "kernel/exitless.h"
-#include "kernel/fault.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
 #include "kernel/signal_internal.h"

@@ -4,7 +4,6 @@
 // inherited from elfuse's parent, and the waits (sigsuspend-like and
 // rt_sigtimedwait) done on the host. Delivery into the guest is signal.cc;
 // docs/internals.md, "Faults and signals" and "SIGURG".
-#include <pthread.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,9 +14,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "abi/linux.h"
 #include "base/log.h"
-#include "base/safe_copy.h"
 #include "kernel/exitless.h"
 #include "kernel/fault.h"
 #include "kernel/process.h"
