@@ -21,6 +21,7 @@ import tempfile
 # Lowest first. A file's layer is the longest prefix of its path under src/
 # that is listed here (fs/proc/ is above kernel/, the rest of fs/ below it).
 LAYERS = [
+    ("abi", ["abi/"]),  # the Linux ABI elfuse defines itself: system headers only
     ("shim", ["shim/"]),  # the guest shim and its ABI header: includes nothing
     ("base", ["base/"]),
     ("mm", ["mm/"]),

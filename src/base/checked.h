@@ -5,9 +5,10 @@
 #include <cstdint>
 #include <optional>
 
+#include "abi/linux.h"
+
 namespace elfuse {
 
-inline constexpr uint64_t kPageSize = 4096;
 inline constexpr uint64_t kPageMask = kPageSize - 1;
 inline constexpr uint64_t kHugePageSize = 2ull << 20;
 

@@ -579,7 +579,7 @@ Result<uint64_t> KvmVcpu::gs_base() {
 // Another thread makes KVM_RUN return: immediate_exit covers the window
 // before the ioctl, the signal the one inside it. The signal is a tgkill
 // from elfuse's own pid, which the SIGURG handler knows for a kick
-// (src/kernel/signal.cc).
+// (src/kernel/signal_host.cc).
 void KvmVcpu::kick() {
   run_->immediate_exit = 1;
   if (running_.load()) pthread_kill(thread_.load(), kKickSignal);

@@ -82,7 +82,7 @@ namespace {
 // tgkill from elfuse's own pid, which the SIGURG handler takes for a kick),
 // without SA_RESTART, so the call returns EINTR. Never blocked on a guest
 // thread's host thread either. A guest's process-directed SIGURG that the
-// host gives W goes on to a guest thread (kernel/signal.cc).
+// host gives W goes on to a guest thread (kernel/signal_host.cc).
 constexpr int kInterruptSignal = SIGURG;
 // getppid answers the entry gives in a row before it asks the host again.
 constexpr int32_t kPpidBudget = 1000;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "abi/linux.h"
 #include "base/private_fd.h"
 #include "base/unique_fd.h"
 #include "fs/sysroot.h"
@@ -32,7 +33,7 @@ constexpr mode_t kMode = 0600;
 // Past this many entries an open drops the ones no descriptor holds.
 constexpr size_t kPruneAbove = 64;
 // fs/proc/base.c mem_rw moves at most a page per access_remote_vm.
-constexpr uint64_t kChunk = 4096;
+constexpr uint64_t kChunk = kPageSize;
 
 // The owner token of this process (Process::proc_mem_token), made on first
 // use: a forked child starts with none, so every entry it inherited is

@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include "abi/linux.h"
+
 namespace elfuse {
 
 // Why an ELF file cannot be run. `linux_errno` is what execve(2) returns for
@@ -101,14 +103,13 @@ class FdReader final : public FileReader {
   uint64_t size_;
 };
 
-// x86_64 user addresses end here (TASK_SIZE_MAX with 4-level paging,
-// arch/x86/include/asm/page_64_types.h: (1 << 47) - PAGE_SIZE).
-inline constexpr uint64_t kUserAddressEnd = (1ull << 47) - 4096;
+// x86_64 user addresses end here (TASK_SIZE_MAX, abi/linux.h).
+inline constexpr uint64_t kUserAddressEnd = kTaskSizeMax;
 // load_elf_phdrs: the program header table may be at most ELF_MIN_ALIGN
 // (one 4 KiB page) and 64 KiB; the page limit is the binding one here.
-inline constexpr uint64_t kMaxPhdrTableBytes = 4096;
+inline constexpr uint64_t kMaxPhdrTableBytes = kPageSize;
 // PATH_MAX, the limit Linux puts on PT_INTERP (load_elf_binary).
-inline constexpr uint64_t kMaxInterpBytes = 4096;
+inline constexpr uint64_t kMaxInterpBytes = kPathMax;
 
 struct ElfSegment {  // one PT_LOAD, as in the file (check_layout() validates it)
   uint64_t vaddr;

@@ -5,15 +5,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "abi/linux.h"
 #include "base/checked.h"
 
 namespace elfuse {
 namespace {
 
-// include/uapi/linux/binfmts.h and resource.h.
-constexpr uint64_t kMaxArgStrlen = 32 * kPageSize;  // per string, NUL included
-constexpr uint64_t kStkLim = 8ull << 20;            // _STK_LIM
-constexpr uint64_t kArgMax = 32 * kPageSize;        // ARG_MAX: always allowed
+// include/uapi/linux/binfmts.h and resource.h (MAX_ARG_STRLEN: abi/linux.h).
+constexpr uint64_t kStkLim = 8ull << 20;      // _STK_LIM
+constexpr uint64_t kArgMax = 32 * kPageSize;  // ARG_MAX: always allowed
 
 // fs/exec.c bprm_stack_limits(): the strings may take 3/4 of _STK_LIM, at
 // most a quarter of RLIMIT_STACK, at least ARG_MAX, minus the pointer arrays.

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "abi/linux.h"
 #include "base/result.h"
 #include "fs/proc/procfs.h"
 #include "fs/proc_view.h"
@@ -23,13 +24,10 @@
 
 namespace elfuse::fs {
 
-// include/uapi/linux/limits.h PATH_MAX, counting the NUL.
-inline constexpr uint64_t kPathMax = 4096;
-// include/linux/fs.h MAX_RW_COUNT (INT_MAX & PAGE_MASK): read/write/readv...
-// silently clamp their byte count to this.
-inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
-// include/uapi/linux/uio.h UIO_MAXIOV.
-inline constexpr uint64_t kIovMax = 1024;
+// The ABI limits of abi/linux.h, also by their fs:: names.
+using elfuse::kIovMax;
+using elfuse::kMaxRwCount;
+using elfuse::kPathMax;
 
 // A C `int` argument: the kernel uses the low 32 bits of the register.
 inline int arg_int(uint64_t reg) {

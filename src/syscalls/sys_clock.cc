@@ -1,15 +1,23 @@
-// Setting and adjusting the system clock: clock_settime, settimeofday,
-// adjtimex, clock_adjtime. Reading the clock's state (adjtimex with no
-// mode, clock_adjtime likewise) is the host's answer. A guest never sets the
-// host's clock: without CAP_SYS_TIME the host's own call fails exactly as
-// Linux does (and changes nothing); with it, Linux's argument checks are
-// made here (kernel/time/time.c, kernel/time/posix-timers.c,
-// kernel/time/timekeeping.c timekeeping_validate_timex) and then the answer
-// is EPERM, as for a caller without the capability. Clocks that name a
-// device by fd (CLOCKFD, e.g. /dev/ptp0) are the device's: the host's call
-// on a guest fd, as write(2) to it would be.
+// Clocks and time. Reading them: clock_gettime, clock_getres,
+// gettimeofday, time, times (the guest's vDSO answers the common reads
+// without a syscall, src/vdso/). Sleeping on them: nanosleep,
+// clock_nanosleep. Setting and adjusting the system clock: clock_settime,
+// settimeofday, adjtimex, clock_adjtime. The timers are in sys_timer.cc
+// (alarm, itimers), sys_posix_timer.cc (timer_*) and sys_event.cc (timerfd).
+//
+// Reads and sleeps are the host's calls. Reading the clock's state
+// (adjtimex with no mode, clock_adjtime likewise) is the host's answer. A
+// guest never sets the host's clock: without CAP_SYS_TIME the host's own
+// call fails exactly as Linux does (and changes nothing); with it, Linux's
+// argument checks are made here (kernel/time/time.c,
+// kernel/time/posix-timers.c, kernel/time/timekeeping.c
+// timekeeping_validate_timex) and then the answer is EPERM, as for a caller
+// without the capability. Clocks that name a device by fd (CLOCKFD, e.g.
+// /dev/ptp0) are the device's: the host's call on a guest fd, as write(2)
+// to it would be.
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/times.h>
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +26,7 @@
 #include <cstring>
 
 #include "syscalls/fs_common.h"
+#include "syscalls/out_struct.h"
 #include "syscalls/privilege.h"
 #include "syscalls/table.h"
 #include "syscalls/uio_common.h"
@@ -27,6 +36,7 @@ namespace elfuse {
 using namespace fs;
 
 static_assert(sizeof(struct timex) == 208);  // struct __kernel_timex
+static_assert(sizeof(struct tms) == 32);
 
 namespace {
 
@@ -91,6 +101,88 @@ int validate_timex(const struct timex& tx, bool aux_clock) {
 }
 
 }  // namespace
+
+// clock_gettime(2): CPU-time clocks of this process include elfuse's own
+// time spent serving it, which is the cost the guest really incurs.
+int64_t sys_clock_gettime(SyscallContext& ctx, const SyscallArgs& a) {
+  struct timespec ts {};
+  long r = ::syscall(SYS_clock_gettime, arg_int(a.a[0]), &ts);
+  return out_struct(ctx, r, a.a[1], ts);
+}
+
+int64_t sys_clock_getres(SyscallContext& ctx, const SyscallArgs& a) {
+  struct timespec ts {};
+  long r = ::syscall(SYS_clock_getres, arg_int(a.a[0]), a.a[1] ? &ts : nullptr);
+  if (r < 0 || a.a[1] == 0) return host_rax(r);
+  return out_struct(ctx, r, a.a[1], ts);
+}
+
+// gettimeofday(2): either pointer may be NULL.
+int64_t sys_gettimeofday(SyscallContext& ctx, const SyscallArgs& a) {
+  struct timeval tv {};
+  struct timezone tz {};
+  if (::syscall(SYS_gettimeofday, &tv, &tz) < 0) return -static_cast<int64_t>(errno);
+  if (a.a[0]) {
+    auto c = ctx.mm.copy_out(a.a[0], &tv, sizeof(tv));
+    if (!c) return -c.error();
+  }
+  if (a.a[1]) {
+    auto c = ctx.mm.copy_out(a.a[1], &tz, sizeof(tz));
+    if (!c) return -c.error();
+  }
+  return 0;
+}
+
+// time(2): returns the seconds and stores them when tloc is not NULL.
+int64_t sys_time(SyscallContext& ctx, const SyscallArgs& a) {
+  int64_t t = ::syscall(SYS_time, nullptr);
+  if (a.a[0]) {
+    auto c = ctx.mm.copy_out(a.a[0], &t, sizeof(t));
+    if (!c) return -c.error();
+  }
+  return t;
+}
+
+// nanosleep(2): the remaining time is written only when interrupted.
+int64_t sys_nanosleep(SyscallContext& ctx, const SyscallArgs& a) {
+  struct timespec req, rem{};
+  auto c = ctx.mm.copy_in(&req, a.a[0], sizeof(req));
+  if (!c) return -c.error();
+  long r = ::syscall(SYS_nanosleep, &req, &rem);
+  if (r < 0 && errno == EINTR && a.a[1]) {
+    auto w = ctx.mm.copy_out(a.a[1], &rem, sizeof(rem));
+    if (!w) return -w.error();
+  }
+  return host_rax(r);
+}
+
+// clock_nanosleep(2): with TIMER_ABSTIME the remainder is never written.
+int64_t sys_clock_nanosleep(SyscallContext& ctx, const SyscallArgs& a) {
+  struct timespec req, rem{};
+  int flags = arg_int(a.a[1]);
+  auto c = ctx.mm.copy_in(&req, a.a[2], sizeof(req));
+  if (!c) return -c.error();
+  long r = ::syscall(SYS_clock_nanosleep, arg_int(a.a[0]), flags, &req, &rem);
+  int err = errno;
+  if (r < 0 && err == EINTR && a.a[3] && !(flags & TIMER_ABSTIME)) {
+    auto w = ctx.mm.copy_out(a.a[3], &rem, sizeof(rem));
+    if (!w) return -w.error();
+  }
+  return r < 0 ? -static_cast<int64_t>(err) : r;
+}
+
+// times(buf), kernel/sys.c: buf may be NULL; the result is the clock ticks
+// since boot, which may look negative (times(2) NOTES), so it is returned
+// unchanged rather than as an error.
+int64_t sys_times(SyscallContext& ctx, const SyscallArgs& a) {
+  struct tms t {};
+  long ticks = ::syscall(SYS_times, a.a[0] ? &t : nullptr);
+  if (a.a[0] != 0) {
+    auto c = ctx.mm.copy_out(a.a[0], &t, sizeof(t));
+    if (!c) return -c.error();
+  }
+  return ticks;
+}
 
 // clock_settime(clockid, tp): the clock first (EINVAL for one that does not
 // exist or cannot be set), then the time is read (EFAULT) and checked

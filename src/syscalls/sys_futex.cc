@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "abi/linux.h"
 #include "kernel/exitless.h"
 #include "kernel/process.h"
 #include "syscalls/table.h"
@@ -51,7 +52,6 @@ bool uses_uaddr2(int cmd) {
 // waiting on a word that was unmapped meanwhile is not woken (Linux wakes
 // it).
 bool wakes_private_without_word(uint64_t addr, int op) {
-  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;  // access_ok's limit on x86_64
   int cmd = op & FUTEX_CMD_MASK;
   return (op & FUTEX_PRIVATE_FLAG) &&
          (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET || cmd == FUTEX_WAKE_OP) && addr % 4 == 0 &&

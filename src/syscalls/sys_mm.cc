@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "abi/linux.h"
 #include "base/checked.h"
 #include "kernel/proc_mem.h"
 #include "kernel/process.h"
@@ -136,14 +137,12 @@ int64_t sys_brk(SyscallContext& ctx, const SyscallArgs& a) {
 // Even then the host side stays safe: host mincore on the reservation never
 // faults, whatever the guest unmapped.
 int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
-  constexpr uint64_t kPage = 4096;
-  // arch/x86/include/asm/page_64_types.h TASK_SIZE_MAX: what access_ok allows.
-  constexpr uint64_t kTaskSizeMax = (1ull << 47) - kPage;
+  // The range must end below TASK_SIZE_MAX, what access_ok allows.
   uint64_t start = a.a[0], len = a.a[1], vec = a.a[2];
-  if (start & (kPage - 1)) return -EINVAL;
+  if (start & (kPageSize - 1)) return -EINVAL;
   auto end = checked_add(start, len);
   if (!end || *end > kTaskSizeMax) return -ENOMEM;
-  uint64_t pages = len / kPage + (len % kPage != 0);
+  uint64_t pages = len / kPageSize + (len % kPageSize != 0);
   auto vec_end = checked_add(vec, pages);
   if (!vec_end || *vec_end > kTaskSizeMax) return -EFAULT;
 
@@ -151,9 +150,9 @@ int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
   while (pages > 0) {
     const Vma* v = ctx.mm.vmas().find(start);
     if (!v) return -ENOMEM;
-    uint64_t n = std::min({pages, kPage, (v->end - start) / kPage});
+    uint64_t n = std::min({pages, kPageSize, (v->end - start) / kPageSize});
     tmp.assign(n, 0);
-    if (::mincore(ctx.mm.host_phys(v->phys_of(start)), n * kPage, tmp.data()) < 0)
+    if (::mincore(ctx.mm.host_phys(v->phys_of(start)), n * kPageSize, tmp.data()) < 0)
       return -static_cast<int64_t>(errno);
     // Bit 0 is residency; the others are reserved (mincore(2)) and zero.
     for (auto& b : tmp) b &= 1;
@@ -161,7 +160,7 @@ int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
     if (!c) return -EFAULT;
     pages -= n;
     vec += n;
-    start += n * kPage;
+    start += n * kPageSize;
   }
   return 0;
 }

@@ -178,7 +178,7 @@ int64_t sys_open_tree_attr(SyscallContext& ctx, const SyscallArgs& a) {
   if (!uattr && usize) return -EINVAL;
   int64_t fd = sys_open_tree(ctx, a);
   if (fd < 0 || !uattr) return fd;
-  std::vector<unsigned char> attr(usize <= 4096 ? usize : 0);
+  std::vector<unsigned char> attr(usize <= kPageSize ? usize : 0);
   const void* host_attr = attr.empty() ? uio::fault_ptr() : attr.data();
   if (!attr.empty() && !ctx.mm.copy_in(attr.data(), uattr, usize)) host_attr = uio::fault_ptr();
   long probe = ::syscall(SYS_mount_setattr, AT_FDCWD, kMountProbePath, 0, host_attr, usize);
@@ -297,7 +297,7 @@ int64_t sys_fspick(SyscallContext& ctx, const SyscallArgs& a) {
 int64_t sys_mount_setattr(SyscallContext& ctx, const SyscallArgs& a) {
   unsigned flags = arg_uint(a.a[2]);
   uint64_t usize = a.a[4];
-  std::vector<unsigned char> attr(usize <= 4096 ? usize : 0);
+  std::vector<unsigned char> attr(usize <= kPageSize ? usize : 0);
   const void* host_attr = nullptr;
   if (a.a[3] != 0 || usize != 0) {
     host_attr = attr.empty() ? uio::fault_ptr() : attr.data();

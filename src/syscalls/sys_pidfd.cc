@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "abi/linux.h"
 #include "kernel/proc_mem.h"
 #include "kernel/signal.h"
 #include "syscalls/fs_common.h"
@@ -30,9 +31,8 @@ namespace {
 // include/uapi/linux/pidfd.h: the sentinels that name the caller.
 constexpr int kPidfdSelfThread = -10000;
 constexpr int kPidfdSelfThreadGroup = -20000;
-// pidfd_send_signal's scope flags and pidfd_open's PIDFD_THREAD (O_EXCL).
+// pidfd_send_signal's scope flags (pidfd_open's PIDFD_THREAD: abi/linux.h).
 constexpr uint64_t kPidfdSignalThread = 1, kPidfdSignalThreadGroup = 2;
-constexpr int kPidfdThread = O_EXCL;
 
 // A pidfd argument: one of elfuse's fds is a closed one. The sentinels
 // (negative) go to the host, which knows them or answers EBADF.

@@ -8,7 +8,7 @@
 // SIGEV_NONE sends nothing. The signal arrives as a host signal with
 // si_code SI_TIMER, si_timerid, si_overrun and si_value filled in by the
 // host kernel; elfuse's host handler copies the whole siginfo into the
-// guest's frame (kernel/signal.cc), and rt_sigtimedwait/signalfd read it
+// guest's frame (kernel/signal_frame.cc), and rt_sigtimedwait/signalfd read it
 // from the host directly. Timer ids are the host's ids. Timers are not
 // inherited by fork (neither are the host's); execve deletes them
 // (posix_timers_on_exec).

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "abi/linux.h"
 #include "fs/proc/procfs.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
@@ -45,7 +46,6 @@ int64_t sys_exit_group(SyscallContext& ctx, const SyscallArgs& a) {
 
 // arch/x86/kernel/process_64.c do_arch_prctl_64 and do_arch_prctl_common.
 int64_t sys_arch_prctl(SyscallContext& ctx, const SyscallArgs& a) {
-  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
   Vcpu& vcpu = *ctx.thread.vcpu;
   uint64_t arg = a.a[1];
   switch (static_cast<int>(a.a[0])) {
@@ -227,9 +227,6 @@ namespace {
 constexpr uint64_t kCloneNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
                                       CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
-// PIDFD_THREAD (include/uapi/linux/pidfd.h).
-constexpr unsigned kPidfdThread = O_EXCL;
-
 // The child's pidfd for CLONE_PIDFD, made in the reserved slot (a
 // close-on-exec descriptor, PIDFD_THREAD for a thread, as copy_process's
 // pidfd_prepare), its number stored at the guest's address, which
@@ -262,7 +259,6 @@ int64_t do_clone(SyscallContext& ctx, CloneRequest req, uint64_t pidfd = 0) {
   if (f & kCloneNamespaces) return -EPERM;  // namespaces need privileges elfuse does not pass on
   // arch/x86/kernel/process.c copy_thread: CLONE_SETTLS sets the FS base
   // through do_arch_prctl_64(ARCH_SET_FS), EPERM at or above TASK_SIZE_MAX.
-  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
   if ((f & CLONE_SETTLS) && req.tls >= kTaskSizeMax) return -EPERM;
   if (f & CLONE_PIDFD) {
     if (f & CLONE_DETACHED) return -EINVAL;
@@ -368,7 +364,6 @@ namespace {
 // fs/exec.c: at most MAX_ARG_STRINGS pointers, each string at most
 // MAX_ARG_STRLEN bytes (E2BIG); a NULL array is an empty one.
 Result<std::vector<std::string>> copy_in_strings(MemoryManager& mm, uint64_t array) {
-  constexpr uint64_t kMaxArgStrlen = 32 * 4096;
   constexpr uint64_t kMaxStrings = 0x7fffffff;
   std::vector<std::string> out;
   if (!array) return out;

@@ -106,6 +106,27 @@ int64_t sys_sched_rr_get_interval(SyscallContext& ctx, const SyscallArgs& a) {
   return c ? 0 : -c.error();
 }
 
+// sched_getaffinity(2), kernel/sched/core.c: len must cover nr_cpu_ids bits
+// and be a multiple of sizeof(long) (EINVAL); returns the bytes written,
+// min(len, cpumask size). Guest tid = host tid, so pid 0 is this thread.
+int64_t sys_sched_getaffinity(SyscallContext& ctx, const SyscallArgs& a) {
+  unsigned len = arg_uint(a.a[1]);
+  if (len & (sizeof(long) - 1)) return -EINVAL;
+  std::vector<unsigned char> mask(std::min(len, 1u << 16));
+  // pid 0 is the calling thread: on its exitless worker (another host
+  // thread, whose mask elfuse sets) the thread by its tid.
+  int pid = arg_int(a.a[0]);
+  if (pid == 0 && ctx.on_worker) pid = ctx.thread.tid;
+  long r = ::syscall(SYS_sched_getaffinity, pid, mask.size(), mask.data());
+  if (r < 0) return -static_cast<int64_t>(errno);
+  auto c = ctx.mm.copy_out(a.a[2], mask.data(), static_cast<uint64_t>(r));
+  return c ? r : -c.error();
+}
+
+int64_t sys_sched_yield(SyscallContext&, const SyscallArgs&) {
+  return host_rax(::syscall(SYS_sched_yield));
+}
+
 // sched_setaffinity(pid, len, mask), kernel/sched/syscalls.c
 // get_user_cpu_mask(): only min(len, cpumask_size()) bytes are read (EFAULT),
 // a shorter mask is zero-extended; then the host applies it (EINVAL for a
@@ -190,7 +211,7 @@ namespace {
 // include/uapi/linux/sched/types.h: SCHED_ATTR_SIZE_VER0; the kernel reads
 // at most a page of struct sched_attr (kernel/sched/syscalls.c).
 constexpr uint32_t kSchedAttrSizeVer0 = 48;
-constexpr uint32_t kSchedAttrMax = 4096;
+constexpr uint32_t kSchedAttrMax = kPageSize;
 }  // namespace
 
 // sched_setattr(pid, attr, flags), kernel/sched/syscalls.c: NULL attr,

@@ -12,10 +12,7 @@
 #include <ctime>
 #include <mutex>
 
-#ifndef SS_AUTODISARM
-#define SS_AUTODISARM (1U << 31)  // include/uapi/linux/signal.h
-#endif
-
+#include "abi/linux.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
 #include "syscalls/table.h"
@@ -25,14 +22,6 @@ namespace {
 
 constexpr uint64_t kSigsetSize = 8;
 constexpr uint64_t kMinSigStkSz = 2048;  // MINSIGSTKSZ, include/uapi/asm-generic/signal.h
-
-struct GuestStack {  // stack_t
-  uint64_t sp;
-  int32_t flags;
-  int32_t pad;
-  uint64_t size;
-};
-static_assert(sizeof(GuestStack) == 24);
 
 bool on_altstack(const Thread& t, uint64_t sp) {
   if (t.altstack_flags & SS_AUTODISARM) return false;

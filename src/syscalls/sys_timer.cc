@@ -1,12 +1,11 @@
-// Interval timers and process times: alarm, getitimer, setitimer, times.
-// A guest process is one host process, so its timers are the host's: the
-// signals they raise (SIGALRM, SIGVTALRM, SIGPROF) go to the host process,
-// where elfuse's signal code handles them like any other signal. CPU-time
-// timers and times() count elfuse's work for the guest too, as for the
-// CPU-time clocks (sys_info.cc clock_gettime).
+// Interval timers: alarm, getitimer, setitimer. A guest process is one
+// host process, so its timers are the host's: the signals they raise
+// (SIGALRM, SIGVTALRM, SIGPROF) go to the host process, where elfuse's
+// signal code handles them like any other signal. CPU-time timers count
+// elfuse's work for the guest too, as the CPU-time clocks do (sys_clock.cc).
+// POSIX timers are in sys_posix_timer.cc, timerfd in sys_event.cc.
 #include <sys/syscall.h>
 #include <sys/time.h>
-#include <sys/times.h>
 #include <unistd.h>
 
 #include "syscalls/fs_common.h"
@@ -17,7 +16,6 @@ namespace elfuse {
 using namespace fs;
 
 static_assert(sizeof(struct itimerval) == 32);
-static_assert(sizeof(struct tms) == 32);
 
 // alarm(seconds): never fails; returns the seconds left on the old alarm.
 int64_t sys_alarm(SyscallContext&, const SyscallArgs& a) {
@@ -49,19 +47,6 @@ int64_t sys_setitimer(SyscallContext& ctx, const SyscallArgs& a) {
   if (a.a[2] == 0) return 0;
   auto c = ctx.mm.copy_out(a.a[2], &ov, sizeof(ov));
   return c ? 0 : -c.error();
-}
-
-// times(buf), kernel/sys.c: buf may be NULL; the result is the clock ticks
-// since boot, which may look negative (times(2) NOTES), so it is returned
-// unchanged rather than as an error.
-int64_t sys_times(SyscallContext& ctx, const SyscallArgs& a) {
-  struct tms t {};
-  long ticks = ::syscall(SYS_times, a.a[0] ? &t : nullptr);
-  if (a.a[0] != 0) {
-    auto c = ctx.mm.copy_out(a.a[0], &t, sizeof(t));
-    if (!c) return -c.error();
-  }
-  return ticks;
 }
 
 }  // namespace elfuse

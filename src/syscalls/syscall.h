@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "abi/linux.h"
 #include "base/result.h"
 #include "kernel/syscall_context.h"
 
@@ -30,7 +31,6 @@ inline int64_t to_rax(const Result<T>& r) {
 // EFAULT only for ranges no user mapping could hold, and otherwise only when
 // they actually copy.
 inline bool linux_access_ok(uint64_t addr, uint64_t len) {
-  constexpr uint64_t kTaskSizeMax = 0x7ffffffff000;
   return len <= kTaskSizeMax && addr <= kTaskSizeMax - len;
 }
 

@@ -8,13 +8,13 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "abi/linux.h"
 #include "mm/memory_manager.h"
 
 namespace elfuse {
 namespace {
 
 constexpr size_t kMaxStrChars = 32;  // strace -s default
-constexpr uint64_t kPathMax = 4096;  // PATH_MAX, counting the NUL
 constexpr int kAtFdcwd = -100;
 
 [[gnu::format(printf, 1, 2)]] std::string fmt(const char* f, ...) {

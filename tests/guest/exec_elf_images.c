@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 // Copies /proc/self/maps to fd 3, then exit(42).
 static const unsigned char kCode[] = {
@@ -221,6 +222,7 @@ static void with_interp(struct Elf* e, const char* interp, size_t len) {
 }
 
 int main(void) {
+  own_dir_enter();
   static struct Elf e, interp;
   char cwd[512];
   if (!getcwd(cwd, sizeof cwd - 64)) return 1;

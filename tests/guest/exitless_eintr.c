@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 static int pipe_w = -1;
 static volatile sig_atomic_t handled;
@@ -192,6 +193,7 @@ static void blocked_signal(void) {
 }
 
 int main(void) {
+  own_dir_enter();
   setvbuf(stdout, NULL, _IONBF, 0);
   read_interrupted(0);
   read_interrupted(1);

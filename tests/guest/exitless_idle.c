@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "exitless_burst.h"
+#include "own_dir.h"
 
 #define FUTEX_WAIT_PRIVATE 128
 
@@ -85,6 +86,7 @@ static void on_alarm(int sig) {
 }
 
 int main(void) {
+  own_dir_enter();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;

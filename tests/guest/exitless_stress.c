@@ -16,6 +16,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "own_dir.h"
+
 #define THREADS 4
 #define ROUNDS 400
 
@@ -72,6 +74,7 @@ static void* worker(void* p) {
 }
 
 int main(void) {
+  own_dir_enter();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_usr1;

@@ -13,6 +13,7 @@
 #include <utime.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 static void show_times(const char* path) {
   struct stat st;
@@ -25,6 +26,7 @@ static void show_times(const char* path) {
 }
 
 int main(void) {
+  own_dir_enter();
   int fd = open("f", O_CREAT | O_RDWR, 0644);
   OK(fd);
   OK(symlink("f", "link"));

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 int main(void) {
+  own_dir_enter();
   struct utsname u;
   OK(uname(&u));
   printf("sysname = %s\nmachine = %s\nrelease = %s\n", u.sysname, u.machine, u.release);

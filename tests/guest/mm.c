@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -41,6 +42,7 @@ static void* map_or_die(void* addr, long len, int prot, int flags) {
   })
 
 int main(void) {
+  own_dir_enter();
   // malloc of many sizes, written and checked.
   int bad = 0;
   void* blocks[64];

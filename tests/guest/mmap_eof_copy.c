@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #define PAGE 4096
 
@@ -122,6 +123,7 @@ static void robust(const char* who, uint32_t* word, int store_tid) {
 }
 
 int main(void) {
+  own_dir_enter();
   setvbuf(stdout, NULL, _IONBF, 0);
   int fd = open("eof.dat", O_RDWR | O_CREAT | O_TRUNC, 0644);
   char page[PAGE + 100];

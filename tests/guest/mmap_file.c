@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #define PAGE 4096
 #define NPAGES 768  // 3 MiB: crosses 2 MiB boundaries
@@ -95,6 +96,7 @@ static void child_writes_shared(void) {
 }
 
 int main(void) {
+  own_dir_enter();
   make_big("big.dat");
 
   // 1. A read-only MAP_SHARED mapping of an O_RDONLY file, every page checked.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 static int mapped(void* p) {
   unsigned char v;
@@ -18,6 +19,7 @@ static int mapped(void* p) {
 }
 
 int main(void) {
+  own_dir_enter();
   char* a = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (a == MAP_FAILED) return 1;
   a[0] = 'a';

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #define PG 4096L
 #define NR_mseal 462
@@ -244,6 +245,7 @@ int main(int argc, char** argv) {
     SHOW(munmap(p, PG));
     return 0;
   }
+  own_dir_enter();
   args();
   refused();
   writable();

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #define NR_uretprobe 335
 #define NR_cachestat 451
@@ -416,6 +417,7 @@ static void uretprobe_(void) {
 }
 
 int main(void) {
+  own_dir_enter();
   setvbuf(stdout, NULL, _IOLBF, 0);
   cachestat_();
   fchmodat2_();

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -98,6 +99,7 @@ static int sysroot_mode(void) {
 
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "sysroot") == 0) return sysroot_mode();
+  own_dir_enter();
   mkdir("dir", 0755);
   mkdir("dir/sub", 0755);
   int fd = open("dir/sub/file", O_WRONLY | O_CREAT, 0644);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #ifndef SYS_process_mrelease  // musl's headers predate it
 #define SYS_process_mrelease 448
@@ -54,6 +55,7 @@ static void* thread_main(void* arg) {
 }
 
 int main(void) {
+  own_dir_enter();
   int self = (int)SHOW(syscall(SYS_pidfd_open, getpid(), 0));
   SHOW(syscall(SYS_pidfd_open, 999999, 0));
   SHOW(syscall(SYS_pidfd_open, -1, 0));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #define OFF(p) ((off_t)(uintptr_t)(p))
 
@@ -276,7 +277,11 @@ static int after_exec(int fd) {
 }
 
 int main(int argc, char** argv) {
-  if (argc == 3 && strcmp(argv[1], "after-exec") == 0) return after_exec(atoi(argv[2]));
+  if (argc == 3 && strcmp(argv[1], "after-exec") == 0) {
+    own_dir_adopt();
+    return after_exec(atoi(argv[2]));
+  }
+  own_dir_enter();
   setvbuf(stdout, NULL, _IONBF, 0);
   names();
   int fd = open("/proc/self/mem", O_RDWR);

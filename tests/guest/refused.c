@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
@@ -247,6 +248,7 @@ static void without_privilege(void) {
 }
 
 int main(void) {
+  own_dir_enter();
   setvbuf(stdout, NULL, _IONBF, 0);
   mkdir("d", 0755);
   close(open("f", O_WRONLY | O_CREAT, 0600));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #ifndef RWF_HIPRI
 #define RWF_HIPRI 0x1
@@ -30,6 +31,7 @@ static long wv2(int fd, struct iovec* iov, int n, long pos, int flags) {
 }
 
 int main(void) {
+  own_dir_enter();
   int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0600);
   char a[] = "hello ", b[] = "world";
   struct iovec w[2] = {{a, 6}, {b, 5}};

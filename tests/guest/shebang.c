@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 static char self[PATH_MAX];
 
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   if (n <= 0) return 1;
   self[n] = 0;
   if (getenv("SHEBANG_INTERP")) return interpreter(argc, argv);
+  own_dir_enter();
 
   static char buf[PATH_MAX + 1024];
   snprintf(buf, sizeof buf, "#!%s\necho not reached\n", self);

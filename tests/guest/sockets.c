@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 #define BAD ((void*)1)
 
@@ -539,6 +540,7 @@ static void ifaddrs(void) {
 }
 
 int main(void) {
+  own_dir_enter();
   setvbuf(stdout, NULL, _IONBF, 0);
   pairs();
   path_socket();

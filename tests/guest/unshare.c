@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "own_dir.h"
 
 static int shared_fd;
 static int ready[2];  // the thread's "done" to main
@@ -54,6 +55,7 @@ static void show_maps(const char* base, unsigned long len) {
 }
 
 int main(void) {
+  own_dir_enter();
   mkdir("sub", 0755);
   umask(022);
   shared_fd = open(".", O_RDONLY);

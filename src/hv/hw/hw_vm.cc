@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "abi/linux.h"
 #include "base/log.h"
 #include "hv/hw/hw_logic.h"
 #include "mm/page_tables.h"
@@ -137,6 +138,8 @@ bool HwVm::under_tcg() {
   return tcg;
 }
 
+// With no user stub page the user range is Linux's own.
+static_assert(SHIM_HW_TASK_SIZE == kTaskSizeMax);
 uint64_t HwVm::task_size() const {
   return SHIM_HW_TASK_SIZE;
 }

@@ -1,7 +1,8 @@
-// Process groups and sessions: getpgrp, getpgid, setpgid, getsid, setsid.
-// Guest pids are host pids and a guest process is one host process, so the
-// host's process-group and session bookkeeping is the guest's: each call goes
-// to the host with its integer arguments unchanged (kernel/sys.c).
+// Process identity: the ids (getpid, getppid, gettid), process groups and
+// sessions (getpgrp, getpgid, setpgid, getsid, setsid). Guest pids are host
+// pids and a guest process is one host process, so the host's process-group
+// and session bookkeeping is the guest's: each call goes to the host with
+// its integer arguments unchanged (kernel/sys.c).
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -11,6 +12,18 @@
 namespace elfuse {
 
 using namespace fs;
+
+// Guest pid/tid = host pid/tid: the handler runs on the guest thread's own
+// host thread.
+int64_t sys_getpid(SyscallContext&, const SyscallArgs&) {
+  return ::syscall(SYS_getpid);
+}
+int64_t sys_getppid(SyscallContext&, const SyscallArgs&) {
+  return ::syscall(SYS_getppid);
+}
+int64_t sys_gettid(SyscallContext&, const SyscallArgs&) {
+  return ::syscall(SYS_gettid);
+}
 
 int64_t sys_getpgrp(SyscallContext&, const SyscallArgs&) {
   return host_rax(::syscall(SYS_getpgrp));

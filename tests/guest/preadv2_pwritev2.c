@@ -22,7 +22,7 @@ static long p2(long nr, int fd, struct iovec* iov, int n, long off, int flags) {
 }
 
 int main(void) {
-  char path[] = "/tmp/elfuse-rw2-XXXXXX";
+  char path[] = "/tmp/elfuse-preadv2-XXXXXX";
   int fd = mkstemp(path);
   unlink(path);
   char a[] = "hello ", b[] = "world\n";
