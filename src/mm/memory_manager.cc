@@ -76,6 +76,14 @@ MemoryManager::MemoryManager(uint8_t* reservation, uint64_t phys_size, PhysAlloc
     });
 }
 
+void CheckedMutex::reentered() {
+  fatal("a lock taken again by the thread that holds it (src/mm/lock_order.h)");
+}
+
+void MemoryManager::assert_locked() const {
+  if (!mu_.held_by_me()) fatal("memory manager internals called without its lock");
+}
+
 MemoryManager::~MemoryManager() {
   std::lock_guard lock(mu_);
   for (const Vma& v : as_) {
@@ -189,6 +197,7 @@ void MemoryManager::release_run(uint64_t pa, uint64_t len) {
 }
 
 void MemoryManager::unmap_range(uint64_t start, uint64_t end) {
+  assert_locked();
   std::vector<Vma> gone = as_.remove(start, end);
   for (const Vma& v : gone) clear_ptes(v.start, v.len());
   // Released only after every PTE store (ShadowSync contract). An overlay

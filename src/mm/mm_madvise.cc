@@ -40,6 +40,7 @@ using namespace mm_internal;
 
 // Per-VMA part of madvise_vma_behavior (mm/madvise.c).
 Result<void> MemoryManager::madvise_vma(const Vma& piece, int advice) {
+  assert_locked();
   // can_madvise_modify: on a sealed VMA, the advice that discards data is
   // refused for private anonymous memory the caller cannot write (file and
   // shared memory keep their data; special mappings are not anonymous).

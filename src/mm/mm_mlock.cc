@@ -69,6 +69,7 @@ bool MemoryManager::lock_future_ok(Vma::Lock lock, uint64_t len) const {
 // mm/mlock.c apply_vma_lock_flags: VMA by VMA from start; a hole ends the
 // walk with ENOMEM, the VMAs before it keep their new state.
 Result<void> MemoryManager::apply_lock(uint64_t start, uint64_t end, Vma::Lock kind) {
+  assert_locked();
   if (end < start) return Errno{EINVAL};
   if (end == start) return Ok();
   if (!as_.find(start)) return Errno{ENOMEM};

@@ -113,6 +113,7 @@ bool is_dev_zero(const struct stat& st) {
 // generic checks of mm/mmap.c __get_unmapped_area.
 Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int flags,
                                               uint64_t phys_hint) const {
+  assert_locked();
   const uint64_t task = layout_.task_size;
   if (len > task) return Errno{ENOMEM};
   if (flags & MAP_FIXED) {
@@ -154,6 +155,7 @@ Result<uint64_t> MemoryManager::unmapped_area(uint64_t hint, uint64_t len, int f
 }
 
 Result<uint64_t> MemoryManager::install(const NewMapping& m, bool replace) {
+  assert_locked();
   std::optional<uint64_t> reuse;
   // Nothing replaces a sealed VMA (mmap, shmat SHM_REMAP, ...): EPERM
   // before anything changes. The callers check it in Linux's order first.
@@ -484,6 +486,11 @@ Result<void> MemoryManager::map_fixed_file(uint64_t addr, uint64_t len, int prot
 // mm/vma.c do_vmi_munmap.
 Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
   std::lock_guard lock(mu_);
+  return munmap_locked(addr, len);
+}
+
+Result<void> MemoryManager::munmap_locked(uint64_t addr, uint64_t len) {
+  assert_locked();
   const uint64_t task = layout_.task_size;
   if (!page_aligned(addr) || addr > task || len > task - addr) return Errno{EINVAL};
   len = page_round_up(len).value();  // len <= task: cannot overflow
@@ -494,6 +501,7 @@ Result<void> MemoryManager::munmap(uint64_t addr, uint64_t len) {
   unmap_range(addr, addr + len);
   return Ok();
 }
+
 // ---------------------------------------------------------------- brk
 
 // mm/mmap.c SYSCALL_DEFINE1(brk).

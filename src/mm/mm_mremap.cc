@@ -84,6 +84,7 @@ Result<void> MemoryManager::grow_vma(Vma v, uint64_t new_end, PhysAllocator::Pla
 // va -> pa map just moves); otherwise the pages move to a new run.
 Result<uint64_t> MemoryManager::move_vma(const Vma& v, uint64_t addr, uint64_t old_len,
                                          uint64_t new_len, uint64_t dest, bool keep_old) {
+  assert_locked();
   const Vma src = v.clipped(addr, addr + old_len);
   uint64_t pa = src.phys;
   bool same_run = true;
@@ -173,9 +174,9 @@ Result<uint64_t> MemoryManager::dup_shared(const Vma& v, uint64_t addr, uint64_t
 // mm/mremap.c mremap_to.
 Result<uint64_t> MemoryManager::mremap_to(uint64_t addr, uint64_t old_len, uint64_t new_len,
                                           int flags, uint64_t new_addr) {
-  if (flags & MREMAP_FIXED) TRY(munmap(new_addr, new_len));
+  if (flags & MREMAP_FIXED) TRY(munmap_locked(new_addr, new_len));
   if (old_len > new_len) {
-    TRY(munmap(addr + new_len, old_len - new_len));
+    TRY(munmap_locked(addr + new_len, old_len - new_len));
     old_len = new_len;
   }
   const Vma* v = as_.find(addr);
@@ -242,7 +243,7 @@ Result<uint64_t> MemoryManager::mremap(uint64_t addr, uint64_t old_len_in, uint6
   if (implies_new_addr) return mremap_to(addr, old_len, new_len, flags, new_addr);
   // Shrinking (or same size) always succeeds: it just unmaps the tail.
   if (old_len >= new_len) {
-    if (old_len != new_len) TRY(munmap(addr + new_len, old_len - new_len));
+    if (old_len != new_len) TRY(munmap_locked(addr + new_len, old_len - new_len));
     return addr;
   }
   const Vma* v = as_.find(addr);

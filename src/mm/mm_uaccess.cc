@@ -39,6 +39,7 @@ using namespace mm_internal;
 // ---------------------------------------------------------------- access
 
 Result<void> MemoryManager::check_access(uint64_t guest, uint64_t len, int prot) const {
+  assert_locked();
   auto end = checked_add(guest, len);
   if (!end) return Errno{EFAULT};
   uint64_t cur = guest;
