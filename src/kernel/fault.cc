@@ -42,7 +42,7 @@ std::string prot_string(int prot, int flags) {
 }
 
 std::string describe_mapping(Process& proc, uint64_t addr) {
-  const Vma* vma = proc.mm().vmas().find(addr);
+  std::optional<Vma> vma = proc.mm().find_vma(addr);
   if (!vma) return "no mapping";
   char buf[160];
   snprintf(buf, sizeof buf, "%llx-%llx %s %s", static_cast<unsigned long long>(vma->start),
@@ -96,7 +96,7 @@ void die_by_signal(int signo) {
 }
 
 void die_of_fault(Process& proc, const GuestFault& fault) {
-  bool mapped = fault.vector == kPageFault && proc.mm().vmas().find(fault.address) != nullptr;
+  bool mapped = fault.vector == kPageFault && proc.mm().find_vma(fault.address).has_value();
   FaultSignal sig = signal_for_fault(fault, mapped);
   const char* abbrev = sigabbrev_np(sig.signo);
   std::string name = abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig.signo);

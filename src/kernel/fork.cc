@@ -110,7 +110,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
   // Other threads may be creating or ending threads, or changing memory:
   // the child must copy neither a half-done change nor a lock held by a
   // thread it does not have (design.md: runtime locks held or reset around
-  // fork). Order: threads_mu, then the memory lock, as everywhere.
+  // fork). Order: threads_mu, then the memory lock (src/mm/lock_order.h).
   proc.threads_mu.lock();
   proc.mm().lock_for_fork();
   // Host signals blocked across the fork: the child tells the parent's

@@ -247,7 +247,9 @@ void signals_on_fault(Process& proc, Thread& t, const GuestFault& f) {
     if (!va) die_of_fault(proc, f);
     fs = {SIGBUS, BUS_ADRERR, *va};
   } else {
-    bool mapped = f.vector == 14 && proc.mm().vmas().find(f.address) != nullptr;
+    bool mapped = f.vector == 14 && proc.mm().with_vmas([&](const AddressSpace& as) {
+      return as.find(f.address) != nullptr;
+    });
     fs = signal_for_fault(f, mapped);
     // A read of a vDSO data page the host kernel has no page for: its
     // fault handler's VM_FAULT_SIGBUS. A write or an instruction fetch

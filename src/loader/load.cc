@@ -150,7 +150,7 @@ ElfOr<LoadedObject> map_object(MemoryManager& mm, const FdReader& file, ElfImage
 ElfOr<bool> require_free(MemoryManager& mm, const ElfImage& img, uint64_t bias) {
   uint64_t start = page_round_down(img.lowest_vaddr + bias);
   auto end = page_round_up(img.highest_vaddr + bias);
-  if (!end || !mm.vmas().range_free(start, *end))
+  if (!end || !mm.with_vmas([&](const AddressSpace& as) { return as.range_free(start, *end); }))
     return ElfError{ElfErrorKind::kNoMemory, EEXIST,
                     "ELF segments at " + hex(start) + " overlap an existing mapping"};
   return true;
@@ -164,7 +164,10 @@ ElfOr<uint64_t> mmap_region_bias(MemoryManager& mm, const ElfImage& img) {
   auto len = page_round_up(img.total_mapping_size());
   const Layout& l = mm.layout();
   std::optional<uint64_t> addr;
-  if (len) addr = mm.vmas().find_gap_top_down(*len, l.mmap_min, l.mmap_base, img.max_align);
+  if (len)
+    addr = mm.with_vmas([&](const AddressSpace& as) {
+      return as.find_gap_top_down(*len, l.mmap_min, l.mmap_base, img.max_align);
+    });
   if (!addr)
     return ElfError{ElfErrorKind::kNoMemory, ENOMEM,
                     "no room for " + hex(img.total_mapping_size()) + " bytes of ELF segments"};

@@ -3,6 +3,12 @@
 // and the layout (mmap base, brk). Implements the memory syscalls with Linux's
 // semantics and errno, and is the only way host code reads or writes guest
 // memory (copy_in / copy_out check every byte against the VMAs).
+//
+// One class in several files along Linux's mm/ (memory_manager.cc says
+// which). Thread safety: one lock, mu_, guards the AddressSpace and the
+// rest; it is not recursive. Every public member takes it once; nothing
+// outside reads the AddressSpace without it (find_vma, with_vmas,
+// snapshot). Its place among elfuse's locks: src/mm/lock_order.h.
 #pragma once
 
 #include <sys/mman.h>
@@ -18,6 +24,7 @@
 #include "base/result.h"
 #include "mm/address_space.h"
 #include "mm/guest_limits.h"
+#include "mm/lock_order.h"
 #include "mm/page_tables.h"
 #include "mm/phys_alloc.h"
 
@@ -177,9 +184,24 @@ class MemoryManager {
   }
   uint64_t cr3() const { return page_tables_.root(); }
   PageTables& page_tables() { return page_tables_; }
-  const AddressSpace& vmas() const { return as_; }
-  // A copy of every VMA, taken under the lock (for /proc/self/maps while
-  // other threads map and unmap).
+  // ---- reading the VMAs (under the lock; other threads map and unmap) ----
+  // A copy of the VMA containing addr, if any.
+  std::optional<Vma> find_vma(uint64_t addr) const {
+    std::lock_guard lock(mu_);
+    const Vma* v = as_.find(addr);
+    return v ? std::optional<Vma>(*v) : std::nullopt;
+  }
+  // fn(const AddressSpace&) run under the lock; its result is returned.
+  // fn must not call back into this MemoryManager (the lock is not
+  // recursive: CheckedMutex makes that fatal) and must not keep a pointer
+  // into the AddressSpace past its return. host_phys, which takes no
+  // lock, is fine.
+  template <class Fn>
+  auto with_vmas(Fn&& fn) const {
+    std::lock_guard lock(mu_);
+    return fn(static_cast<const AddressSpace&>(as_));
+  }
+  // A copy of every VMA (for /proc/self/maps and the like).
   std::vector<Vma> snapshot() const {
     std::lock_guard lock(mu_);
     std::vector<Vma> out;
@@ -187,6 +209,13 @@ class MemoryManager {
     for (const Vma& v : as_) out.push_back(v);
     return out;
   }
+  // The current program break (brk changes it under the lock).
+  uint64_t current_brk() const {
+    std::lock_guard lock(mu_);
+    return layout_.brk;
+  }
+  // Unlocked: for the loader and execve, which set the layout up before
+  // any other thread can use this MemoryManager.
   Layout& layout() { return layout_; }
   // The process's RLIMIT_AS, RLIMIT_DATA and RLIMIT_MEMLOCK (the guest's,
   // mm/guest_limits.h); null: none (unit tests). The object outlives the
@@ -195,11 +224,10 @@ class MemoryManager {
   void set_limits(const GuestRlimits* limits) { limits_ = limits; }
   // fork (src/kernel/fork.cc): held across the host fork, so that no other
   // thread is half-way through a change the child would copy; the child
-  // then needs a new mutex (glibc's recursive mutex names its owner by a
-  // tid, which the child's thread does not have).
+  // then needs a new mutex (the copy is held, by the parent's thread).
   void lock_for_fork() const { mu_.lock(); }
   void unlock_after_fork() const { mu_.unlock(); }
-  void reset_lock_in_child() const { new (&mu_) std::recursive_mutex(); }
+  void reset_lock_in_child() const { mu_.reset_in_child(); }
 
  private:
   // PageTables reaches guest memory through this: host pointers into the
@@ -254,6 +282,11 @@ class MemoryManager {
   Result<uint64_t> install(const NewMapping& m, bool replace);
   // Removes [start, end): PTEs, VMAs, and releases the runs.
   void unmap_range(uint64_t start, uint64_t end);
+  // munmap with mu_ held (mremap unmaps with it).
+  Result<void> munmap_locked(uint64_t addr, uint64_t len);
+  // Fatal unless the calling thread holds mu_ (for the members below that
+  // expect it held).
+  void assert_locked() const;
   // Host side of a released run: discard the contents, tell the shadow
   // sync, return it to phys_.
   void release_run(uint64_t pa, uint64_t len);
@@ -328,8 +361,9 @@ class MemoryManager {
   TableMem table_mem_{this};
   PageTables page_tables_;
   // Guest threads make memory syscalls and copies concurrently (one host
-  // thread per vCPU). Recursive because mremap uses munmap internally.
-  mutable std::recursive_mutex mu_;
+  // thread per vCPU). Not recursive: public members lock, the private ones
+  // they call expect the lock held (src/mm/lock_order.h).
+  mutable CheckedMutex mu_;
   // mlockall(MCL_FUTURE): the lock state of new mappings (mm->def_flags).
   Vma::Lock def_lock_ = Vma::kUnlocked;
   uint64_t next_shm_attach_ = 1;

@@ -132,10 +132,10 @@ int64_t sys_brk(SyscallContext& ctx, const SyscallArgs& a) {
 // pages are not resident in either, MADV_DONTNEED makes them non-resident in
 // both).
 //
-// The VMA list is read without MemoryManager's lock: guest threads (clone
-// with CLONE_VM) are not supported yet, so nothing changes it meanwhile.
-// Even then the host side stays safe: host mincore on the reservation never
-// faults, whatever the guest unmapped.
+// Each piece's VMA is found and its host pages asked about under the
+// memory manager's lock (MemoryManager::with_vmas), as Linux holds
+// mmap_read_lock for a piece; the bytes go to the guest after it is
+// released (copy_out takes it itself).
 int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
   // The range must end below TASK_SIZE_MAX, what access_ok allows.
   uint64_t start = a.a[0], len = a.a[1], vec = a.a[2];
@@ -148,12 +148,19 @@ int64_t sys_mincore(SyscallContext& ctx, const SyscallArgs& a) {
 
   std::vector<unsigned char> tmp;
   while (pages > 0) {
-    const Vma* v = ctx.mm.vmas().find(start);
-    if (!v) return -ENOMEM;
-    uint64_t n = std::min({pages, kPageSize, (v->end - start) / kPageSize});
-    tmp.assign(n, 0);
-    if (::mincore(ctx.mm.host_phys(v->phys_of(start)), n * kPageSize, tmp.data()) < 0)
-      return -static_cast<int64_t>(errno);
+    // The VMA and its host pages under the memory lock (mmap_read_lock),
+    // the copy to the guest after it.
+    uint64_t n = 0;
+    int64_t err = ctx.mm.with_vmas([&](const AddressSpace& as) -> int64_t {
+      const Vma* v = as.find(start);
+      if (!v) return -ENOMEM;
+      n = std::min({pages, kPageSize, (v->end - start) / kPageSize});
+      tmp.assign(n, 0);
+      if (::mincore(ctx.mm.host_phys(v->phys_of(start)), n * kPageSize, tmp.data()) < 0)
+        return -static_cast<int64_t>(errno);
+      return 0;
+    });
+    if (err) return err;
     // Bit 0 is residency; the others are reserved (mincore(2)) and zero.
     for (auto& b : tmp) b &= 1;
     auto c = ctx.mm.copy_out(vec, tmp.data(), n);

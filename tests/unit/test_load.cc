@@ -112,7 +112,7 @@ class LoaderTest : public testing::Test {
     ::munmap(reservation_, kPhys);
   }
 
-  const Vma* vma_at(uint64_t addr) { return mm_->vmas().find(addr); }
+  std::optional<Vma> vma_at(uint64_t addr) { return mm_->find_vma(addr); }
   std::vector<uint8_t> read(uint64_t addr, uint64_t len) {
     std::vector<uint8_t> out(len);
     auto r = mm_->copy_in(out.data(), addr, len);
@@ -204,13 +204,13 @@ TEST_F(LoaderTest, StaticExecutable) {
   EXPECT_EQ(mm_->layout().brk_start, 0x404000u);
   EXPECT_EQ(mm_->layout().brk, 0x404000u);
 
-  ASSERT_NE(vma_at(0x400000), nullptr);
+  ASSERT_TRUE(vma_at(0x400000));
   EXPECT_EQ(vma_at(0x400000)->prot, PROT_READ | PROT_EXEC);
   EXPECT_EQ(vma_at(0x400000)->end, 0x402000u);
-  ASSERT_NE(vma_at(0x402000), nullptr);
+  ASSERT_TRUE(vma_at(0x402000));
   EXPECT_EQ(vma_at(0x402000)->prot, PROT_READ | PROT_WRITE);
-  EXPECT_NE(vma_at(0x403000), nullptr);
-  EXPECT_EQ(vma_at(0x404000), nullptr);
+  EXPECT_TRUE(vma_at(0x403000));
+  EXPECT_FALSE(vma_at(0x404000));
 
   auto text = read(0x401000, 0x1000);
   for (uint64_t i = 0; i < text.size(); i++) ASSERT_EQ(text[i], f.file_byte(0x1000 + i)) << i;
@@ -307,7 +307,7 @@ TEST_F(LoaderTest, InterpreterNotElfIsElibbad) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().linux_errno, ELIBBAD);
   EXPECT_NE(r.error().message.find("/lib/junk"), std::string::npos);
-  EXPECT_TRUE(mm_->vmas().empty()) << "nothing mapped before the interpreter is checked";
+  EXPECT_TRUE(mm_->snapshot().empty()) << "nothing mapped before the interpreter is checked";
   close(junk);
 }
 
@@ -328,7 +328,7 @@ TEST_F(LoaderTest, DynamicWithoutOpenerFails) {
   f.load(0, 0, 0x2000, 0x2000, PF_R | PF_X);
   auto r = load_program(*mm_, f.open(), opts_);
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(mm_->vmas().empty());
+  EXPECT_TRUE(mm_->snapshot().empty());
 }
 
 TEST_F(LoaderTest, ParseErrorsPassThrough) {
@@ -350,8 +350,8 @@ TEST_F(LoaderTest, HostBusybox) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   uint8_t first = 0;
   EXPECT_TRUE(mm_->copy_in(&first, r->entry, 1).ok());
-  const Vma* text = vma_at(r->entry);
-  ASSERT_NE(text, nullptr);
+  std::optional<Vma> text = vma_at(r->entry);
+  ASSERT_TRUE(text);
   EXPECT_TRUE(text->prot & PROT_EXEC);
 }
 
@@ -369,7 +369,7 @@ TEST_F(LoaderTest, HostLsWithInterpreter) {
   if (!r->interp) GTEST_SKIP() << "static /bin/ls";
   EXPECT_EQ(r->exe.bias, 0x555555554000u);
   EXPECT_EQ(r->entry, r->interp->entry);
-  EXPECT_NE(vma_at(r->entry), nullptr);
+  EXPECT_TRUE(vma_at(r->entry));
   EXPECT_TRUE(vma_at(r->entry)->prot & PROT_EXEC);
   // AT_PHDR points at the program's own headers.
   Elf64_Phdr first{};
@@ -389,8 +389,8 @@ TEST_F(LoaderTest, StackMapping) {
   EXPECT_EQ(s.vma_end, mm_->layout().stack_top);
   EXPECT_EQ(s.vma_end - s.vma_start, 8ull << 20);
   EXPECT_EQ(s.rsp() % 16, 0u);
-  const Vma* v = vma_at(s.rsp());
-  ASSERT_NE(v, nullptr);
+  std::optional<Vma> v = vma_at(s.rsp());
+  ASSERT_TRUE(v);
   EXPECT_EQ(v->name, "[stack]");
   EXPECT_EQ(v->prot, PROT_READ | PROT_WRITE);
   uint64_t argc = 0;

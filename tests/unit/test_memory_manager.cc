@@ -57,7 +57,7 @@ class MemoryManagerTest : public ::testing::Test {
   // VMAs do not overlap.
   void check_consistent() {
     std::map<uint64_t, uint64_t> runs;
-    for (const Vma& v : mm_->vmas()) {
+    for (const Vma& v : mm_->snapshot()) {
       for (uint64_t a = v.start; a < v.end; a += (v.len() > 64 * P ? 61 * P : P)) {
         auto t = mm_->page_tables().translate(a);
         if (v.prot == PROT_NONE) {
@@ -92,7 +92,7 @@ TEST_F(MemoryManagerTest, AnonymousMmapIsZeroedMappedAndAccessible) {
   uint64_t a = map_anon(10000);
   EXPECT_EQ(a % P, 0u);
   EXPECT_LT(a, 0x7f0000000000ull);
-  const Vma* v = mm_->vmas().find(a);
+  std::optional<Vma> v = mm_->find_vma(a);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->len(), 3 * P);
   char buf[100] = {1};
@@ -188,7 +188,7 @@ TEST_F(MemoryManagerTest, MapFixedReplacesAndNoreplaceIsEexist) {
   ASSERT_TRUE(mm_->copy_in(&c, a + P, 1).ok());
   EXPECT_EQ(c, 0);  // a fresh mapping
   EXPECT_EQ(mm_->copy_out(a + P, "x", 1).error(), EFAULT);
-  EXPECT_EQ(mm_->vmas().size(), 3u);
+  EXPECT_EQ(mm_->snapshot().size(), 3u);
   // NOREPLACE where free works.
   EXPECT_EQ(map_anon(P, RW, a + 8 * P, kAnonPriv | MAP_FIXED_NOREPLACE), a + 8 * P);
   check_consistent();
@@ -225,11 +225,11 @@ TEST_F(MemoryManagerTest, Mprotect) {
   EXPECT_EQ(sync_.narrowed_runs.size(), 1u);
   EXPECT_EQ(mm_->copy_out(a + P, "x", 1).error(), EFAULT);
   EXPECT_TRUE(mm_->copy_out(a, "x", 1).ok());
-  EXPECT_EQ(mm_->vmas().size(), 3u);
+  EXPECT_EQ(mm_->snapshot().size(), 3u);
   sync_.narrowed_runs.clear();
   ASSERT_TRUE(mm_->mprotect(a + P, P, RW).ok());  // widening: no sync
   EXPECT_TRUE(sync_.narrowed_runs.empty());
-  EXPECT_EQ(mm_->vmas().size(), 1u);
+  EXPECT_EQ(mm_->snapshot().size(), 1u);
   ASSERT_TRUE(mm_->mprotect(a, 4 * P, PROT_NONE).ok());
   EXPECT_FALSE(mm_->page_tables().translate(a));
   char c;
@@ -247,8 +247,8 @@ TEST_F(MemoryManagerTest, MprotectGrowsdown) {
   const uint64_t a = 0x100000000ull;
   ASSERT_TRUE(mm_->map_fixed_anon(a, 4 * P, RW, "[stack]", MAP_GROWSDOWN).ok());
   ASSERT_TRUE(mm_->mprotect(a + 2 * P, P, PROT_READ | PROT_GROWSDOWN).ok());
-  EXPECT_EQ(mm_->vmas().find(a)->prot, PROT_READ);
-  EXPECT_EQ(mm_->vmas().find(a + 3 * P)->prot, RW);
+  EXPECT_EQ(mm_->find_vma(a)->prot, PROT_READ);
+  EXPECT_EQ(mm_->find_vma(a + 3 * P)->prot, RW);
   uint64_t b = map_anon(2 * P);
   EXPECT_EQ(mm_->mprotect(b + P, P, PROT_READ | PROT_GROWSDOWN).error(), EINVAL);
 }
@@ -280,7 +280,7 @@ TEST_F(MemoryManagerTest, MremapShrinkGrowMove) {
   EXPECT_EQ(mm_->copy_in(&c, a + 3 * P, 1).error(), EFAULT);
   // Grow in place.
   EXPECT_EQ(mm_->mremap(a, 3 * P, 6 * P, 0, 0).value(), a);
-  EXPECT_EQ(mm_->vmas().size(), 1u);
+  EXPECT_EQ(mm_->snapshot().size(), 1u);
   EXPECT_TRUE(mm_->copy_in(&c, a + 5 * P, 1).ok());
   EXPECT_EQ(c, 0);
   // Grow blocked by a neighbour: moves.
@@ -294,7 +294,7 @@ TEST_F(MemoryManagerTest, MremapShrinkGrowMove) {
   EXPECT_EQ(mm_->copy_in(&c, a, 1).error(), EFAULT);
   check_consistent();
   // Move to a fixed address, same size: keeps the run, says "narrowed".
-  const Vma* v = mm_->vmas().find(m.value());
+  std::optional<Vma> v = mm_->find_vma(m.value());
   const uint64_t pa = v->phys;
   sync_.narrowed_runs.clear();
   sync_.freed_runs.clear();
@@ -302,7 +302,7 @@ TEST_F(MemoryManagerTest, MremapShrinkGrowMove) {
   map_anon(P, RW, dst + P, kAnonPriv | MAP_FIXED);  // replaced by the move
   EXPECT_EQ(mm_->mremap(m.value(), 600 * P, 600 * P, MREMAP_MAYMOVE | MREMAP_FIXED, dst).value(),
             dst);
-  EXPECT_EQ(mm_->vmas().find(dst)->phys, pa);
+  EXPECT_EQ(mm_->find_vma(dst)->phys, pa);
   EXPECT_EQ(sync_.narrowed_runs.size(), 1u);
   EXPECT_EQ(sync_.freed_runs.size(), 1u);  // the page that was at dst + P
   ASSERT_TRUE(mm_->copy_in(buf, dst, 3).ok());
@@ -369,7 +369,7 @@ TEST_F(MemoryManagerTest, GuestRlimitsAsAndData) {
   limits.set(RLIMIT_DATA, kRlimInfinity, kRlimInfinity);
   // Address space: everything counts.
   uint64_t total = 0;
-  for (const Vma& v : mm_->vmas()) total += v.len();
+  for (const Vma& v : mm_->snapshot()) total += v.len();
   limits.set(RLIMIT_AS, total + 16 * P, kRlimInfinity);
   EXPECT_TRUE(mm_->mmap(0, 16 * P, PROT_NONE, kAnonPriv, -1, 0).ok());
   EXPECT_EQ(mm_->mmap(0, P, PROT_NONE, kAnonPriv, -1, 0).error(), ENOMEM);
@@ -383,12 +383,12 @@ TEST_F(MemoryManagerTest, Brk) {
   EXPECT_EQ(mm_->brk(0), start);
   EXPECT_EQ(mm_->brk(start - 1), start);
   EXPECT_EQ(mm_->brk(start + 100), start + 100);
-  const Vma* v = mm_->vmas().find(start);
+  std::optional<Vma> v = mm_->find_vma(start);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->name, "[heap]");
   ASSERT_TRUE(mm_->copy_out(start + 50, "h", 1).ok());
   EXPECT_EQ(mm_->brk(start + 64 * P), start + 64 * P);
-  EXPECT_EQ(mm_->vmas().size(), 1u);
+  EXPECT_EQ(mm_->snapshot().size(), 1u);
   char c;
   ASSERT_TRUE(mm_->copy_in(&c, start + 50, 1).ok());
   EXPECT_EQ(c, 'h');
@@ -410,14 +410,14 @@ TEST_F(MemoryManagerTest, BrkGrowsAcrossPhysicalNeighbours) {
   EXPECT_EQ(mm_->brk(start + P), start + P);
   ASSERT_TRUE(mm_->copy_out(start, "z", 1).ok());
   // Occupy the physical page right after the heap's run.
-  const Vma* v = mm_->vmas().find(start);
+  std::optional<Vma> v = mm_->find_vma(start);
   uint64_t next_pa = v->phys + v->len();
   // "[heap]" mappings are placed low, right after the heap's run.
   ASSERT_TRUE(mm_->map_fixed_anon(0x100000000ull, P, RW, "[heap]").ok());
-  const Vma* w = mm_->vmas().find(0x100000000ull);
+  std::optional<Vma> w = mm_->find_vma(0x100000000ull);
   ASSERT_EQ(w->phys, next_pa);
   EXPECT_EQ(mm_->brk(start + 3 * P), start + 3 * P);
-  EXPECT_EQ(mm_->vmas().find(start)->end, start + 3 * P);
+  EXPECT_EQ(mm_->find_vma(start)->end, start + 3 * P);
   char c;
   ASSERT_TRUE(mm_->copy_in(&c, start, 1).ok());
   EXPECT_EQ(c, 'z');
@@ -458,10 +458,10 @@ TEST_F(MemoryManagerTest, ForkAdvice) {
   ASSERT_TRUE(mm_->copy_out(a + 2 * P, "c", 1).ok());
   ASSERT_TRUE(mm_->madvise(a + P, P, MADV_WIPEONFORK).ok());
   ASSERT_TRUE(mm_->madvise(a + 2 * P, P, MADV_DONTFORK).ok());
-  EXPECT_TRUE(mm_->vmas().find(a + P)->wipe_on_fork);
-  EXPECT_FALSE(mm_->vmas().find(a)->wipe_on_fork);
-  EXPECT_TRUE(mm_->vmas().find(a + 2 * P)->dont_fork);
-  EXPECT_EQ(mm_->vmas().size(), 3u);
+  EXPECT_TRUE(mm_->find_vma(a + P)->wipe_on_fork);
+  EXPECT_FALSE(mm_->find_vma(a)->wipe_on_fork);
+  EXPECT_TRUE(mm_->find_vma(a + 2 * P)->dont_fork);
+  EXPECT_EQ(mm_->snapshot().size(), 3u);
   // Shared anonymous memory: no WIPEONFORK; DONTFORK is fine.
   uint64_t s = map_anon(P, RW, 0, MAP_SHARED | MAP_ANONYMOUS);
   EXPECT_EQ(mm_->madvise(s, P, MADV_WIPEONFORK).error(), EINVAL);
@@ -472,13 +472,13 @@ TEST_F(MemoryManagerTest, ForkAdvice) {
   EXPECT_EQ(c, 'a');
   ASSERT_TRUE(mm_->copy_in(&c, a + P, 1).ok());
   EXPECT_EQ(c, 0);
-  EXPECT_TRUE(mm_->vmas().find(a + P)->wipe_on_fork);  // the child keeps the flag
+  EXPECT_TRUE(mm_->find_vma(a + P)->wipe_on_fork);  // the child keeps the flag
   EXPECT_EQ(mm_->copy_in(&c, a + 2 * P, 1).error(), EFAULT);
-  EXPECT_EQ(mm_->vmas().find(a + 2 * P), nullptr);
+  EXPECT_FALSE(mm_->find_vma(a + 2 * P));
   check_consistent();
   // KEEPONFORK merges the pieces again.
   ASSERT_TRUE(mm_->madvise(a + P, P, MADV_KEEPONFORK).ok());
-  EXPECT_EQ(mm_->vmas().find(a)->end, a + 2 * P);
+  EXPECT_EQ(mm_->find_vma(a)->end, a + 2 * P);
 }
 
 TEST_F(MemoryManagerTest, PrivateFileMapping) {
@@ -497,7 +497,7 @@ TEST_F(MemoryManagerTest, PrivateFileMapping) {
   EXPECT_EQ(buf[99], 'f');
   EXPECT_EQ(buf[100], 0);  // past EOF
   EXPECT_EQ(mm_->copy_out(r.value(), "w", 1).error(), EFAULT);
-  const Vma* v = mm_->vmas().find(r.value());
+  std::optional<Vma> v = mm_->find_vma(r.value());
   EXPECT_EQ(v->backing, Vma::kFile);
   EXPECT_EQ(v->file_offset, P);
   EXPECT_EQ(v->name.rfind("/tmp/elfuse_mm_", 0), 0u);
@@ -532,8 +532,8 @@ TEST_F(MemoryManagerTest, SharedFileOverlay) {
   auto r = mm_->mmap(0, 8 * P, PROT_READ, MAP_SHARED, ro, 0);
   ASSERT_TRUE(r.ok()) << r.error();
   const uint64_t a = r.value();
-  const Vma* v = mm_->vmas().find(a);
-  ASSERT_NE(v, nullptr);
+  std::optional<Vma> v = mm_->find_vma(a);
+  ASSERT_TRUE(v);
   EXPECT_EQ(v->backing, Vma::kFile);
   EXPECT_EQ(v->max_prot & PROT_WRITE, 0);
   ASSERT_EQ(pwrite(rw, "X", 1, 3 * P), 1);
@@ -569,7 +569,7 @@ TEST_F(MemoryManagerTest, SharedFileOverlay) {
   EXPECT_EQ(mm_->msync(w.value() + 1, P, MS_SYNC).error(), EINVAL);
   EXPECT_EQ(mm_->msync(w.value(), P, MS_SYNC | MS_ASYNC).error(), EINVAL);
   // munmap: the run is anonymous again; a new mapping reusing it is zero.
-  const uint64_t pa = mm_->vmas().find(w.value())->phys;
+  const uint64_t pa = mm_->find_vma(w.value())->phys;
   ASSERT_TRUE(mm_->munmap(w.value(), 2 * P).ok());
   EXPECT_EQ(mm_->host_phys(pa)[P], 0);
   ASSERT_TRUE(mm_->mprotect(a, P, PROT_NONE).ok());
@@ -583,8 +583,8 @@ TEST_F(MemoryManagerTest, SharedFileOverlay) {
 // MADV_DONTNEED and it is not mergeable with another shared mapping.
 TEST_F(MemoryManagerTest, SharedAnonOverlay) {
   uint64_t a = map_anon(2 * P, RW, 0, MAP_SHARED | MAP_ANONYMOUS);
-  const Vma* v = mm_->vmas().find(a);
-  ASSERT_NE(v, nullptr);
+  std::optional<Vma> v = mm_->find_vma(a);
+  ASSERT_TRUE(v);
   EXPECT_EQ(v->backing, Vma::kSharedAnon);
   EXPECT_NE(v->file_ino, 0u);
   ASSERT_TRUE(mm_->copy_out(a + P, "z", 1).ok());
@@ -661,7 +661,7 @@ TEST_F(MemoryManagerTest, RandomizedConsistency) {
         break;
       }
       case 3: {
-        const Vma* v = mm_->vmas().find(a);
+        std::optional<Vma> v = mm_->find_vma(a);
         if (!v) break;
         uint64_t old_len = std::min(len, v->end - a);
         uint64_t new_len = (1 + rng() % 32) * P;
@@ -683,7 +683,8 @@ TEST_F(MemoryManagerTest, RandomizedConsistency) {
       }
       case 4:
         (void)mm_->madvise(a, len, MADV_DONTNEED);
-        if (mm_->vmas().range_fully_mapped(a, a + len))
+        if (mm_->with_vmas(
+                [&](const AddressSpace& as) { return as.range_fully_mapped(a, a + len); }))
           drop(a, len);
         else {  // mapped parts were zeroed
           for (auto it = tags.lower_bound(a); it != tags.end() && it->first < a + len;)
@@ -694,7 +695,7 @@ TEST_F(MemoryManagerTest, RandomizedConsistency) {
     check_consistent();
     if (HasFatalFailure()) return;
     for (auto& [x, t] : tags) {
-      const Vma* v = mm_->vmas().find(x);
+      std::optional<Vma> v = mm_->find_vma(x);
       ASSERT_TRUE(v) << std::hex << x << " step " << std::dec << step;
       uint64_t got;
       std::memcpy(&got, mem_ + v->phys_of(x), sizeof got);

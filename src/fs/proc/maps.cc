@@ -142,7 +142,7 @@ std::string vma_name(const Process& proc, const Vma& v) {
   if (!has_file(v)) {
     // fs/proc/task_mmu.c get_vma_name: vma_is_initial_heap and
     // vma_is_initial_stack, whatever made the VMA.
-    uint64_t start_brk = proc.exec_layout.start_brk, brk = proc.memory->layout().brk;
+    uint64_t start_brk = proc.exec_layout.start_brk, brk = proc.memory->current_brk();
     if (v.start <= brk && v.end >= start_brk) return "[heap]";
     uint64_t sp = proc.exec_layout.start_stack;
     if (v.start <= sp && v.end >= sp) return "[stack]";
