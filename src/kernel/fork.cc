@@ -17,6 +17,7 @@
 #include "kernel/peer.h"
 #include "kernel/process.h"
 #include "kernel/signal.h"
+#include "sandbox/supervisor.h"
 #include "vdso/vdso.h"
 
 namespace elfuse {
@@ -126,6 +127,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
                         SYS_clone, req.exit_signal | (req.flags & CLONE_PARENT), 0, 0, 0, 0));
   if (pid != 0) {
     peer::child_forked(peer_slot, pid < 0 ? -1 : pid);
+    if (pid > 0) sandbox::count_process();  // --report's count
     timing_mark("fork parent: host fork returned");
     signals_unblock_after_fork(host_mask);
     proc.mm().unlock_after_fork();
