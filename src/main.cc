@@ -325,8 +325,8 @@ int run(const Options& o) {
   proc.threads.push_back(std::move(thread));
   if (auto r = commit_exec(proc, t, prepared.value()); !r.ok())
     cannot_run(o.argv[0], strerror(r.error()), 126);
-  // Last, so that elfuse's own start-up (its vDSO memfd, the first VM) is
-  // neither counted in --cpu-time nor bounded by --max-file-size.
+  // Last, so that --max-file-size does not bound elfuse's own start-up
+  // files (the vDSO memfd).
   sandbox::apply_limits(o, proc.fds);
   run_thread(proc, t);
   // The first guest thread called exit(2) while others run on.

@@ -23,11 +23,12 @@ bad() {
   fail=1
 }
 
-# same NAME NATIVE ELFUSE-CMD...: NATIVE (a shell command line) and the
+# same NAME NATIVE ELFUSE-CMD...: NATIVE (a shell command line, run in a
+# subshell of this one: no new shell changes the environment) and the
 # elfuse command give the same stdout, stderr and status.
 same() {
   name=$1
-  sh -c "$2" >"$tmp/n.out" 2>"$tmp/n.err"
+  (eval "$2") >"$tmp/n.out" 2>"$tmp/n.err"
   ns=$?
   shift 2
   "$@" >"$tmp/e.out" 2>"$tmp/e.err"
@@ -69,34 +70,53 @@ report_ok() {
 
 case $case in
 env)
-  # --clear-env and --env as env -i NAME=VALUE; --env alone as env NAME=VALUE;
-  # --workdir as cd.
+  # --clear-env and --env as env -i NAME=VALUE; --env alone as env
+  # NAME=VALUE; --workdir as cd (without the PWD a shell's cd sets: the
+  # working directory itself).
   mkdir -p "$tmp/work/sub" "$tmp/elsewhere"
+  same clear_env "exec env -i A=1 B=two=2 PATH=/bin '$bin/probe' env" \
+    "$elfuse" --clear-env --env A=1 --env=B=two=2 --env PATH=/bin "$bin/probe" env
+  same add_env "exec env SANDBOX_X=1 HOME=/nowhere '$bin/probe' env" \
+    "$elfuse" --env SANDBOX_X=1 --env HOME=/nowhere "$bin/probe" env
   cd "$tmp/elsewhere" || exit 1
-  same clear_env "cd '$tmp/work/sub' && exec env -i A=1 B=two=2 PATH=/bin '$bin/probe'" \
-    "$elfuse" --clear-env --env A=1 --env=B=two=2 --env PATH=/bin --workdir "$tmp/work/sub" \
-    "$bin/probe"
+  same workdir "cd '$tmp/work/sub' && exec '$bin/probe'" \
+    "$elfuse" --workdir "$tmp/work/sub" "$bin/probe"
+  same relative_workdir "cd ../work && exec '$bin/probe'" "$elfuse" --workdir ../work "$bin/probe"
   cd "$tmp" || exit 1
-  same add_env "exec env SANDBOX_X=1 HOME=/nowhere '$bin/probe'" \
-    "$elfuse" --env SANDBOX_X=1 --env HOME=/nowhere "$bin/probe"
-  same relative_workdir "cd '$tmp/work' && exec '$bin/probe'" \
-    "$elfuse" --workdir work "$bin/probe"
   # PATH lookup with the program's own PATH, as env -i PATH=... does.
   mkdir -p "$tmp/pbin"
   cp "$bin/probe" "$tmp/pbin/sbx_probe_in_path"
-  same path_lookup "exec env -i PATH='$tmp/pbin' sbx_probe_in_path" \
-    "$elfuse" --clear-env --env PATH="$tmp/pbin" sbx_probe_in_path
+  same path_lookup "exec env -i PATH='$tmp/pbin' sbx_probe_in_path env" \
+    "$elfuse" --clear-env --env PATH="$tmp/pbin" sbx_probe_in_path env
   "$elfuse" --workdir "$tmp/missing" "$bin/probe" >"$tmp/out" 2>"$tmp/err"
   expect_status workdir_missing 125 $?
   grep -q "^elfuse: --workdir $tmp/missing: No such file or directory\$" "$tmp/err" ||
     bad "workdir_missing: message $(cat "$tmp/err")"
   [ -s "$tmp/out" ] && bad "workdir_missing: the program ran"
+  # With --sysroot, DIR is inside the root; `..` and a symlink out of the
+  # root stay inside it (as under chroot).
+  mkdir -p "$tmp/root/bin" "$tmp/root/sub/deeper" "$tmp/root/tmp"
+  cp "$bin/probe" "$tmp/root/bin/probe"
+  mkdir -p "$tmp/outside_only"
+  ln -s "$tmp/outside_only" "$tmp/root/out"
+  for w in /sub sub/deeper /sub/../../../.. /out; do
+    "$elfuse" --sysroot "$tmp/root" --workdir "$w" /bin/probe >"$tmp/out" 2>"$tmp/err"
+    echo "$w: $? $(grep '^cwd' "$tmp/out")$(cat "$tmp/err")"
+  done >"$tmp/sysroot.out"
+  printf '%s\n' "/sub: 0 cwd /sub" "sub/deeper: 0 cwd /sub/deeper" "/sub/../../../..: 0 cwd /" \
+    "/out: 125 elfuse: --workdir /out (in the sysroot): No such file or directory" \
+    >"$tmp/sysroot.want"
+  cmp -s "$tmp/sysroot.want" "$tmp/sysroot.out" || {
+    bad "sysroot workdir"
+    diff "$tmp/sysroot.want" "$tmp/sysroot.out"
+  }
   "$elfuse" --env NOVALUE "$bin/probe" >"$tmp/out" 2>"$tmp/err"
   expect_status bad_env 2 $?
   grep -q "^elfuse: --env needs NAME=VALUE, not 'NOVALUE'" "$tmp/err" || bad "bad_env: $(cat "$tmp/err")"
   ;;
 nofile)
-  same nofile "exec '$bin/with_rlimit' nofile 64 64 '$bin/probe'" "$elfuse" --nofile 64 "$bin/probe"
+  same nofile "exec '$bin/with_rlimit' nofile 64 64 '$bin/probe' fds" \
+    "$elfuse" --nofile 64 "$bin/probe" fds
   "$elfuse" --nofile 1000000000 "$bin/probe" >"$tmp/out" 2>"$tmp/err"
   expect_status nofile_too_many 125 $?
   grep -q "^elfuse: --nofile 1000000000: elfuse can give the program at most [0-9]* descriptors" \

@@ -260,6 +260,11 @@ void supervise(const SupervisorConfig& config) {
   for (int s : {SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2})
     sigaddset(&wait_set, s);
   sigprocmask(SIG_BLOCK, &wait_set, &old_mask);
+  // SIGCHLD ignored (inherited) would reap the children by themselves: the
+  // supervisor takes the default, the child gets what elfuse started with.
+  struct sigaction old_chld, dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &dfl, &old_chld);
   const uint64_t start = now_ns();
   const pid_t supervisor = getpid();
   pid_t main_pid = fork();
@@ -274,11 +279,10 @@ void supervise(const SupervisorConfig& config) {
     // killed (the rest of the tree then has no one above it).
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != supervisor) _exit(125);
+    sigaction(SIGCHLD, &old_chld, nullptr);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     return;
   }
-  // SIGCHLD ignored (inherited) would reap the children by themselves.
-  signal(SIGCHLD, SIG_DFL);
 
   Reaped reaped;
   const char* limit = "none";
