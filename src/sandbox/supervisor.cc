@@ -84,7 +84,12 @@ std::vector<std::pair<pid_t, pid_t>> all_processes() {
 void kill_tree() {
   for (auto [pid, ppid] : descendants(getpid(), all_processes())) {
     int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) continue;
+    if (pidfd < 0) {
+      // A kernel before 5.3 has no pidfds: the check and kill(2), with
+      // the reuse window between them.
+      if (errno == ENOSYS && parent_of(pid) == ppid) kill(pid, SIGKILL);
+      continue;
+    }
     if (parent_of(pid) == ppid) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     close(pidfd);
   }
@@ -118,12 +123,20 @@ void reap(pid_t main_pid, Reaped& r) {
   }
 }
 
-// Kills and reaps the whole tree; returns when no child is left.
+// Kills and reaps the whole tree; returns when no child is left, or after
+// a minute of trying (a process that SIGKILL does not end within that, in
+// an uninterruptible wait, is named and left: the supervisor never hangs).
 void end_sandbox(pid_t main_pid, Reaped& r) {
+  const uint64_t give_up = now_ns() + 60 * 1000000000ull;
   for (;;) {
     kill_tree();
     reap(main_pid, r);
     if (r.none_left) return;
+    if (now_ns() > give_up) {
+      for (auto [pid, ppid] : descendants(getpid(), all_processes()))
+        log_error("process %d of the sandbox does not end after SIGKILL", pid);
+      return;
+    }
     timespec pause = {0, 2000000};
     nanosleep(&pause, nullptr);
   }
