@@ -31,7 +31,9 @@ same() {
   (eval "$2") >"$tmp/n.out" 2>"$tmp/n.err"
   ns=$?
   shift 2
-  "$@" >"$tmp/e.out" 2>"$tmp/e.err"
+  # In a subshell too, so that the shell's own line about a child killed by
+  # a signal ("Killed") is printed alike, outside both outputs.
+  (exec "$@") >"$tmp/e.out" 2>"$tmp/e.err"
   es=$?
   grep -v '^elfuse: guest killed by' "$tmp/e.err" >"$tmp/e.errf"
   if [ "$ns" != "$es" ] || ! cmp -s "$tmp/n.out" "$tmp/e.out" || ! cmp -s "$tmp/n.err" "$tmp/e.errf"
