@@ -29,9 +29,11 @@ LAYERS = [
     ("vdso", ["vdso/"]),
     ("loader", ["loader/"]),
     ("fs", ["fs/"]),
+    ("cli", ["cli/"]),  # the command line, parsed (a pure function)
     ("kernel", ["kernel/"]),
     ("fs/proc", ["fs/proc/"]),
     ("syscalls", ["syscalls/"]),
+    ("sandbox", ["sandbox/"]),  # the sandbox options applied, the supervisor
     ("main", ["main.cc", "sanitizer_options.cc"]),
 ]
 

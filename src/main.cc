@@ -23,10 +23,12 @@
 #include "base/safe_copy.h"
 #include "base/self_confine.h"
 #include "base/timing.h"
+#include "cli/options.h"
 #include "fs/program_path.h"
 #include "fs/sysroot.h"
 #include "hv/hypervisor.h"
 #include "kernel/exec.h"
+#include "kernel/fork.h"
 #include "kernel/exitless.h"
 #include "kernel/peer.h"
 #include "kernel/process.h"
@@ -34,6 +36,8 @@
 #include "kernel/signal.h"
 #include "kernel/thread.h"
 #include "mm/guest_limits.h"
+#include "sandbox/limits.h"
+#include "sandbox/supervisor.h"
 #include "syscalls/dispatch.h"
 
 extern char** environ;
@@ -47,20 +51,10 @@ constexpr const char* kVersion = "elfuse 0.1";
 // start, then up to whole GiBs (docs/internals.md, "Guest physical memory").
 constexpr uint64_t kPhysSize = 64ull << 30;
 
-struct Options {
-  bool trace = false;
-  std::string trace_file;
-  bool no_aslr = false;
-  bool no_vdso = false;
-  std::string sysroot;  // --sysroot DIR; empty: the host's root
-  Backend backend = Backend::kAuto;
-  std::vector<std::string> argv;  // PROGRAM ARGS...
-};
-
 void usage(FILE* out) {
   fprintf(out,
           "usage: elfuse [--trace[=FILE]] [--no-aslr] [--no-vdso] [--sysroot DIR]\n"
-          "              [--backend=KIND] [--] PROGRAM [ARGS...]\n"
+          "              [--backend=KIND] [SANDBOX OPTIONS] [--] PROGRAM [ARGS...]\n"
           "Runs a Linux x86_64 program inside a KVM virtual machine.\n"
           "  --trace[=FILE]  print every syscall, strace-style (default: stderr); calls\n"
           "                  answered by the vDSO (clock_gettime, gettimeofday, time,\n"
@@ -73,79 +67,49 @@ void usage(FILE* out) {
           "  --backend=KIND  pvm, hardware (Intel VMX / AMD SVM) or auto (default: the\n"
           "                  one /dev/kvm offers)\n"
           "  --version       print the version and the backend elfuse picks here\n"
+          "Sandbox options (VALUE as the next word or after '='):\n"
+          "  --env NAME=VALUE     set a variable for the program (repeatable)\n"
+          "  --clear-env          start from an empty environment (then only --env's)\n"
+          "  --workdir DIR        the program's initial working directory (inside the\n"
+          "                       root with --sysroot); it must exist\n"
+          "  --timeout SECONDS    wall-clock limit (fraction, s/m/h/d allowed): then every\n"
+          "                       process of the run is killed (SIGKILL) and elfuse exits 124\n"
+          "  --cpu-time SECONDS   RLIMIT_CPU of each process: SIGXCPU at SECONDS of CPU\n"
+          "                       time, SIGKILL one second later\n"
+          "  --max-file-size SIZE RLIMIT_FSIZE (bytes; K, M, G, T suffixes): a write past\n"
+          "                       it gets SIGXFSZ, or EFBIG if that is ignored or caught\n"
+          "  --nofile N           RLIMIT_NOFILE soft and hard limit N\n"
+          "  --report=FILE        write a JSON record of the run to FILE when it ends\n"
+          "                       (status, limit hit, wall and CPU time, peak RSS,\n"
+          "                       processes created)\n"
+          "  With --timeout or --report, the run ends when PROGRAM's process ends: any\n"
+          "  process of it still running is killed then.\n"
           "Environment:\n"
           "  ELFUSE_NO_CONFINE=1  no seccomp filter on elfuse's own host threads (for\n"
           "                  debugging elfuse under strace or gdb; the program sees it)\n");
 }
 
-Options parse_options(int argc, char** argv) {
-  Options o;
-  int i = 1;
-  for (; i < argc; i++) {
-    std::string a = argv[i];
-    if (a == "--") {
-      i++;
+Options parse_options_or_exit(int argc, char** argv) {
+  using Action = ParsedCommandLine::Action;
+  ParsedCommandLine r = parse_options(std::vector<std::string>(argv + 1, argv + argc));
+  if (r.options.backend) force_backend(*r.options.backend);
+  switch (r.action) {
+    case Action::kRun:
       break;
-    }
-    if (a.size() < 2 || a[0] != '-') break;
-    if (a == "--trace") {
-      o.trace = true;
-    } else if (a.rfind("--trace=", 0) == 0) {
-      o.trace = true;
-      o.trace_file = a.substr(8);
-    } else if (a == "--no-aslr") {
-      o.no_aslr = true;
-    } else if (a == "--no-vdso") {
-      o.no_vdso = true;
-    } else if (a == "--sysroot" || a.rfind("--sysroot=", 0) == 0) {
-      if (a == "--sysroot") {
-        if (i + 1 >= argc) {
-          log_error("--sysroot needs a directory (see elfuse --help)");
-          exit(2);
-        }
-        o.sysroot = argv[++i];
-      } else {
-        o.sysroot = a.substr(10);
-      }
-      if (o.sysroot.empty()) {
-        log_error("--sysroot needs a directory (see elfuse --help)");
-        exit(2);
-      }
-    } else if (a == "--backend" || a.rfind("--backend=", 0) == 0) {
-      std::string kind;
-      if (a == "--backend") {
-        if (i + 1 < argc) kind = argv[++i];
-      } else {
-        kind = a.substr(10);
-      }
-      if (kind == "pvm") {
-        o.backend = Backend::kPvm;
-      } else if (kind == "hardware" || kind == "hw") {
-        o.backend = Backend::kHardware;
-      } else if (kind == "auto") {
-        o.backend = Backend::kAuto;
-      } else {
-        log_error("--backend needs pvm, hardware or auto (see elfuse --help)");
-        exit(2);
-      }
-      force_backend(o.backend);
-    } else if (a == "--help" || a == "-h") {
+    case Action::kHelp:
       usage(stdout);
       exit(0);
-    } else if (a == "--version") {
+    case Action::kVersion:
       printf("%s (backend: %s)\n", kVersion, backend_description().c_str());
       exit(0);
-    } else {
-      log_error("unknown option '%s' (see elfuse --help)", a.c_str());
+    case Action::kUsage:
+      usage(stderr);
       exit(2);
-    }
+    case Action::kError:
+      log_error("%s", r.error.c_str());
+      exit(2);
   }
-  for (; i < argc; i++) o.argv.push_back(argv[i]);
-  if (o.argv.empty()) {
-    usage(stderr);
-    exit(2);
-  }
-  return o;
+  return std::move(r.options);
 }
 
 // Shell conventions: 127 when the program does not exist, 126 when it
@@ -162,11 +126,18 @@ Options parse_options(int argc, char** argv) {
 PreparedExec prepare_first_or_die(const Options& o, const std::shared_ptr<const Sysroot>& root) {
   ExecRequest base;
   base.argv = o.argv;
-  for (char** e = environ; *e; e++) base.envp.push_back(*e);
+  std::vector<std::string> inherited;
+  for (char** e = environ; *e; e++) inherited.push_back(*e);
+  base.envp = guest_environment(inherited, o.clear_env, o.env);
   base.sysroot = root;
+  // PATH from the program's environment, as env(1) looks the program up
+  // after changing its own.
+  const char* path = nullptr;
+  for (const std::string& e : base.envp)
+    if (!path && e.rfind("PATH=", 0) == 0) path = e.c_str() + 5;
   std::optional<PreparedExec> found;
   std::string message;
-  Result<std::string> r = search_program(o.argv[0], getenv("PATH"), [&](const std::string& c) {
+  Result<std::string> r = search_program(o.argv[0], path, [&](const std::string& c) {
     ExecRequest req = base;
     req.path = c;
     ElfOr<PreparedExec> p = prepare_exec(std::move(req));
@@ -331,6 +302,7 @@ int run(const Options& o) {
     }
     sysroot = std::move(*r);
   }
+  if (!o.workdir.empty()) sandbox::enter_workdir(o.workdir, sysroot.get());
   timing_mark("options, fd floor, host signals, exitless configured");
   std::optional<PreparedExec> prepared(prepare_first_or_die(o, sysroot));
   timing_mark("program found and opened");
@@ -354,6 +326,9 @@ int run(const Options& o) {
   proc.threads.push_back(std::move(thread));
   if (auto r = commit_exec(proc, t, prepared.value()); !r.ok())
     cannot_run(o.argv[0], strerror(r.error()), 126);
+  // Last, so that --max-file-size does not bound elfuse's own start-up
+  // files (the vDSO memfd).
+  sandbox::apply_limits(o, proc.fds);
   run_thread(proc, t);
   // The first guest thread called exit(2) while others run on.
   host_thread_done(proc);
@@ -371,6 +346,14 @@ int main(int argc, char** argv) {
   // thread or guest memory exists.
   elfuse::safe_copy::install();
   elfuse::signals_install_kick_handler();
-  elfuse::Options o = elfuse::parse_options(argc, argv);
+  elfuse::Options o = elfuse::parse_options_or_exit(argc, argv);
+  if (o.supervised()) {
+    elfuse::sandbox::SupervisorConfig config;
+    config.timeout_ns = o.timeout_ns;
+    config.report = o.report;
+    if (o.cpu_time_s) config.cpu_hard_s = *o.cpu_time_s + 1;
+    elfuse::sandbox::supervise(config);  // returns in the sandbox's first process
+    elfuse::set_fork_hook(elfuse::sandbox::count_process);
+  }
   return elfuse::run(o);
 }

@@ -116,6 +116,27 @@ while IFS='|' read -r name stdin cmd; do
     echo "SKIP $name: $cmd"
     continue
   fi
+  # A script test (lane.sh): run once, judged by its exit status.
+  if [ "$stdin" = SCRIPT ]; then
+    echo "START $idx $name"
+    t0=$(up)
+    rm -rf /tmp/w && mkdir /tmp/w
+    (cd /tmp/w && ulimit -c 0 && exec timeout -k 10 300 env -i PATH=/usr/local/bin:/usr/bin:/bin \
+      HOME=/tmp LANG=C $cmd </dev/null >/tmp/script.out 2>&1)
+    st=$?
+    rm -rf /tmp/w
+    if [ $st = 0 ]; then
+      pass "$name ($(echo "$t0 $(up)" | awk '{ printf "%.1fs", $2 - $1 }'))"
+    elif [ $st = 77 ]; then
+      skipped=$((skipped + 1))
+      echo "SKIP $name: $(tail -n 1 /tmp/script.out)"
+    else
+      fail "$name"
+      echo "| exit status: $st"
+      tail -n 40 /tmp/script.out | sed 's/^/| /'
+    fi
+    continue
+  fi
   eval "set -- $cmd"
   test_ulimit=$(awk -v n="$name" '$1 == n { $1 = ""; print }' /lane/ulimits 2>/dev/null)
   # lane_repeat=N on the kernel command line (LANE_CMDLINE): each test N

@@ -260,6 +260,19 @@ if [[ -d $build/security ]]; then
   done
 fi
 
+# Script tests, run once inside the machine rather than natively and under
+# elfuse (init.sh: STDIN "SCRIPT"; exit 0 passes, 77 skips): the sandbox
+# options (tests/sandbox_test.sh, which compares with its native oracle
+# itself), with their programs.
+if [[ -d $build/sandbox ]]; then
+  mkdir -p "$root/lane/sandbox"
+  cp "$top/tests/sandbox_test.sh" "$root/lane/sandbox_test.sh"
+  for prog in "$build"/sandbox/*; do strip -o "$root/lane/sandbox/$(basename "$prog")" "$prog"; done
+  for c in env nofile cpu_time max_file_size timeout report; do
+    add_test "sandbox.$c" SCRIPT "/lane/sandbox_test.sh /bin/elfuse /lane/sandbox $c"
+  done
+fi
+
 # The real-program subset (tests/real/cases.txt): programs from coreutils,
 # findutils, bash, grep, sed and gawk with their libraries; not python3 or
 # perl (their libraries are tens of MB).

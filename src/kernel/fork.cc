@@ -89,6 +89,12 @@ void become_child(Process& proc, Thread& thread, const VcpuState& state, const C
 
 }  // namespace
 
+namespace {
+ForkHook g_fork_hook = nullptr;
+}  // namespace
+
+void set_fork_hook(ForkHook hook) { g_fork_hook = hook; }
+
 Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req) {
   timing_mark("fork: start");
   VcpuState state = TRY(thread.vcpu->save_state());
@@ -126,6 +132,7 @@ Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req)
                         SYS_clone, req.exit_signal | (req.flags & CLONE_PARENT), 0, 0, 0, 0));
   if (pid != 0) {
     peer::child_forked(peer_slot, pid < 0 ? -1 : pid);
+    if (pid > 0 && g_fork_hook) g_fork_hook();  // the sandbox's process count
     timing_mark("fork parent: host fork returned");
     signals_unblock_after_fork(host_mask);
     proc.mm().unlock_after_fork();

@@ -32,4 +32,10 @@ struct CloneRequest {
 // continues on a new vCPU with the parent's registers.
 Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req);
 
+// Called in the parent after every successful fork of a guest process
+// (the sandbox's process count, --report): set once at start-up by the
+// layer that owns it, so that fork names nothing above kernel/.
+using ForkHook = void (*)();
+void set_fork_hook(ForkHook hook);
+
 }  // namespace elfuse
