@@ -93,7 +93,9 @@ namespace {
 ForkHook g_fork_hook = nullptr;
 }  // namespace
 
-void set_fork_hook(ForkHook hook) { g_fork_hook = hook; }
+void set_fork_hook(ForkHook hook) {
+  g_fork_hook = hook;
+}
 
 Result<int> fork_process(Process& proc, Thread& thread, const CloneRequest& req) {
   timing_mark("fork: start");
