@@ -13,6 +13,14 @@
 
 #include "mm/address_space.h"
 
+// include/uapi/linux/mman.h, for hosts whose libc headers lack them.
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
 namespace elfuse::mm_internal {
 
 // include/uapi/linux/mman.h

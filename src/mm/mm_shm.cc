@@ -22,13 +22,6 @@
 #include "base/safe_copy.h"
 #include "base/unique_fd.h"
 #include "mm/memory_manager.h"
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 #include "mm/mm_internal.h"
 
 namespace elfuse {
