@@ -10,6 +10,7 @@
 #include <sys/statfs.h>
 #include <sys/time.h>
 #include <time.h>
+#include <utime.h>
 
 #include <concepts>
 #include <cstdint>
@@ -155,6 +156,9 @@ struct Path {
   uint64_t addr;
   static constexpr Path decode(uint64_t reg) { return {reg}; }
   Result<std::string> get(const MemoryManager& mm) const;
+  // Another limit than PATH_MAX (an xattr name): ENAMETOOLONG without a
+  // NUL within max bytes.
+  Result<std::string> get(const MemoryManager& mm, uint64_t max) const;
 };
 
 // Guest structs the rows name (defined here so that table.h sees them).
@@ -171,6 +175,10 @@ using KernelTimeval = struct timeval;
 struct TimespecPair {  // utimensat's struct timespec[2]
   struct timespec t[2];
 };
+struct TimevalPair {  // utimes's and futimesat's struct timeval[2]
+  struct timeval t[2];
+};
+using KernelUtimbuf = struct utimbuf;  // utime's, two longs as the kernel's
 
 // What every argument type of a TYPED row provides.
 template <typename T>

@@ -15,6 +15,7 @@
 #include "fs/proc/procfs.h"
 #include "syscalls/fs_common.h"
 #include "syscalls/table.h"
+#include "syscalls/uaccess.h"
 #include "syscalls/uio_common.h"
 
 namespace elfuse {
@@ -45,9 +46,9 @@ struct HostString {
   const char* p() const { return valid ? s.c_str() : nullptr; }
 };
 
-HostString host_string(const MemoryManager& mm, uint64_t addr, uint64_t max) {
+HostString host_string(const MemoryManager& mm, Path arg, uint64_t max) {
   HostString h;
-  auto r = mm.copy_in_string(addr, max);
+  auto r = arg.get(mm, max);
   if (r) {
     h.s = std::move(*r);
   } else if (r.error() == ENAMETOOLONG) {
@@ -65,8 +66,8 @@ HostString host_string(const MemoryManager& mm, uint64_t addr, uint64_t max) {
 // follows that magic link to exactly the object, even when it is a symlink,
 // so the following variant of the call (getxattr, not lgetxattr) is used on
 // it (via_fd).
-HostString host_path(SyscallContext& ctx, uint64_t addr, bool follow, int dirfd = AT_FDCWD) {
-  HostString h = host_string(ctx.mm, addr, kPathMax);
+HostString host_path(SyscallContext& ctx, Path arg, bool follow, int dirfd = AT_FDCWD) {
+  HostString h = host_string(ctx.mm, arg, kPathMax);
   if (h.valid && follow) h.s = followed_host_path(ctx.proc, h.s);
   if (h.valid && ctx.proc.sysroot) {
     auto fd = ctx.proc.sysroot->lookup(dirfd, h.s, follow);
@@ -100,15 +101,12 @@ long via_fd_nr(long nr, const HostString& h) {
 
 // An xattr name: getxattr(2) ERANGE for "" or one longer than
 // XATTR_NAME_MAX (fs/xattr.c import_xattr_name).
-HostString host_xattr_name(SyscallContext& ctx, uint64_t addr) {
-  return host_string(ctx.mm, addr, kXattrNameMax + 1);
+HostString host_xattr_name(SyscallContext& ctx, Path name) {
+  return host_string(ctx.mm, name, kXattrNameMax + 1);
 }
 
-// What the path/fd-taking variants have in common: the object is a path
-// (followed or not) or an fd.
-enum class Target { kPath, kLink, kFd };
-
-// The first argument for the host: a path string or an fd number.
+// The first argument for the host: a path string (followed or not) or an
+// fd number.
 struct HostTarget {
   HostString path;
   long fd = -1;
@@ -118,35 +116,38 @@ struct HostTarget {
   long nr(long n) const { return is_fd ? n : via_fd_nr(n, path); }
 };
 
-HostTarget host_target(SyscallContext& ctx, Target t, uint64_t reg) {
+HostTarget host_target(SyscallContext& ctx, Fd fd_arg) {
   HostTarget h;
-  if (t == Target::kFd) {
-    h.is_fd = true;
-    auto fd = guest_fd(ctx.proc, reg);
-    if (!fd)
-      h.err = -fd.error();
-    else
-      h.fd = *fd;
-  } else {
-    h.path = host_path(ctx, reg, t == Target::kPath);
-    h.err = h.path.err;
-  }
+  h.is_fd = true;
+  auto fd = guest_fd(ctx.proc, fd_arg);
+  if (!fd)
+    h.err = -fd.error();
+  else
+    h.fd = *fd;
+  return h;
+}
+
+HostTarget host_target(SyscallContext& ctx, Path path, bool follow) {
+  HostTarget h;
+  h.path = host_path(ctx, path, follow);
+  h.err = h.path.err;
   return h;
 }
 
 // getxattr(2), fs/xattr.c: a size above XATTR_SIZE_MAX reads at most that
 // much; only the bytes the value has are stored (EFAULT); size 0 asks for
-// the size.
-int64_t get_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) {
-  HostTarget target = host_target(ctx, t, a.a[0]);
+// the size. The target (the first argument) is made by the caller, before
+// anything else is read, in this helper and the three below.
+int64_t get_xattr(SyscallContext& ctx, long nr, const HostTarget& target, Path name_arg,
+                  Bytes value_arg, Size size_arg) {
   if (target.err) return target.err;
-  HostString name = host_xattr_name(ctx, a.a[1]);
-  uint64_t size = std::min<uint64_t>(a.a[3], kXattrSizeMax);
+  HostString name = host_xattr_name(ctx, name_arg);
+  uint64_t size = std::min<uint64_t>(size_arg, kXattrSizeMax);
   std::vector<char> value(size);
   long r = ::syscall(target.nr(nr), target.arg(), name.p(), size ? value.data() : nullptr, size);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
-    auto c = ctx.mm.copy_out(a.a[2], value.data(), static_cast<uint64_t>(r));
+    auto c = value_arg.put(ctx.mm, value.data(), static_cast<uint64_t>(r));
     if (!c) return -c.error();
   }
   return r;
@@ -154,39 +155,38 @@ int64_t get_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) 
 
 // setxattr(2): a size above XATTR_SIZE_MAX is E2BIG before the value is read
 // (EFAULT). Flags are the host's to check.
-int64_t set_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) {
-  HostTarget target = host_target(ctx, t, a.a[0]);
+int64_t set_xattr(SyscallContext& ctx, long nr, const HostTarget& target, Path name_arg,
+                  Bytes value_arg, Size size_arg, IntFlags flags) {
   if (target.err) return target.err;
-  HostString name = host_xattr_name(ctx, a.a[1]);
-  uint64_t size = a.a[3];
+  HostString name = host_xattr_name(ctx, name_arg);
+  uint64_t size = size_arg;
   std::vector<char> value;
   const char* vp = nullptr;  // size > XATTR_SIZE_MAX, or unreadable: the host fails it
   if (size > 0 && size <= kXattrSizeMax) {
     value.resize(size);
-    if (ctx.mm.copy_in(value.data(), a.a[2], size)) vp = value.data();
+    if (value_arg.get(ctx.mm, value.data(), size)) vp = value.data();
   }
-  return host_rax(::syscall(target.nr(nr), target.arg(), name.p(), vp, size, arg_int(a.a[4])));
+  return host_rax(::syscall(target.nr(nr), target.arg(), name.p(), vp, size, flags.v));
 }
 
 // listxattr(2): like getxattr, with XATTR_LIST_MAX.
-int64_t list_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) {
-  HostTarget target = host_target(ctx, t, a.a[0]);
+int64_t list_xattr(SyscallContext& ctx, long nr, const HostTarget& target, Bytes list_arg,
+                   Size size_arg) {
   if (target.err) return target.err;
-  uint64_t size = std::min<uint64_t>(a.a[2], kXattrListMax);
+  uint64_t size = std::min<uint64_t>(size_arg, kXattrListMax);
   std::vector<char> list(size);
   long r = ::syscall(target.nr(nr), target.arg(), size ? list.data() : nullptr, size);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
-    auto c = ctx.mm.copy_out(a.a[1], list.data(), static_cast<uint64_t>(r));
+    auto c = list_arg.put(ctx.mm, list.data(), static_cast<uint64_t>(r));
     if (!c) return -c.error();
   }
   return r;
 }
 
-int64_t remove_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& a) {
-  HostTarget target = host_target(ctx, t, a.a[0]);
+int64_t remove_xattr(SyscallContext& ctx, long nr, const HostTarget& target, Path name_arg) {
   if (target.err) return target.err;
-  HostString name = host_xattr_name(ctx, a.a[1]);
+  HostString name = host_xattr_name(ctx, name_arg);
   return host_rax(::syscall(target.nr(nr), target.arg(), name.p()));
 }
 
@@ -194,20 +194,21 @@ int64_t remove_xattr(SyscallContext& ctx, long nr, Target t, const SyscallArgs& 
 // (EFAULT) and checked (EINVAL for tv_usec outside [0, 1000000), which also
 // rules out utimensat's UTIME_NOW/UTIME_OMIT) before the path is looked at.
 // A NULL path with a real dirfd changes the file dirfd refers to.
-int64_t futimesat_common(SyscallContext& ctx, long dirfd, uint64_t path_addr, uint64_t times_addr,
+int64_t futimesat_common(SyscallContext& ctx, long dirfd, Path path_arg, In<TimevalPair> times,
                          bool at) {
-  struct timeval tv[2];
+  TimevalPair pair;
   struct timeval* tvp = nullptr;
-  if (times_addr != 0) {
-    auto c = ctx.mm.copy_in(tv, times_addr, sizeof(tv));
+  if (!times.null()) {
+    auto c = times.get(ctx.mm);
     if (!c) return -c.error();
-    for (const auto& t : tv)
+    pair = *c;
+    for (const auto& t : pair.t)
       if (t.tv_usec < 0 || t.tv_usec >= 1000000) return -EINVAL;
-    tvp = tv;
+    tvp = pair.t;
   }
   HostString path;
-  if (path_addr != 0) {
-    path = host_path(ctx, path_addr, true, static_cast<int>(dirfd));
+  if (path_arg.addr != 0) {
+    path = host_path(ctx, path_arg, true, static_cast<int>(dirfd));
     if (path.err) return path.err;
   }
   if (at && path.hold.get() >= 0) return host_rax(::syscall(SYS_utimes, path.p(), tvp));
@@ -231,12 +232,12 @@ struct AtTarget {
 };
 constexpr unsigned kAtPathFlags = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH;
 
-AtTarget at_target(SyscallContext& ctx, uint64_t dirfd_reg, uint64_t path_addr, unsigned flags) {
+AtTarget at_target(SyscallContext& ctx, DirFd dirfd, Path path, unsigned flags) {
   AtTarget t;
-  t.dirfd = guest_dirfd(ctx.proc, dirfd_reg);
+  t.dirfd = guest_dirfd(ctx.proc, dirfd);
   t.flags = flags;
   const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
-  t.path = host_string(ctx.mm, path_addr, kPathMax);
+  t.path = host_string(ctx.mm, path, kPathMax);
   if (!t.path.valid) return t;
   if (hidden_proc_entry(ctx.proc, t.dirfd, t.path.s)) {
     t.err = -ENOENT;
@@ -270,11 +271,11 @@ struct XattrArgs {
 static_assert(sizeof(XattrArgs) == 16);
 constexpr uint64_t kXattrArgsSizeVer0 = 16;
 
-Result<XattrArgs> copy_xattr_args(const MemoryManager& mm, uint64_t addr, uint64_t usize) {
+Result<XattrArgs> copy_xattr_args(const MemoryManager& mm, Bytes uargs, uint64_t usize) {
   if (usize < kXattrArgsSizeVer0) return Errno{EINVAL};
   if (usize > 4096) return Errno{E2BIG};
   std::vector<unsigned char> bytes(usize);
-  TRY(mm.copy_in(bytes.data(), addr, usize));
+  TRY(uargs.get(mm, bytes.data(), usize));
   for (uint64_t i = sizeof(XattrArgs); i < usize; i++)
     if (bytes[i]) return Errno{E2BIG};
   XattrArgs args;
@@ -298,21 +299,21 @@ constexpr uint64_t kFileAttrSizeVer0 = 24;
 // setxattrat(dirfd, path, at_flags, name, args, size), fs/xattr.c: the
 // args, the at_flags, then as setxattr (name, value: E2BIG above
 // XATTR_SIZE_MAX before it is read, EFAULT; the lookup; the host's flags).
-int64_t sys_setxattrat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto args = copy_xattr_args(ctx.mm, a.a[4], a.a[5]);
+int64_t sys_setxattrat(SyscallContext& ctx, DirFd dirfd, Path path, UAtFlags at_flags,
+                       Path name_arg, Bytes uargs, Size usize) {
+  auto args = copy_xattr_args(ctx.mm, uargs, usize);
   if (!args) return -args.error();
-  const unsigned at_flags = arg_uint(a.a[2]);
   if (at_flags & ~kAtPathFlags) return -EINVAL;
-  HostString name = host_xattr_name(ctx, a.a[3]);
+  HostString name = host_xattr_name(ctx, name_arg);
   std::vector<char> value;
   XattrArgs host_args = *args;
   host_args.value = 0;  // size > XATTR_SIZE_MAX or unreadable: the host fails it
   if (args->size > 0 && args->size <= kXattrSizeMax) {
     value.resize(args->size);
-    if (ctx.mm.copy_in(value.data(), args->value, args->size))
+    if (bytes_at(args->value).get(ctx.mm, value.data(), args->size))
       host_args.value = reinterpret_cast<uint64_t>(value.data());
   }
-  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  AtTarget t = at_target(ctx, dirfd, path, at_flags);
   if (t.err) return t.err;
   return host_rax(::syscall(kNrSetxattrat, t.dirfd, t.path.p(), t.flags, name.p(), &host_args,
                             sizeof host_args));
@@ -320,54 +321,54 @@ int64_t sys_setxattrat(SyscallContext& ctx, const SyscallArgs& a) {
 
 // getxattrat(dirfd, path, at_flags, name, args, size): the args (flags must
 // be 0: EINVAL), then as getxattr.
-int64_t sys_getxattrat(SyscallContext& ctx, const SyscallArgs& a) {
-  auto args = copy_xattr_args(ctx.mm, a.a[4], a.a[5]);
+int64_t sys_getxattrat(SyscallContext& ctx, DirFd dirfd, Path path, UAtFlags at_flags,
+                       Path name_arg, Bytes uargs, Size usize) {
+  auto args = copy_xattr_args(ctx.mm, uargs, usize);
   if (!args) return -args.error();
   if (args->flags != 0) return -EINVAL;
-  const unsigned at_flags = arg_uint(a.a[2]);
   if (at_flags & ~kAtPathFlags) return -EINVAL;
-  HostString name = host_xattr_name(ctx, a.a[3]);
+  HostString name = host_xattr_name(ctx, name_arg);
   const uint64_t size = std::min<uint64_t>(args->size, kXattrSizeMax);
   std::vector<char> value(size);
   XattrArgs host_args = *args;
   host_args.value = size ? reinterpret_cast<uint64_t>(value.data()) : 0;
   host_args.size = static_cast<uint32_t>(size);
-  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  AtTarget t = at_target(ctx, dirfd, path, at_flags);
   if (t.err) return t.err;
   long r = ::syscall(kNrGetxattrat, t.dirfd, t.path.p(), t.flags, name.p(), &host_args,
                      sizeof host_args);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
-    auto c = ctx.mm.copy_out(args->value, value.data(), static_cast<uint64_t>(r));
+    auto c = bytes_at(args->value).put(ctx.mm, value.data(), static_cast<uint64_t>(r));
     if (!c) return -c.error();
   }
   return r;
 }
 
 // listxattrat(dirfd, path, at_flags, list, size): as listxattr.
-int64_t sys_listxattrat(SyscallContext& ctx, const SyscallArgs& a) {
-  const unsigned at_flags = arg_uint(a.a[2]);
+int64_t sys_listxattrat(SyscallContext& ctx, DirFd dirfd, Path path, UAtFlags at_flags,
+                        Bytes list_arg, Size size_arg) {
   if (at_flags & ~kAtPathFlags) return -EINVAL;
-  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  AtTarget t = at_target(ctx, dirfd, path, at_flags);
   if (t.err) return t.err;
-  uint64_t size = std::min<uint64_t>(a.a[4], kXattrListMax);
+  uint64_t size = std::min<uint64_t>(size_arg, kXattrListMax);
   std::vector<char> list(size);
   long r =
       ::syscall(kNrListxattrat, t.dirfd, t.path.p(), t.flags, size ? list.data() : nullptr, size);
   if (r < 0) return -static_cast<int64_t>(errno);
   if (size > 0 && r > 0) {
-    auto c = ctx.mm.copy_out(a.a[3], list.data(), static_cast<uint64_t>(r));
+    auto c = list_arg.put(ctx.mm, list.data(), static_cast<uint64_t>(r));
     if (!c) return -c.error();
   }
   return r;
 }
 
 // removexattrat(dirfd, path, at_flags, name): as removexattr.
-int64_t sys_removexattrat(SyscallContext& ctx, const SyscallArgs& a) {
-  const unsigned at_flags = arg_uint(a.a[2]);
+int64_t sys_removexattrat(SyscallContext& ctx, DirFd dirfd, Path path, UAtFlags at_flags,
+                          Path name_arg) {
   if (at_flags & ~kAtPathFlags) return -EINVAL;
-  HostString name = host_xattr_name(ctx, a.a[3]);
-  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  HostString name = host_xattr_name(ctx, name_arg);
+  AtTarget t = at_target(ctx, dirfd, path, at_flags);
   if (t.err) return t.err;
   return host_rax(::syscall(kNrRemovexattrat, t.dirfd, t.path.p(), t.flags, name.p()));
 }
@@ -377,101 +378,104 @@ int64_t sys_removexattrat(SyscallContext& ctx, const SyscallArgs& a) {
 // FILE_ATTR_SIZE_VER0), the lookup, the host's fileattr of the object
 // (EOPNOTSUPP where the file system has none), written into the guest's
 // struct (zeroing a longer one).
-int64_t sys_file_getattr(SyscallContext& ctx, const SyscallArgs& a) {
-  const unsigned at_flags = arg_uint(a.a[4]);
-  const uint64_t usize = a.a[3];
+int64_t sys_file_getattr(SyscallContext& ctx, DirFd dirfd, Path path, Bytes uattr, Size usize,
+                         UAtFlags at_flags) {
   if (at_flags & ~kAtPathFlags) return -EINVAL;
   if (usize > 4096) return -E2BIG;
   if (usize < kFileAttrSizeVer0) return -EINVAL;
-  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  AtTarget t = at_target(ctx, dirfd, path, at_flags);
   if (t.err) return t.err;
-  void* attr = uio::host_span(ctx.mm, a.a[2], usize, PROT_WRITE);
-  return host_rax(::syscall(kNrFileGetattr, t.dirfd, t.path.p(), attr, usize, t.flags));
+  // The host writes the struct in place (elfuse makes no copy of it).
+  void* attr = uio::host_span(ctx.mm, uattr.addr, usize, PROT_WRITE);
+  return host_rax(::syscall(kNrFileGetattr, t.dirfd, t.path.p(), attr, usize.v, t.flags));
 }
 
 // file_setattr(dirfd, path, attr, size, at_flags): as file_getattr, the
 // struct read (EFAULT, E2BIG for a non-zero unknown tail) and checked
 // (EINVAL) before the lookup; the host sets the object's attributes with
 // the guest's credentials (EPERM, EOPNOTSUPP as the file system says).
-int64_t sys_file_setattr(SyscallContext& ctx, const SyscallArgs& a) {
-  const unsigned at_flags = arg_uint(a.a[4]);
-  const uint64_t usize = a.a[3];
+int64_t sys_file_setattr(SyscallContext& ctx, DirFd dirfd, Path path, Bytes uattr, Size usize,
+                         UAtFlags at_flags) {
   if (at_flags & ~kAtPathFlags) return -EINVAL;
   if (usize > 4096) return -E2BIG;
   if (usize < kFileAttrSizeVer0) return -EINVAL;
   std::vector<unsigned char> attr(usize);
   const void* host_attr = attr.data();
-  if (!ctx.mm.copy_in(attr.data(), a.a[2], usize)) host_attr = uio::fault_ptr();
+  if (!uattr.get(ctx.mm, attr.data(), usize)) host_attr = uio::fault_ptr();
   if (ctx.proc.sysroot && host_attr != uio::fault_ptr()) {
     // The struct's own checks come before the lookup: ask the host with a
     // name that is never found (the host stops at the lookup).
-    long probe = ::syscall(kNrFileSetattr, AT_FDCWD, "/nonexistent/elfuse-probe", host_attr, usize,
-                           at_flags);
+    long probe = ::syscall(kNrFileSetattr, AT_FDCWD, "/nonexistent/elfuse-probe", host_attr,
+                           usize.v, at_flags.v);
     if (probe < 0 && errno != ENOENT) return -static_cast<int64_t>(errno);
   }
-  AtTarget t = at_target(ctx, a.a[0], a.a[1], at_flags);
+  AtTarget t = at_target(ctx, dirfd, path, at_flags);
   if (t.err) return t.err;
-  return host_rax(::syscall(kNrFileSetattr, t.dirfd, t.path.p(), host_attr, usize, t.flags));
+  return host_rax(::syscall(kNrFileSetattr, t.dirfd, t.path.p(), host_attr, usize.v, t.flags));
 }
 
 // utime(path, times), fs/utimes.c: whole seconds; the times are read before
 // the path (EFAULT); NULL times means now.
-int64_t sys_utime(SyscallContext& ctx, const SyscallArgs& a) {
+int64_t sys_utime(SyscallContext& ctx, Path path_arg, In<KernelUtimbuf> times) {
   struct utimbuf ub;
   struct utimbuf* ubp = nullptr;
-  if (a.a[1] != 0) {
-    auto c = ctx.mm.copy_in(&ub, a.a[1], sizeof(ub));
+  if (!times.null()) {
+    auto c = times.get(ctx.mm);
     if (!c) return -c.error();
+    ub = *c;
     ubp = &ub;
   }
-  HostString path = host_path(ctx, a.a[0], true);
+  HostString path = host_path(ctx, path_arg, true);
   if (path.err) return path.err;
   return host_rax(::syscall(SYS_utime, path.p(), ubp));
 }
 
-int64_t sys_utimes(SyscallContext& ctx, const SyscallArgs& a) {
-  return futimesat_common(ctx, AT_FDCWD, a.a[0], a.a[1], false);
+int64_t sys_utimes(SyscallContext& ctx, Path path, In<TimevalPair> times) {
+  return futimesat_common(ctx, AT_FDCWD, path, times, false);
 }
 
-int64_t sys_futimesat(SyscallContext& ctx, const SyscallArgs& a) {
-  return futimesat_common(ctx, guest_dirfd(ctx.proc, a.a[0]), a.a[1], a.a[2], true);
+int64_t sys_futimesat(SyscallContext& ctx, DirFd dirfd, Path path, In<TimevalPair> times) {
+  return futimesat_common(ctx, guest_dirfd(ctx.proc, dirfd), path, times, true);
 }
 
-int64_t sys_getxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return get_xattr(ctx, SYS_getxattr, Target::kPath, a);
+int64_t sys_getxattr(SyscallContext& ctx, Path path, Path name, Bytes value, Size size) {
+  return get_xattr(ctx, SYS_getxattr, host_target(ctx, path, true), name, value, size);
 }
-int64_t sys_lgetxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return get_xattr(ctx, SYS_lgetxattr, Target::kLink, a);
+int64_t sys_lgetxattr(SyscallContext& ctx, Path path, Path name, Bytes value, Size size) {
+  return get_xattr(ctx, SYS_lgetxattr, host_target(ctx, path, false), name, value, size);
 }
-int64_t sys_fgetxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return get_xattr(ctx, SYS_fgetxattr, Target::kFd, a);
+int64_t sys_fgetxattr(SyscallContext& ctx, Fd fd, Path name, Bytes value, Size size) {
+  return get_xattr(ctx, SYS_fgetxattr, host_target(ctx, fd), name, value, size);
 }
-int64_t sys_setxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return set_xattr(ctx, SYS_setxattr, Target::kPath, a);
+int64_t sys_setxattr(SyscallContext& ctx, Path path, Path name, Bytes value, Size size,
+                     IntFlags flags) {
+  return set_xattr(ctx, SYS_setxattr, host_target(ctx, path, true), name, value, size, flags);
 }
-int64_t sys_lsetxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return set_xattr(ctx, SYS_lsetxattr, Target::kLink, a);
+int64_t sys_lsetxattr(SyscallContext& ctx, Path path, Path name, Bytes value, Size size,
+                      IntFlags flags) {
+  return set_xattr(ctx, SYS_lsetxattr, host_target(ctx, path, false), name, value, size, flags);
 }
-int64_t sys_fsetxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return set_xattr(ctx, SYS_fsetxattr, Target::kFd, a);
+int64_t sys_fsetxattr(SyscallContext& ctx, Fd fd, Path name, Bytes value, Size size,
+                      IntFlags flags) {
+  return set_xattr(ctx, SYS_fsetxattr, host_target(ctx, fd), name, value, size, flags);
 }
-int64_t sys_listxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return list_xattr(ctx, SYS_listxattr, Target::kPath, a);
+int64_t sys_listxattr(SyscallContext& ctx, Path path, Bytes list, Size size) {
+  return list_xattr(ctx, SYS_listxattr, host_target(ctx, path, true), list, size);
 }
-int64_t sys_llistxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return list_xattr(ctx, SYS_llistxattr, Target::kLink, a);
+int64_t sys_llistxattr(SyscallContext& ctx, Path path, Bytes list, Size size) {
+  return list_xattr(ctx, SYS_llistxattr, host_target(ctx, path, false), list, size);
 }
-int64_t sys_flistxattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return list_xattr(ctx, SYS_flistxattr, Target::kFd, a);
+int64_t sys_flistxattr(SyscallContext& ctx, Fd fd, Bytes list, Size size) {
+  return list_xattr(ctx, SYS_flistxattr, host_target(ctx, fd), list, size);
 }
-int64_t sys_removexattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return remove_xattr(ctx, SYS_removexattr, Target::kPath, a);
+int64_t sys_removexattr(SyscallContext& ctx, Path path, Path name) {
+  return remove_xattr(ctx, SYS_removexattr, host_target(ctx, path, true), name);
 }
-int64_t sys_lremovexattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return remove_xattr(ctx, SYS_lremovexattr, Target::kLink, a);
+int64_t sys_lremovexattr(SyscallContext& ctx, Path path, Path name) {
+  return remove_xattr(ctx, SYS_lremovexattr, host_target(ctx, path, false), name);
 }
-int64_t sys_fremovexattr(SyscallContext& ctx, const SyscallArgs& a) {
-  return remove_xattr(ctx, SYS_fremovexattr, Target::kFd, a);
+int64_t sys_fremovexattr(SyscallContext& ctx, Fd fd, Path name) {
+  return remove_xattr(ctx, SYS_fremovexattr, host_target(ctx, fd), name);
 }
 
 }  // namespace elfuse

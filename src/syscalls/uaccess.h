@@ -51,6 +51,10 @@ inline Result<std::string> Path::get(const MemoryManager& mm) const {
   return mm.copy_in_string(addr, kGuestPathMax);
 }
 
+inline Result<std::string> Path::get(const MemoryManager& mm, uint64_t max) const {
+  return mm.copy_in_string(addr, max);
+}
+
 // A guest address whose type a command decides (fcntl's and ioctl's third
 // argument): the typed view of it.
 template <typename T>
