@@ -19,42 +19,17 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-// The kernel's definitions (linux/audit.h, filter.h, seccomp.h), which the
-// musl build has no headers for.
+#include "classic_bpf.h"
+
+// The kernel's definitions (linux/audit.h, seccomp.h), which the musl build
+// has no headers for; classic BPF's are in classic_bpf.h.
 #define AUDIT_ARCH_X86_64 0xc000003eu
-struct sock_filter {
-  uint16_t code;
-  uint8_t jt, jf;
-  uint32_t k;
-};
-struct sock_fprog {
-  unsigned short len;
-  struct sock_filter* filter;
-};
 struct seccomp_data {
   int nr;
   uint32_t arch;
   uint64_t instruction_pointer;
   uint64_t args[6];
 };
-#define BPF_LD 0x00
-#define BPF_ALU 0x04
-#define BPF_JMP 0x05
-#define BPF_RET 0x06
-#define BPF_W 0x00
-#define BPF_H 0x08
-#define BPF_IMM 0x00
-#define BPF_ABS 0x20
-#define BPF_MEM 0x60
-#define BPF_DIV 0x30
-#define BPF_JEQ 0x10
-#define BPF_K 0x00
-#define BPF_A 0x10
-#define BPF_MAXINSNS 4096
-#define BPF_STMT(code, k) \
-  { (unsigned short)(code), 0, 0, k }
-#define BPF_JUMP(code, k, jt, jf) \
-  { (unsigned short)(code), jt, jf, k }
 #define SECCOMP_MODE_STRICT 1
 #define SECCOMP_MODE_FILTER 2
 #define SECCOMP_SET_MODE_FILTER 1

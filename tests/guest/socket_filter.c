@@ -13,27 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "classic_bpf.h"
 #include "common.h"
 
-// include/uapi/linux/filter.h, if_packet.h, if_ether.h (musl has no linux/
-// headers).
-struct sock_filter {
-  uint16_t code;
-  uint8_t jt, jf;
-  uint32_t k;
-};
-struct sock_fprog {
-  unsigned short len;
-  struct sock_filter* filter;
-};
-#define BPF_LD 0x00
-#define BPF_RET 0x06
-#define BPF_W 0x00
-#define BPF_LEN 0x80
-#define BPF_K 0x00
-#define BPF_A 0x10
-#define BPF_STMT(code, k) {(uint16_t)(code), 0, 0, k}
-#define BPF_MAXINSNS 4096
+// include/uapi/asm-generic/socket.h, linux/if_packet.h, if_ether.h (musl
+// has no linux/ headers).
 #ifndef SO_ATTACH_FILTER
 #define SO_ATTACH_FILTER 26
 #endif
