@@ -668,21 +668,17 @@ int64_t sys_setsockopt(SyscallContext& ctx, const SyscallArgs& a) {
   int level = arg_int(a.a[1]), optname = arg_int(a.a[2]);
   std::vector<uint8_t> buf(static_cast<size_t>(std::min(optlen, 1 << 20)));
   const void* p = nullptr;
-  bool copied = false;
   if (a.a[3]) {
-    if (static_cast<size_t>(optlen) <= buf.size() &&
-        ctx.mm.copy_in(buf.data(), a.a[3], static_cast<uint64_t>(optlen)).ok()) {
-      p = buf.data();
-      copied = true;
-    } else {
-      p = uio::fault_ptr();
-    }
+    bool readable = static_cast<size_t>(optlen) <= buf.size() &&
+                    ctx.mm.copy_in(buf.data(), a.a[3], static_cast<uint64_t>(optlen)).ok();
+    p = readable ? buf.data() : uio::fault_ptr();
   }
-  // The family matters only below SOL_SOCKET (sockopt_route).
+  const bool copied = p == buf.data() && p;
+  // The family matters only below SOL_SOCKET (sockopt_route); it stays -1
+  // for a descriptor that is not a socket, which the host then refuses.
   int family = -1;
   socklen_t flen = sizeof family;
-  if (level != SOL_SOCKET && ::getsockopt(*fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) < 0)
-    family = -1;
+  if (level != SOL_SOCKET) ::getsockopt(*fd, SOL_SOCKET, SO_DOMAIN, &family, &flen);
   SockoptRoute route = sockopt_route(family, level, optname);
   if (route == SockoptRoute::kRefused) return sock_fd_error(*fd, EPERM);
   if (route == SockoptRoute::kFilterOrBpfFd)
